@@ -735,8 +735,8 @@ def test_controle_given_t_communes_refuses_a_fonds_de_concours_from_a_commune_na
     assert "le financeur « LIEVIN » le verse à « Ville d'Arras »" in got
     # without T_Communes the name alone does not say a commune of the convention: not « OK », what to check
     sans = ("À vérifier : aucune erreur pour l'action « 1.1 », mais le financeur « LIEVIN » porte le nom d'une commune "
-            "du programme ; si c'est une commune de la convention, « Valider » refuse son fonds de concours à la "
-            "commune maître d'ouvrage (FIN-23). Passez T_Communes[#Tout] en 6e argument pour le savoir.")
+            "du programme ; si c'est une commune de la convention, « Valider » signale l'erreur FIN-23 (fonds de "
+            "concours hors du cadre légal). Passez T_Communes[#Tout] en 6e argument pour le savoir.")
     assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args[:4]) == sans
 
 
@@ -815,10 +815,26 @@ def test_controle_without_t_communes_does_not_say_ok_of_an_epci_s_fonds_de_conco
     assert F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)).startswith("Action 2.1, ligne")
     assert F.ACV_CONTROLE(*args) == (
         "À vérifier : aucune erreur pour l'action « 2.1 », mais le financeur « LIEVIN » porte le nom d'une commune du "
-        "programme ; si c'est une commune de la convention, « Valider » refuse son fonds de concours au-delà de la part "
-        "que l'EPCI maître d'ouvrage finance lui-même (FIN-23). Passez T_Communes[#Tout] en 6e argument pour le savoir.")
+        "programme ; si c'est une commune de la convention, « Valider » signale l'erreur FIN-23 (fonds de concours hors "
+        "du cadre légal). Passez T_Communes[#Tout] en 6e argument pour le savoir.")
     dsil_21.update(montant=100_000)  # within the EPCI's own share: lawful from a commune member
     next(lf for lf in raw["T_Financements"] if lf["numero"] == "2.1" and lf["dispositif"] == "DETR").update(
         montant=300_000)
     args = (table(A), table(T), table(layout.T_FINANCEURS), "2.1")
     assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)) == "OK"
+
+
+def test_controle_without_t_communes_does_not_say_ok_of_a_commune_s_subsidy_to_its_epci_above_its_share():
+    """« LIEVIN » (« Liévin ») gives the CA's halle a 300 000 € « Subvention » (« Participation de la ville »):
+    « Valider », knowing Liévin from T_Communes, counts it as a fonds de concours under another name, above the
+    EPCI's own share (FIN-23); the five-argument call did not know the commune and said « OK »."""
+    raw, table = _fonds_de_concours_of_lievin()
+    del raw["T_Financements"][3]
+    raw["T_Financements"][2].update(montant=300_000)
+    next(lf for lf in raw["T_Financements"] if lf["numero"] == "2.1" and lf["dispositif"] == "DSIL").update(
+        financeur="LIEVIN", dispositif="Participation de la ville")
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "2.1")
+    assert "y est comptée la subvention « Participation de la ville » du financeur « LIEVIN »" in F.ACV_CONTROLE(
+        *args, None, table(layout.T_COMMUNES))
+    assert F.ACV_CONTROLE(*args).startswith("À vérifier : aucune erreur pour l'action « 2.1 », mais le financeur "
+                                            "« LIEVIN » porte le nom d'une commune du programme")

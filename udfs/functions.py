@@ -295,18 +295,15 @@ def reference_dispositifs() -> list[Dispositif]:
     return reference()
 
 
-def _sans_communes(action: FicheAction, payeurs: list[str]) -> str:
+def _sans_communes(numero: str, payeurs: list[str]) -> str:
     """ACV_CONTROLE's answer, without T_Communes, where FIN-23 hangs on the convention's communes: not « OK »,
     which « Valider » may contradict, but what is not known and how to know it."""
     if len(payeurs) == 1:
-        qui, porte, son = f"le financeur {payeurs[0]} porte le nom d'une commune", "c'est une commune", "son"
+        qui, porte = f"le financeur {payeurs[0]} porte le nom d'une commune", "c'est une commune"
     else:
-        qui = f"les financeurs {' et '.join(payeurs)} portent le nom de communes"
-        porte, son = "ce sont des communes", "leurs"
-    a_qui = ("à la commune maître d'ouvrage" if action.type_mo == "Commune" else
-             "au-delà de la part que l'EPCI maître d'ouvrage finance lui-même")
-    return (f"À vérifier : aucune erreur pour l'action « {action.numero} », mais {qui} du programme ; si {porte} "
-            f"de la convention, « Valider » refuse {son} fonds de concours {a_qui} (FIN-23). Passez "
+        qui, porte = f"les financeurs {' et '.join(payeurs)} portent le nom de communes", "ce sont des communes"
+    return (f"À vérifier : aucune erreur pour l'action « {numero} », mais {qui} du programme ; si {porte} de la "
+            "convention, « Valider » signale l'erreur FIN-23 (fonds de concours hors du cadre légal). Passez "
             "T_Communes[#Tout] en 6e argument pour le savoir.")
 
 
@@ -328,7 +325,7 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None, communes
         # every required column must be there: a missing one would read as empty cells and
         # give misleading « champ vide » errors
         acts = rows(actions, FicheAction, _required(FicheAction))
-        action = _action(acts, numero, n_action)
+        _action(acts, numero, n_action)
         conv = Convention(
             actions=acts,
             financements=rows(plan, LigneFinancement, _required(LigneFinancement)),
@@ -350,12 +347,12 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None, communes
         context = totals.exact_context(conv) if totals.beyond_default(totals.compute(conv)) else None
         with localcontext(context) if context is not None else nullcontext():
             found = run_rules(conv, codes=codes_within(given), shared=(shared := Index(conv)))
-        for f in found:
-            if f.gravite is Gravite.ERREUR and f.action == numero:
-                return f.message
-        averti = any(f.code == "FIN-23" and f.action == numero for f in found)  # no error left: a warning
-        if communes is None and (payeurs := fonds_de_concours_sans_communes(shared, numero, averti)):
-            return _sans_communes(action, payeurs)
+            for f in found:
+                if f.gravite is Gravite.ERREUR and f.action == numero:
+                    return f.message
+            # FIN-23 run again there: in the same digits
+            if communes is None and (payeurs := fonds_de_concours_sans_communes(shared, numero)):
+                return _sans_communes(numero, payeurs)
         return "OK"
 
     return _safe(compute)

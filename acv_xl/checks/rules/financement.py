@@ -30,7 +30,7 @@ from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import dispositifs, layout, reference
 from acv_xl.contract.dispositifs import famille
-from acv_xl.contract.model import Convention, FicheAction, LigneFinancement
+from acv_xl.contract.model import Commune, Convention, FicheAction, LigneFinancement
 from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_number, fmt_percent, fold
 
 from . import (
@@ -1646,26 +1646,31 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                                              deguises, ix)
 
 
-def fonds_de_concours_sans_communes(ix: Index, numero: str, averti: bool) -> list[str]:
-    """For ACV_CONTROLE given no T_Communes: the financeurs added to the list (as `_dit` says them) of the counted
-    fonds de concours of action `numero` whose name says no body (`_genres_des_ajoutes`) but is a programme
-    commune's (the national list), where a commune of the convention (« Liévin »), which T_Communes would name, is
-    FIN-23's error: to a commune's operation, which FIN-23 let pass as maybe the EPCI's; to an EPCI's above its own
-    share, which FIN-23 warned of as maybe a syndicat d'énergie's (`averti`: a FIN-23 warning on the action). Few
-    lines (the action's counted ones), mostly none of them a fonds de concours."""
-    a = ix.action(numero)
-    if a is None or "type_mo" in a.problems or not (a.type_mo == "Commune" or (a.type_mo == "EPCI" and averti)):
-        return []
-    familles = ix.familles
-    added = [lf.financeur for lf in ix.counted_of(numero) if familles[lf.dispositif] == layout.FAMILLE_FONDS_CONCOURS
-             and lf.financeur is not None and lf.financeur not in layout.FINANCEURS_BY_CODE]
+def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
+    """For ACV_CONTROLE given no T_Communes: the financeurs added to the list (as `_dit` says them) that finance
+    action `numero`, whose name says no body (`_genres_des_ajoutes`) but is a programme commune's (the national list),
+    and whose money FIN-23 refuses were they communes of the convention, as T_Communes may say (« Liévin »): a fonds
+    de concours to a commune, or to an EPCI beyond its own share, under that name or a subsidy's. FIN-23 itself
+    decides, run again on the workbook with those names for communes, only when there are such financeurs (mostly
+    none: the action's counted lines are looked at, no more)."""
+    conv = ix.conv
+    added = dict.fromkeys(lf.financeur for lf in ix.counted_of(numero)
+                          if lf.financeur is not None and lf.financeur not in layout.FINANCEURS_BY_CODE)
     if not added:
         return []
-    genres = ix.memo("genres_des_ajoutes", lambda: _genres_des_ajoutes(ix.conv))
+    genres = ix.memo("genres_des_ajoutes", lambda: _genres_des_ajoutes(conv))
     par_nom = ix.reference.par_nom
-    return [_dit(ix, code) for code in dict.fromkeys(added) if code not in genres
-            and (f := ix.financeur(code)) is not None and isinstance(f.nom, str)
-            and reference.nom_collectivite(f.nom) in par_nom]
+    noms = {code: f.nom for code in added if code not in genres and (f := ix.financeur(code)) is not None
+            and isinstance(f.nom, str) and reference.nom_collectivite(f.nom) in par_nom}
+    if not noms:
+        return []
+    communes = [*conv.communes, *(Commune(commune=nom, raw={"commune": nom}) for nom in noms.values())]
+    from . import run_rules  # (the package imports this module)
+
+    supposee = run_rules(conv.model_copy(update={"communes": communes}), codes=["FIN-23"], reference=ix.reference)
+    if not any(f.gravite is E and f.action == numero for f in supposee):
+        return []
+    return [_dit(ix, code) for code in noms]
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
