@@ -838,3 +838,17 @@ def test_controle_without_t_communes_does_not_say_ok_of_a_commune_s_subsidy_to_i
         *args, None, table(layout.T_COMMUNES))
     assert F.ACV_CONTROLE(*args).startswith("À vérifier : aucune erreur pour l'action « 2.1 », mais le financeur "
                                             "« LIEVIN » porte le nom d'une commune du programme")
+
+
+def test_controle_takes_the_5th_argument_left_empty_for_the_default_as_classic_xlwings_passes_it():
+    """docs/excel.md says to leave the 5th place empty to pass T_Communes alone: `…; "1.1"; ; T_Communes[#Tout]`.
+    Classic xlwings on the desktop gives that place as one blank cell, [[None]] (only an argument left out at the end
+    comes as the default): the cell said « #ACV: une seule ligne reçue : sélectionnez le tableau T_Dispositifs
+    entier », not FIN-23's error. The blank is the default, as with xlwings Server; ACV_PART_MO's 5th too."""
+    _, table = _fonds_de_concours_of_lievin()
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    expected = F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES))
+    assert "le financeur « LIEVIN » le verse à « Ville d'Arras »" in expected
+    assert F.ACV_CONTROLE(*args, [[None]], table(layout.T_COMMUNES)) == expected
+    assert F.ACV_CONTROLE(*args, table(layout.T_DISPOSITIFS), [[None]]) == F.ACV_CONTROLE(*args) != expected
+    assert F.ACV_PART_MO(*args, [[None]]) == F.ACV_PART_MO(*args)

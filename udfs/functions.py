@@ -232,7 +232,7 @@ def ACV_PART_MO(actions, plan, financeurs, n_action, dispositifs=None):
         fin = rows(financeurs, Financeur, ("code", "categorie"))
         # the workbook's own subsidies (a Région's fund it adds, typed « Autre » in the plan), which FIN-06
         # counts as public ones; optional, so that the four-argument calls keep working
-        added = rows(dispositifs, Dispositif, _required(Dispositif)) if dispositifs is not None else []
+        added = rows(dispositifs, Dispositif, _required(Dispositif)) if _optional(dispositifs) is not None else []
         listed = Convention(financements=lines, financeurs=fin, dispositifs=added)
         codes_as_listed(listed, shared=True)  # « etat » is ETAT's, as « Valider » reads it
         lines = listed.financements
@@ -288,6 +288,13 @@ def _required(cls) -> tuple[str, ...]:
     return tuple(c.attr for c in cls.TABLE.columns if c.required)
 
 
+def _optional(table: Any) -> Any:
+    """An optional table argument, None when left out. Classic xlwings on the desktop gives the place left empty in
+    a formula (`…; "1.2"; ; T_Communes[#Tout]`) as one blank cell, the table [[None]] (only an argument omitted at
+    the end comes as the default, as every one with xlwings Server): that blank is no table, but the default."""
+    return None if table.__class__ is list and table == [[None]] else table
+
+
 def reference_dispositifs() -> list[Dispositif]:
     """The template's reference instruments, for ACV_CONTROLE when no T_Dispositifs is given."""
     from acv_xl.outputs.template import reference_dispositifs as reference
@@ -316,6 +323,7 @@ def _sans_communes(numero: str, payeurs: list[str]) -> str:
 @xw.arg("communes", **TABLE, doc="Facultatif : T_Communes[#Tout], pour reconnaître les communes de la convention")
 def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None, communes=None):
     """« OK », ou le message de la première erreur de l'action (mêmes règles que « Valider »)."""
+    dispositifs, communes = _optional(dispositifs), _optional(communes)
 
     def compute():
         from acv_xl.checks.rules import Index, codes_within, run_rules
