@@ -852,3 +852,17 @@ def test_controle_takes_the_5th_argument_left_empty_for_the_default_as_classic_x
     assert F.ACV_CONTROLE(*args, [[None]], table(layout.T_COMMUNES)) == expected
     assert F.ACV_CONTROLE(*args, table(layout.T_DISPOSITIFS), [[None]]) == F.ACV_CONTROLE(*args) != expected
     assert F.ACV_PART_MO(*args, [[None]]) == F.ACV_PART_MO(*args)
+
+
+def test_controle_without_t_communes_lists_three_commune_named_financeurs_in_french():
+    """Three financeurs added under communes' names pay Arras's 1.1 fonds de concours: the cell listed them « A et B
+    et C »; French writes « A, B et C »."""
+    raw, table = _fonds_de_concours_of_lievin()
+    raw["T_Financements"][2].update(montant=100_000)
+    for code, nom in (("LENS", "Lens"), ("BETHUNE", "Béthune")):
+        raw["T_Financeurs"].append({**raw["T_Financeurs"][-1], "code": code, "nom": nom})
+        raw["T_Financements"].insert(3, {**raw["T_Financements"][3], "financeur": code, "montant": 50_000})
+    got = F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert got.startswith("À vérifier : aucune erreur pour l'action « 1.1 », mais les financeurs « BETHUNE », « LENS » "
+                          "et « LIEVIN » portent le nom de communes du programme ; si ce sont des communes de la "
+                          "convention, « Valider » signale l'erreur FIN-23"), got

@@ -308,7 +308,8 @@ def _sans_communes(numero: str, payeurs: list[str]) -> str:
     if len(payeurs) == 1:
         qui, porte = f"le financeur {payeurs[0]} porte le nom d'une commune", "c'est une commune"
     else:
-        qui, porte = f"les financeurs {' et '.join(payeurs)} portent le nom de communes", "ce sont des communes"
+        noms = f"{', '.join(payeurs[:-1])} et {payeurs[-1]}"  # « A et B », « A, B et C »
+        qui, porte = f"les financeurs {noms} portent le nom de communes", "ce sont des communes"
     return (f"À vérifier : aucune erreur pour l'action « {numero} », mais {qui} du programme ; si {porte} de la "
             "convention, « Valider » signale l'erreur FIN-23 (fonds de concours hors du cadre légal). Passez "
             "T_Communes[#Tout] en 6e argument pour le savoir.")
