@@ -1212,6 +1212,25 @@ def test_fin23_a_binome_s_other_commune_pays_the_syndicat_as_the_commune_does():
     assert "(800 000,00 €) dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in cap.message
 
 
+def test_fin23_a_commune_of_the_convention_named_bare_is_no_syndicat_d_energie():
+    """Lens-Liévin: the CA's halle (2.1, the EPCI's own share 100 000 €) receives 300 000 € of fonds de concours from
+    « LIEVIN », named « Liévin », the binôme's other commune in T_Communes: above the EPCI's own share, unlawful
+    (L5216-5 VI). FIN-23 took the financeur added without a collectivité's name for maybe a syndicat d'énergie
+    (« c'est permis si « LIEVIN » est un syndicat d'énergie ») and only warned, though T_Communes says a commune;
+    named « Ville de Liévin », the same line was the error."""
+    def m(r, nom="Liévin"):
+        r["T_Communes"].append({"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"})
+        r["T_Financeurs"].append({"code": "LIEVIN", "nom": nom, "categorie": "Public", "cibles": None,
+                                  "modalites": None, "contact": None})
+        lines(r)[DSIL_21].update(financeur="LIEVIN", dispositif="Fonds de concours")
+    for nom in ("Liévin", "Ville de Liévin"):
+        out = run(lambda r: m(r, nom), "FIN-23")
+        assert codes(out) == [("FIN-23", E)], nom
+        assert "syndicat d'énergie" not in out[0].message and out[0].message.endswith(
+            "dépassent la part que son maître d'ouvrage finance lui-même, hors subventions, soit 100 000,00 € (CGCT art. "
+            "L5214-16 V, L5215-26, L5216-5 VI).")
+
+
 def _fde62(r, montant, nom="Fédération départementale d'énergie du Pas-de-Calais", base="HT"):
     """1.1 (commune, 1 000 000 € HT, its own 200 000): the Région's subsidy becomes the FDE62's fonds de concours."""
     r["T_Financeurs"].append({"code": "FDE62", "nom": nom, "categorie": "Public", "cibles": None, "modalites": None,

@@ -3,6 +3,7 @@ French error texts, and equality with the command line's JSON totals on every sh
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -383,7 +384,8 @@ def test_a_financeur_typed_in_another_case_is_the_listed_one_for_the_functions_a
     plan = table_values(path, T.name)
     for code in ("ETAT", "Etat", "etat"):
         assert F.ACV_TOTAL_FINANCEUR(plan, code) == pytest.approx(cli["totaux"]["par_financeur"]["ETAT"], abs=0.001)
-    test_controle_on_every_action_equals_valider(path)
+    for with_communes in (False, True):
+        test_controle_on_every_action_equals_valider(path, with_communes)
     args = [table_values(p, t.name) for p in (path, EXEMPLES[0]) for t in (A, T, layout.T_FINANCEURS)]
     for numero in {ws.cell(r, c1).value for r in etat}:
         assert F.ACV_PART_MO(*args[:3], numero) == F.ACV_PART_MO(*args[3:], numero), numero
@@ -394,25 +396,26 @@ def test_controle_wants_every_required_column():
     assert got.startswith("#ACV: colonne « ") and "introuvable" in got
 
 
+@pytest.mark.parametrize("with_communes", [False, True], ids=["5 arguments", "T_Communes en 6e"])
 @pytest.mark.parametrize("path", CASES, ids=[p.name for p in CASES])
-def test_controle_on_every_action_equals_valider(path):
+def test_controle_on_every_action_equals_valider(path, with_communes):
     """ACV_CONTROLE gives, per action, the first error « Valider » reports for it — or « OK » —
-    when every action-level finding is decided from the four tables it is given. Excel passes a
-    function the values of a range, not its address: « ligne N » there counts the table's lines."""
-    import re
-
+    when every action-level finding is decided from the tables it is given (four, or five with
+    T_Communes). Excel passes a function the values of a range, not its address: « ligne N » there
+    counts the table's lines."""
     from acv_xl.checks.validate import validate_file
 
     def same(message: str) -> str:
         return re.sub(r"ligne \d+", "ligne N", message)
 
     report = validate_file(path)
-    args = [table_values(path, t.name) for t in (A, T, layout.T_FINANCEURS, layout.T_DISPOSITIFS)]
-    codes_of_four = set(codes_within({A.name, T.name, layout.T_FINANCEURS.name, layout.T_DISPOSITIFS.name}))
+    tables = (A, T, layout.T_FINANCEURS, layout.T_DISPOSITIFS) + ((layout.T_COMMUNES,) if with_communes else ())
+    args = [table_values(path, t.name) for t in tables]
+    codes_given = set(codes_within({t.name for t in tables}))
     for action in report.convention.actions:
         expected = next((f.message for f in report.findings if f.gravite.value == "erreur"
-                         and f.action == action.numero and f.code in codes_of_four), "OK")
-        got = F.ACV_CONTROLE(args[0], args[1], args[2], action.numero, args[3])
+                         and f.action == action.numero and f.code in codes_given), "OK")
+        got = F.ACV_CONTROLE(args[0], args[1], args[2], action.numero, *args[3:])
         assert same(got) == same(expected), action.numero
 
 
@@ -694,3 +697,172 @@ def test_controle_says_what_valider_says_of_an_abandoned_action_of_a_mistyped_co
     # the rows are numbered from the table given (the header's row is 1): the rest is Valider's to the letter
     tail = "(200 000,00 €) reste comptée : cet argent a déjà été payé."
     assert valider.endswith(tail) and got.endswith(tail)
+
+
+def _fonds_de_concours_of_lievin():
+    """Arras's action 1.1 (« Ville d'Arras », a commune) with 100 000 € of fonds de concours from a financeur the
+    commune added as « LIEVIN », named « Liévin » — the binôme's other commune in T_Communes: the law knows no fonds
+    de concours between two communes (FIN-23). The raw workbook and the tables as Excel passes them."""
+    from conventions import clean_raw
+    from xlwings_payload import _js_value
+
+    raw = clean_raw()
+    raw["T_Communes"].append({"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"})
+    raw["T_Financeurs"].append({"code": "LIEVIN", "nom": "Liévin", "categorie": "Public", "cibles": None,
+                                "modalites": None, "contact": None})
+    raw["T_Financements"][2].update(montant=200_000)  # the Région's 300 000 €: 100 000 € of it now Liévin's
+    raw["T_Financements"].insert(3, {**raw["T_Financements"][2], "financeur": "LIEVIN",
+                                     "dispositif": "Fonds de concours", "montant": 100_000})
+
+    def table(t):
+        return [[c.header for c in t.columns]] + [[_js_value(r.get(c.attr)) for c in t.columns] for r in raw[t.name]]
+    return raw, table
+
+
+def test_controle_given_t_communes_refuses_a_fonds_de_concours_from_a_commune_named_bare_as_valider_does():
+    """« Valider » knows from T_Communes that « Liévin » is a commune and refuses its fonds de concours to Arras
+    (FIN-23); ACV_CONTROLE, never given T_Communes, answered « OK » — a finance officer trusting the cell met the
+    error at the comité. Given T_Communes[#Tout] as its 6th argument, the cell says Valider's error."""
+    from conventions import build
+    from acv_xl.checks.rules import run_rules
+
+    raw, table = _fonds_de_concours_of_lievin()
+    valider = [f for f in run_rules(build(raw)) if f.action == "1.1" and f.gravite.value == "erreur"]
+    assert [f.code for f in valider] == ["FIN-23"]
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1", table(layout.T_DISPOSITIFS))
+    got = F.ACV_CONTROLE(*args, table(layout.T_COMMUNES))
+    assert re.sub(r"ligne \d+", "ligne N", got) == re.sub(r"ligne \d+", "ligne N", valider[0].message)
+    assert "le financeur « LIEVIN » le verse à « Ville d'Arras »" in got
+    # without T_Communes the name alone does not say a commune of the convention: not « OK », what to check
+    sans = ("À vérifier : aucune erreur pour l'action « 1.1 », mais le financeur « LIEVIN » porte le nom d'une commune "
+            "du programme ; si c'est une commune de la convention, « Valider » signale l'erreur FIN-23 (fonds de "
+            "concours hors du cadre légal). Passez T_Communes[#Tout] en 6e argument pour le savoir.")
+    assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args[:4]) == sans
+
+
+def test_controle_without_t_communes_says_ok_of_a_fonds_de_concours_from_a_financeur_named_as_no_commune():
+    """The EPCI added under its acronym (« CALL »): no commune of the programme bears that name, FIN-23 lets it pass
+    as the EPCI with or without T_Communes — the five-argument form says « OK » as it always did."""
+    raw, table = _fonds_de_concours_of_lievin()
+    raw["T_Financeurs"][-1]["nom"] = "CALL"
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)) == "OK"
+
+
+def test_controle_given_an_empty_t_communes_knows_no_commune():
+    """A T_Communes left empty (its header and one blank line, as Excel passes an empty table) names no
+    commune: « Liévin » is none of the convention's, as for « Valider » on that workbook, and no rule of the
+    communes (PRJ-02's « aucune commune ») turns into an error of the action."""
+    raw, table = _fonds_de_concours_of_lievin()
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    empty = [[c.header for c in layout.T_COMMUNES.columns], [None] * len(layout.T_COMMUNES.columns)]
+    assert F.ACV_CONTROLE(*args, None, empty) == "OK"  # given, if empty: nothing left to check
+    raw["T_Actions"][0]["cout_total"] = 1  # an action error still reported beside an empty communes table
+    assert F.ACV_CONTROLE(table(A), *args[1:], None, empty).startswith("Plan de financement déséquilibré pour "
+                                                                         "l'action 1.1 : coût total 1,00 €")
+
+
+def test_controle_names_the_missing_column_of_t_communes_as_of_the_other_tables():
+    _, table = _fonds_de_concours_of_lievin()
+    communes = [row[1:] for row in table(layout.T_COMMUNES)]  # without « Code INSEE »
+    got = F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1", None, communes)
+    assert got == ("#ACV: colonne « Code INSEE » introuvable dans la plage (sélectionnez T_Communes[#Tout], "
+                   "ligne d'en-tête comprise).")
+    assert F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1", None, [["Commune"]]).startswith(
+        "#ACV: une seule ligne reçue : sélectionnez le tableau T_Communes entier")
+
+
+def test_controle_given_t_communes_still_knows_an_epci_by_its_name():
+    """« Communauté urbaine d'Arras » typed « Association », abandoned, its own 80 000 € « Versé »: « Valider » knows
+    the EPCI from `acv_epci` and says the money was paid. Given T_Communes but never the named cells, ACV_CONTROLE
+    knew the communes alone, no longer read the EPCI's name, and added « demandez à son financeur (EPCI) s'il doit
+    être reversé »; the five-argument form, which goes by names, did not."""
+    from conventions import build, clean_raw
+    from xlwings_payload import _js_value
+    from acv_xl.checks.rules import run_rules
+
+    raw = clean_raw()
+    raw["T_Actions"][1].update(maturite="Abandonnée", type_mo="Association", maitre_ouvrage="Communauté urbaine d'Arras")
+    for lf in raw["T_Financements"]:
+        if lf["numero"] == "2.1":
+            lf["statut"] = "Versé" if lf["financeur"] == "EPCI" else "Prévisionnel"
+    valider = next(f.message for f in run_rules(build(raw)) if f.code == "ACT-13")
+
+    def table(t):
+        return [[c.header for c in t.columns]] + [[_js_value(r.get(c.attr)) for c in t.columns] for r in raw[t.name]]
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "2.1", None)
+    tail = "La ligne N « Versé » (80 000,00 €) reste comptée : cet argent a déjà été payé."
+    for got in (F.ACV_CONTROLE(*args), F.ACV_CONTROLE(*args, table(layout.T_COMMUNES))):
+        assert re.sub(r"ligne \d+", "ligne N", got).endswith(tail)
+    assert re.sub(r"ligne \d+", "ligne N", valider).endswith(tail)
+
+
+def test_controle_without_t_communes_does_not_say_ok_of_an_epci_s_fonds_de_concours_above_its_share_from_a_commune():
+    """Lens-Liévin: « LIEVIN » (« Liévin ») pays the CA's halle 300 000 € of fonds de concours, above the EPCI's own
+    share. « Valider » knows from T_Communes a commune, the error (FIN-23); without T_Communes, FIN-23 warns that it
+    may be a syndicat d'énergie's, and the cell said « OK ». Within the share, « OK » both ways."""
+    from conventions import build
+    from acv_xl.checks.rules import run_rules
+
+    raw, table = _fonds_de_concours_of_lievin()
+    del raw["T_Financements"][3]  # 1.1 as it was
+    raw["T_Financements"][2].update(montant=300_000)
+    dsil_21 = next(lf for lf in raw["T_Financements"] if lf["numero"] == "2.1" and lf["dispositif"] == "DSIL")
+    dsil_21.update(financeur="LIEVIN", dispositif="Fonds de concours")
+    valider = [f for f in run_rules(build(raw)) if f.action == "2.1" and f.gravite.value == "erreur"]
+    assert [f.code for f in valider] == ["FIN-23"]
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "2.1")
+    assert F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)).startswith("Action 2.1, ligne")
+    assert F.ACV_CONTROLE(*args) == (
+        "À vérifier : aucune erreur pour l'action « 2.1 », mais le financeur « LIEVIN » porte le nom d'une commune du "
+        "programme ; si c'est une commune de la convention, « Valider » signale l'erreur FIN-23 (fonds de concours hors "
+        "du cadre légal). Passez T_Communes[#Tout] en 6e argument pour le savoir.")
+    dsil_21.update(montant=100_000)  # within the EPCI's own share: lawful from a commune member
+    next(lf for lf in raw["T_Financements"] if lf["numero"] == "2.1" and lf["dispositif"] == "DETR").update(
+        montant=300_000)
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "2.1")
+    assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)) == "OK"
+
+
+def test_controle_without_t_communes_does_not_say_ok_of_a_commune_s_subsidy_to_its_epci_above_its_share():
+    """« LIEVIN » (« Liévin ») gives the CA's halle a 300 000 € « Subvention » (« Participation de la ville »):
+    « Valider », knowing Liévin from T_Communes, counts it as a fonds de concours under another name, above the
+    EPCI's own share (FIN-23); the five-argument call did not know the commune and said « OK »."""
+    raw, table = _fonds_de_concours_of_lievin()
+    del raw["T_Financements"][3]
+    raw["T_Financements"][2].update(montant=300_000)
+    next(lf for lf in raw["T_Financements"] if lf["numero"] == "2.1" and lf["dispositif"] == "DSIL").update(
+        financeur="LIEVIN", dispositif="Participation de la ville")
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "2.1")
+    assert "y est comptée la subvention « Participation de la ville » du financeur « LIEVIN »" in F.ACV_CONTROLE(
+        *args, None, table(layout.T_COMMUNES))
+    assert F.ACV_CONTROLE(*args).startswith("À vérifier : aucune erreur pour l'action « 2.1 », mais le financeur "
+                                            "« LIEVIN » porte le nom d'une commune du programme")
+
+
+def test_controle_takes_the_5th_argument_left_empty_for_the_default_as_classic_xlwings_passes_it():
+    """docs/excel.md says to leave the 5th place empty to pass T_Communes alone: `…; "1.1"; ; T_Communes[#Tout]`.
+    Classic xlwings on the desktop gives that place as one blank cell, [[None]] (only an argument left out at the end
+    comes as the default): the cell said « #ACV: une seule ligne reçue : sélectionnez le tableau T_Dispositifs
+    entier », not FIN-23's error. The blank is the default, as with xlwings Server; ACV_PART_MO's 5th too."""
+    _, table = _fonds_de_concours_of_lievin()
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    expected = F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES))
+    assert "le financeur « LIEVIN » le verse à « Ville d'Arras »" in expected
+    assert F.ACV_CONTROLE(*args, [[None]], table(layout.T_COMMUNES)) == expected
+    assert F.ACV_CONTROLE(*args, table(layout.T_DISPOSITIFS), [[None]]) == F.ACV_CONTROLE(*args) != expected
+    assert F.ACV_PART_MO(*args, [[None]]) == F.ACV_PART_MO(*args)
+
+
+def test_controle_without_t_communes_lists_three_commune_named_financeurs_in_french():
+    """Three financeurs added under communes' names pay Arras's 1.1 fonds de concours: the cell listed them « A et B
+    et C »; French writes « A, B et C »."""
+    raw, table = _fonds_de_concours_of_lievin()
+    raw["T_Financements"][2].update(montant=100_000)
+    for code, nom in (("LENS", "Lens"), ("BETHUNE", "Béthune")):
+        raw["T_Financeurs"].append({**raw["T_Financeurs"][-1], "code": code, "nom": nom})
+        raw["T_Financements"].insert(3, {**raw["T_Financements"][3], "financeur": code, "montant": 50_000})
+    got = F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert got.startswith("À vérifier : aucune erreur pour l'action « 1.1 », mais les financeurs « BETHUNE », « LENS » "
+                          "et « LIEVIN » portent le nom de communes du programme ; si ce sont des communes de la "
+                          "convention, « Valider » signale l'erreur FIN-23"), got

@@ -21,7 +21,7 @@ import xlwings as xw
 from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
-from acv_xl.contract.model import Convention, Dispositif, FicheAction, Financeur, LigneFinancement
+from acv_xl.contract.model import Commune, Convention, Dispositif, FicheAction, Financeur, LigneFinancement
 from acv_xl.contract.values import LAST_DATE_SERIAL, fmt_date
 from acv_xl.reading.read import codes_as_listed
 
@@ -232,7 +232,7 @@ def ACV_PART_MO(actions, plan, financeurs, n_action, dispositifs=None):
         fin = rows(financeurs, Financeur, ("code", "categorie"))
         # the workbook's own subsidies (a Région's fund it adds, typed « Autre » in the plan), which FIN-06
         # counts as public ones; optional, so that the four-argument calls keep working
-        added = rows(dispositifs, Dispositif, _required(Dispositif)) if dispositifs is not None else []
+        added = rows(dispositifs, Dispositif, _required(Dispositif)) if _optional(dispositifs) is not None else []
         listed = Convention(financements=lines, financeurs=fin, dispositifs=added)
         codes_as_listed(listed, shared=True)  # « etat » is ETAT's, as « Valider » reads it
         lines = listed.financements
@@ -288,11 +288,31 @@ def _required(cls) -> tuple[str, ...]:
     return tuple(c.attr for c in cls.TABLE.columns if c.required)
 
 
+def _optional(table: Any) -> Any:
+    """An optional table argument, None when left out. Classic xlwings on the desktop gives the place left empty in
+    a formula (`…; "1.2"; ; T_Communes[#Tout]`) as one blank cell, the table [[None]] (only an argument omitted at
+    the end comes as the default, as every one with xlwings Server): that blank is no table, but the default."""
+    return None if table.__class__ is list and table == [[None]] else table
+
+
 def reference_dispositifs() -> list[Dispositif]:
     """The template's reference instruments, for ACV_CONTROLE when no T_Dispositifs is given."""
     from acv_xl.outputs.template import reference_dispositifs as reference
 
     return reference()
+
+
+def _sans_communes(numero: str, payeurs: list[str]) -> str:
+    """ACV_CONTROLE's answer, without T_Communes, where FIN-23 hangs on the convention's communes: not « OK »,
+    which « Valider » may contradict, but what is not known and how to know it."""
+    if len(payeurs) == 1:
+        qui, porte = f"le financeur {payeurs[0]} porte le nom d'une commune", "c'est une commune"
+    else:
+        noms = f"{', '.join(payeurs[:-1])} et {payeurs[-1]}"  # « A et B », « A, B et C »
+        qui, porte = f"les financeurs {noms} portent le nom de communes", "ce sont des communes"
+    return (f"À vérifier : aucune erreur pour l'action « {numero} », mais {qui} du programme ; si {porte} de la "
+            "convention, « Valider » signale l'erreur FIN-23 (fonds de concours hors du cadre légal). Passez "
+            "T_Communes[#Tout] en 6e argument pour le savoir.")
 
 
 @xw.func
@@ -301,11 +321,14 @@ def reference_dispositifs() -> list[Dispositif]:
 @xw.arg("financeurs", **TABLE, doc="Le tableau des financeurs avec son en-tête : T_Financeurs[#Tout]")
 @xw.arg("n_action", doc="N° de l'action (ex. 1.2)")
 @xw.arg("dispositifs", **TABLE, doc="Facultatif : T_Dispositifs[#Tout] (défaut : la liste de référence du modèle)")
-def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
+@xw.arg("communes", **TABLE, doc="Facultatif : T_Communes[#Tout], pour reconnaître les communes de la convention")
+def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None, communes=None):
     """« OK », ou le message de la première erreur de l'action (mêmes règles que « Valider »)."""
+    dispositifs, communes = _optional(dispositifs), _optional(communes)
 
     def compute():
-        from acv_xl.checks.rules import codes_within, run_rules
+        from acv_xl.checks.rules import Index, codes_within, run_rules
+        from acv_xl.checks.rules.financement import fonds_de_concours_sans_communes
 
         numero = _numero(n_action)
         # every required column must be there: a missing one would read as empty cells and
@@ -318,20 +341,27 @@ def ACV_CONTROLE(actions, plan, financeurs, n_action, dispositifs=None):
             financeurs=rows(financeurs, Financeur, _required(Financeur)),
             dispositifs=rows(dispositifs, Dispositif, _required(Dispositif))
             if dispositifs is not None else reference_dispositifs(),
+            # the convention's communes, as « Valider » reads them: a financeur added under a bare commune's
+            # name (« Liévin ») is then a commune, whose fonds de concours to a commune FIN-23 refuses; optional,
+            # so that the five-argument calls of existing workbooks keep working
+            communes=rows(communes, Commune, _required(Commune)) if communes is not None else [],
         )
         codes_as_listed(conv, shared=True)  # « etat » is ETAT's, as « Valider » reads it (no FIN-02)
-        # only the rules that need nothing but these four tables: the others would take the
-        # tables Excel did not pass (périmètres, indicateurs…) for empty ones
+        # only the rules that need nothing but the tables given: the others would take the tables
+        # Excel did not pass (périmètres, indicateurs…) for empty ones
         given = {layout.T_ACTIONS.name, layout.T_FINANCEMENTS.name, layout.T_FINANCEURS.name,
-                 layout.T_DISPOSITIFS.name}
+                 layout.T_DISPOSITIFS.name} | ({layout.T_COMMUNES.name} if communes is not None else set())
         # the digits every sum needs, as « Valider » checks a plan past 10^18 € (`validate_convention`):
         # in the default 28, « financements 1 000 000 … 000,00 € » where Valider wrote the exact sum
         context = totals.exact_context(conv) if totals.beyond_default(totals.compute(conv)) else None
         with localcontext(context) if context is not None else nullcontext():
-            found = run_rules(conv, codes=codes_within(given))
-        for f in found:
-            if f.gravite is Gravite.ERREUR and f.action == numero:
-                return f.message
+            found = run_rules(conv, codes=codes_within(given), shared=(shared := Index(conv)))
+            for f in found:
+                if f.gravite is Gravite.ERREUR and f.action == numero:
+                    return f.message
+            # FIN-23 run again there: in the same digits
+            if communes is None and (payeurs := fonds_de_concours_sans_communes(shared, numero)):
+                return _sans_communes(numero, payeurs)
         return "OK"
 
     return _safe(compute)

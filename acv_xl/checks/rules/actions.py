@@ -357,9 +357,7 @@ def _given(ix, a: FicheAction, paid: list) -> list:
     mo, categorie_of, subventions = ix.mo_codes(a), ix.categories.get, ix.categories.subventions
     # a commune's operation typed « Association » (ACT-16's case, not said on an abandoned action): the
     # commune's own autofinancement is no gift to ask back — the type its name says is the MO's
-    kinds = _mo_kinds(ix.conv)
-    if a.maitre_ouvrage and (kind := _kind_of(kinds, str(a.maitre_ouvrage)) if kinds else _kind_named(
-            str(a.maitre_ouvrage))) and kind != a.type_mo:
+    if a.maitre_ouvrage and (kind := _kind_known_or_named(ix.conv, str(a.maitre_ouvrage))) and kind != a.type_mo:
         mo = (mo - {layout.CODE_DU_MO.get(a.type_mo)}) | {layout.CODE_DU_MO[kind]}
     autofinancement = layout.NATURE_AUTOFINANCEMENT
     # a subsidy, or another body's money of another kind (« Autre »: the Région's 300 000 so typed was told
@@ -377,6 +375,19 @@ def _given(ix, a: FicheAction, paid: list) -> list:
 
 # A name that says its kind itself: what `_given` goes by when the workbook's communes and EPCI are not known
 # (ACV_CONTROLE is given four tables), so that the cell says what « Valider » says of « Ville d'Arras »
+
+
+def _kind_known_or_named(conv: Convention, mo: str) -> str | None:
+    """The kind of the maître d'ouvrage `mo` by the workbook's communes and EPCI (`_mo_kinds`), else by its name
+    (`_kind_named`) where the workbook does not say: any kind with neither known, an EPCI's without `acv_epci` —
+    ACV_CONTROLE given T_Communes but never the named cells took « Communauté urbaine d'Arras » for another body."""
+    kinds = _mo_kinds(conv)
+    if not kinds:
+        return _kind_named(mo)
+    kind = _kind_of(kinds, mo)
+    if kind is None and not isinstance(conv.value("acv_epci"), str) and _kind_named(mo) == "EPCI":
+        return "EPCI"
+    return kind
 
 
 def _kind_named(mo: str) -> str | None:

@@ -30,7 +30,7 @@ from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import dispositifs, layout, reference
 from acv_xl.contract.dispositifs import famille
-from acv_xl.contract.model import Convention, FicheAction, LigneFinancement
+from acv_xl.contract.model import Commune, Convention, FicheAction, LigneFinancement
 from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_number, fmt_percent, fold
 
 from . import (
@@ -1724,7 +1724,9 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
                and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
         montant, propre = totals.total(fdc), j.part_mo.propre
         if fdc and montant > propre:
-            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites, deguises, ix)
+            # a collectivité by its name or a commune of T_Communes (« Liévin »: `genres`) is surely no syndicat
+            yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites.union(genres),
+                                             deguises, ix)
         elif autres and montant + (en_autre := totals.total(autres)) > propre:
             yield _autre_au_dela_de_la_part_propre(j, autres, montant, en_autre, propre, ix)
 
@@ -1757,10 +1759,38 @@ def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], 
               "(« Participation co-maîtrise d'ouvrage »).")
 
 
+def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
+    """For ACV_CONTROLE given no T_Communes: the financeurs added to the list (as `_dit` says them) that finance
+    action `numero`, whose name says no body (`_genres_des_ajoutes`) but is a programme commune's (the national list),
+    and whose money FIN-23 refuses were they communes of the convention, as T_Communes may say (« Liévin »): a fonds
+    de concours to a commune, or to an EPCI beyond its own share, under that name or a subsidy's. FIN-23 itself
+    decides, run again on the workbook with those names for communes, only when there are such financeurs (mostly
+    none: the action's counted lines are looked at, no more)."""
+    conv = ix.conv
+    added = dict.fromkeys(lf.financeur for lf in ix.counted_of(numero)
+                          if lf.financeur is not None and lf.financeur not in layout.FINANCEURS_BY_CODE)
+    if not added:
+        return []
+    genres = ix.memo("genres_des_ajoutes", lambda: _genres_des_ajoutes(conv))
+    par_nom = ix.reference.par_nom
+    noms = {code: f.nom for code in added if code not in genres and (f := ix.financeur(code)) is not None
+            and isinstance(f.nom, str) and reference.nom_collectivite(f.nom) in par_nom}
+    if not noms:
+        return []
+    communes = [*conv.communes, *(Commune(commune=nom, raw={"commune": nom}) for nom in noms.values())]
+    from . import run_rules  # (the package imports this module)
+
+    supposee = run_rules(conv.model_copy(update={"communes": communes}), codes=["FIN-23"], reference=ix.reference)
+    if not any(f.gravite is E and f.action == numero for f in supposee):
+        return []
+    return [_dit(ix, code) for code in noms]
+
+
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
                                collectivites: frozenset[str], deguises: list[LigneFinancement], ix: Index) -> Finding:
     """FIN-23 on a commune's or an EPCI's plan whose fonds de concours exceed its own share (L5214-16 V…): an error;
-    but those of a financeur added to the list, not named as a collectivité (« FDE62 »), may be a syndicat
+    but those of a financeur added to the list, neither named as a collectivité nor a commune of T_Communes
+    (`collectivites`; « FDE62 »), may be a syndicat
     d'énergie's, which L5212-26 caps at three quarters of the HT cost instead — a warning, when the EPCI's alone
     stay within the own share and those within three quarters of the cost (`_trois_quarts_du_cout`: of a TTC cost,
     only a sum above them is judged). The syndicat and its domain are not in the workbook: what to check is said."""
