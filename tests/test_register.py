@@ -74,6 +74,19 @@ def _folder(tmp_path: Path, examples, name: str = "62") -> Path:
     return folder
 
 
+def _nord(parent: Path, examples) -> Path:
+    """A folder « 59 » in `parent` holding two conventions of the Nord (the first two examples, their
+    identifiers and département changed)."""
+    folder = parent / "59"
+    folder.mkdir()
+    for k, p in enumerate(examples["paths"][:2]):
+        conv = examples["convs"][p.name].model_copy(deep=True)
+        conv.set_value("acv_id", f"ACV99{k}")
+        conv.set_value("acv_departement", "59")
+        _write(conv, folder / f"nord{k}.xlsx")
+    return folder
+
+
 def _edited_by_hand(tmp_path: Path, examples, sql: str) -> tuple[Path, Path]:
     """(folder, register) of one consolidation of the examples, then `sql` run on the register as an
     SQLite tool would."""
@@ -825,13 +838,7 @@ def test_a_region_s_register_says_nothing_of_each_departement_s_run_of_one_comit
     region = tmp_path / "region"
     region.mkdir()
     ours = _folder(region, examples)
-    theirs = region / "59"
-    theirs.mkdir()
-    for k, p in enumerate(examples["paths"][:2]):
-        conv = examples["convs"][p.name].model_copy(deep=True)
-        conv.set_value("acv_id", f"ACV99{k}")
-        conv.set_value("acv_departement", "59")
-        _write(conv, theirs / f"nord{k}.xlsx")
+    theirs = _nord(region, examples)
     reg = tmp_path / "registre.sqlite"
     said = []
     for folder, departement in ((region, None), (ours, "62"), (theirs, "59"), (ours, "62")):
@@ -2683,13 +2690,7 @@ def test_a_register_of_another_departement_given_with_its_departement_is_said(tm
     run of the same département under a new scope (`--departement` given for the first time) shares its
     conventions with it and says nothing."""
     ours = _folder(tmp_path, examples)
-    theirs = tmp_path / "59"
-    theirs.mkdir()
-    for k, p in enumerate(examples["paths"][:2]):
-        conv = examples["convs"][p.name].model_copy(deep=True)
-        conv.set_value("acv_id", f"ACV99{k}")
-        conv.set_value("acv_departement", "59")
-        _write(conv, theirs / f"nord{k}.xlsx")
+    theirs = _nord(tmp_path, examples)
     reg = tmp_path / "registre.sqlite"
     runs = ((ours, (), False), (ours, ("--departement", "62"), False), (theirs, ("--departement", "59"), True))
     for n, (folder, scope, warned) in enumerate(runs, 1):
@@ -2714,13 +2715,7 @@ def test_a_register_of_the_region_then_of_each_departement_says_nothing(tmp_path
     region = tmp_path / "region"
     region.mkdir()
     ours = _folder(region, examples)
-    theirs = region / "59"
-    theirs.mkdir()
-    for k, p in enumerate(examples["paths"][:2]):
-        conv = examples["convs"][p.name].model_copy(deep=True)
-        conv.set_value("acv_id", f"ACV99{k}")
-        conv.set_value("acv_departement", "59")
-        _write(conv, theirs / f"nord{k}.xlsx")
+    theirs = _nord(region, examples)
     reg = tmp_path / "registre.sqlite"
     for n, (folder, scope) in enumerate(((region, ()), (ours, ("--departement", "62")),
                                          (theirs, ("--departement", "59"))), 1):

@@ -2109,13 +2109,8 @@ def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_th
     Excel keeps one shared formula, its text on its first cell only): `--annoter` cleared the table's rows,
     that first cell with them, and the cells below still derived their formula from it — a file Excel
     repairs. They now hold their own formula."""
-    import re
-    import zipfile
-
     import openpyxl
     from openpyxl.utils.cell import get_column_letter
-
-    from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-colonne-recopiee.xlsx", tmp_path / "annotee.xlsx"
     findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
@@ -2128,28 +2123,36 @@ def test_a_note_column_filled_down_past_controles_keeps_its_formulas_below_in_th
     column = get_column_letter(mine)
     _as_filled(path, f"{column}{r1 + 1}:{column}{end + 5}")
 
+    ws = _annotated_without_shared_formulas(path, out)
+    assert [ws.cell(r, mine).value for r in range(end + 1, end + 6)] \
+        == [f'=IF(A{r}="Erreur","à traiter","")' for r in range(end + 1, end + 6)]
+
+
+def _annotated_without_shared_formulas(path, out):
+    """`--annoter`'s copy of `path` at `out`, its Contrôles sheet holding no shared formula (each cell its own
+    text: a shared one whose first cell was cleared is a file Excel repairs): that sheet, read by openpyxl."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    from acv_xl.outputs.annotate import annotate
+
     annotate(path, out, validate_file(path), today=TODAY)
     wb = openpyxl.load_workbook(out)
     part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
     with zipfile.ZipFile(out) as z:
-        xml = z.read(part).decode()
-    assert not re.search(r'<f t="shared"', xml)
-    ws = wb[layout.Sheet.CONTROLES]
-    assert [ws.cell(r, mine).value for r in range(end + 1, end + 6)] \
-        == [f'=IF(A{r}="Erreur","à traiter","")' for r in range(end + 1, end + 6)]
+        assert not re.search(r'<f t="shared"', z.read(part).decode())
+    return wb[layout.Sheet.CONTROLES]
+
 
 def test_a_note_column_filled_down_into_controles_totals_row_keeps_its_formula_there_in_the_annotated_copy(tmp_path):
     """The user's column of T_Controles filled down through its totals row (Excel keeps one shared formula, its
     text on its first cell only, a finding's): `--annoter` moved the totals row under the findings as it was,
     its cell still deriving its formula from that first cell, cleared — a file Excel repairs. It now holds its
     own formula, as the cells below the table do."""
-    import re
-    import zipfile
-
     import openpyxl
     from openpyxl.utils.cell import get_column_letter
-
-    from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-total-recopie.xlsx", tmp_path / "annotee.xlsx"
     findings, notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
@@ -2166,13 +2169,7 @@ def test_a_note_column_filled_down_into_controles_totals_row_keeps_its_formula_t
     column = get_column_letter(mine)
     _as_filled(path, f"{column}{r1 + 1}:{column}{total + 2}")
 
-    annotate(path, out, validate_file(path), today=TODAY)
-    wb = openpyxl.load_workbook(out)
-    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
-    with zipfile.ZipFile(out) as z:
-        xml = z.read(part).decode()
-    assert not re.search(r'<f t="shared"', xml)
-    ws = wb[layout.Sheet.CONTROLES]
+    ws = _annotated_without_shared_formulas(path, out)
     now = r1 + len(findings) + 1
     # the formula filled down there, as Excel moves the row: on its old row's cell it read the row below the table
     assert (ws.cell(now, c1).value, ws.cell(now, mine).value) == ("Total", f'=IF(A{now}="Erreur","à traiter","")')
