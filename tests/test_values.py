@@ -300,3 +300,16 @@ def test_a_huge_number_in_identity_and_plan_cells_is_quoted_as_excel_shows_it(tm
     assert any("l'action « 1E+300 » n'existe pas" in m for m in said), messages
     assert any("« Statut » contient « 1E+300 »" in m for m in said), messages
     assert not any("00000" in m for m in messages), [m for m in messages if "00000" in m]
+
+
+def test_the_oe_and_ae_ligatures_fold_as_their_letters():
+    """« Programme Cœur de ville » listed in T_Dispositifs, « Programme Coeur de ville » typed in the plan (the
+    keyboard's way): no decomposition splits « œ », so the two differed, the line's dispositif « non listé »
+    and its financing judged without its list's nature. They are one name."""
+    from acv_xl.contract import dispositifs
+    from acv_xl.contract.values import fold
+
+    assert fold("ACTION CŒUR DE VILLE") == fold("Action Coeur de Ville") == "action coeur de ville"
+    assert fold("Lætitia") == "laetitia"
+    assert dispositifs.listed("Programme Coeur de ville", ("Programme Cœur de ville",)) == "Programme Cœur de ville"
+    assert dispositifs.listed("Programme Cœur de ville", ("Programme Coeur de ville",)) == "Programme Coeur de ville"

@@ -306,10 +306,15 @@ def memo_text(maxsize: int):
 
 @memo_text(8192)  # the same names (dispositifs, maîtres d'ouvrage, lists) come back on every line
 def fold(text: str) -> str:
-    """Lower case, no accents, single spaces, typographic apostrophes folded: for lenient matching."""
+    """Lower case, no accents, single spaces, typographic apostrophes folded: for lenient matching. The
+    ligatures too, which no decomposition splits: « Programme Cœur de ville » listed is « Programme Coeur de
+    ville » typed on a keyboard (the line's dispositif was « non listé »)."""
     t = unicodedata.normalize("NFKD", text.replace("’", "'").replace("\u00a0", " "))
     t = "".join(c for c in t if not unicodedata.combining(c))
-    return " ".join(t.lower().split())
+    return " ".join(t.lower().translate(_LIGATURES).split())
+
+
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae"})
 
 
 def closest(value: str, choices: tuple[str, ...]) -> str | None:
