@@ -837,7 +837,7 @@ def _encadree(dispositif: str | None, financeur: str | None, nature: str | None)
 _ENCADREES = Memo(_encadree)  # the same few (dispositif, financeur, nature) in every plan
 
 
-@rule("FIN-14", A, "Subvention de l'État sollicitée après le début de l'action", SRC_COMMENCEMENT,
+@rule("FIN-14", A, "Subvention de l'État sollicitée après le début de l'action, ou sans date de demande", SRC_COMMENCEMENT,
       needs=("T_Financements.date_demande", "T_Financements.dispositif", "T_Actions"))
 def commencement(conv: Convention) -> Iterable[Finding]:
     """A `Sollicité` line of a DETR, DSIL, DPV, DSID (R2334-24) or of a subsidy of décret 2018-514
