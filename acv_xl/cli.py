@@ -275,7 +275,9 @@ def _walked_matches(names: list[str]) -> tuple[list[str], str | None, list[tuple
     they look like, said as a walk says them (`consolidation_files.not_taken_why`)."""
     import glob
 
-    from acv_xl.outputs.consolidation_files import not_taken_why, walked_takes
+    from functools import lru_cache
+
+    from acv_xl.outputs.consolidation_files import folder_names, not_taken_why, walked_takes
     from acv_xl.outputs.terminal import file_text, literal
 
     def shown(name: str) -> str:  # a line break in a name would cut the refusal in two: shown ␊, as a walk shows it
@@ -283,6 +285,7 @@ def _walked_matches(names: list[str]) -> tuple[list[str], str | None, list[tuple
 
     out: list[str] = []
     not_taken: list[tuple[Path, str]] = []
+    names_in = lru_cache(maxsize=None)(folder_names)  # each folder listed once, whatever its backups
     for name in names:
         found = sorted(glob.glob(name)) if _is_pattern(name) else []
         kept: list[str] = []
@@ -290,7 +293,7 @@ def _walked_matches(names: list[str]) -> tuple[list[str], str | None, list[tuple
         for f in found:  # each match looked at once, never sought among those kept (n² for a département)
             if walked_takes(f):
                 kept.append(f)
-            elif (why := not_taken_why(f)) is not None:
+            elif (why := not_taken_why(f, names_in)) is not None:
                 left[f] = why
         if found and not kept:
             # a lock file named first: the one match whose presence needs explaining, never among « et N autres »;

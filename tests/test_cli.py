@@ -398,6 +398,25 @@ def test_consolider_a_pattern_looks_at_each_match_once(tmp_path, monkeypatch):
     assert len(compared) < 300
 
 
+def test_a_backup_beside_its_workbook_in_another_case_is_its_workbook_s_for_a_pattern_as_for_a_walk(tmp_path):
+    """`Calais.xlsx` beside `calais.xlsx.bak` on Linux: a folder walk knew the backup for that workbook's and
+    said nothing; `consolider "62/*"` looked for « calais.xlsx » by its exact name and listed the backup as
+    a file not read. One rule for both: the workbook's name in any case, as Windows finds it."""
+    from acv_xl import cli
+    from acv_xl.outputs import consolidation as C
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    build_workbook(folder / "Calais.xlsx")
+    (folder / "calais.xlsx.bak").write_bytes((folder / "Calais.xlsx").read_bytes())
+    (folder / "lens.xlsx.part").write_bytes(b"PK\x03\x04")
+    names, problem, not_taken = cli._walked_matches([str(folder / "*")])
+    assert problem is None and names == [str(folder / "Calais.xlsx")]
+    assert not_taken == [(folder / "lens.xlsx.part", "fichier en cours de téléchargement ou de copie ?")]
+    walked = C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert walked.not_read == ["« lens.xlsx.part » (fichier en cours de téléchargement ou de copie ?)"]
+
+
 def test_valider_a_pattern_matching_the_annotated_copy_replaces_nothing(tmp_path):
     """`acv-xl valider *.xlsx --annoter arras.xlsx --remplacer` typed in cmd, beside calais.xlsx: left out of
     the pattern as « the copy about to be written », the commune's own arras.xlsx was replaced by

@@ -186,21 +186,37 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             elif (why := _passed_over(name, e.path, e.is_file)) is not None:
                 maybe.append((name, *why))
         if maybe:  # a backup or a download beside its workbook is that workbook's: nothing to say
-            beside = {e.name.lower() for e in entries}
+            beside = frozenset(e.name.lower() for e in entries)
             unread.extend((shown / name, why) for name, workbook, why in maybe
-                          if workbook.lower() not in beside and not _hidden(name, os.path.join(real, name)))
+                          if not _beside(workbook, beside) and not _hidden(name, os.path.join(real, name)))
         todo.extend(reversed(folders))
 
 
-def not_taken_why(path: str) -> str | None:
+def not_taken_why(path: str, names_in: Callable[[str], frozenset[str]] | None = None) -> str | None:
     """What a file a walk would not take may be (`_passed_over`), in French, for a pattern's match
     (`consolider "62/*"` typed in cmd, which acv-xl expands as a walk takes a folder's entries); None
-    for any other, a hidden one, or one whose own workbook is beside it, as in a walk."""
+    for any other, a hidden one, or one whose own workbook is beside it, as in a walk (`_beside`).
+    `names_in`: a folder's names in lower case (`names_in`, which the caller may keep per folder)."""
     name = os.path.basename(path)
     if _hidden(name, path) or (why := _passed_over(name, path, lambda: os.path.isfile(path))) is None:
         return None
     workbook, text = why
-    return None if workbook and os.path.lexists(os.path.join(os.path.dirname(path), workbook)) else text
+    return None if _beside(workbook, (names_in or folder_names)(os.path.dirname(path) or ".")) else text
+
+
+def folder_names(folder: str) -> frozenset[str]:
+    """The names of a folder's entries, in lower case (none for a folder that cannot be listed)."""
+    try:
+        return frozenset(n.lower() for n in os.listdir(folder))
+    except OSError:
+        return frozenset()
+
+
+def _beside(workbook: str, names: frozenset[str]) -> bool:
+    """Whether the workbook a backup or a download stands for (« calais.xlsx » for « calais.xlsx.bak »)
+    is among a folder's `names` (lower case): in any case, as Windows finds it — `Calais.xlsx` beside
+    `calais.xlsx.bak` was that backup's workbook to a walk, and not to a pattern, on Linux."""
+    return bool(workbook) and workbook.lower() in names
 
 
 def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str, str] | None:
