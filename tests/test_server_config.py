@@ -728,6 +728,31 @@ def test_a_token_broken_by_spaces_is_not_said_in_part_as_its_label(tmp_path, lin
                          "valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.")
 
 
+@pytest.mark.parametrize("line", [
+    "3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2q",  # token_urlsafe(32) cut, no label, broken by one space
+    "9f86d081884c 7d659a2feaa0 c55ad015a3bf",  # openssl rand -hex, broken by two
+    "Zt0p eF7gH6iJ5kL4mN3oP2q",
+])
+def test_a_token_without_label_broken_by_spaces_is_not_said_in_part(tmp_path, line):
+    """A line with no label, its token broken by a space and its last piece short: its first piece was
+    quoted as its label (« 3q7XZt0p-_aB9cD8 » n'a plus de jeton valable), at start and in the journal. A
+    first word is quoted only if written as a name is."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\narras {GOOD}\n")
+    tokens = Tokens(path=path)
+    with _journal() as lines:
+        _rewritten(path, f"calais {OTHER}\n{line}\n")
+        assert tokens.check(f"Bearer {OTHER}") == "calais"
+    _rewritten(path, f"calais {OTHER}\n{line}\n")
+    said = lines + Tokens(path=path).ignored
+    assert len(said) == 2 and not any(w in s for w in line.split() for s in said), said
+    assert all("ligne 2 : jeton trop court" in s and "ligne ignorée tant qu'elle" in s for s in said), said
+    # a label written as a name is still quoted
+    _rewritten(path, f"calais {OTHER}\nSaint-Omer boulogne-2027 {line.split()[-1]}\narras REVOQUE\n")
+    assert [s.split(" : ligne ignorée : ")[1].split(" n'a")[0] for s in Tokens(path=path).ignored] == [
+        "« Saint-Omer … »", "« arras »"]
+
+
 def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_nor_the_connections():
     """A client reading nothing of the add-in's files keeps each read until its answer is sent, which it
     stalls for `--delai-reception` (served directly): 64 of them, from one address (allowed 256

@@ -88,12 +88,27 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             if any(len(w) >= MIN_TOKEN for w in words):
                 refused.append((None, f"{short} ; le jeton s'écrit en dernier sur sa ligne, après son libellé"))
             elif len(words) > 1:
-                refused.append((f"{words[0]} …", f"{short} ; un jeton ne contient pas d'espace"))
+                refused.append((_label_shown(words[0], " …"), f"{short} ; un jeton ne contient pas d'espace"))
             else:
-                refused.append((words[0] if words else None, short))
+                refused.append((_label_shown(words[0]) if words else None, short))
             continue
         out.append((label, _digest(token)))
     return out
+
+
+# a label's word as a name is written: « arras », « Saint-Omer », « boulogne-2027 », « CALAIS »
+_NAME_PART = re.compile(r"[^\W\d_]+|\d+")
+
+
+def _label_shown(word: str, more: str = "") -> str | None:
+    """A refused line's first word, quoted in the journal only if written as a name is: in a line with no
+    label, it is a piece of the token (« 3q7XZt0p-_aB9cD8 eF7g… », a token broken by a space), and a piece
+    of a secret is never written to the journal."""
+    for part in re.split(r"[-_.' ]", word):
+        if not _NAME_PART.fullmatch(part) or not (part[1:].islower() or part.isupper() or part.isdigit()
+                                                  or len(part) == 1):
+            return None
+    return word + more
 
 
 def _too_short(token: str, where: str) -> str | None:
