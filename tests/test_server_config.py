@@ -657,11 +657,11 @@ def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_toke
     (f"-- arras {GOOD}", "« -- » ne commence pas un commentaire, seul « # » le fait"),
     (f"REM arras {GOOD}", "« REM » ne commence pas un commentaire, seul « # » le fait"),
     ("Jetons du serveur https://acv.pas-de-calais.gouv.fr",
-     "jeton invalide (caractère « : » : un jeton ne s'écrit qu'avec des lettres sans accent, des chiffres et les "
+     "jeton invalide (un signe : un jeton ne s'écrit qu'avec des lettres sans accent, des chiffres et les "
      "signes - . _ ~ + / =, ce dernier seulement à la fin)"),
-    ("Jetons ACV : ne-pas-diffuser-à-l-extérieur", "jeton invalide (caractère « à » : "),
-    (f"arras {GOOD[:10]}={GOOD[10:]}", "jeton invalide (caractère « = » : "),
-    (f"arras {GOOD}\u200b", "jeton invalide (caractère U+200B : "),
+    ("Jetons ACV : ne-pas-diffuser-à-l-extérieur", "jeton invalide (une lettre accentuée ou d'un autre alphabet : "),
+    (f"arras {GOOD[:10]}={GOOD[10:]}", "jeton invalide (un signe : "),
+    (f"arras {GOOD}\u200b", "jeton invalide (un caractère invisible (espace insécable, de largeur nulle…) : "),
 ])
 def test_a_line_the_administrator_did_not_mean_as_a_token_grants_nothing(tmp_path, line, why):
     """Only « # » begins a comment, as the docs say: « // arras <jeton> », meant to set a leaked token
@@ -676,6 +676,26 @@ def test_a_line_the_administrator_did_not_mean_as_a_token_grants_nothing(tmp_pat
     assert tokens.check(f"Bearer {last}") is None
     assert tokens.check(f"Bearer {OTHER}") == "boulogne"
     assert len(tokens.ignored) == 1 and tokens.ignored[0].startswith(f"{path}, ligne 2 : {why}"), tokens.ignored
+
+
+@pytest.mark.parametrize("bad, same", [("!", "$"), ('"', "="), ("é", "ж"), ("\u200b", "\u2060")])
+def test_the_bad_character_of_a_refused_token_is_never_said(tmp_path, bad, same):
+    """A token with one character out of a Bearer token's (a password manager's « ! », a letter typed with
+    its accent) was refused, and the journal quoted that character — a character of a secret the
+    administrator may still mean to use. It is said by its kind only."""
+    def said(c):
+        token = f"Xq9{c}zK2vB7nM4pL8wR3tY6uJ"
+        path = tmp_path / "jetons.txt"
+        path.write_text(f"calais {OTHER}\n")
+        tokens = Tokens(path=path)
+        with _journal() as lines:
+            _rewritten(path, f"calais {OTHER}\narras {token}\n")
+            assert tokens.check(f"Bearer {OTHER}") == "calais" and tokens.check(f"Bearer {token}") is None
+        return lines + Tokens(path=path).ignored
+
+    first = said(bad)
+    assert len(first) == 2 and all("ligne 2 : jeton invalide (" in s for s in first), first
+    assert said(same) == first  # nothing of which character it was, but its kind
 
 
 @pytest.mark.parametrize("line", ["-" * 40, "/" * 30, "_" * 24, "~" * 20, "." * 60, "-._~+/" * 5])

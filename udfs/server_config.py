@@ -137,9 +137,12 @@ def _not_bearer(token: str, where: str) -> str | None:
         if any(c.isalnum() for c in token):
             return None
         return f"{where} : jeton invalide (ni lettre ni chiffre : une ligne de séparation commence par « # »)"
+    # the character said by its kind, never itself: the line may hold a real secret (a password manager's
+    # « ! » or « $ »), and the journal is read by more people than the token file
     bad = next((c for c in token if c != "=" and not _BEARER.fullmatch(c)), "=")  # else an « = » not at the end
-    shown = f"« {bad} »" if bad.isprintable() else f"U+{ord(bad):04X}"
-    return (f"{where} : jeton invalide (caractère {shown} : un jeton ne s'écrit qu'avec des lettres sans accent, "
+    kind = ("un caractère invisible (espace insécable, de largeur nulle…)" if not bad.isprintable() or bad.isspace()
+            else "une lettre accentuée ou d'un autre alphabet" if bad.isalpha() else "un signe")
+    return (f"{where} : jeton invalide ({kind} : un jeton ne s'écrit qu'avec des lettres sans accent, "
             "des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)")
 
 
