@@ -868,3 +868,28 @@ def test_a_token_after_a_hash_in_its_label_is_said_to_be_in_a_comment(tmp_path, 
     assert tokens.ignored == [f"{path}, ligne 2 : jeton écrit après « # », qui commence un commentaire en début de "
                               f"ligne ou après une espace : ligne ignorée : « {label} » n'a plus de jeton valable "
                               "tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]
+
+
+@pytest.mark.parametrize("line, label", [
+    ("arras 3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2qR1sT0uVw", "arras …"),  # token_urlsafe(32) broken once
+    ("3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2qR1sT0uVw", None),  # no label
+    ("boulogne sur mer 9f86d081884c 7d659a2feaa0c55ad015a3bf4f1b", "boulogne …"),  # openssl rand -hex 20
+    ("arras Xq9zK2\u00a0vB7nM4pL8wR3tY6uJ0aS", "arras …"),  # a no-break space pasted within it
+])
+def test_a_token_broken_by_a_space_before_a_long_last_piece_grants_nothing(tmp_path, line, label):
+    """A token broken by a space whose last piece had 20 characters or more was taken as that piece: the
+    line said nothing, the commune's whole token was refused (401) with nothing in the journal to say why,
+    and the label quoted in the journal held the token's first piece. The line is now refused and said, as
+    when the last piece is short; a label written as labels are (« boulogne sur mer », « arras-2027 ») is
+    still one."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais-2027 CA2BM {OTHER}\n{line}\n")
+    tokens = Tokens(path=path)
+    pieces = line.split()
+    assert tokens.check(f"Bearer {pieces[-1]}") is None
+    assert tokens.check(f"Bearer {OTHER}") == "calais-2027 CA2BM"
+    assert len(tokens.ignored) == 1, tokens.ignored
+    said = tokens.ignored[0]
+    assert said.startswith(f"{path}, ligne 2 : jeton coupé par une espace (") and "pas d'espace" in said
+    assert not any(p in said for p in pieces if len(p) >= 6 and p != "boulogne"), said
+    assert (f"« {label} » n'a plus de jeton valable" in said) if label else "n'a plus" not in said

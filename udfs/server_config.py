@@ -92,8 +92,22 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             else:
                 refused.append((_label_shown(words[0]) if words else None, short))
             continue
+        if any(_token_piece(w) for w in parts[:-1]):
+            # « arras 3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2qR1sT0 », a token broken by a space with a last piece
+            # long enough: that piece was the token, the commune's whole one refused without a word, and the
+            # label quoted in the journal held the rest
+            refused.append((_label_shown(parts[0], " …") if len(parts) > 2 else _label_shown(parts[0]),
+                            f"{source}, ligne {n} : jeton coupé par une espace (un mot avant lui mêle lettres et "
+                            "chiffres, ou majuscules et minuscules, comme un morceau de jeton, pas comme un "
+                            "libellé) ; un jeton ne contient pas d'espace"))
+            continue
         out.append((label, _digest(token)))
     return out
+
+
+def _token_piece(word: str) -> bool:
+    """A word of a label that a token's piece may be, and a name not (« 3q7XZt0p », not « boulogne-2027 »)."""
+    return len(word) >= 6 and bool(_BEARER.fullmatch(word)) and _label_shown(word) is None
 
 
 # a label's word as a name is written: « arras », « Saint-Omer », « boulogne-2027 », « CALAIS »
