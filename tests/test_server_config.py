@@ -58,6 +58,23 @@ def test_a_short_token_is_refused_in_french():
         Tokens("court")
 
 
+@pytest.mark.parametrize("value, kind", [
+    (f"arras {GOOD}", "une espace"),  # a line of the token file copied whole
+    (f"Bearer {GOOD}", "une espace"),
+    (f"{GOOD[:12]} {GOOD[12:]}", "une espace"),
+    (f"«{GOOD}»", "un signe"),
+])
+def test_a_token_from_the_environment_is_written_as_one_of_the_file(value, kind):
+    """`ACV_XL_JETON` was taken whole, whatever it held: « arras 3q7… », a line of the token file copied
+    into `serveur.env`, was the token, and the commune sending « 3q7… » got 401 with nothing said. It is
+    now refused at start as a file's line would be, without quoting it."""
+    with pytest.raises(ConfigError) as refused:
+        Tokens(value)
+    said = str(refused.value)
+    assert said.startswith(f"ACV_XL_JETON : jeton invalide ({kind} : un jeton ne s'écrit qu'avec"), said
+    assert GOOD[:12] not in said and "Créez-en un avec" in said
+
+
 def test_a_token_file_has_labels_comments_and_is_read_again_when_it_changes(tmp_path):
     path = tmp_path / "jetons.txt"
     path.write_text(f"# jetons des communes\n\narras {GOOD}\nboulogne sur mer  {OTHER}\n")

@@ -154,7 +154,7 @@ def _not_bearer(token: str, where: str) -> str | None:
     # the character said by its kind, never itself: the line may hold a real secret (a password manager's
     # « ! » or « $ »), and the journal is read by more people than the token file
     bad = next((c for c in token if c != "=" and not _BEARER.fullmatch(c)), "=")  # else an « = » not at the end
-    kind = ("un caractère invisible (espace insécable, de largeur nulle…)" if not bad.isprintable() or bad.isspace()
+    kind = ("une espace" if bad == " " else "un caractère invisible (espace insécable, de largeur nulle…)" if not bad.isprintable() or bad.isspace()
             else "une lettre accentuée ou d'un autre alphabet" if bad.isalpha() else "un signe")
     return (f"{where} : jeton invalide ({kind} : un jeton ne s'écrit qu'avec des lettres sans accent, "
             "des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)")
@@ -168,7 +168,9 @@ def _short_refusal(short: str) -> ConfigError:
 
 
 def _long_enough(token: str, where: str) -> str:
-    short = _too_short(token, where)
+    # the token of the environment written as one of the file: « arras 3q7… » (a line of the file copied
+    # whole) was the token, space and label included, and the commune's own refused (401) without a word
+    short = _too_short(token, where) or _not_bearer(token, where)
     if short:
         raise _short_refusal(short)
     return token
