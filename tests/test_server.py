@@ -618,6 +618,29 @@ def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
         assert "Traceback" not in log.read_text()
 
 
+def test_an_answer_sent_before_its_request_s_body_closes_the_connection(tmp_path):
+    """A request answered before its announced body was all in — a GET of a public file announcing a
+    body, a call refused for its token — kept its connection: the rest of the body, sent slowly, was
+    waited for as the next request's head, and a second answer, 408 « ses en-têtes ne sont pas arrivés »,
+    followed the first on the same connection, with a log line for a request nobody sent."""
+    with running_server(tmp_path / "serveur.log", "--delai-reception", "1",
+                        env=_env(ACV_XL_JETON=TOKEN, ACV_XL_CLE_ALERTES=ALERT_KEY)) as (_, log, port):
+        for head, status in ((b"GET /manifest HTTP/1.1\r\n", b"200"),
+                             (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nContent-Type: application/json\r\n",
+                              b"401")):
+            got, _ = _exchange(port, head + b"Host: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{", trickle=b" " * 50)
+            assert got.startswith(b"HTTP/1.1 " + status) and got.count(b"HTTP/1.1 ") == 1, got[-300:]
+        # a body sent whole with its request, left unread, keeps the connection (kept alive as before)
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}" * 2)
+            s.settimeout(30)
+            got = b""
+            while got.count(b"HTTP/1.1 200") < 2:
+                got += s.recv(65536)
+        time.sleep(0.2)
+        assert "entetes_trop_lents" not in log.read_text()
+
+
 def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logged(tmp_path, monkeypatch):
     """The refusals written by the HTTP layer itself (`server_http`: head too slow 408, too large 431,
     malformed 400) were not sealed: on a button's call the add-in's box showed its fixed « n'a pas pu

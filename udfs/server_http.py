@@ -328,7 +328,15 @@ class DeadlineProtocol(_Base):
         if queued and not self.transport.is_closing():
             self._answering = queued[-1][0]
         super().on_response_complete()
-        if not self.transport.is_closing() and self._waiting():
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_complete and self.cycle.more_body:
+            # answered before its body was all in (a GET announcing one, a call refused unread): what comes
+            # next is that body, not a head — it was waited for as one, and a 408 « en-têtes » followed the
+            # answer on the same connection. Closed, as nginx does past an unread body.
+            self.transport.close()
+            return
+        if self._waiting():
             self._wait_for_head()
 
     def data_received(self, data: bytes) -> None:
