@@ -641,6 +641,29 @@ def test_an_answer_sent_before_its_request_s_body_closes_the_connection(tmp_path
         assert "entetes_trop_lents" not in log.read_text()
 
 
+def test_a_bad_chunk_leaves_one_log_line_naming_its_request(server):
+    """A body sent in chunks with a bad chunk size (« zz ») got its 400, and two log lines: « - - issue=
+    requete_http_invalide statut=400 », naming no request, and the application's « POST … client=jeton
+    issue=client_parti statut=- », for a client that had not left. One line now, the request's own."""
+    client, log = server
+    port = client.base_url.port
+    before = log.read_text()
+    got, _ = _exchange(port, b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\nzz\r\n")
+    assert got.startswith(b"HTTP/1.1 400") and "Requête HTTP invalide." in got.decode()
+    assert client.get("/manifest").status_code == 200  # its line written once the one before is
+    deadline = time.monotonic() + 30
+    while log.read_text().count("GET /manifest ") <= before.count("GET /manifest "):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    new = log.read_text()[len(before):].splitlines()
+    # (its client named if its token was checked before the bad chunk came: one packet here, or two)
+    assert [line.split(" ", 1)[1].rsplit(" duree_ms", 1)[0].replace(" client=jeton", "") for line in new
+            if "GET /manifest" not in line] == [
+        "POST /xlwings/custom-functions-call issue=requete_http_invalide statut=400"], new
+
+
 def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logged(tmp_path, monkeypatch):
     """The refusals written by the HTTP layer itself (`server_http`: head too slow 408, too large 431,
     malformed 400) were not sealed: on a button's call the add-in's box showed its fixed « n'a pas pu

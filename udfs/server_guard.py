@@ -376,7 +376,8 @@ class Guard:
                     del self.public_of[address]
                 else:
                     self.public_of[address] -= 1
-            self.log_line(scope, state, status["code"], time.perf_counter() - started)
+            if not state.get("logged"):  # (by the HTTP layer, which answered it: `server_http._answer`)
+                self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
     @staticmethod
     def log_line(scope, state: dict[str, Any], code: int, seconds: float) -> None:

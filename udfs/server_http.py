@@ -234,10 +234,16 @@ class DeadlineProtocol(_Base):
         log line as for every request (none was written)."""
         if self.transport.is_closing():
             return
-        scope = self._head_scope()
+        scope, state = self._head_scope(), {}
+        if not self._waiting() and not self._in_head and self.cycle.more_body:
+            # a body under way (a bad chunk size): the request's own line, with its method, path and
+            # client, the application's unwritten — it wrote a second one, « client_parti statut=- »
+            scope = self.cycle.scope
+            state = scope.setdefault("acv", {})
+            state["logged"] = True
         if to_the_box(scope):
             message = seal(message)
-        Guard.log_line(scope, {"issue": issue}, status, self.loop.time() - self._head_since)
+        Guard.log_line(scope, dict(state, issue=issue), status, self.loop.time() - self._head_since)
         body = (message + "\n").encode("utf-8")
         head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                 b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
