@@ -664,6 +664,26 @@ def test_a_bad_chunk_leaves_one_log_line_naming_its_request(server):
         "POST /xlwings/custom-functions-call issue=requete_http_invalide statut=400"], new
 
 
+def test_a_head_too_large_is_refused_even_when_it_comes_whole(server):
+    """The 32 Kio cap on a request's head was counted only on the reads ending within it: a head of 100 Kio
+    sent whole, arriving in one read, was served (200), and so was a request line of 60 Kio."""
+    from udfs.server_http import HEAD_TOO_LARGE
+
+    client, log = server
+    port = client.base_url.port
+    for head in (b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * (100 * 1024) + b"\r\n\r\n",
+                 b"GET /manifest?" + b"a" * (60 * 1024) + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                 b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: b\r\n" * 5000 + b"\r\n"):
+        got, _ = _exchange(port, head)
+        assert got.startswith(b"HTTP/1.1 431") and got.count(b"HTTP/1.1 ") == 1, got[:200]
+        assert HEAD_TOO_LARGE in got.decode()
+    # just under the cap, still served
+    got, _ = _exchange(port, b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Long: "
+                       + b"a" * (30 * 1024) + b"\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200")
+    assert "GET /manifest issue=entetes_trop_volumineux statut=431" in log.read_text()
+
+
 def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logged(tmp_path, monkeypatch):
     """The refusals written by the HTTP layer itself (`server_http`: head too slow 408, too large 431,
     malformed 400) were not sealed: on a button's call the add-in's box showed its fixed « n'a pas pu
