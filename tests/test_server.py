@@ -1391,6 +1391,11 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         ("/xlwings/custom-functions-call",
          json.dumps({k: v for k, v in _function_body("ACV_SYNTHESE", _big_plan(2)).items() if k != "runtime"}).encode(),
          400, "appel de fonction incomplet"),
+        # a `runtime` no add-in sends: xlwings' ValueError or TypeError as soon as the answer holds an error
+        *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_ECART", [[1]], [[1]], [[1]])
+                                                        | {"runtime": runtime}).encode(),
+           400, "Requête illisible : « runtime » doit être la version des fonctions d'Excel (« 1.4 »).")
+          for runtime in ("x", [], {}, None, True, "nan")],
         ("/xlwings/custom-scripts-call/valider", b'{"sheets": [1, 2]}', 400, "classeur incomplet ou mal formé"),
         ("/xlwings/custom-scripts-call/valider", b'{"sheets": [{"name": "x"}], "book": {"name": "a.xlsx"}}', 400,
          "classeur incomplet ou mal formé"),
