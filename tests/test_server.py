@@ -1368,7 +1368,8 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
          "ACV_ECART prend 3 arguments sur ce serveur, 1 reçu"),
         # an empty range, which Excel never sends: xlwings' IndexError was « Erreur interne »
         *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), empty)).encode(),
-           400, "Requête illisible : argument 2 : plage vide ou mal formée") for empty in ([], [[]], [["ETAT"], []])],
+           400, "Requête illisible : argument 2 : plage vide ou mal formée")
+          for empty in ([], [[]], [["ETAT"], []], [[[1], True]], [[["ETAT"]]])],
         # a cell no Excel sends (an object that is no data type's value): « #ACV: erreur inattendue (KeyError) »
         # in the cell, or, outside a table, « appel de fonction incomplet »
         *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", *args)).encode(), 400,

@@ -579,8 +579,8 @@ def test_the_docs_say_which_forged_cells_are_refused():
     assert server_calls._cell_refusal(["ETAT"]) and server_calls._cell_refusal({})
     assert not server_calls._cell_refusal({"type": "Entity", "text": "ETAT"})
     docs = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
-    assert ("une liste dans une cellule, qu'Excel n'envoie pas davantage, n'est refusée que dans une requête "
-            "qui porte aussi un objet") in docs
+    assert ("une liste dans une cellule, qu'Excel n'envoie pas davantage, n'est refusée qu'en première cellule "
+            "d'une plage (« plage vide ou mal formée ») ou dans une requête qui porte aussi un objet") in docs
     assert "ni la valeur d'un type de données d'Excel (`{}` forgé)" not in docs
 
 

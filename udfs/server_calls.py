@@ -204,9 +204,13 @@ def _check_arity(name: str, function, args: list, state: dict) -> None:
 
 def _check_ranges(args: list, state: dict) -> None:
     """Excel sends a range as rows of cells, never an empty one: `[]` or an empty row, which no
-    add-in sends, failed inside xlwings' conversion (IndexError) as « Erreur interne du serveur ACV »."""
+    add-in sends, failed inside xlwings' conversion (IndexError) as « Erreur interne du serveur ACV »,
+    and so did a list as its first cell."""
     for i, arg in enumerate(args, 1):
-        if arg.__class__ is list and (not arg or any(row.__class__ is list and not row for row in arg)):
+        # (a list as a range's first cell: xlwings took the range for a list of ranges, its first row for
+        # the rows, and a cell for a row — « 'bool' object is not iterable », an internal error)
+        if arg.__class__ is list and (not arg or any(row.__class__ is list and not row for row in arg)
+                                      or arg[0].__class__ is list and arg[0][0].__class__ is list):
             state["issue"] = "arguments"
             raise Refused(400, f"Requête illisible : argument {i} : plage vide ou mal formée (des lignes de "
                                "cellules sont attendues).")
