@@ -811,6 +811,7 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
     guard = Guard(app, config)
     statuses: dict[str, list[int]] = {}
     sending = {"now": 0, "most": 0}  # answers started and not sent: each holds its connection and its file
+    sending_of: dict[str, list[int]] = {}  # the same, per address: [now, most]
 
     def read(address: str, stalled: asyncio.Event | None):
         scope = dict(_scope("GET", host="h"), path="/taskpane", client=(address, 50000))
@@ -819,15 +820,19 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
             return {"type": "http.request", "body": b"", "more_body": False}
 
         async def send(message):
+            mine = sending_of.setdefault(address, [0, 0])
             if message["type"] == "http.response.start":
                 statuses.setdefault(address, []).append(message["status"])
                 if message["status"] == 200:
                     sending["now"] += 1
                     sending["most"] = max(sending["most"], sending["now"])
+                    mine[0] += 1
+                    mine[1] = max(mine[1], mine[0])
             elif statuses[address][-1] == 200:
                 if stalled is not None:  # the client reads nothing: its socket's buffers are full
                     await stalled.wait()
                 sending["now"] -= 1
+                mine[0] -= 1
 
         return guard(scope, receive, send)
 
@@ -845,9 +850,13 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
 
     asyncio.run(main())
     assert statuses["198.51.100.7"] == [200]
-    assert statuses["203.0.113.1"] == [200] * share + [503] * (config.max_requests + 3 - share)
+    # past its quarter, one address's reads wait for a place of its own, as many as it holds (its stalled
+    # answers read within the delay, they are served), never holding more than its quarter at once
+    assert sorted(statuses["203.0.113.1"]) == [200] * (2 * share) + [503] * (config.max_requests + 3 - 2 * share)
+    assert sending_of["203.0.113.1"][1] == share
     assert sending["most"] == config.max_requests  # never more than the reads' places, whatever the addresses
-    assert guard.active == 0 and guard.public == 0 and not guard.public_of
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.freed_of
+    assert not guard.waiting_of
     # `--connexions-par-adresse 0`: a front end elsewhere relays every commune from its one address
     config.per_address, statuses, sending["most"] = 0, {}, 0
     asyncio.run(main())
@@ -910,3 +919,71 @@ def test_a_token_broken_by_a_space_before_a_long_last_piece_grants_nothing(tmp_p
     assert said.startswith(f"{path}, ligne 2 : jeton coupé par une espace (") and "pas d'espace" in said
     assert not any(p in said for p in pieces if len(p) >= 6 and p != "boulogne"), said
     assert (f"« {label} » n'a plus de jeton valable" in said) if label else "n'a plus" not in said
+
+
+def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy():
+    """Agents behind one address (a mairie), their task panes loading office.js over a slow line, held 16
+    reads at once, and the 17th was told « Serveur occupé » at once: a script refused, an add-in that did
+    not load. Past its address's quarter, a read now waits for one of its address's reads to end — within
+    `--delai-reception` (tiny here), after which it is told « Serveur occupé » as before."""
+    import asyncio
+
+    from udfs.server_guard import BUSY
+
+    config = ServerConfig(tokens=Tokens(GOOD))
+    config.receive_timeout = 0.01
+    share = config.max_public_per_address
+    answered: list[tuple[str, int, bytes]] = []
+    stalled = asyncio.Event()
+
+    async def app(scope, receive, send):
+        if scope["path"] == "/stalled":
+            await stalled.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>"})
+
+    guard = Guard(app, config)
+
+    async def read(path: str):
+        scope = dict(_scope("GET", host="h"), path=path, client=("203.0.113.1", 50000))
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await guard(scope, receive, send)
+        answered.append((path, sent[0]["status"], sent[1]["body"]))
+
+    async def main():
+        held = [asyncio.ensure_future(read("/stalled")) for _ in range(share)]
+        await asyncio.sleep(0)
+        waiting = [asyncio.ensure_future(read("/taskpane")) for _ in range(share)]
+        await asyncio.sleep(0)
+        assert not any(w.done() for w in waiting)  # waiting for a place, not refused at once
+        # as many wait as hold, no more: a waiting read's connection is never closed to make room
+        await read("/taskpane-en-trop")
+        await asyncio.gather(*waiting)  # the delay passes: refused, in French
+        stalled.set()
+        await asyncio.gather(*held)
+        # a place freed while one waits: it is served
+        stalled.clear()
+        held = [asyncio.ensure_future(read("/stalled")) for _ in range(share)]
+        await asyncio.sleep(0)
+        config.receive_timeout = 30
+        waiting = asyncio.ensure_future(read("/taskpane"))
+        await asyncio.sleep(0)
+        stalled.set()
+        await asyncio.gather(waiting, *held)
+
+    asyncio.run(main())
+    refused = answered[:share + 1]
+    assert refused[0][:2] == ("/taskpane-en-trop", 503)
+    assert [a[:2] for a in refused[1:]] == [("/taskpane", 503)] * share
+    assert all(body.decode().strip() == BUSY for _, _, body in refused)
+    assert [a[:2] for a in answered[share + 1:]].count(("/taskpane", 200)) == 1
+    assert all(status == 200 for _, status, _ in answered[share + 1:])
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.freed_of
+    assert not guard.waiting_of
