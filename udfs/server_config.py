@@ -154,8 +154,12 @@ def _not_bearer(token: str, where: str) -> str | None:
     # the character said by its kind, never itself: the line may hold a real secret (a password manager's
     # « ! » or « $ »), and the journal is read by more people than the token file
     bad = next((c for c in token if c != "=" and not _BEARER.fullmatch(c)), "=")  # else an « = » not at the end
-    kind = ("une espace" if bad == " " else "un caractère invisible (espace insécable, de largeur nulle…)" if not bad.isprintable() or bad.isspace()
-            else "une lettre accentuée ou d'un autre alphabet" if bad.isalpha() else "un signe")
+    if bad == " ":
+        kind = "une espace"
+    elif not bad.isprintable() or bad.isspace():
+        kind = "un caractère invisible (espace insécable, de largeur nulle…)"
+    else:
+        kind = "une lettre accentuée ou d'un autre alphabet" if bad.isalpha() else "un signe"
     return (f"{where} : jeton invalide ({kind} : un jeton ne s'écrit qu'avec des lettres sans accent, "
             "des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)")
 
