@@ -110,8 +110,9 @@ def _token_piece(word: str) -> bool:
     return len(word) >= 6 and bool(_BEARER.fullmatch(word)) and _label_shown(word) is None
 
 
-# a label's word as a name is written: « arras », « Saint-Omer », « boulogne-2027 », « CALAIS »
-_NAME_PART = re.compile(r"[^\W\d_]+|\d+")
+# a label's word as a name is written: « arras », « Saint-Omer », « boulogne-2027 », « CALAIS », « arras2027 »
+# (letters and digits meet once at most in a part; a token's pieces mix them again and again)
+_NAME_PART = re.compile(r"(?P<letters>[^\W\d_]+)\d*|\d+(?P<after>[^\W\d_]*)")
 
 
 def _label_shown(word: str, more: str = "") -> str | None:
@@ -119,8 +120,9 @@ def _label_shown(word: str, more: str = "") -> str | None:
     label, it is a piece of the token (« 3q7XZt0p-_aB9cD8 eF7g… », a token broken by a space), and a piece
     of a secret is never written to the journal."""
     for part in re.split(r"[-_.' ]", word):
-        if not _NAME_PART.fullmatch(part) or not (part[1:].islower() or part.isupper() or part.isdigit()
-                                                  or len(part) == 1):
+        name = _NAME_PART.fullmatch(part)
+        letters = name and (name["letters"] or name["after"])
+        if not name or letters and not (letters[1:].islower() or letters.isupper() or len(letters) == 1):
             return None
     return word + more
 
