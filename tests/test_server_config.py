@@ -909,12 +909,12 @@ def test_a_token_broken_by_a_space_before_a_long_last_piece_grants_nothing(tmp_p
     when the last piece is short; a label written as labels are (« boulogne sur mer », « arras-2027 ») is
     still one."""
     path = tmp_path / "jetons.txt"
-    path.write_text(f"calais-2027 CA2BM {OTHER}\n{line}\nArras2027 Lens62 {GOOD}\n")
+    path.write_text(f"calais-2027 CA2BM {OTHER}\n{line}\nArras2027 Lens62 SaintOmer {GOOD}\n")
     tokens = Tokens(path=path)
     pieces = line.split()
     assert tokens.check(f"Bearer {pieces[-1]}") is None
     assert tokens.check(f"Bearer {OTHER}") == "calais-2027 CA2BM"
-    assert tokens.check(f"Bearer {GOOD}") == "Arras2027 Lens62"  # a name and a year: a label
+    assert tokens.check(f"Bearer {GOOD}") == "Arras2027 Lens62 SaintOmer"  # names, a year: a label
     assert len(tokens.ignored) == 1, tokens.ignored
     said = tokens.ignored[0]
     assert said.startswith(f"{path}, ligne 2 : jeton coupé par une espace (") and "pas d'espace" in said

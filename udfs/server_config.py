@@ -122,9 +122,16 @@ def _label_shown(word: str, more: str = "") -> str | None:
     for part in re.split(r"[-_.' ]", word):
         name = _NAME_PART.fullmatch(part)
         letters = name and (name["letters"] or name["after"])
-        if not name or letters and not (letters[1:].islower() or letters.isupper() or len(letters) == 1):
+        if not name or letters and not (letters[1:].islower() or letters.isupper() or _camel(letters)):
             return None
     return word + more
+
+
+def _camel(letters: str) -> bool:
+    """« SaintOmer », « BoulogneSurMer »: each capital after the first ends a lower-case run and begins one of
+    two letters at least, where a token's letters change case at random (« eFgHiJ »)."""
+    return all(letters[i - 1].islower() and letters[i + 1:i + 3].islower() and len(letters[i + 1:i + 3]) == 2
+               for i in range(1, len(letters)) if letters[i].isupper())
 
 
 def _too_short(token: str, where: str) -> str | None:
