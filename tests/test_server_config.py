@@ -922,6 +922,22 @@ def test_a_token_broken_by_a_space_before_a_long_last_piece_grants_nothing(tmp_p
     assert (f"« {label} » n'a plus de jeton valable" in said) if label else "n'a plus" not in said
 
 
+@pytest.mark.parametrize("label", [
+    "cc7vallees", "CC7Vallees", "CA2BM-montreuil", "montreuil_CA2BM", "Lyon3e", "Paris15e", "ACV2arras", "2026v2",
+    "arras 01janv2027", "arras 31/12/2026", "arras 2026/2027", "arras+lens", "BruayLaBuissiere", "VilleneuveDAscq",
+    "LeTouquetPP", "ACVphase2", "DDFiP62", "EPFNPdC-arras", "CA2BM2027", "arras2027v2",
+])
+def test_a_label_written_as_a_prefecture_writes_one_is_not_a_token_s_piece(tmp_path, label):
+    """A label's word of 6 characters or more that mixed letters and digits twice (« cc7vallees », « CA2BM »
+    in a word, « Lyon3e »), joined words with capitals around a short one (« BruayLaBuissiere »), held an
+    acronym such as « DDFiP », or a date (« 31/12/2026 »), was taken for a piece of a token broken by a space:
+    the line, right, was refused, and its commune locked out (401) with « jeton coupé par une espace »."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"{label} {OTHER}\n")
+    tokens = Tokens(path=path)
+    assert tokens.ignored == [] and tokens.check(f"Bearer {OTHER}") == label
+
+
 def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy():
     """Agents behind one address (a mairie), their task panes loading office.js over a slow line, held 16
     reads at once, and the 17th was told « Serveur occupé » at once: a script refused, an add-in that did

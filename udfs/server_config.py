@@ -106,8 +106,27 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
 
 
 def _token_piece(word: str) -> bool:
-    """A word of a label that a token's piece may be, and a name not (« 3q7XZt0p », not « boulogne-2027 »)."""
-    return len(word) >= 6 and bool(_BEARER.fullmatch(word)) and _label_shown(word) is None
+    """A word of a label that a token's piece may be, and a name not (« 3q7XZt0p », not « boulogne-2027 »).
+    Wider than what `_label_shown` quotes, whose mistake only leaves a label unsaid: here a label's word taken
+    for a piece refuses a right line, the commune locked out (401) — « cc7vallees », « CA2BM-montreuil »,
+    « DDFiP62 », « BruayLaBuissiere », « 31/12/2026 » were — while a piece taken for a name leaves the line as
+    it was before pieces were looked for (its last piece the token)."""
+    return (len(word) >= 6 and bool(_BEARER.fullmatch(word)) and _label_shown(word) is None
+            and not all(_written_as_name(part) for part in re.split(r"[-_.'/+]", word)))
+
+
+# a letter run of a label: one case, a capital first, an acronym before a word (« ACVphase »), words joined
+# with capitals, one of three letters at least (« BruayLaBuissiere », not « EfGhIj »), « DGFiP », « EPFNPdC »
+_LETTERS = re.compile(r"[A-Z]*[a-z]*|(?=.*[a-z]{3})(?:[A-Z]+[a-z]+)+[A-Z]*|[A-Z]{2,}(?:[a-z][A-Z]+)+")
+
+
+def _written_as_name(part: str) -> bool:
+    """A part of a label's word (between « - _ . ' / + »): letters and digits meeting twice at most, a number
+    at its end apart (« cc7vallees », « CA2BM », « Lyon3e », « 01janv2027 », « CA2BM2027 »; a hex token's
+    pieces meet them again and again), each letter run written as a name is."""
+    runs = re.findall(r"[A-Za-z]+|\d+", part)
+    return ("".join(runs) == part and len(runs) - bool(runs and runs[-1].isdigit()) <= 3
+            and all(r.isdigit() or _LETTERS.fullmatch(r) for r in runs))
 
 
 # a label's word as a name is written: « arras », « Saint-Omer », « boulogne-2027 », « CALAIS », « arras2027 »
