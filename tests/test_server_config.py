@@ -62,7 +62,7 @@ def test_a_short_token_is_refused_in_french():
     (f"arras {GOOD}", "une espace"),  # a line of the token file copied whole
     (f"Bearer {GOOD}", "une espace"),
     (f"{GOOD[:12]} {GOOD[12:]}", "une espace"),
-    (f"«{GOOD}»", "un signe"),
+    (f"«{GOOD}»", "un signe interdit ou mal placé"),
 ])
 def test_a_token_from_the_environment_is_written_as_one_of_the_file(value, kind):
     """`ACV_XL_JETON` was taken whole, whatever it held: « arras 3q7… », a line of the token file copied
@@ -71,7 +71,7 @@ def test_a_token_from_the_environment_is_written_as_one_of_the_file(value, kind)
     with pytest.raises(ConfigError) as refused:
         Tokens(value)
     said = str(refused.value)
-    assert said.startswith(f"ACV_XL_JETON : jeton invalide ({kind} : un jeton ne s'écrit qu'avec"), said
+    assert said.startswith(f"ACV_XL_JETON : jeton invalide (il contient {kind} : un jeton ne s'écrit qu'avec"), said
     assert GOOD[:12] not in said and "Créez-en un avec" in said
 
 
@@ -674,11 +674,13 @@ def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_toke
     (f"-- arras {GOOD}", "« -- » ne commence pas un commentaire, seul « # » le fait"),
     (f"REM arras {GOOD}", "« REM » ne commence pas un commentaire, seul « # » le fait"),
     ("Jetons du serveur https://acv.pas-de-calais.gouv.fr",
-     "jeton invalide (un signe : un jeton ne s'écrit qu'avec des lettres sans accent, des chiffres et les "
-     "signes - . _ ~ + / =, ce dernier seulement à la fin)"),
-    ("Jetons ACV : ne-pas-diffuser-à-l-extérieur", "jeton invalide (une lettre accentuée ou d'un autre alphabet : "),
-    (f"arras {GOOD[:10]}={GOOD[10:]}", "jeton invalide (un signe : "),
-    (f"arras {GOOD}\u200b", "jeton invalide (un caractère invisible (espace insécable, de largeur nulle…) : "),
+     "jeton invalide (il contient un signe interdit ou mal placé : un jeton ne s'écrit qu'avec des lettres sans "
+     "accent, des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)"),
+    ("Jetons ACV : ne-pas-diffuser-à-l-extérieur",
+     "jeton invalide (il contient une lettre accentuée ou d'un autre alphabet : "),
+    (f"arras {GOOD[:10]}={GOOD[10:]}", "jeton invalide (il contient un signe interdit ou mal placé : "),
+    (f"arras {GOOD}\u200b",
+     "jeton invalide (il contient un caractère invisible, comme une espace insécable ou de largeur nulle : "),
 ])
 def test_a_line_the_administrator_did_not_mean_as_a_token_grants_nothing(tmp_path, line, why):
     """Only « # » begins a comment, as the docs say: « // arras <jeton> », meant to set a leaked token

@@ -185,10 +185,10 @@ def _not_bearer(token: str, where: str) -> str | None:
     if bad == " ":
         kind = "une espace"
     elif not bad.isprintable() or bad.isspace():
-        kind = "un caractère invisible (espace insécable, de largeur nulle…)"
-    else:
-        kind = "une lettre accentuée ou d'un autre alphabet" if bad.isalpha() else "un signe"
-    return (f"{where} : jeton invalide ({kind} : un jeton ne s'écrit qu'avec des lettres sans accent, "
+        kind = "un caractère invisible, comme une espace insécable ou de largeur nulle"
+    else:  # (an « = » before the end said as any sign: which one it is, is not said)
+        kind = "une lettre accentuée ou d'un autre alphabet" if bad.isalpha() else "un signe interdit ou mal placé"
+    return (f"{where} : jeton invalide (il contient {kind} : un jeton ne s'écrit qu'avec des lettres sans accent, "
             "des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)")
 
 
