@@ -940,6 +940,21 @@ def test_a_label_written_as_a_prefecture_writes_one_is_not_a_token_s_piece(tmp_p
     assert tokens.ignored == [] and tokens.check(f"Bearer {OTHER}") == label
 
 
+def test_a_label_refused_as_a_token_s_piece_is_told_how_to_be_written(tmp_path):
+    """A label's word taken for a token's piece (« arras2027v2b », letters and digits meeting four times) was
+    refused with « jeton coupé par une espace » and nothing else: the word not quoted (it may be a secret's),
+    the administrator, whose token was whole, could not tell what to change. The message says how a label's
+    word is written, and so written the line is taken."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {GOOD}\narras2027v2b {OTHER}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {OTHER}") is None and len(tokens.ignored) == 1
+    assert ("; un jeton ne contient pas d'espace, et un mot du libellé s'écrit en minuscules, ses lettres et ses "
+            "chiffres séparés par « - » : ligne ignorée") in tokens.ignored[0], tokens.ignored
+    path.write_text(f"calais {GOOD}\narras-2027-v2-b {OTHER}\n")
+    assert Tokens(path=path).check(f"Bearer {OTHER}") == "arras-2027-v2-b"
+
+
 def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy():
     """Agents behind one address (a mairie), their task panes loading office.js over a slow line, held 16
     reads at once, and the 17th was told « Serveur occupé » at once: a script refused, an add-in that did

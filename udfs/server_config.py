@@ -99,7 +99,8 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             refused.append((_label_shown(parts[0], " …") if len(parts) > 2 else _label_shown(parts[0]),
                             f"{source}, ligne {n} : jeton coupé par une espace (un mot avant lui mêle lettres et "
                             "chiffres, ou majuscules et minuscules, comme un morceau de jeton, pas comme un "
-                            "libellé) ; un jeton ne contient pas d'espace"))
+                            "libellé) ; un jeton ne contient pas d'espace, et un mot du libellé s'écrit en minuscules, "
+                            "ses lettres et ses chiffres séparés par « - »"))
             continue
         out.append((label, _digest(token)))
     return out
