@@ -618,6 +618,72 @@ def test_a_slow_silent_or_oversized_request_is_cut_off_in_french(tmp_path):
         assert "Traceback" not in log.read_text()
 
 
+def test_an_answer_sent_before_its_request_s_body_closes_the_connection(tmp_path):
+    """A request answered before its announced body was all in — a GET of a public file announcing a
+    body, a call refused for its token — kept its connection: the rest of the body, sent slowly, was
+    waited for as the next request's head, and a second answer, 408 « ses en-têtes ne sont pas arrivés »,
+    followed the first on the same connection, with a log line for a request nobody sent."""
+    with running_server(tmp_path / "serveur.log", "--delai-reception", "1",
+                        env=_env(ACV_XL_JETON=TOKEN, ACV_XL_CLE_ALERTES=ALERT_KEY)) as (_, log, port):
+        for head, status in ((b"GET /manifest HTTP/1.1\r\n", b"200"),
+                             (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nContent-Type: application/json\r\n",
+                              b"401")):
+            got, _ = _exchange(port, head + b"Host: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{", trickle=b" " * 50)
+            assert got.startswith(b"HTTP/1.1 " + status) and got.count(b"HTTP/1.1 ") == 1, got[-300:]
+        # a body sent whole with its request, left unread, keeps the connection (kept alive as before)
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}" * 2)
+            s.settimeout(30)
+            got = b""
+            while got.count(b"HTTP/1.1 200") < 2:
+                got += s.recv(65536)
+        time.sleep(0.2)
+        assert "entetes_trop_lents" not in log.read_text()
+
+
+def test_a_bad_chunk_leaves_one_log_line_naming_its_request(server):
+    """A body sent in chunks with a bad chunk size (« zz ») got its 400, and two log lines: « - - issue=
+    requete_http_invalide statut=400 », naming no request, and the application's « POST … client=jeton
+    issue=client_parti statut=- », for a client that had not left. One line now, the request's own."""
+    client, log = server
+    port = client.base_url.port
+    before = log.read_text()
+    got, _ = _exchange(port, b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\nzz\r\n")
+    assert got.startswith(b"HTTP/1.1 400") and "Requête HTTP invalide." in got.decode()
+    assert client.get("/manifest").status_code == 200  # its line written once the one before is
+    deadline = time.monotonic() + 30
+    while log.read_text().count("GET /manifest ") <= before.count("GET /manifest "):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    new = log.read_text()[len(before):].splitlines()
+    # (its client named if its token was checked before the bad chunk came: one packet here, or two)
+    assert [line.split(" ", 1)[1].rsplit(" duree_ms", 1)[0].replace(" client=jeton", "") for line in new
+            if "GET /manifest" not in line] == [
+        "POST /xlwings/custom-functions-call issue=requete_http_invalide statut=400"], new
+
+
+def test_a_head_too_large_is_refused_even_when_it_comes_whole(server):
+    """The 32 Kio cap on a request's head was counted only on the reads ending within it: a head of 100 Kio
+    sent whole, arriving in one read, was served (200), and so was a request line of 60 Kio."""
+    from udfs.server_http import HEAD_TOO_LARGE
+
+    client, log = server
+    port = client.base_url.port
+    for head in (b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * (100 * 1024) + b"\r\n\r\n",
+                 b"GET /manifest?" + b"a" * (60 * 1024) + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                 b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-A: b\r\n" * 5000 + b"\r\n"):
+        got, _ = _exchange(port, head)
+        assert got.startswith(b"HTTP/1.1 431") and got.count(b"HTTP/1.1 ") == 1, got[:200]
+        assert HEAD_TOO_LARGE in got.decode()
+    # just under the cap, still served
+    got, _ = _exchange(port, b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Long: "
+                       + b"a" * (30 * 1024) + b"\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200")
+    assert "GET /manifest issue=entetes_trop_volumineux statut=431" in log.read_text()
+
+
 def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logged(tmp_path, monkeypatch):
     """The refusals written by the HTTP layer itself (`server_http`: head too slow 408, too large 431,
     malformed 400) were not sealed: on a button's call the add-in's box showed its fixed « n'a pas pu
@@ -1302,7 +1368,8 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
          "ACV_ECART prend 3 arguments sur ce serveur, 1 reçu"),
         # an empty range, which Excel never sends: xlwings' IndexError was « Erreur interne »
         *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2), empty)).encode(),
-           400, "Requête illisible : argument 2 : plage vide ou mal formée") for empty in ([], [[]], [["ETAT"], []])],
+           400, "Requête illisible : argument 2 : plage vide ou mal formée")
+          for empty in ([], [[]], [["ETAT"], []], [[[1], True]], [[["ETAT"]]])],
         # a cell no Excel sends (an object that is no data type's value): « #ACV: erreur inattendue (KeyError) »
         # in the cell, or, outside a table, « appel de fonction incomplet »
         *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_TOTAL_FINANCEUR", *args)).encode(), 400,
@@ -1325,6 +1392,11 @@ def test_malformed_calls_get_a_french_status_never_a_traceback(server):
         ("/xlwings/custom-functions-call",
          json.dumps({k: v for k, v in _function_body("ACV_SYNTHESE", _big_plan(2)).items() if k != "runtime"}).encode(),
          400, "appel de fonction incomplet"),
+        # a `runtime` no add-in sends: xlwings' ValueError or TypeError as soon as the answer holds an error
+        *[("/xlwings/custom-functions-call", json.dumps(_function_body("ACV_ECART", [[1]], [[1]], [[1]])
+                                                        | {"runtime": runtime}).encode(),
+           400, "Requête illisible : « runtime » doit être la version des fonctions d'Excel (« 1.4 »).")
+          for runtime in ("x", [], {}, None, True, "nan")],
         ("/xlwings/custom-scripts-call/valider", b'{"sheets": [1, 2]}', 400, "classeur incomplet ou mal formé"),
         ("/xlwings/custom-scripts-call/valider", b'{"sheets": [{"name": "x"}], "book": {"name": "a.xlsx"}}', 400,
          "classeur incomplet ou mal formé"),

@@ -58,6 +58,23 @@ def test_a_short_token_is_refused_in_french():
         Tokens("court")
 
 
+@pytest.mark.parametrize("value, kind", [
+    (f"arras {GOOD}", "une espace"),  # a line of the token file copied whole
+    (f"Bearer {GOOD}", "une espace"),
+    (f"{GOOD[:12]} {GOOD[12:]}", "une espace"),
+    (f"«{GOOD}»", "un signe interdit ou mal placé"),
+])
+def test_a_token_from_the_environment_is_written_as_one_of_the_file(value, kind):
+    """`ACV_XL_JETON` was taken whole, whatever it held: « arras 3q7… », a line of the token file copied
+    into `serveur.env`, was the token, and the commune sending « 3q7… » got 401 with nothing said. It is
+    now refused at start as a file's line would be, without quoting it."""
+    with pytest.raises(ConfigError) as refused:
+        Tokens(value)
+    said = str(refused.value)
+    assert said.startswith(f"ACV_XL_JETON : jeton invalide (il contient {kind} : un jeton ne s'écrit qu'avec"), said
+    assert GOOD[:12] not in said and "Créez-en un avec" in said
+
+
 def test_a_token_file_has_labels_comments_and_is_read_again_when_it_changes(tmp_path):
     path = tmp_path / "jetons.txt"
     path.write_text(f"# jetons des communes\n\narras {GOOD}\nboulogne sur mer  {OTHER}\n")
@@ -562,8 +579,8 @@ def test_the_docs_say_which_forged_cells_are_refused():
     assert server_calls._cell_refusal(["ETAT"]) and server_calls._cell_refusal({})
     assert not server_calls._cell_refusal({"type": "Entity", "text": "ETAT"})
     docs = " ".join((ROOT / "docs" / "serveur.md").read_text(encoding="utf-8").split())
-    assert ("une liste dans une cellule, qu'Excel n'envoie pas davantage, n'est refusée que dans une requête "
-            "qui porte aussi un objet") in docs
+    assert ("une liste dans une cellule, qu'Excel n'envoie pas davantage, n'est refusée qu'en première cellule "
+            "d'une plage (« plage vide ou mal formée ») ou dans une requête qui porte aussi un objet") in docs
     assert "ni la valeur d'un type de données d'Excel (`{}` forgé)" not in docs
 
 
@@ -657,11 +674,13 @@ def test_public_reads_held_by_one_client_leave_room_for_the_calls_bearing_a_toke
     (f"-- arras {GOOD}", "« -- » ne commence pas un commentaire, seul « # » le fait"),
     (f"REM arras {GOOD}", "« REM » ne commence pas un commentaire, seul « # » le fait"),
     ("Jetons du serveur https://acv.pas-de-calais.gouv.fr",
-     "jeton invalide (caractère « : » : un jeton ne s'écrit qu'avec des lettres sans accent, des chiffres et les "
-     "signes - . _ ~ + / =, ce dernier seulement à la fin)"),
-    ("Jetons ACV : ne-pas-diffuser-à-l-extérieur", "jeton invalide (caractère « à » : "),
-    (f"arras {GOOD[:10]}={GOOD[10:]}", "jeton invalide (caractère « = » : "),
-    (f"arras {GOOD}\u200b", "jeton invalide (caractère U+200B : "),
+     "jeton invalide (il contient un signe interdit ou mal placé : un jeton ne s'écrit qu'avec des lettres sans "
+     "accent, des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)"),
+    ("Jetons ACV : ne-pas-diffuser-à-l-extérieur",
+     "jeton invalide (il contient une lettre accentuée ou d'un autre alphabet : "),
+    (f"arras {GOOD[:10]}={GOOD[10:]}", "jeton invalide (il contient un signe interdit ou mal placé : "),
+    (f"arras {GOOD}\u200b",
+     "jeton invalide (il contient un caractère invisible, comme une espace insécable ou de largeur nulle : "),
 ])
 def test_a_line_the_administrator_did_not_mean_as_a_token_grants_nothing(tmp_path, line, why):
     """Only « # » begins a comment, as the docs say: « // arras <jeton> », meant to set a leaked token
@@ -676,6 +695,26 @@ def test_a_line_the_administrator_did_not_mean_as_a_token_grants_nothing(tmp_pat
     assert tokens.check(f"Bearer {last}") is None
     assert tokens.check(f"Bearer {OTHER}") == "boulogne"
     assert len(tokens.ignored) == 1 and tokens.ignored[0].startswith(f"{path}, ligne 2 : {why}"), tokens.ignored
+
+
+@pytest.mark.parametrize("bad, same", [("!", "$"), ('"', "="), ("é", "ж"), ("\u200b", "\u2060")])
+def test_the_bad_character_of_a_refused_token_is_never_said(tmp_path, bad, same):
+    """A token with one character out of a Bearer token's (a password manager's « ! », a letter typed with
+    its accent) was refused, and the journal quoted that character — a character of a secret the
+    administrator may still mean to use. It is said by its kind only."""
+    def said(c):
+        token = f"Xq9{c}zK2vB7nM4pL8wR3tY6uJ"
+        path = tmp_path / "jetons.txt"
+        path.write_text(f"calais {OTHER}\n")
+        tokens = Tokens(path=path)
+        with _journal() as lines:
+            _rewritten(path, f"calais {OTHER}\narras {token}\n")
+            assert tokens.check(f"Bearer {OTHER}") == "calais" and tokens.check(f"Bearer {token}") is None
+        return lines + Tokens(path=path).ignored
+
+    first = said(bad)
+    assert len(first) == 2 and all("ligne 2 : jeton invalide (" in s for s in first), first
+    assert said(same) == first  # nothing of which character it was, but its kind
 
 
 @pytest.mark.parametrize("line", ["-" * 40, "/" * 30, "_" * 24, "~" * 20, "." * 60, "-._~+/" * 5])
@@ -728,6 +767,31 @@ def test_a_token_broken_by_spaces_is_not_said_in_part_as_its_label(tmp_path, lin
                          "valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.")
 
 
+@pytest.mark.parametrize("line", [
+    "3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2q",  # token_urlsafe(32) cut, no label, broken by one space
+    "9f86d081884c 7d659a2feaa0 c55ad015a3bf",  # openssl rand -hex, broken by two
+    "Zt0p eF7gH6iJ5kL4mN3oP2q",
+])
+def test_a_token_without_label_broken_by_spaces_is_not_said_in_part(tmp_path, line):
+    """A line with no label, its token broken by a space and its last piece short: its first piece was
+    quoted as its label (« 3q7XZt0p-_aB9cD8 » n'a plus de jeton valable), at start and in the journal. A
+    first word is quoted only if written as a name is."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\narras {GOOD}\n")
+    tokens = Tokens(path=path)
+    with _journal() as lines:
+        _rewritten(path, f"calais {OTHER}\n{line}\n")
+        assert tokens.check(f"Bearer {OTHER}") == "calais"
+    _rewritten(path, f"calais {OTHER}\n{line}\n")
+    said = lines + Tokens(path=path).ignored
+    assert len(said) == 2 and not any(w in s for w in line.split() for s in said), said
+    assert all("ligne 2 : jeton trop court" in s and "ligne ignorée tant qu'elle" in s for s in said), said
+    # a label written as a name is still quoted
+    _rewritten(path, f"calais {OTHER}\nSaint-Omer boulogne-2027 {line.split()[-1]}\narras REVOQUE\n")
+    assert [s.split(" : ligne ignorée : ")[1].split(" n'a")[0] for s in Tokens(path=path).ignored] == [
+        "« Saint-Omer … »", "« arras »"]
+
+
 def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_nor_the_connections():
     """A client reading nothing of the add-in's files keeps each read until its answer is sent, which it
     stalls for `--delai-reception` (served directly): 64 of them, from one address (allowed 256
@@ -749,6 +813,7 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
     guard = Guard(app, config)
     statuses: dict[str, list[int]] = {}
     sending = {"now": 0, "most": 0}  # answers started and not sent: each holds its connection and its file
+    sending_of: dict[str, list[int]] = {}  # the same, per address: [now, most]
 
     def read(address: str, stalled: asyncio.Event | None):
         scope = dict(_scope("GET", host="h"), path="/taskpane", client=(address, 50000))
@@ -757,15 +822,19 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
             return {"type": "http.request", "body": b"", "more_body": False}
 
         async def send(message):
+            mine = sending_of.setdefault(address, [0, 0])
             if message["type"] == "http.response.start":
                 statuses.setdefault(address, []).append(message["status"])
                 if message["status"] == 200:
                     sending["now"] += 1
                     sending["most"] = max(sending["most"], sending["now"])
+                    mine[0] += 1
+                    mine[1] = max(mine[1], mine[0])
             elif statuses[address][-1] == 200:
                 if stalled is not None:  # the client reads nothing: its socket's buffers are full
                     await stalled.wait()
                 sending["now"] -= 1
+                mine[0] -= 1
 
         return guard(scope, receive, send)
 
@@ -783,9 +852,13 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
 
     asyncio.run(main())
     assert statuses["198.51.100.7"] == [200]
-    assert statuses["203.0.113.1"] == [200] * share + [503] * (config.max_requests + 3 - share)
+    # past its quarter, one address's reads wait for a place of its own, as many as it holds (its stalled
+    # answers read within the delay, they are served), never holding more than its quarter at once
+    assert sorted(statuses["203.0.113.1"]) == [200] * (2 * share) + [503] * (config.max_requests + 3 - 2 * share)
+    assert sending_of["203.0.113.1"][1] == share
     assert sending["most"] == config.max_requests  # never more than the reads' places, whatever the addresses
-    assert guard.active == 0 and guard.public == 0 and not guard.public_of
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.freed_of
+    assert not guard.waiting_of
     # `--connexions-par-adresse 0`: a front end elsewhere relays every commune from its one address
     config.per_address, statuses, sending["most"] = 0, {}, 0
     asyncio.run(main())
@@ -823,3 +896,128 @@ def test_a_token_after_a_hash_in_its_label_is_said_to_be_in_a_comment(tmp_path, 
     assert tokens.ignored == [f"{path}, ligne 2 : jeton écrit après « # », qui commence un commentaire en début de "
                               f"ligne ou après une espace : ligne ignorée : « {label} » n'a plus de jeton valable "
                               "tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées."]
+
+
+@pytest.mark.parametrize("line, label", [
+    ("arras 3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2qR1sT0uVw", "arras …"),  # token_urlsafe(32) broken once
+    ("3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2qR1sT0uVw", None),  # no label
+    ("boulogne sur mer 9f86d081884c 7d659a2feaa0c55ad015a3bf4f1b", "boulogne …"),  # openssl rand -hex 20
+    ("arras Xq9zK2\u00a0vB7nM4pL8wR3tY6uJ0aS", "arras …"),  # a no-break space pasted within it
+])
+def test_a_token_broken_by_a_space_before_a_long_last_piece_grants_nothing(tmp_path, line, label):
+    """A token broken by a space whose last piece had 20 characters or more was taken as that piece: the
+    line said nothing, the commune's whole token was refused (401) with nothing in the journal to say why,
+    and the label quoted in the journal held the token's first piece. The line is now refused and said, as
+    when the last piece is short; a label written as labels are (« boulogne sur mer », « arras-2027 ») is
+    still one."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais-2027 CA2BM {OTHER}\n{line}\nArras2027 Lens62 SaintOmer {GOOD}\n")
+    tokens = Tokens(path=path)
+    pieces = line.split()
+    assert tokens.check(f"Bearer {pieces[-1]}") is None
+    assert tokens.check(f"Bearer {OTHER}") == "calais-2027 CA2BM"
+    assert tokens.check(f"Bearer {GOOD}") == "Arras2027 Lens62 SaintOmer"  # names, a year: a label
+    assert len(tokens.ignored) == 1, tokens.ignored
+    said = tokens.ignored[0]
+    assert said.startswith(f"{path}, ligne 2 : jeton coupé par une espace (") and "pas d'espace" in said
+    assert not any(p in said for p in pieces if len(p) >= 6 and p != "boulogne"), said
+    assert (f"« {label} » n'a plus de jeton valable" in said) if label else "n'a plus" not in said
+
+
+@pytest.mark.parametrize("label", [
+    "cc7vallees", "CC7Vallees", "CA2BM-montreuil", "montreuil_CA2BM", "Lyon3e", "Paris15e", "ACV2arras", "2026v2",
+    "arras 01janv2027", "arras 31/12/2026", "arras 2026/2027", "arras+lens", "BruayLaBuissiere", "VilleneuveDAscq",
+    "LeTouquetPP", "ACVphase2", "DDFiP62", "EPFNPdC-arras", "CA2BM2027", "arras2027v2",
+])
+def test_a_label_written_as_a_prefecture_writes_one_is_not_a_token_s_piece(tmp_path, label):
+    """A label's word of 6 characters or more that mixed letters and digits twice (« cc7vallees », « CA2BM »
+    in a word, « Lyon3e »), joined words with capitals around a short one (« BruayLaBuissiere »), held an
+    acronym such as « DDFiP », or a date (« 31/12/2026 »), was taken for a piece of a token broken by a space:
+    the line, right, was refused, and its commune locked out (401) with « jeton coupé par une espace »."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"{label} {OTHER}\n")
+    tokens = Tokens(path=path)
+    assert tokens.ignored == [] and tokens.check(f"Bearer {OTHER}") == label
+
+
+def test_a_label_refused_as_a_token_s_piece_is_told_how_to_be_written(tmp_path):
+    """A label's word taken for a token's piece (« arras2027v2b », letters and digits meeting four times) was
+    refused with « jeton coupé par une espace » and nothing else: the word not quoted (it may be a secret's),
+    the administrator, whose token was whole, could not tell what to change. The message says how a label's
+    word is written, and so written the line is taken."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {GOOD}\narras2027v2b {OTHER}\n")
+    tokens = Tokens(path=path)
+    assert tokens.check(f"Bearer {OTHER}") is None and len(tokens.ignored) == 1
+    assert ("; un jeton ne contient pas d'espace, et un mot du libellé s'écrit en minuscules, ses lettres et ses "
+            "chiffres séparés par « - » : ligne ignorée") in tokens.ignored[0], tokens.ignored
+    path.write_text(f"calais {GOOD}\narras-2027-v2-b {OTHER}\n")
+    assert Tokens(path=path).check(f"Bearer {OTHER}") == "arras-2027-v2-b"
+
+
+def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy():
+    """Agents behind one address (a mairie), their task panes loading office.js over a slow line, held 16
+    reads at once, and the 17th was told « Serveur occupé » at once: a script refused, an add-in that did
+    not load. Past its address's quarter, a read now waits for one of its address's reads to end — within
+    `--delai-reception` (tiny here), after which it is told « Serveur occupé » as before."""
+    import asyncio
+
+    from udfs.server_guard import BUSY
+
+    config = ServerConfig(tokens=Tokens(GOOD))
+    config.receive_timeout = 0.01
+    share = config.max_public_per_address
+    answered: list[tuple[str, int, bytes]] = []
+    stalled = asyncio.Event()
+
+    async def app(scope, receive, send):
+        if scope["path"] == "/stalled":
+            await stalled.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>"})
+
+    guard = Guard(app, config)
+
+    async def read(path: str):
+        scope = dict(_scope("GET", host="h"), path=path, client=("203.0.113.1", 50000))
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await guard(scope, receive, send)
+        answered.append((path, sent[0]["status"], sent[1]["body"]))
+
+    async def main():
+        held = [asyncio.ensure_future(read("/stalled")) for _ in range(share)]
+        await asyncio.sleep(0)
+        waiting = [asyncio.ensure_future(read("/taskpane")) for _ in range(share)]
+        await asyncio.sleep(0)
+        assert not any(w.done() for w in waiting)  # waiting for a place, not refused at once
+        # as many wait as hold, no more: a waiting read's connection is never closed to make room
+        await read("/taskpane-en-trop")
+        await asyncio.gather(*waiting)  # the delay passes: refused, in French
+        stalled.set()
+        await asyncio.gather(*held)
+        # a place freed while one waits: it is served
+        stalled.clear()
+        held = [asyncio.ensure_future(read("/stalled")) for _ in range(share)]
+        await asyncio.sleep(0)
+        config.receive_timeout = 30
+        waiting = asyncio.ensure_future(read("/taskpane"))
+        await asyncio.sleep(0)
+        stalled.set()
+        await asyncio.gather(waiting, *held)
+
+    asyncio.run(main())
+    refused = answered[:share + 1]
+    assert refused[0][:2] == ("/taskpane-en-trop", 503)
+    assert [a[:2] for a in refused[1:]] == [("/taskpane", 503)] * share
+    assert all(body.decode().strip() == BUSY for _, _, body in refused)
+    assert [a[:2] for a in answered[share + 1:]].count(("/taskpane", 200)) == 1
+    assert all(status == 200 for _, status, _ in answered[share + 1:])
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.freed_of
+    assert not guard.waiting_of

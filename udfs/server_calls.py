@@ -19,6 +19,7 @@ import functools
 import inspect
 import json
 import logging
+import math
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -165,6 +166,7 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
         raise Refused(400, "Requête illisible : « args » doit être une liste.")
     _check_arity(name, getattr(functions, name), args, state)
     _check_ranges(args, state)
+    _check_runtime(data)
     if body.find(b"{", body.find(b"{") + 1) != -1:  # an object besides the request's own: a data type's cell
         _check_cells(args, state)
     cells = count_cells(args)
@@ -202,12 +204,29 @@ def _check_arity(name: str, function, args: list, state: dict) -> None:
 
 def _check_ranges(args: list, state: dict) -> None:
     """Excel sends a range as rows of cells, never an empty one: `[]` or an empty row, which no
-    add-in sends, failed inside xlwings' conversion (IndexError) as « Erreur interne du serveur ACV »."""
+    add-in sends, failed inside xlwings' conversion (IndexError) as « Erreur interne du serveur ACV »,
+    and so did a list as its first cell."""
     for i, arg in enumerate(args, 1):
-        if arg.__class__ is list and (not arg or any(row.__class__ is list and not row for row in arg)):
+        # (a list as a range's first cell: xlwings took the range for a list of ranges, its first row for
+        # the rows, and a cell for a row — « 'bool' object is not iterable », an internal error)
+        if arg.__class__ is list and (not arg or any(row.__class__ is list and not row for row in arg)
+                                      or arg[0].__class__ is list and arg[0][0].__class__ is list):
             state["issue"] = "arguments"
             raise Refused(400, f"Requête illisible : argument {i} : plage vide ou mal formée (des lignes de "
                                "cellules sont attendues).")
+
+
+def _check_runtime(data: dict) -> None:
+    """The add-in's `runtime` (« 1.4 », the version of Excel's custom functions), which xlwings reads as a
+    number to write an error value: any other, which no add-in sends, was « Erreur interne du serveur ACV »
+    (ValueError, TypeError) as soon as the answer held one. (Missing, it is « appel incomplet » below.)"""
+    runtime = data.get("runtime", "1.4")
+    try:
+        if runtime.__class__ in (str, int, float) and math.isfinite(float(runtime)):
+            return
+    except ValueError:
+        pass
+    raise Refused(400, "Requête illisible : « runtime » doit être la version des fonctions d'Excel (« 1.4 »).")
 
 
 _SCALARS = (str, int, float, bool, type(None))

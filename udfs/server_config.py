@@ -88,12 +88,70 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             if any(len(w) >= MIN_TOKEN for w in words):
                 refused.append((None, f"{short} ; le jeton s'écrit en dernier sur sa ligne, après son libellé"))
             elif len(words) > 1:
-                refused.append((f"{words[0]} …", f"{short} ; un jeton ne contient pas d'espace"))
+                refused.append((_label_shown(words[0], " …"), f"{short} ; un jeton ne contient pas d'espace"))
             else:
-                refused.append((words[0] if words else None, short))
+                refused.append((_label_shown(words[0]) if words else None, short))
+            continue
+        if any(_token_piece(w) for w in parts[:-1]):
+            # « arras 3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2qR1sT0 », a token broken by a space with a last piece
+            # long enough: that piece was the token, the commune's whole one refused without a word, and the
+            # label quoted in the journal held the rest
+            refused.append((_label_shown(parts[0], " …") if len(parts) > 2 else _label_shown(parts[0]),
+                            f"{source}, ligne {n} : jeton coupé par une espace (un mot avant lui mêle lettres et "
+                            "chiffres, ou majuscules et minuscules, comme un morceau de jeton, pas comme un "
+                            "libellé) ; un jeton ne contient pas d'espace, et un mot du libellé s'écrit en minuscules, "
+                            "ses lettres et ses chiffres séparés par « - »"))
             continue
         out.append((label, _digest(token)))
     return out
+
+
+def _token_piece(word: str) -> bool:
+    """A word of a label that a token's piece may be, and a name not (« 3q7XZt0p », not « boulogne-2027 »).
+    Wider than what `_label_shown` quotes, whose mistake only leaves a label unsaid: here a label's word taken
+    for a piece refuses a right line, the commune locked out (401) — « cc7vallees », « CA2BM-montreuil »,
+    « DDFiP62 », « BruayLaBuissiere », « 31/12/2026 » were — while a piece taken for a name leaves the line as
+    it was before pieces were looked for (its last piece the token)."""
+    return (len(word) >= 6 and bool(_BEARER.fullmatch(word)) and _label_shown(word) is None
+            and not all(_written_as_name(part) for part in re.split(r"[-_.'/+]", word)))
+
+
+# a letter run of a label: one case, a capital first, an acronym before a word (« ACVphase »), words joined
+# with capitals, one of three letters at least (« BruayLaBuissiere », not « EfGhIj »), « DGFiP », « EPFNPdC »
+_LETTERS = re.compile(r"[A-Z]*[a-z]*|(?=.*[a-z]{3})(?:[A-Z]+[a-z]+)+[A-Z]*|[A-Z]{2,}(?:[a-z][A-Z]+)+")
+
+
+def _written_as_name(part: str) -> bool:
+    """A part of a label's word (between « - _ . ' / + »): letters and digits meeting twice at most, a number
+    at its end apart (« cc7vallees », « CA2BM », « Lyon3e », « 01janv2027 », « CA2BM2027 »; a hex token's
+    pieces meet them again and again), each letter run written as a name is."""
+    runs = re.findall(r"[A-Za-z]+|\d+", part)
+    return ("".join(runs) == part and len(runs) - bool(runs and runs[-1].isdigit()) <= 3
+            and all(r.isdigit() or _LETTERS.fullmatch(r) for r in runs))
+
+
+# a label's word as a name is written: « arras », « Saint-Omer », « boulogne-2027 », « CALAIS », « arras2027 »
+# (letters and digits meet once at most in a part; a token's pieces mix them again and again)
+_NAME_PART = re.compile(r"(?P<letters>[^\W\d_]+)\d*|\d+(?P<after>[^\W\d_]*)")
+
+
+def _label_shown(word: str, more: str = "") -> str | None:
+    """A refused line's first word, quoted in the journal only if written as a name is: in a line with no
+    label, it is a piece of the token (« 3q7XZt0p-_aB9cD8 eF7g… », a token broken by a space), and a piece
+    of a secret is never written to the journal."""
+    for part in re.split(r"[-_.' ]", word):
+        name = _NAME_PART.fullmatch(part)
+        letters = name and (name["letters"] or name["after"])
+        if not name or letters and not (letters[1:].islower() or letters.isupper() or _camel(letters)):
+            return None
+    return word + more
+
+
+def _camel(letters: str) -> bool:
+    """« SaintOmer », « BoulogneSurMer »: each capital after the first ends a lower-case run and begins one of
+    two letters at least, where a token's letters change case at random (« eFgHiJ »)."""
+    return all(letters[i - 1].islower() and letters[i + 1:i + 3].islower() and len(letters[i + 1:i + 3]) == 2
+               for i in range(1, len(letters)) if letters[i].isupper())
 
 
 def _too_short(token: str, where: str) -> str | None:
@@ -122,9 +180,16 @@ def _not_bearer(token: str, where: str) -> str | None:
         if any(c.isalnum() for c in token):
             return None
         return f"{where} : jeton invalide (ni lettre ni chiffre : une ligne de séparation commence par « # »)"
+    # the character said by its kind, never itself: the line may hold a real secret (a password manager's
+    # « ! » or « $ »), and the journal is read by more people than the token file
     bad = next((c for c in token if c != "=" and not _BEARER.fullmatch(c)), "=")  # else an « = » not at the end
-    shown = f"« {bad} »" if bad.isprintable() else f"U+{ord(bad):04X}"
-    return (f"{where} : jeton invalide (caractère {shown} : un jeton ne s'écrit qu'avec des lettres sans accent, "
+    if bad == " ":
+        kind = "une espace"
+    elif not bad.isprintable() or bad.isspace():
+        kind = "un caractère invisible, comme une espace insécable ou de largeur nulle"
+    else:  # (an « = » before the end said as any sign: which one it is, is not said)
+        kind = "une lettre accentuée ou d'un autre alphabet" if bad.isalpha() else "un signe interdit ou mal placé"
+    return (f"{where} : jeton invalide (il contient {kind} : un jeton ne s'écrit qu'avec des lettres sans accent, "
             "des chiffres et les signes - . _ ~ + / =, ce dernier seulement à la fin)")
 
 
@@ -136,7 +201,9 @@ def _short_refusal(short: str) -> ConfigError:
 
 
 def _long_enough(token: str, where: str) -> str:
-    short = _too_short(token, where)
+    # the token of the environment written as one of the file: « arras 3q7… » (a line of the file copied
+    # whole) was the token, space and label included, and the commune's own refused (401) without a word
+    short = _too_short(token, where) or _not_bearer(token, where)
     if short:
         raise _short_refusal(short)
     return token

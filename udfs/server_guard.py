@@ -191,6 +191,8 @@ class Guard:
         self.active = 0  # requests being handled (one event loop per process: no lock)
         self.public = 0  # of which reads of the add-in's public files, counted apart (`busy`)
         self.public_of: dict[str, int] = {}  # those reads per client address (`address_key`)
+        self.freed_of: dict[str, asyncio.Event] = {}  # set when a read of an address ends (`_share`)
+        self.waiting_of: dict[str, int] = {}  # reads waiting for a place, per address (`_share`)
 
     def busy(self, public: bool, address: str | None = None) -> bool:
         """Whether a process holds as many requests of this kind as it takes (`max_requests`): reads of the
@@ -209,6 +211,39 @@ class Guard:
             return True
         held = self.public if public else self.active - self.public
         return held >= self.config.max_requests
+
+    async def _share(self, address: str) -> bool:
+        """Whether a read of `address`, past its quarter of the reads' places, got one within
+        `--delai-reception` (one of its own reads ended, and the reads' places are not all taken). It was
+        told « Serveur occupé » at once: agents behind one address (a mairie), their task panes loading
+        office.js's 1,6 Mo over a slow line, hold 16 reads for seconds, and a 17th script refused is an
+        add-in that does not load (a browser retries no script). Waiting holds no place: a client reading
+        nothing of its answers still holds at most a quarter of them. A waiting read's connection, its
+        request under way, is never closed to make room (`server_http`): as many wait as hold, a quarter
+        per address and the reads' places in all, else a few addresses, each with its connections
+        waiting, would hold every connection of the process."""
+        share, places = self.config.max_public_per_address, self.config.max_requests
+        if self.waiting_of.get(address, 0) >= share or sum(self.waiting_of.values()) >= places:
+            return False
+        self.waiting_of[address] = self.waiting_of.get(address, 0) + 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.receive_timeout
+        try:
+            while self.public_of.get(address, 0) >= share:
+                left = deadline - loop.time()
+                if left <= 0 or self.public >= places:
+                    return False
+                freed = self.freed_of.setdefault(address, asyncio.Event())
+                try:
+                    await asyncio.wait_for(freed.wait(), left)
+                except asyncio.TimeoutError:
+                    return False
+            return not self.busy(True, address)
+        finally:
+            if self.waiting_of[address] == 1:
+                del self.waiting_of[address]
+            else:
+                self.waiting_of[address] -= 1
 
     # ------------------------------------------------------------------ decisions
     def origin_allowed(self, scope, origin: str) -> bool:
@@ -323,7 +358,8 @@ class Guard:
         public = scope["method"] in PUBLIC_METHODS
         # (`--connexions-par-adresse 0`: every commune arrives from a front end's one address)
         address = address_key(scope.get("client")) if public and self.config.per_address else None
-        if self.busy(public, address):
+        if self.busy(public, address) and not (address is not None and self.public < self.config.max_requests
+                                               and await self._share(address)):
             # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
             state["issue"] = "serveur_occupe"
             try:
@@ -376,7 +412,10 @@ class Guard:
                     del self.public_of[address]
                 else:
                     self.public_of[address] -= 1
-            self.log_line(scope, state, status["code"], time.perf_counter() - started)
+                if freed := self.freed_of.pop(address, None):
+                    freed.set()  # the reads of this address waiting for a place (`_share`)
+            if not state.get("logged"):  # (by the HTTP layer, which answered it: `server_http._answer`)
+                self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
     @staticmethod
     def log_line(scope, state: dict[str, Any], code: int, seconds: float) -> None:
