@@ -475,7 +475,8 @@ def _consolider(args, prefetched) -> int:
     try:  # (the register opened in it: a Ctrl-C once it is made still leaves no new one unused behind)
         # a folder mistyped stops the run before anything is read: the register not opened then, a new one
         # was made for nothing (left empty at the path given, « rien n'est écrit » said all the same)
-        if args.registre and all(os.path.exists(p) for p in args.chemins):
+        # (a broken link among them is listed, not mistyped: said, and the run recorded all the same)
+        if args.registre and all(os.path.lexists(p) for p in args.chemins):
             from acv_xl.contract.system_errors import resolved
             from acv_xl.history.register import Register, RegisterError
 

@@ -205,18 +205,46 @@ def test_discover_recursive_skips_lock_hidden_and_output(tmp_path):
         C.discover([tmp_path / "nope"])
 
 
-def test_a_broken_link_named_is_said_a_link_not_a_missing_name(tmp_path):
-    """`consolider 62/*` in a Unix shell names a broken link of the folder (a commune's folder moved, a
-    share not mounted) or one that loops: the refusal said « introuvable (ni dossier ni fichier de ce
-    nom) » of a name `ls` shows there. It says what it is."""
-    (tmp_path / "casse").symlink_to(tmp_path / "absent")
-    (tmp_path / "boucle.xlsx").symlink_to("boucle.xlsx")
-    for name in ("casse", "boucle.xlsx"):
-        with pytest.raises(C.UsageError) as refused:
-            C.discover([tmp_path / name])
-        assert str(refused.value) == (f"« {tmp_path / name} » est un lien symbolique dont la cible est introuvable, "
-                                      "ou qui boucle (un dossier déplacé, un partage non connecté ?). Vérifiez le lien, "
-                                      "ou ne l'indiquez pas.")
+def test_a_broken_link_named_is_said_as_a_walk_says_it_and_the_rest_consolidated(tmp_path, batch, capsys):
+    """`consolider 62/*` in a Unix shell names each entry of the folder, a broken link among them (a
+    commune's folder moved, a share not mounted) or one that loops: the whole run was refused, « ne
+    l'indiquez pas » — which a `*` cannot do —, where `consolider 62` said it and consolidated the
+    rest. Named, it is said as the walk says it (a workbook's name read, « illisible »), the rest
+    consolidated, and recorded in the register as any run."""
+    from acv_xl import cli
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "arras.xlsx")
+    (folder / "casse").symlink_to(tmp_path / "absent")
+    (folder / "boucle").symlink_to("boucle")
+    (folder / "mort.xlsx").symlink_to("absent.xlsx")
+    skipped: list = []
+    named = sorted(folder.iterdir())  # as the shell expands `62/*`
+    shown: dict = {}
+    files, base = C.discover(named, skipped=skipped, shown=shown)
+    walked: list = []
+    assert (files, base) == C.discover([folder], skipped=walked)
+    assert [shown.get(f, f).name for f in files] == ["arras.xlsx", "mort.xlsx"]
+    assert [(p.name, why) for p, why in skipped] == [(p.name, why) for p, why in walked] == [
+        ("boucle", "lien symbolique qui n'a pas pu être suivi, trop de liens symboliques dans le chemin, ou une boucle"),
+        ("casse", "lien symbolique dont la cible est introuvable")]
+    capsys.readouterr()
+    register = tmp_path / "registre.sqlite"
+    assert cli.main(["consolider", *map(str, named), "-o", str(tmp_path / "c.xlsx"), "--registre", str(register),
+                     "--jobs", "1"]) == 1  # mort.xlsx illisible (CON-03)
+    err = capsys.readouterr().err
+    assert ("Attention, 2 dossiers non parcourus où des classeurs peuvent manquer : « boucle » (lien symbolique qui "
+            "n'a pas pu être suivi, trop de liens symboliques dans le chemin, ou une boucle), « casse » (lien "
+            "symbolique dont la cible est introuvable).") in err
+    assert "enregistrée dans le registre" in err and "ne l'indiquez pas" not in err
+    # the pattern typed in cmd (expanded by acv-xl as a walk takes a folder's entries) hands them over too
+    assert sorted(cli._walked_matches([str(folder / "*")])[0]) == list(map(str, named))
+    # alone, nothing to consolidate: said as for a folder holding only that link
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder / "casse"], tmp_path / "o.xlsx", jobs=1)
+    assert str(refused.value) == (f"aucun classeur .xlsx ou .xlsm trouvé dans « {folder / 'casse'} » ; non parcouru : "
+                                  "« casse » (lien symbolique dont la cible est introuvable).")
 
 
 # ------------------------------------------------------------------ the batch

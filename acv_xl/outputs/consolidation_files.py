@@ -59,7 +59,9 @@ def walked_takes(path: str) -> bool:
     """Whether a folder walk (`discover`) takes this entry: a folder, or a file with a workbook's name
     (`EXTENSIONS`, `EXTENSIONS_REFUSEES`), neither hidden nor Excel's lock file."""
     name = os.path.basename(path.rstrip("/" + os.sep))
-    return not _hidden(name, path) and (os.path.isdir(path) or name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES))
+    # a link leading nowhere too (a commune's folder moved): `discover` says it, as a walk does
+    return not _hidden(name, path) and (os.path.isdir(path) or name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES)
+                                        or (os.path.islink(path) and not os.path.exists(path)))
 
 
 def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
@@ -78,7 +80,8 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     own name kept): a file is shown and read under that name, never under its link's target — a
     path elsewhere on the machine, or a name absent from the folder. `skipped`, when given,
     receives each folder (as shown) that could not be walked, with why in French: a looping link,
-    a link whose target is missing, a folder that cannot be listed — workbooks may be missing there.
+    a link whose target is missing, a folder that cannot be listed — workbooks may be missing there;
+    such a link named (a Unix shell's `62/*` names each entry) is said the same, never a refusal.
     `passed_over`, when given, receives each file of a walked folder left unread that may be a
     workbook (as shown), with what it looks like in French (`_passed_over`): `calais.xlsx.part`,
     `conventions.zip`, a workbook without extension — unless its workbook is beside it.
@@ -93,9 +96,16 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     for p in paths:
         p = Path(p)
         if not p.exists():
-            if p.is_symlink():  # listed in its folder (a Unix shell's `*` names it): not « ni dossier ni fichier »
-                raise UsageError(f"« {p} » est un lien symbolique dont la cible est introuvable, ou qui boucle (un "
-                                 "dossier déplacé, un partage non connecté ?). Vérifiez le lien, ou ne l'indiquez pas.")
+            if p.is_symlink():  # listed in its folder, which a Unix shell's `*` names entry by entry: as a walk
+                # has it (`consolider 62/*` was refused whole, « ne l'indiquez pas », where `consolider 62`
+                # said it and went on) — a workbook's name read, « illisible »; any other not walked, said
+                folder = resolved(p.parent)
+                roots.append(folder)
+                if p.name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):
+                    _found(found, folder / p.name)
+                else:
+                    lost.append((folder / p.name, _unfollowed(p)))
+                continue
             raise UsageError(f"« {p} » est introuvable (ni dossier ni fichier de ce nom). Vérifiez le chemin.")
         if p.is_dir():
             root = p.resolve()
@@ -171,7 +181,7 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             if unreachable is not None and link and not _hidden(name) \
                     and not name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):
                 # maybe a folder: workbooks may be missing (a workbook's name is listed, read, « illisible »)
-                lost.append((shown / name, f"lien symbolique qui n'a pas pu être suivi, {os_error_text(unreachable)}"))
+                lost.append((shown / name, _unfollowed(e.path, unreachable)))
             elif to_folder:
                 if not _hidden(name):
                     links.append((shown / name, real / name))
@@ -182,7 +192,7 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
                     _found(found, shown / name, None if link else real / name)
             elif link and not _hidden(name) and not os.path.exists(e.path):
                 # a folder moved, a share not mounted: workbooks may be missing
-                lost.append((shown / name, "lien symbolique dont la cible est introuvable"))
+                lost.append((shown / name, _unfollowed(e.path)))
             elif (why := _passed_over(name, e.path, e.is_file)) is not None:
                 maybe.append((name, *why))
         if maybe:  # a backup or a download beside its workbook is that workbook's: nothing to say
@@ -190,6 +200,21 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             unread.extend((shown / name, why) for name, workbook, why in maybe
                           if not _beside(workbook, beside) and not _hidden(name, os.path.join(real, name)))
         todo.extend(reversed(folders))
+
+
+def _unfollowed(path: str | Path, exc: OSError | None = None) -> str:
+    """Why a symbolic link that leads to no folder nor file was not walked, in French: its target
+    missing, or the system's error when following it (`exc`, asked of the system when not given)."""
+    if exc is None:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            pass
+        except OSError as err:  # it loops, a component is a file, a share refused
+            exc = err
+    if exc is None:  # (a folder moved, a share not mounted)
+        return "lien symbolique dont la cible est introuvable"
+    return f"lien symbolique qui n'a pas pu être suivi, {os_error_text(exc)}"
 
 
 def not_taken_why(path: str, names_in: Callable[[str], frozenset[str]] | None = None) -> str | None:
