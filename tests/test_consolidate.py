@@ -1566,8 +1566,27 @@ def test_the_json_summary_of_the_run_is_never_said_not_read(tmp_path, batch, cap
         C.run_consolider([folder], tmp_path / "recap.xlsx", json_path=summary, replace=True, jobs=1)
         assert "Attention" not in capsys.readouterr().err
     assert summary.exists()
-    assert C.consolidate([folder], tmp_path / "autre.xlsx", jobs=1).not_read == [
-        "« recap.xlsx.json » (« .json » ajouté après « .xlsx »)"]  # not this run's: said
+    # not this run's: a JSON file all the same, no workbook (`test_another_document_after_a_workbooks_name…`)
+    assert C.consolidate([folder], tmp_path / "autre.xlsx", jobs=1).not_read == []
+
+
+def test_another_document_after_a_workbooks_name_is_no_workbook_and_a_backup_is_of_the_last_name(tmp_path):
+    """« calais.xlsx.pdf » (the workbook printed), « calais.xlsx.p7s » (its signature) without the
+    workbook beside them were said « fichiers non lus qui peuvent être des classeurs », the référent
+    told to save a PDF « en classeur .xlsx ». And « rapport.xls.xlsx.bak » was taken for the backup
+    of « rapport.xls » (« .xlsx.bak » ajouté après « .xls »): « rapport.xls.xlsx » beside it did not
+    silence it, absent it was misnamed. The last workbook's extension is the one."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    for name in ("calais.xlsx.pdf", "calais.xlsx.p7s", "recap.XLSX.json", "lens.xlsx.p7m", "rapport.xls.xlsx.bak",
+                 "arras.xls.xlsx", "arras.xls.xlsx.old"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    files, _ = discover([tmp_path], passed_over=passed_over)
+    assert [f.name for f in files] == ["arras.xls.xlsx"]  # its backup beside it: nothing to say
+    assert [(p.name, why) for p, why in passed_over] == [
+        ("lens.xlsx.p7m", "« .p7m » ajouté après « .xlsx »"),  # an enveloped signature holds the workbook
+        ("rapport.xls.xlsx.bak", "« .bak » ajouté après « .xlsx »")]
 
 
 def test_the_walk_opens_no_file_but_one_without_extension(tmp_path, monkeypatch):

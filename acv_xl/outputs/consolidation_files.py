@@ -33,8 +33,14 @@ EXTENSIONS_REFUSEES = (".xls", ".xlsb", ".ods")
 # Files a walk does not read but names, by their name alone (a workbook's extension inside it, an
 # archive), or by their first bytes when they have no extension at all (rare: one `open` each):
 # workbooks may be missing there (`discover`'s `passed_over`).
-_WORKBOOK_INSIDE = re.compile(r"\.(?:xlsx|xlsm|xlsb|xls|ods)(?=[.~])", re.IGNORECASE)
+# (the last one: « rapport.xls.xlsx.bak » is the backup of « rapport.xls.xlsx », not of « rapport.xls »)
+_WORKBOOK_INSIDE = re.compile(r".*(\.(?:xlsx|xlsm|xlsb|xls|ods))(?=[.~])", re.IGNORECASE | re.DOTALL)
 _ARCHIVES = (".zip", ".7z", ".rar")
+# another kind of document after a workbook's name: a workbook printed or exported (« calais.xlsx.pdf »),
+# a detached signature or checksum, never a workbook to save again as one (an enveloped signature,
+# « .p7m », holds the workbook: said)
+_OTHER_DOCUMENTS = (".pdf", ".txt", ".csv", ".json", ".doc", ".docx", ".odt", ".rtf", ".png", ".jpg", ".jpeg",
+                    ".msg", ".eml", ".p7s", ".sig", ".sha256", ".md5", ".log")
 _UNFINISHED = (".part", ".crdownload", ".download", ".partial", ".tmp")
 
 
@@ -252,13 +258,15 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
     low = name.lower()
     if low.endswith(_ARCHIVES):
         return "", "archive, non ouverte : extrayez-en les classeurs"
-    if (inside := _WORKBOOK_INSIDE.search(name)) is not None:
+    if (inside := _WORKBOOK_INSIDE.match(name)) is not None:
         workbook, rest = name[:inside.end()], name[inside.end():]
+        if low.endswith(_OTHER_DOCUMENTS):
+            return None
         if low.endswith(_UNFINISHED):
             return workbook, "fichier en cours de téléchargement ou de copie ?"
         if low.endswith(".lnk"):
             return workbook, "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"
-        return workbook, f"« {file_text(rest)} » ajouté après « {inside.group()} »"  # (as the name is shown)
+        return workbook, f"« {file_text(rest)} » ajouté après « {inside.group(1)} »"  # (as the name is shown)
     if "." in name.lstrip(".") or name.startswith(("~$", ".")):
         return None
     try:  # a regular file only: opening a named pipe waits for a writer forever
