@@ -1589,6 +1589,27 @@ def test_another_document_after_a_workbooks_name_is_no_workbook_and_a_backup_is_
         ("rapport.xls.xlsx.bak", "« .bak » ajouté après « .xlsx »")]
 
 
+def test_a_workbook_whose_name_ends_with_a_space_is_read(tmp_path, batch):
+    """« calais.xlsx  » (a space after the extension, kept by an unzip on Linux of an archive made
+    elsewhere): Excel and `valider` read it, and `consolider 62` neither read nor said it — a
+    convention missing from the comité's figures without a word. It is read as the workbook it is,
+    in a walk as among several names (`62/*`), and not said « pas un classeur Excel »."""
+    from acv_xl import cli
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    examples = sorted(batch["examples"])
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    shutil.copy(examples[1], folder / "calais.xlsx ")
+    (folder / "lens.xlsm\t").write_bytes(b"")  # a workbook's name, damaged: illisible, a commune's
+    for named in ([folder], sorted(folder.iterdir())):
+        r = C.consolidate(named, tmp_path / "o.xlsx", jobs=1, replace=True)
+        assert [f.rel for f in r.files] == ["arras.xlsx", "calais.xlsx ", "lens.xlsm\t"]
+        assert [v.compte for v in r.verdicts] == [True, True, False] and not r.files[2].ignore
+        assert r.not_read == []
+    assert sorted(cli._walked_matches([str(folder / "*")])[0]) == sorted(map(str, folder.iterdir()))
+
+
 def test_the_walk_opens_no_file_but_one_without_extension(tmp_path, monkeypatch):
     """The files that may be workbooks are told by their names: a walk of a département's workbooks,
     annexes, downloads and archives opens none of them — only a file without extension, whose first

@@ -67,6 +67,7 @@ from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported f
     _identify,
     identify_kept,
     discover,
+    workbook_name,
 )
 from acv_xl.outputs.consolidation_worker import start as start_readers
 from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
@@ -633,11 +634,10 @@ def _not_workbooks(summaries: list[FileSummary]) -> None:
     Excel's lock file (« ~$vieux.xlsx », left behind) bears no workbook's name, as for the walk."""
     if len(summaries) < 2:
         return
-    workbook_names = EXTENSIONS + EXTENSIONS_REFUSEES
     for s in summaries:
         if s.etat == ETAT_ILLISIBLE and not s.ignore and not s.crash and len(s.findings) == 1 \
                 and s.findings[0][0] == "STR-01" \
-                and (not s.path.lower().endswith(workbook_names) or os.path.basename(s.path).startswith("~$")) \
+                and (not workbook_name(s.path) or os.path.basename(s.path).startswith("~$")) \
                 and not _maybe_workbook(s.path):
             s.ignore, s.findings = MOTIF_PAS_CLASSEUR, ()
 

@@ -44,6 +44,13 @@ _OTHER_DOCUMENTS = (".pdf", ".txt", ".csv", ".json", ".doc", ".docx", ".odt", ".
 _UNFINISHED = (".part", ".crdownload", ".download", ".partial", ".tmp")
 
 
+def workbook_name(name: str) -> bool:
+    """Whether a file's name is a workbook's (`EXTENSIONS`, `EXTENSIONS_REFUSEES`), spaces after it
+    aside: « calais.xlsx  » (unzipped on Linux from an archive made elsewhere) was neither read nor
+    said; Excel and the reader take it as the workbook it is."""
+    return name.rstrip().lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES)
+
+
 # ------------------------------------------------------------------ discovery
 class UsageError(Exception):
     """Bad arguments or nothing to consolidate: a French message, exit status 2."""
@@ -66,7 +73,7 @@ def walked_takes(path: str) -> bool:
     (`EXTENSIONS`, `EXTENSIONS_REFUSEES`), neither hidden nor Excel's lock file."""
     name = os.path.basename(path.rstrip("/" + os.sep))
     # a link leading nowhere too (a commune's folder moved): `discover` says it, as a walk does
-    return not _hidden(name, path) and (os.path.isdir(path) or name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES)
+    return not _hidden(name, path) and (os.path.isdir(path) or workbook_name(name)
                                         or (os.path.islink(path) and not os.path.exists(path)))
 
 
@@ -107,7 +114,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
                 # said it and went on) — a workbook's name read, « illisible »; any other not walked, said
                 folder = resolved(p.parent)
                 roots.append(folder)
-                if p.name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):
+                if workbook_name(p.name):
                     _found(found, folder / p.name)
                 else:
                     lost.append((folder / p.name, _unfollowed(p)))
@@ -185,13 +192,13 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             except OSError as exc:  # a link that loops, or whose target is refused or on a share gone
                 to_folder, unreachable = False, exc
             if unreachable is not None and link and not _hidden(name) \
-                    and not name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):
+                    and not workbook_name(name):
                 # maybe a folder: workbooks may be missing (a workbook's name is listed, read, « illisible »)
                 lost.append((shown / name, _unfollowed(e.path, unreachable)))
             elif to_folder:
                 if not _hidden(name):
                     links.append((shown / name, real / name))
-            elif name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):  # a link too: listed, read through it
+            elif workbook_name(name):  # a link too: listed, read through it
                 if not _hidden(name, e.path):
                     # a plain file of a resolved folder is its own resolved path: no `realpath` walk
                     # of every component (≈ 15 µs a file)
