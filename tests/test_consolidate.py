@@ -1529,6 +1529,37 @@ def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, 
     assert "Attention" not in capsys.readouterr().err
 
 
+def test_the_json_summary_lists_the_folders_not_walked_and_the_files_not_read(tmp_path, batch, capsys):
+    """A référent scripting the run read the `--json` summary: the folders not walked and the files
+    left unread that may be workbooks were said on the terminal only, a convention missing from the
+    figures with nothing in the JSON to tell it. Each is listed there, as shown, with why; the
+    workbook and the register are as before (none of them is a file read)."""
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    (folder / "sous").mkdir(parents=True)
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    shutil.copy(examples[1], folder / "sous" / "calais.xlsx.part")
+    (folder / "boulogne").symlink_to(tmp_path / "absent")
+    summary = tmp_path / "recap.json"
+    C.run_consolider([folder], tmp_path / "recap.xlsx", json_path=summary, jobs=1)
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    assert data["dossiers_non_parcourus"] == [
+        {"dossier": "boulogne", "motif": "lien symbolique dont la cible est introuvable"}]
+    assert data["fichiers_non_lus"] == [
+        {"fichier": "sous/calais.xlsx.part", "motif": "fichier en cours de téléchargement ou de copie ?"}]
+    assert [c["fichier"] for c in data["conventions"]] == ["arras.xlsx"] and data["fichiers"] == 1
+    # the terminal says the same
+    err = capsys.readouterr().err
+    assert "« boulogne » (lien symbolique dont la cible est introuvable)" in err
+    assert "« sous/calais.xlsx.part » (fichier en cours de téléchargement ou de copie ?)" in err
+    # nothing amiss: the keys are there, empty (a script reads them without testing for them)
+    (folder / "boulogne").unlink()
+    (folder / "sous" / "calais.xlsx.part").unlink()
+    C.run_consolider([folder], tmp_path / "recap.xlsx", json_path=summary, jobs=1)
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    assert data["dossiers_non_parcourus"] == data["fichiers_non_lus"] == []
+
+
 def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
     """`consolider 62 62/calais` (a workbook saved without extension, named to be read), a link
     « lien.xlsx » of the folder to « boulogne » beside it, or « lens.xlsx.part » that a pattern left
