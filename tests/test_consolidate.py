@@ -8,6 +8,7 @@ independently: the validator run on each file, and pandas over the written `Lign
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -108,6 +109,26 @@ def test_con01_unvalidated_copies_fall_back_to_modification_time_and_validated_d
     # Validated later but modified since: the copy whose data still match its validation wins.
     v = judge([_s("m.xlsx", etat=ETAT_MODIFIE, dv=date(2026, 5, 1)), _s("v.xlsx", dv=date(2026, 2, 1))])
     assert [x.compte for x in v] == [False, True]
+
+
+def test_con01_a_validation_that_found_errors_is_no_validation():
+    """`valider calais.xlsx --annoter calais_annote.xlsx` in the folder: the copy, « non validé » (its errors
+    listed), bears the date of that validation. CON-01 kept it by that date over the commune's workbook
+    corrected since and not validated yet — stale figures counted — and said it « validé le 07/12/2026
+    puis modifié », of a workbook never validated. Among « non validé » copies the most recently modified
+    is kept, as the rule says, and no validation is claimed."""
+    copy = _s("calais_annote.xlsx", etat=ETAT_JAMAIS, dv=date(2026, 12, 7), mtime=1)
+    v = judge([copy, _s("calais.xlsx", etat=ETAT_JAMAIS, mtime=2)])
+    assert [x.compte for x in v] == [False, True]
+    assert "« calais.xlsx » (le plus récemment modifié)" in next(f.message for f in v[0].findings if f.code == "CON-01")
+    v = judge([dataclasses.replace(copy, mtime=3), _s("calais.xlsx", etat=ETAT_JAMAIS, mtime=2)])
+    assert [x.compte for x in v] == [True, False]
+    message = next(f.message for f in v[1].findings if f.code == "CON-01")
+    assert "« calais_annote.xlsx » (le plus récemment modifié)" in message and "validé" not in message
+    # a workbook validated, then modified, still outranks by its validation date
+    v = judge([_s("m.xlsx", etat=ETAT_MODIFIE, dv=date(2026, 5, 1), mtime=1), _s("n.xlsx", etat=ETAT_JAMAIS, mtime=2)])
+    assert [x.compte for x in v] == [True, False]
+    assert "(validé le 01/05/2026 puis modifié)" in next(f.message for f in v[1].findings if f.code == "CON-01")
 
 
 def test_con01_copies_of_one_date_are_never_said_the_most_recently_modified():
