@@ -259,6 +259,10 @@ def test_a_broken_link_named_is_said_as_a_walk_says_it_and_the_rest_consolidated
             "n'a pas pu être suivi, trop de liens symboliques dans le chemin, ou une boucle), « casse » (lien "
             "symbolique dont la cible est introuvable).") in err
     assert "enregistrée dans le registre" in err and "ne l'indiquez pas" not in err
+    # named and walked too (`consolider 62 62/casse`): said once
+    again: list = []
+    C.discover([folder, folder / "casse", folder / "casse"], skipped=again)
+    assert again == walked
     # the pattern typed in cmd (expanded by acv-xl as a walk takes a folder's entries) hands them over too
     assert sorted(cli._walked_matches([str(folder / "*")])[0]) == list(map(str, named))
     # alone, nothing to consolidate: said as for a folder holding only that link

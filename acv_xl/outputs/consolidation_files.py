@@ -139,8 +139,8 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
         shown.update((f, found[f]) for f in files if found[f] != f)
-    if skipped is not None:
-        skipped.extend(sorted(lost, key=lambda x: str(x[0]).lower()))
+    if skipped is not None:  # each once: a broken link named and walked (`consolider 62 62/lien`) is one
+        skipped.extend(sorted(dict(lost).items(), key=lambda x: str(x[0]).lower()))
     if passed_over is not None:
         passed_over.extend(sorted(unread, key=lambda x: str(x[0]).lower()))
     return files, _common_folder(roots)
