@@ -272,6 +272,27 @@ def test_a_broken_link_named_is_said_as_a_walk_says_it_and_the_rest_consolidated
                                   "« casse » (lien symbolique dont la cible est introuvable).")
 
 
+def test_a_name_typed_with_a_slash_after_it_is_recorded_as_discover_reads_it(tmp_path, batch, capsys):
+    """`consolider 62/arras/ 62/calais.xlsx --registre …`, « arras » a broken link (the commune's folder
+    moved) typed as the folder it was: the run consolidated calais.xlsx and said « arras » not walked,
+    but the register was never opened — the comité consolidated and not recorded, without a word. The
+    register asked whether the names exist as the system reads « arras/ » (through the link), the walk
+    as a path (« 62/arras »); a workbook typed « 62/calais.xlsx/ » was the same. Both read them alike."""
+    from acv_xl import cli
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "calais.xlsx")
+    (folder / "arras").symlink_to(tmp_path / "absent")
+    for i, named in enumerate(([f"{folder / 'arras'}/", str(folder / "calais.xlsx")], [f"{folder / 'calais.xlsx'}/"])):
+        register = tmp_path / f"registre{i}.sqlite"
+        capsys.readouterr()
+        assert cli.main(["consolider", *named, "-o", str(tmp_path / f"c{i}.xlsx"), "--registre", str(register),
+                         "--jobs", "1"]) == 0
+        assert "enregistrée dans le registre" in capsys.readouterr().err
+        assert register.exists()
+
+
 # ------------------------------------------------------------------ the batch
 def _write_variant(conv, path: Path, **named) -> None:
     from acv_xl.outputs.template import build_workbook

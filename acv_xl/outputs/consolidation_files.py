@@ -77,6 +77,14 @@ def walked_takes(path: str) -> bool:
                                         or (os.path.islink(path) and not os.path.exists(path)))
 
 
+def named_takes(path: str | Path) -> bool:
+    """Whether `discover` takes a path named rather than refuse it « introuvable »: a folder, a file,
+    or a link whatever its target. Read as `discover` reads it, a `Path`: « 62/arras/ » is « 62/arras »,
+    a broken link still (the system, through the link, finds nothing there)."""
+    p = Path(path)
+    return p.exists() or p.is_symlink()
+
+
 def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
              shown: dict[Path, Path] | None = None,
              skipped: list[tuple[Path, str]] | None = None,
