@@ -1666,6 +1666,23 @@ def test_another_document_after_a_workbooks_name_is_no_workbook_and_a_backup_is_
         ("rapport.xls.xlsx.bak", "« .bak » ajouté après « .xlsx »")]
 
 
+def test_a_mail_named_after_a_workbook_holds_it_and_is_said_not_read(tmp_path):
+    """Excel's « Envoyer une copie » titles the mail with the workbook's name, and Outlook saves it as
+    « calais.xlsx.msg » (a mail saved elsewhere, « .eml »): the workbook is attached, as in an enveloped
+    signature (« .p7m »). Taken for another kind of document, like a PDF, it was left unsaid — the
+    commune's convention missing from the figures without a word. It is said, with what to do."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    for name in ("calais.xlsx.msg", "lens.XLSM.eml", "arras.xlsx", "arras.xlsx.msg"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    files, _ = discover([tmp_path], passed_over=passed_over)
+    assert [f.name for f in files] == ["arras.xlsx"]  # its own mail beside it: nothing to say
+    assert [(p.name, why) for p, why in passed_over] == [
+        ("calais.xlsx.msg", "message électronique, non ouvert : enregistrez-en le classeur joint"),
+        ("lens.XLSM.eml", "message électronique, non ouvert : enregistrez-en le classeur joint")]
+
+
 def test_a_workbook_whose_name_ends_with_a_space_is_read(tmp_path, batch):
     """« calais.xlsx  » (a space after the extension, kept by an unzip on Linux of an archive made
     elsewhere): Excel and `valider` read it, and `consolider 62` neither read nor said it — a

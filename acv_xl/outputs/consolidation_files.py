@@ -38,10 +38,13 @@ _WORKBOOK_INSIDE = re.compile(r".*(\.(?:xlsx|xlsm|xlsb|xls|ods))(?=[.~])", re.IG
 _ARCHIVES = (".zip", ".7z", ".rar")
 # another kind of document after a workbook's name: a workbook printed or exported (« calais.xlsx.pdf »),
 # a detached signature or checksum, never a workbook to save again as one (an enveloped signature,
-# « .p7m », holds the workbook: said)
+# « .p7m », holds the workbook: said; so does a mail, below)
 _OTHER_DOCUMENTS = (".pdf", ".txt", ".csv", ".json", ".doc", ".docx", ".odt", ".rtf", ".png", ".jpg", ".jpeg",
-                    ".msg", ".eml", ".p7s", ".sig", ".sha256", ".md5", ".log")
+                    ".p7s", ".sig", ".sha256", ".md5", ".log")
 _UNFINISHED = (".part", ".crdownload", ".download", ".partial", ".tmp")
+# a mail saved under its subject, which Excel's « Envoyer une copie » makes the workbook's name, the
+# workbook attached: « calais.xlsx.msg » (Outlook), « .eml »
+_MAILS = (".msg", ".eml")
 
 
 def workbook_name(name: str) -> bool:
@@ -281,6 +284,8 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
             return workbook, "fichier en cours de téléchargement ou de copie ?"
         if low.endswith(".lnk"):
             return workbook, "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"
+        if low.endswith(_MAILS):
+            return workbook, "message électronique, non ouvert : enregistrez-en le classeur joint"
         return workbook, f"« {file_text(rest)} » ajouté après « {inside.group(1)} »"  # (as the name is shown)
     if "." in name.lstrip(".") or name.startswith(("~$", ".")):
         return None
