@@ -272,6 +272,30 @@ def test_a_broken_link_named_is_said_as_a_walk_says_it_and_the_rest_consolidated
                                   "« casse » (lien symbolique dont la cible est introuvable).")
 
 
+def test_a_link_to_a_folder_holding_it_named_by_a_star_is_not_walked_as_for_the_folder(tmp_path, batch):
+    """62 holds « haut », a link to the folder above (`ln -s .. haut`, or to the share's root): `consolider
+    62` says it « non parcouru » (a loop), but `consolider 62/*` named it and walked the whole tree
+    above — the other départements' workbooks read and counted in the comité's figures. Named with
+    the rest of its folder, it is said as the walk says it; named alone, it is walked as asked."""
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    folder.mkdir()
+    (tmp_path / "59").mkdir()
+    shutil.copy(examples[0], folder / "calais.xlsx")
+    shutil.copy(examples[1], tmp_path / "59" / "lille.xlsx")
+    (folder / "haut").symlink_to("..")
+    walked: list = []
+    files, base = C.discover([folder], skipped=walked)
+    assert [f.name for f in files] == ["calais.xlsx"]
+    for named in (sorted(folder.iterdir()), [folder, folder / "haut"]):  # `62/*`, `62 62/haut`
+        skipped: list = []
+        assert C.discover(named, skipped=skipped) == (files, base)
+        assert skipped == walked == [(folder / "haut", "lien symbolique vers un dossier qui le contient, non suivi "
+                                                       "pour éviter une boucle")]
+    for alone in (folder / "haut", str(folder / "haut")):  # as the command line hands it over too
+        assert sorted(f.name for f in C.discover([alone])[0]) == ["calais.xlsx", "lille.xlsx"]
+
+
 def test_a_name_typed_with_a_slash_after_it_is_recorded_as_discover_reads_it(tmp_path, batch, capsys):
     """`consolider 62/arras/ 62/calais.xlsx --registre …`, « arras » a broken link (the commune's folder
     moved) typed as the folder it was: the run consolidated calais.xlsx and said « arras » not walked,

@@ -105,7 +105,8 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     path elsewhere on the machine, or a name absent from the folder. `skipped`, when given,
     receives each folder (as shown) that could not be walked, with why in French: a looping link,
     a link whose target is missing, a folder that cannot be listed — workbooks may be missing there;
-    such a link named (a Unix shell's `62/*` names each entry) is said the same, never a refusal.
+    such a link named (a Unix shell's `62/*` names each entry) is said the same, never a refusal, and
+    so is a link to a folder holding it named with its folder (named alone, it is walked as asked).
     `passed_over`, when given, receives each file of a walked folder left unread that may be a
     workbook (as shown), with what it looks like in French (`_passed_over`): `calais.xlsx.part`,
     `conventions.zip`, a workbook without extension — unless its workbook is beside it.
@@ -117,6 +118,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     links: list[tuple[Path, Path]] = []  # (as shown, as found): followed after every real folder
     lost: list[tuple[Path, str]] = []
     unread: list[tuple[Path, str]] = []
+    holding: list[tuple[Path, Path, Path]] = []  # links named to a folder holding them: (link, its folder, target)
     for p in paths:
         p = Path(p)
         if not p.exists():
@@ -133,18 +135,31 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
             raise UsageError(f"« {p} » est introuvable (ni dossier ni fichier de ce nom). Vérifiez le chemin.")
         if p.is_dir():
             root = p.resolve()
+            if p.is_symlink() and (folder := resolved(p.parent)).is_relative_to(root):
+                # a link to a folder holding it (« 62/haut » → « .. »), which `62/*` names: walked, the whole
+                # tree above was read, other départements' workbooks counted, where a walk of 62 says it —
+                # decided once every name is seen (its folder consolidated too, or the link named alone)
+                holding.append((p, folder, root))
+                continue
             roots.append(root)
             _walk(root, root, found, walked, links, lost, unread)
         else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
+    for p, folder, root in holding:
+        # its folder walked, or another of its entries named (`62/*`)
+        if folder in walked or any(Path(q) != p and resolved(Path(q).parent) == folder for q in paths):
+            roots.append(folder)
+            lost.append((folder / p.name, _HOLDING))
+        else:
+            roots.append(root)
+            _walk(root, root, found, walked, links, lost, unread)
     for link_shown, link in links:  # the list grows while a followed link holds links
         target = resolved(link)
         if target in walked:
             continue  # walked already, through its own path or another link: its workbooks are found
         if link.parent.is_relative_to(target):  # `link.parent`: a real folder, resolved already
-            lost.append((link_shown, "lien symbolique vers un dossier qui le contient, non suivi pour éviter une "
-                                     "boucle"))
+            lost.append((link_shown, _HOLDING))
             continue
         _walk(target, link_shown, found, walked, links, lost, unread)
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
@@ -155,6 +170,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     if passed_over is not None:
         passed_over.extend(sorted(unread, key=lambda x: str(x[0]).lower()))
     return files, _common_folder(roots)
+
+
+_HOLDING = "lien symbolique vers un dossier qui le contient, non suivi pour éviter une boucle"
 
 
 def _common_folder(roots: Sequence[Path]) -> Path:
