@@ -437,6 +437,7 @@ def cmd_consolider(args) -> int:
 def _consolider(args, prefetched) -> int:
     from acv_xl.contract.reference import ENV_VAR, SHIPPED
     from acv_xl.outputs.consolidation import extracts_folder_problem, run_consolider
+    from acv_xl.outputs.consolidation_files import named_takes
 
     # a list given by the user is checked here, before any file is read; the shipped one (trusted,
     # validated whole by a test) is read by the workers alone: this process never uses its rows
@@ -475,7 +476,9 @@ def _consolider(args, prefetched) -> int:
     try:  # (the register opened in it: a Ctrl-C once it is made still leaves no new one unused behind)
         # a folder mistyped stops the run before anything is read: the register not opened then, a new one
         # was made for nothing (left empty at the path given, « rien n'est écrit » said all the same)
-        if args.registre and all(os.path.exists(p) for p in args.chemins):
+        # (a broken link among them is listed, not mistyped: said, and the run recorded all the same), each
+        # name read as the walk reads it: « 62/arras/ », a broken link, went unrecorded without a word
+        if args.registre and all(named_takes(p) for p in args.chemins):
             from acv_xl.contract.system_errors import resolved
             from acv_xl.history.register import Register, RegisterError
 

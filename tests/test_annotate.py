@@ -365,6 +365,18 @@ def test_xlsm_keeps_vba_project(tmp_path):
     assert openpyxl.load_workbook(out, keep_vba=True)[Sheet.ACCUEIL]["C22"].value == STATUT_ERREURS
 
 
+def test_a_macro_workbook_whose_name_ends_with_a_space_keeps_xlsm(tmp_path):
+    """« macros.xlsm  » (a space after the extension, kept by an unzip on Linux): `valider` reads it, and
+    its copy was judged by the suffix « .xlsm  », no macro workbook's — `--annoter copie.xlsm` refused
+    (« doit garder l'extension .xlsx »), `--annoter copie.xlsx` written, macros and all, a file Excel
+    refuses to open. The name is judged as the batch judges it, spaces after it aside."""
+    src = tmp_path / "macros.xlsm "
+    _build_fixture(src, vba=b"\xd0\xcf\x11\xe0" + bytes(16))
+    assert check_output(src, tmp_path / "copie.xlsm") is None
+    assert check_output(src, tmp_path / "copie.xlsx") == (
+        "la copie annotée de macros.xlsm  doit garder l'extension .xlsm (Excel refuserait d'ouvrir copie.xlsx).")
+
+
 @pytest.mark.libreoffice
 def test_opens_in_libreoffice(fixture_xlsx, tmp_path):
     from pypdf import PdfReader

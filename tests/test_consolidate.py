@@ -8,6 +8,7 @@ independently: the validator run on each file, and pandas over the written `Lign
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -110,6 +111,26 @@ def test_con01_unvalidated_copies_fall_back_to_modification_time_and_validated_d
     assert [x.compte for x in v] == [False, True]
 
 
+def test_con01_a_validation_that_found_errors_is_no_validation():
+    """`valider calais.xlsx --annoter calais_annote.xlsx` in the folder: the copy, « non validé » (its errors
+    listed), bears the date of that validation. CON-01 kept it by that date over the commune's workbook
+    corrected since and not validated yet — stale figures counted — and said it « validé le 07/12/2026
+    puis modifié », of a workbook never validated. Among « non validé » copies the most recently modified
+    is kept, as the rule says, and no validation is claimed."""
+    copy = _s("calais_annote.xlsx", etat=ETAT_JAMAIS, dv=date(2026, 12, 7), mtime=1)
+    v = judge([copy, _s("calais.xlsx", etat=ETAT_JAMAIS, mtime=2)])
+    assert [x.compte for x in v] == [False, True]
+    assert "« calais.xlsx » (le plus récemment modifié)" in next(f.message for f in v[0].findings if f.code == "CON-01")
+    v = judge([dataclasses.replace(copy, mtime=3), _s("calais.xlsx", etat=ETAT_JAMAIS, mtime=2)])
+    assert [x.compte for x in v] == [True, False]
+    message = next(f.message for f in v[1].findings if f.code == "CON-01")
+    assert "« calais_annote.xlsx » (le plus récemment modifié)" in message and "validé" not in message
+    # a workbook validated, then modified, still outranks by its validation date
+    v = judge([_s("m.xlsx", etat=ETAT_MODIFIE, dv=date(2026, 5, 1), mtime=1), _s("n.xlsx", etat=ETAT_JAMAIS, mtime=2)])
+    assert [x.compte for x in v] == [True, False]
+    assert "(validé le 01/05/2026 puis modifié)" in next(f.message for f in v[1].findings if f.code == "CON-01")
+
+
 def test_con01_copies_of_one_date_are_never_said_the_most_recently_modified():
     """Two versions of a convention sent in one zip (same date of modification): the one kept by its
     name was said « le plus récemment modifié » — the user then removed the other, maybe the right one."""
@@ -205,18 +226,95 @@ def test_discover_recursive_skips_lock_hidden_and_output(tmp_path):
         C.discover([tmp_path / "nope"])
 
 
-def test_a_broken_link_named_is_said_a_link_not_a_missing_name(tmp_path):
-    """`consolider 62/*` in a Unix shell names a broken link of the folder (a commune's folder moved, a
-    share not mounted) or one that loops: the refusal said « introuvable (ni dossier ni fichier de ce
-    nom) » of a name `ls` shows there. It says what it is."""
-    (tmp_path / "casse").symlink_to(tmp_path / "absent")
-    (tmp_path / "boucle.xlsx").symlink_to("boucle.xlsx")
-    for name in ("casse", "boucle.xlsx"):
-        with pytest.raises(C.UsageError) as refused:
-            C.discover([tmp_path / name])
-        assert str(refused.value) == (f"« {tmp_path / name} » est un lien symbolique dont la cible est introuvable, "
-                                      "ou qui boucle (un dossier déplacé, un partage non connecté ?). Vérifiez le lien, "
-                                      "ou ne l'indiquez pas.")
+def test_a_broken_link_named_is_said_as_a_walk_says_it_and_the_rest_consolidated(tmp_path, batch, capsys):
+    """`consolider 62/*` in a Unix shell names each entry of the folder, a broken link among them (a
+    commune's folder moved, a share not mounted) or one that loops: the whole run was refused, « ne
+    l'indiquez pas » — which a `*` cannot do —, where `consolider 62` said it and consolidated the
+    rest. Named, it is said as the walk says it (a workbook's name read, « illisible »), the rest
+    consolidated, and recorded in the register as any run."""
+    from acv_xl import cli
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "arras.xlsx")
+    (folder / "casse").symlink_to(tmp_path / "absent")
+    (folder / "boucle").symlink_to("boucle")
+    (folder / "mort.xlsx").symlink_to("absent.xlsx")
+    skipped: list = []
+    named = sorted(folder.iterdir())  # as the shell expands `62/*`
+    shown: dict = {}
+    files, base = C.discover(named, skipped=skipped, shown=shown)
+    walked: list = []
+    assert (files, base) == C.discover([folder], skipped=walked)
+    assert [shown.get(f, f).name for f in files] == ["arras.xlsx", "mort.xlsx"]
+    assert [(p.name, why) for p, why in skipped] == [(p.name, why) for p, why in walked] == [
+        ("boucle", "lien symbolique qui n'a pas pu être suivi, trop de liens symboliques dans le chemin, ou une boucle"),
+        ("casse", "lien symbolique dont la cible est introuvable")]
+    capsys.readouterr()
+    register = tmp_path / "registre.sqlite"
+    assert cli.main(["consolider", *map(str, named), "-o", str(tmp_path / "c.xlsx"), "--registre", str(register),
+                     "--jobs", "1"]) == 1  # mort.xlsx illisible (CON-03)
+    err = capsys.readouterr().err
+    assert ("Attention, 2 dossiers non parcourus où des classeurs peuvent manquer : « boucle » (lien symbolique qui "
+            "n'a pas pu être suivi, trop de liens symboliques dans le chemin, ou une boucle), « casse » (lien "
+            "symbolique dont la cible est introuvable).") in err
+    assert "enregistrée dans le registre" in err and "ne l'indiquez pas" not in err
+    # named and walked too (`consolider 62 62/casse`): said once
+    again: list = []
+    C.discover([folder, folder / "casse", folder / "casse"], skipped=again)
+    assert again == walked
+    # the pattern typed in cmd (expanded by acv-xl as a walk takes a folder's entries) hands them over too
+    assert sorted(cli._walked_matches([str(folder / "*")])[0]) == list(map(str, named))
+    # alone, nothing to consolidate: said as for a folder holding only that link
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder / "casse"], tmp_path / "o.xlsx", jobs=1)
+    assert str(refused.value) == (f"aucun classeur .xlsx ou .xlsm trouvé dans « {folder / 'casse'} » ; non parcouru : "
+                                  "« casse » (lien symbolique dont la cible est introuvable).")
+
+
+def test_a_link_to_a_folder_holding_it_named_by_a_star_is_not_walked_as_for_the_folder(tmp_path, batch):
+    """62 holds « haut », a link to the folder above (`ln -s .. haut`, or to the share's root): `consolider
+    62` says it « non parcouru » (a loop), but `consolider 62/*` named it and walked the whole tree
+    above — the other départements' workbooks read and counted in the comité's figures. Named with
+    the rest of its folder, it is said as the walk says it; named alone, it is walked as asked."""
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    folder.mkdir()
+    (tmp_path / "59").mkdir()
+    shutil.copy(examples[0], folder / "calais.xlsx")
+    shutil.copy(examples[1], tmp_path / "59" / "lille.xlsx")
+    (folder / "haut").symlink_to("..")
+    walked: list = []
+    files, base = C.discover([folder], skipped=walked)
+    assert [f.name for f in files] == ["calais.xlsx"]
+    for named in (sorted(folder.iterdir()), [folder, folder / "haut"]):  # `62/*`, `62 62/haut`
+        skipped: list = []
+        assert C.discover(named, skipped=skipped) == (files, base)
+        assert skipped == walked == [(folder / "haut", "lien symbolique vers un dossier qui le contient, non suivi "
+                                                       "pour éviter une boucle")]
+    for alone in (folder / "haut", str(folder / "haut")):  # as the command line hands it over too
+        assert sorted(f.name for f in C.discover([alone])[0]) == ["calais.xlsx", "lille.xlsx"]
+
+
+def test_a_name_typed_with_a_slash_after_it_is_recorded_as_discover_reads_it(tmp_path, batch, capsys):
+    """`consolider 62/arras/ 62/calais.xlsx --registre …`, « arras » a broken link (the commune's folder
+    moved) typed as the folder it was: the run consolidated calais.xlsx and said « arras » not walked,
+    but the register was never opened — the comité consolidated and not recorded, without a word. The
+    register asked whether the names exist as the system reads « arras/ » (through the link), the walk
+    as a path (« 62/arras »); a workbook typed « 62/calais.xlsx/ » was the same. Both read them alike."""
+    from acv_xl import cli
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "calais.xlsx")
+    (folder / "arras").symlink_to(tmp_path / "absent")
+    for i, named in enumerate(([f"{folder / 'arras'}/", str(folder / "calais.xlsx")], [f"{folder / 'calais.xlsx'}/"])):
+        register = tmp_path / f"registre{i}.sqlite"
+        capsys.readouterr()
+        assert cli.main(["consolider", *named, "-o", str(tmp_path / f"c{i}.xlsx"), "--registre", str(register),
+                         "--jobs", "1"]) == 0
+        assert "enregistrée dans le registre" in capsys.readouterr().err
+        assert register.exists()
 
 
 # ------------------------------------------------------------------ the batch
@@ -1501,6 +1599,37 @@ def test_a_file_of_the_folder_that_may_be_a_workbook_is_said_not_read(tmp_path, 
     assert "Attention" not in capsys.readouterr().err
 
 
+def test_the_json_summary_lists_the_folders_not_walked_and_the_files_not_read(tmp_path, batch, capsys):
+    """A référent scripting the run read the `--json` summary: the folders not walked and the files
+    left unread that may be workbooks were said on the terminal only, a convention missing from the
+    figures with nothing in the JSON to tell it. Each is listed there, as shown, with why; the
+    workbook and the register are as before (none of them is a file read)."""
+    examples = sorted(batch["examples"])
+    folder = tmp_path / "62"
+    (folder / "sous").mkdir(parents=True)
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    shutil.copy(examples[1], folder / "sous" / "calais.xlsx.part")
+    (folder / "boulogne").symlink_to(tmp_path / "absent")
+    summary = tmp_path / "recap.json"
+    C.run_consolider([folder], tmp_path / "recap.xlsx", json_path=summary, jobs=1)
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    assert data["dossiers_non_parcourus"] == [
+        {"dossier": "boulogne", "motif": "lien symbolique dont la cible est introuvable"}]
+    assert data["fichiers_non_lus"] == [
+        {"fichier": "sous/calais.xlsx.part", "motif": "fichier en cours de téléchargement ou de copie ?"}]
+    assert [c["fichier"] for c in data["conventions"]] == ["arras.xlsx"] and data["fichiers"] == 1
+    # the terminal says the same
+    err = capsys.readouterr().err
+    assert "« boulogne » (lien symbolique dont la cible est introuvable)" in err
+    assert "« sous/calais.xlsx.part » (fichier en cours de téléchargement ou de copie ?)" in err
+    # nothing amiss: the keys are there, empty (a script reads them without testing for them)
+    (folder / "boulogne").unlink()
+    (folder / "sous" / "calais.xlsx.part").unlink()
+    C.run_consolider([folder], tmp_path / "recap.xlsx", json_path=summary, jobs=1)
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    assert data["dossiers_non_parcourus"] == data["fichiers_non_lus"] == []
+
+
 def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
     """`consolider 62 62/calais` (a workbook saved without extension, named to be read), a link
     « lien.xlsx » of the folder to « boulogne » beside it, or « lens.xlsx.part » that a pattern left
@@ -1538,8 +1667,65 @@ def test_the_json_summary_of_the_run_is_never_said_not_read(tmp_path, batch, cap
         C.run_consolider([folder], tmp_path / "recap.xlsx", json_path=summary, replace=True, jobs=1)
         assert "Attention" not in capsys.readouterr().err
     assert summary.exists()
-    assert C.consolidate([folder], tmp_path / "autre.xlsx", jobs=1).not_read == [
-        "« recap.xlsx.json » (« .json » ajouté après « .xlsx »)"]  # not this run's: said
+    # not this run's: a JSON file all the same, no workbook (`test_another_document_after_a_workbooks_name…`)
+    assert C.consolidate([folder], tmp_path / "autre.xlsx", jobs=1).not_read == []
+
+
+def test_another_document_after_a_workbooks_name_is_no_workbook_and_a_backup_is_of_the_last_name(tmp_path):
+    """« calais.xlsx.pdf » (the workbook printed), « calais.xlsx.p7s » (its signature) without the
+    workbook beside them were said « fichiers non lus qui peuvent être des classeurs », the référent
+    told to save a PDF « en classeur .xlsx ». And « rapport.xls.xlsx.bak » was taken for the backup
+    of « rapport.xls » (« .xlsx.bak » ajouté après « .xls »): « rapport.xls.xlsx » beside it did not
+    silence it, absent it was misnamed. The last workbook's extension is the one."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    for name in ("calais.xlsx.pdf", "calais.xlsx.p7s", "recap.XLSX.json", "lens.xlsx.p7m", "rapport.xls.xlsx.bak",
+                 "arras.xls.xlsx", "arras.xls.xlsx.old"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    files, _ = discover([tmp_path], passed_over=passed_over)
+    assert [f.name for f in files] == ["arras.xls.xlsx"]  # its backup beside it: nothing to say
+    assert [(p.name, why) for p, why in passed_over] == [
+        ("lens.xlsx.p7m", "« .p7m » ajouté après « .xlsx »"),  # an enveloped signature holds the workbook
+        ("rapport.xls.xlsx.bak", "« .bak » ajouté après « .xlsx »")]
+
+
+def test_a_mail_named_after_a_workbook_holds_it_and_is_said_not_read(tmp_path):
+    """Excel's « Envoyer une copie » titles the mail with the workbook's name, and Outlook saves it as
+    « calais.xlsx.msg » (a mail saved elsewhere, « .eml »): the workbook is attached, as in an enveloped
+    signature (« .p7m »). Taken for another kind of document, like a PDF, it was left unsaid — the
+    commune's convention missing from the figures without a word. It is said, with what to do."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    for name in ("calais.xlsx.msg", "lens.XLSM.eml", "arras.xlsx", "arras.xlsx.msg"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    files, _ = discover([tmp_path], passed_over=passed_over)
+    assert [f.name for f in files] == ["arras.xlsx"]  # its own mail beside it: nothing to say
+    assert [(p.name, why) for p, why in passed_over] == [
+        ("calais.xlsx.msg", "message électronique, non ouvert : enregistrez-en le classeur joint"),
+        ("lens.XLSM.eml", "message électronique, non ouvert : enregistrez-en le classeur joint")]
+
+
+def test_a_workbook_whose_name_ends_with_a_space_is_read(tmp_path, batch):
+    """« calais.xlsx  » (a space after the extension, kept by an unzip on Linux of an archive made
+    elsewhere): Excel and `valider` read it, and `consolider 62` neither read nor said it — a
+    convention missing from the comité's figures without a word. It is read as the workbook it is,
+    in a walk as among several names (`62/*`), and not said « pas un classeur Excel »."""
+    from acv_xl import cli
+
+    folder = tmp_path / "62"
+    folder.mkdir()
+    examples = sorted(batch["examples"])
+    shutil.copy(examples[0], folder / "arras.xlsx")
+    shutil.copy(examples[1], folder / "calais.xlsx ")
+    (folder / "lens.xlsm\t").write_bytes(b"")  # a workbook's name, damaged: illisible, a commune's
+    for named in ([folder], sorted(folder.iterdir())):
+        r = C.consolidate(named, tmp_path / "o.xlsx", jobs=1, replace=True)
+        assert [f.rel for f in r.files] == ["arras.xlsx", "calais.xlsx ", "lens.xlsm\t"]
+        assert [v.compte for v in r.verdicts] == [True, True, False] and not r.files[2].ignore
+        assert r.not_read == []
+    assert sorted(cli._walked_matches([str(folder / "*")])[0]) == sorted(map(str, folder.iterdir()))
 
 
 def test_the_walk_opens_no_file_but_one_without_extension(tmp_path, monkeypatch):

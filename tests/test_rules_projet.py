@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -232,3 +233,46 @@ def test_prj04_next_comite_before_the_signature_warns(comite, warned):
     if warned:
         assert out[0].message.startswith("Le prochain comité d'engagement (14/06/2023) précède la signature de la "
                                           "convention-cadre (15/06/2023)")
+
+
+def test_prj04_zero_in_a_date_cell_is_said_zero_not_midnight():
+    """0 in a date cell — most often a formula naming an empty cell (« =B30 »), which Excel shows
+    00/01/1900 — comes as midnight from every reader: it was « une heure seule (« 00:00 ») », a time
+    the user never typed."""
+    from datetime import datetime, time
+
+    for raw in (time(0), datetime(1899, 12, 30)):  # the file reader, COM
+        out = run(lambda r: r["names"].update(acv_date_convention=raw))
+        assert only(out) == [("PRJ-04", E, "Projet", "B11")]
+        assert out[0].message == ("« Date de signature de la convention-cadre » n'est pas une date : zéro ou un nombre "
+                                  "négatif, qu'Excel affiche « 00/01/1900 » ou « ### » au format date.")
+
+
+def test_prj04_a_negative_number_in_a_date_cell_is_not_said_a_time_of_day(tmp_path):
+    """« -100 » in a date cell (a difference of two dates typed there, Excel showing ####): every reader
+    gives its time alone, its sign lost (calamine a `time`, COM and Office.js a date-time before
+    30/12/1899), and PRJ-04 said « n'est pas une date : « 00:00:00 » », a midnight the user never typed —
+    « -0,0001 » was « 23:59:51.360000 ». No reader can tell a time typed from a negative number: the
+    message names both, the time as Excel shows it, for the file reader and the button alike."""
+    from datetime import datetime, time
+
+    import openpyxl
+
+    from acv_xl.checks.validate import validate_file
+    from acv_xl.contract import layout
+
+    path = tmp_path / "negatif.xlsx"
+    wb = openpyxl.load_workbook(Path(__file__).resolve().parents[1] / "workbooks" / "exemples" / "calais.xlsx")
+    ws = wb[layout.Sheet.PROJET]
+    ws["B11"].value, ws["B12"].value = -100, -0.0001  # their date format kept
+    wb.save(path)
+    said = {f.cellule: f.message for f in validate_file(path).findings if f.code == "PRJ-04"}
+    assert said["B11"] == ("« Date de signature de la convention-cadre » n'est pas une date : zéro ou un nombre "
+                           "négatif, qu'Excel affiche « 00/01/1900 » ou « ### » au format date.")
+    assert said["B12"] == ("« Fin de la phase d'initialisation » n'est pas une date : une heure seule (« 23:59:51 ») ou "
+                           "un nombre négatif, qu'Excel affiche « ### » au format date.")
+    # the button's reading (COM: a date-time before 30/12/1899; a time typed: « 12:30 ») says the same
+    out = run(lambda r: r["names"].update(acv_date_convention=datetime(1899, 9, 21)))
+    assert only(out) == [("PRJ-04", E, "Projet", "B11")] and out[0].message == said["B11"]
+    out = run(lambda r: r["names"].update(acv_date_convention=time(12, 30)))
+    assert "n'est pas une date : une heure seule (« 12:30 ») ou un nombre négatif" in out[0].message

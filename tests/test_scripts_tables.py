@@ -744,7 +744,8 @@ def test_a_time_alone_in_a_date_column_is_no_date_for_either(base, tmp_path):
     path = edited_copy(base, tmp_path / "heure.xlsx", edit)
     cli, button = _both(path)
     assert [(f.code, f.message.split(" : ", 1)[1]) for f in cli.findings] == [
-        ("FIN-17", "« Date de la demande » n'est pas une date : « 12:30:00 »."),
+        ("FIN-17", "« Date de la demande » n'est pas une date : une heure seule (« 12:30 ») ou un nombre négatif, "
+                   "qu'Excel affiche « ### » au format date."),
     ]
     assert [_key(f) for f in button.findings] == [_key(f) for f in cli.findings]
     # and the function ACV_CONTROLE, given the plan as Office.js passes it, says the same

@@ -189,7 +189,7 @@ def parse_date(raw: Any) -> Parsed:
         return Parsed(raw.date())
     if isinstance(raw, date):
         return Parsed(raw)
-    if isinstance(raw, bool):
+    if isinstance(raw, (bool, time)):  # a time as the file reader gives it, as the button's above: no date
         return Parsed(None, Problem("pas_date", raw))
     if isinstance(raw, (int, float)):
         # an unformatted date cell: the serial number (1900 system) is still a real date — but not a

@@ -165,9 +165,12 @@ def check_output(src: Path, out: Path) -> str | None:
         return f"la copie annotée doit avoir l'extension .xlsx (ou .xlsm pour un classeur à macros) : « {out.name} »"
     if not out.parent.is_dir():
         return folder_missing(out)
-    if (src.suffix.lower() == ".xlsm") != (out.suffix.lower() == ".xlsm"):
+    # the workbook's own extension, spaces after it aside (« macros.xlsm  », unzipped on Linux, which
+    # `valider` reads): its suffix « .xlsm  » made it no macro workbook, its copy an .xlsx Excel refuses
+    kind = Path(src.name.rstrip()).suffix.lower()
+    if (kind == ".xlsm") != (out.suffix.lower() == ".xlsm"):
         # Excel refuses a file whose extension does not match its content (macros or not)
-        wanted = src.suffix.lower() if src.suffix.lower() in (".xlsx", ".xlsm") else ".xlsx"
+        wanted = kind if kind in (".xlsx", ".xlsm") else ".xlsx"
         return (f"la copie annotée de {src.name} doit garder l'extension {wanted} "
                 f"(Excel refuserait d'ouvrir {out.name}).")
     return None

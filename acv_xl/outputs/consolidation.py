@@ -67,9 +67,10 @@ from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported f
     _identify,
     identify_kept,
     discover,
+    workbook_name,
 )
 from acv_xl.outputs.consolidation_worker import start as start_readers
-from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult  # noqa: F401 — re-exported
+from acv_xl.outputs.consolidation_result import Anomalie, ConsolidationResult, said_with_why  # noqa: F401 — re-exported
 from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbook's names, re-exported for callers
     FEUILLES,
     MARQUE,
@@ -633,11 +634,10 @@ def _not_workbooks(summaries: list[FileSummary]) -> None:
     Excel's lock file (« ~$vieux.xlsx », left behind) bears no workbook's name, as for the walk."""
     if len(summaries) < 2:
         return
-    workbook_names = EXTENSIONS + EXTENSIONS_REFUSEES
     for s in summaries:
         if s.etat == ETAT_ILLISIBLE and not s.ignore and not s.crash and len(s.findings) == 1 \
                 and s.findings[0][0] == "STR-01" \
-                and (not s.path.lower().endswith(workbook_names) or os.path.basename(s.path).startswith("~$")) \
+                and (not workbook_name(s.path) or os.path.basename(s.path).startswith("~$")) \
                 and not _maybe_workbook(s.path):
             s.ignore, s.findings = MOTIF_PAS_CLASSEUR, ()
 
@@ -845,8 +845,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if ahead is not None:
         shown, skipped, passed_over = ahead[3], prefetched.skipped, prefetched.passed_over
     # a folder named by the user itself that could not be listed is the base: its path, not « . »
-    not_walked = [f"« {_rel(folder, base) if folder != base else file_text(str(folder))} » ({why})"
-                  for folder, why in skipped]
+    not_walked = [(_rel(folder, base) if folder != base else file_text(str(folder)), why) for folder, why in skipped]
     outputs = [Output(out, (".xlsx",), "-o", CONSOLIDATION)] + (
         [Output(Path(json_path), (".json",), "--json", CONSOLIDATION)] if json_path else [])
     # a previous report of ours among the files found is replaced, never read; anything else found is an input
@@ -868,7 +867,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         # nor an output of this run (`--json 62/recap.xlsx.json`, there from the previous one)
         read = written.union(files)  # (`written`: this run's outputs, resolved, among others)
         maybe = {path: why for path, why in maybe.items() if resolved(path) not in read}
-    not_read = [f"« {_rel(path, base)} » ({why})" for path, why in sorted(maybe.items(), key=lambda x: str(x[0]).lower())]
+    not_read = [(_rel(path, base), why) for path, why in sorted(maybe.items(), key=lambda x: str(x[0]).lower())]
     mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True,
                                 input_ids=input_ids):
@@ -877,9 +876,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     if not files:
         where = ", ".join(f"« {p} »" for p in paths)
         raise UsageError(f"aucun classeur .xlsx ou .xlsm trouvé dans {where}"
-                         + (f" ; non parcouru{'s' if len(not_walked) > 1 else ''} : {', '.join(not_walked)}"
-                            if not_walked else "")
-                         + (f" ; non lu{'s' if len(not_read) > 1 else ''} : {_first(not_read)}" if not_read else "")
+                         + (f" ; non parcouru{'s' if len(not_walked) > 1 else ''} : "
+                            f"{', '.join(said_with_why(not_walked))}" if not_walked else "")
+                         + (f" ; non lu{'s' if len(not_read) > 1 else ''} : {_first(said_with_why(not_read))}" if not_read else "")
                          + ".")
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
@@ -906,7 +905,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         raise UsageError(_no_convention_of(departement, summaries, paths))
     result = ConsolidationResult(summaries, verdicts, departement=departement, out=out, json_path=json_path,
                                  base=base, phases=phases, comite=comite, sans_erreurs=sans_erreurs,
-                                 reused=reused, not_walked=not_walked, not_read=not_read, blocs=blocs)
+                                 reused=reused, folders_not_walked=not_walked, files_not_read=not_read,
+                                 blocs=blocs)
     lap("règles CON")
     if (problem := _beyond_excel(result) or _beyond_rows(result)) is not None:
         raise UsageError(problem)

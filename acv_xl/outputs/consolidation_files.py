@@ -33,9 +33,25 @@ EXTENSIONS_REFUSEES = (".xls", ".xlsb", ".ods")
 # Files a walk does not read but names, by their name alone (a workbook's extension inside it, an
 # archive), or by their first bytes when they have no extension at all (rare: one `open` each):
 # workbooks may be missing there (`discover`'s `passed_over`).
-_WORKBOOK_INSIDE = re.compile(r"\.(?:xlsx|xlsm|xlsb|xls|ods)(?=[.~])", re.IGNORECASE)
+# (the last one: « rapport.xls.xlsx.bak » is the backup of « rapport.xls.xlsx », not of « rapport.xls »)
+_WORKBOOK_INSIDE = re.compile(r".*(\.(?:xlsx|xlsm|xlsb|xls|ods))(?=[.~])", re.IGNORECASE | re.DOTALL)
 _ARCHIVES = (".zip", ".7z", ".rar")
+# another kind of document after a workbook's name: a workbook printed or exported (« calais.xlsx.pdf »),
+# a detached signature or checksum, never a workbook to save again as one (an enveloped signature,
+# « .p7m », holds the workbook: said; so does a mail, below)
+_OTHER_DOCUMENTS = (".pdf", ".txt", ".csv", ".json", ".doc", ".docx", ".odt", ".rtf", ".png", ".jpg", ".jpeg",
+                    ".p7s", ".sig", ".sha256", ".md5", ".log")
 _UNFINISHED = (".part", ".crdownload", ".download", ".partial", ".tmp")
+# a mail saved under its subject, which Excel's « Envoyer une copie » makes the workbook's name, the
+# workbook attached: « calais.xlsx.msg » (Outlook), « .eml »
+_MAILS = (".msg", ".eml")
+
+
+def workbook_name(name: str) -> bool:
+    """Whether a file's name is a workbook's (`EXTENSIONS`, `EXTENSIONS_REFUSEES`), spaces after it
+    aside: « calais.xlsx  » (unzipped on Linux from an archive made elsewhere) was neither read nor
+    said; Excel and the reader take it as the workbook it is."""
+    return name.rstrip().lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES)
 
 
 # ------------------------------------------------------------------ discovery
@@ -59,7 +75,17 @@ def walked_takes(path: str) -> bool:
     """Whether a folder walk (`discover`) takes this entry: a folder, or a file with a workbook's name
     (`EXTENSIONS`, `EXTENSIONS_REFUSEES`), neither hidden nor Excel's lock file."""
     name = os.path.basename(path.rstrip("/" + os.sep))
-    return not _hidden(name, path) and (os.path.isdir(path) or name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES))
+    # a link leading nowhere too (a commune's folder moved): `discover` says it, as a walk does
+    return not _hidden(name, path) and (os.path.isdir(path) or workbook_name(name)
+                                        or (os.path.islink(path) and not os.path.exists(path)))
+
+
+def named_takes(path: str | Path) -> bool:
+    """Whether `discover` takes a path named rather than refuse it « introuvable »: a folder, a file,
+    or a link whatever its target. Read as `discover` reads it, a `Path`: « 62/arras/ » is « 62/arras »,
+    a broken link still (the system, through the link, finds nothing there)."""
+    p = Path(path)
+    return p.exists() or p.is_symlink()
 
 
 def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
@@ -78,7 +104,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     own name kept): a file is shown and read under that name, never under its link's target — a
     path elsewhere on the machine, or a name absent from the folder. `skipped`, when given,
     receives each folder (as shown) that could not be walked, with why in French: a looping link,
-    a link whose target is missing, a folder that cannot be listed — workbooks may be missing there.
+    a link whose target is missing, a folder that cannot be listed — workbooks may be missing there;
+    such a link named (a Unix shell's `62/*` names each entry) is said the same, never a refusal, and
+    so is a link to a folder holding it named with its folder (named alone, it is walked as asked).
     `passed_over`, when given, receives each file of a walked folder left unread that may be a
     workbook (as shown), with what it looks like in French (`_passed_over`): `calais.xlsx.part`,
     `conventions.zip`, a workbook without extension — unless its workbook is beside it.
@@ -90,37 +118,61 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     links: list[tuple[Path, Path]] = []  # (as shown, as found): followed after every real folder
     lost: list[tuple[Path, str]] = []
     unread: list[tuple[Path, str]] = []
+    holding: list[tuple[Path, Path, Path]] = []  # links named to a folder holding them: (link, its folder, target)
     for p in paths:
         p = Path(p)
         if not p.exists():
-            if p.is_symlink():  # listed in its folder (a Unix shell's `*` names it): not « ni dossier ni fichier »
-                raise UsageError(f"« {p} » est un lien symbolique dont la cible est introuvable, ou qui boucle (un "
-                                 "dossier déplacé, un partage non connecté ?). Vérifiez le lien, ou ne l'indiquez pas.")
+            if p.is_symlink():  # listed in its folder, which a Unix shell's `*` names entry by entry: as a walk
+                # has it (`consolider 62/*` was refused whole, « ne l'indiquez pas », where `consolider 62`
+                # said it and went on) — a workbook's name read, « illisible »; any other not walked, said
+                folder = resolved(p.parent)
+                roots.append(folder)
+                if workbook_name(p.name):
+                    _found(found, folder / p.name)
+                else:
+                    lost.append((folder / p.name, _unfollowed(p)))
+                continue
             raise UsageError(f"« {p} » est introuvable (ni dossier ni fichier de ce nom). Vérifiez le chemin.")
         if p.is_dir():
             root = p.resolve()
+            if p.is_symlink() and (folder := resolved(p.parent)).is_relative_to(root):
+                # a link to a folder holding it (« 62/haut » → « .. »), which `62/*` names: walked, the whole
+                # tree above was read, other départements' workbooks counted, where a walk of 62 says it —
+                # decided once every name is seen (its folder consolidated too, or the link named alone)
+                holding.append((p, folder, root))
+                continue
             roots.append(root)
             _walk(root, root, found, walked, links, lost, unread)
         else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
+    for p, folder, root in holding:
+        # its folder walked, or another of its entries named (`62/*`)
+        if folder in walked or any(Path(q) != p and resolved(Path(q).parent) == folder for q in paths):
+            roots.append(folder)
+            lost.append((folder / p.name, _HOLDING))
+        else:
+            roots.append(root)
+            _walk(root, root, found, walked, links, lost, unread)
     for link_shown, link in links:  # the list grows while a followed link holds links
         target = resolved(link)
         if target in walked:
             continue  # walked already, through its own path or another link: its workbooks are found
         if link.parent.is_relative_to(target):  # `link.parent`: a real folder, resolved already
-            lost.append((link_shown, "lien symbolique vers un dossier qui le contient, non suivi pour éviter une "
-                                     "boucle"))
+            lost.append((link_shown, _HOLDING))
             continue
         _walk(target, link_shown, found, walked, links, lost, unread)
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
         shown.update((f, found[f]) for f in files if found[f] != f)
-    if skipped is not None:
-        skipped.extend(sorted(lost, key=lambda x: str(x[0]).lower()))
+    if skipped is not None:  # each once: a broken link named and walked (`consolider 62 62/lien`) is one
+        skipped.extend(sorted(dict(lost).items(), key=lambda x: str(x[0]).lower()))
     if passed_over is not None:
         passed_over.extend(sorted(unread, key=lambda x: str(x[0]).lower()))
     return files, _common_folder(roots)
+
+
+_HOLDING = "lien symbolique vers un dossier qui le contient, non suivi pour éviter une boucle"
 
 
 def _common_folder(roots: Sequence[Path]) -> Path:
@@ -169,20 +221,20 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             except OSError as exc:  # a link that loops, or whose target is refused or on a share gone
                 to_folder, unreachable = False, exc
             if unreachable is not None and link and not _hidden(name) \
-                    and not name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):
+                    and not workbook_name(name):
                 # maybe a folder: workbooks may be missing (a workbook's name is listed, read, « illisible »)
-                lost.append((shown / name, f"lien symbolique qui n'a pas pu être suivi, {os_error_text(unreachable)}"))
+                lost.append((shown / name, _unfollowed(e.path, unreachable)))
             elif to_folder:
                 if not _hidden(name):
                     links.append((shown / name, real / name))
-            elif name.lower().endswith(EXTENSIONS + EXTENSIONS_REFUSEES):  # a link too: listed, read through it
+            elif workbook_name(name):  # a link too: listed, read through it
                 if not _hidden(name, e.path):
                     # a plain file of a resolved folder is its own resolved path: no `realpath` walk
                     # of every component (≈ 15 µs a file)
                     _found(found, shown / name, None if link else real / name)
             elif link and not _hidden(name) and not os.path.exists(e.path):
                 # a folder moved, a share not mounted: workbooks may be missing
-                lost.append((shown / name, "lien symbolique dont la cible est introuvable"))
+                lost.append((shown / name, _unfollowed(e.path)))
             elif (why := _passed_over(name, e.path, e.is_file)) is not None:
                 maybe.append((name, *why))
         if maybe:  # a backup or a download beside its workbook is that workbook's: nothing to say
@@ -190,6 +242,21 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             unread.extend((shown / name, why) for name, workbook, why in maybe
                           if not _beside(workbook, beside) and not _hidden(name, os.path.join(real, name)))
         todo.extend(reversed(folders))
+
+
+def _unfollowed(path: str | Path, exc: OSError | None = None) -> str:
+    """Why a symbolic link that leads to no folder nor file was not walked, in French: its target
+    missing, or the system's error when following it (`exc`, asked of the system when not given)."""
+    if exc is None:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            pass
+        except OSError as err:  # it loops, a component is a file, a share refused
+            exc = err
+    if exc is None:  # (a folder moved, a share not mounted)
+        return "lien symbolique dont la cible est introuvable"
+    return f"lien symbolique qui n'a pas pu être suivi, {os_error_text(exc)}"
 
 
 def not_taken_why(path: str, names_in: Callable[[str], frozenset[str]] | None = None) -> str | None:
@@ -227,13 +294,17 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
     low = name.lower()
     if low.endswith(_ARCHIVES):
         return "", "archive, non ouverte : extrayez-en les classeurs"
-    if (inside := _WORKBOOK_INSIDE.search(name)) is not None:
+    if (inside := _WORKBOOK_INSIDE.match(name)) is not None:
         workbook, rest = name[:inside.end()], name[inside.end():]
+        if low.endswith(_OTHER_DOCUMENTS):
+            return None
         if low.endswith(_UNFINISHED):
             return workbook, "fichier en cours de téléchargement ou de copie ?"
         if low.endswith(".lnk"):
             return workbook, "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"
-        return workbook, f"« {file_text(rest)} » ajouté après « {inside.group()} »"  # (as the name is shown)
+        if low.endswith(_MAILS):
+            return workbook, "message électronique, non ouvert : enregistrez-en le classeur joint"
+        return workbook, f"« {file_text(rest)} » ajouté après « {inside.group(1)} »"  # (as the name is shown)
     if "." in name.lstrip(".") or name.startswith(("~$", ".")):
         return None
     try:  # a regular file only: opening a named pipe waits for a writer forever

@@ -137,6 +137,11 @@ def preparation(f: FileSummary, ref: date) -> Preparation:
     return Preparation(phase, part_actions, part_acquise, classe)
 
 
+def said_with_why(items: list[tuple[str, str]]) -> list[str]:
+    """Folders or files as shown, each with why, as the terminal says them (« « arras » (lien…) »)."""
+    return [f"« {shown} » ({why})" for shown, why in items]
+
+
 @dataclass
 class ConsolidationResult:
     files: list[FileSummary]
@@ -157,11 +162,21 @@ class ConsolidationResult:
     extracts: list[Path] = field(default_factory=list)  # one workbook per financeur (`--par-financeur`)
     extracts_removed: list[Path] = field(default_factory=list)  # a previous run's, for a financeur absent now
     extracts_left: list[Path] = field(default_factory=list)  # the same, that could not be removed
-    # folders `discover` could not walk, as shown with why (« « arras » (lien symbolique dont la cible…) »)
-    not_walked: list[str] = field(default_factory=list)
-    # files of a walked folder left unread that may be workbooks, as shown with what they look like
-    # (« « calais.xlsx.part » (fichier en cours de téléchargement ou de copie ?) »)
-    not_read: list[str] = field(default_factory=list)
+    # folders `discover` could not walk, as shown, with why (« arras », « lien symbolique dont la cible… »)
+    folders_not_walked: list[tuple[str, str]] = field(default_factory=list)
+    # files of a walked folder left unread that may be workbooks, as shown, with what they look like
+    # (« calais.xlsx.part », « fichier en cours de téléchargement ou de copie ? »)
+    files_not_read: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def not_walked(self) -> list[str]:
+        """`folders_not_walked` as the terminal says them (« « arras » (lien symbolique…) »)."""
+        return said_with_why(self.folders_not_walked)
+
+    @property
+    def not_read(self) -> list[str]:
+        """`files_not_read` as the terminal says them (« « calais.xlsx.part » (fichier en cours…) »)."""
+        return said_with_why(self.files_not_read)
 
     @cached_property
     def counted(self) -> list[FileSummary]:

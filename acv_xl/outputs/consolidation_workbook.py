@@ -1689,6 +1689,9 @@ def to_json(result: ConsolidationResult) -> dict:
             "non_ventile": {k: _f(v) for k, v in g.non_ventile.items()},  # what each par_… could not place
         },
         "conventions": conventions,
+        # what the terminal's « Attention » lines say, for a script: workbooks may be missing there
+        "dossiers_non_parcourus": [{"dossier": shown, "motif": why} for shown, why in result.folders_not_walked],
+        "fichiers_non_lus": [{"fichier": shown, "motif": why} for shown, why in result.files_not_read],
     }, CONSOLIDATION)
 
 

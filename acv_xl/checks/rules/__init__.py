@@ -61,7 +61,7 @@ import re
 import unicodedata
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from itertools import chain, compress, groupby, repeat
 from operator import attrgetter, is_, itemgetter, not_
 from typing import Any, Callable, Iterable
@@ -723,6 +723,16 @@ def describe_problem(header: str, kind: Kind, p: Problem, choices: tuple[str, ..
             s = "Une année seule n'est pas une date : saisissez la date complète au format jj/mm/aaaa."
         else:
             s = "Saisissez une date valide au format jj/mm/aaaa."
+        if isinstance(p.raw, time):
+            # a serial number below 1: a time typed, or a negative number, whose sign no reader keeps (calamine,
+            # COM and Office.js give its time alone: « -100 » was « 00:00:00 », « -0,0001 » « 23:59:51.360000 »);
+            # midnight is also 0, a formula's result where the cell it names is empty (« =B30 »)
+            if p.raw == time(0):
+                return (f"{h} n'est pas une date : zéro ou un nombre négatif, qu'Excel affiche « 00/01/1900 » ou "
+                        "« ### » au format date."), s
+            shown = p.raw.strftime("%H:%M:%S" if p.raw.second else "%H:%M")
+            return (f"{h} n'est pas une date : une heure seule ({q(shown)}) ou un nombre négatif, qu'Excel affiche "
+                    "« ### » au format date."), s
         return f"{h} n'est pas une date : {q(show_raw(p.raw))}.", s
     if p.kind == "hors_liste":
         if p.suggestion and isinstance(p.raw, str) and (how := looks_the_same(p.raw, p.suggestion)):

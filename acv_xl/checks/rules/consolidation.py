@@ -261,8 +261,17 @@ def con05_financeur_inconnu(f: FileSummary) -> Finding | None:
 
 
 # ------------------------------------------------------------------ across files
+def _validated_on(f: FileSummary) -> date | None:
+    """The date a workbook was validated: none for one « non validé » — its date is that of a validation
+    that found errors (« Erreurs à corriger », or a copy written by `valider --annoter`), which validated
+    nothing."""
+    return f.date_validation if f.etat in (ETAT_VALIDE, ETAT_MODIFIE) else None
+
+
 def _rank(f: FileSummary) -> tuple:
-    return (f.etat == ETAT_VALIDE, f.date_validation or date.min, f.mtime, f.rel)
+    # a copy annotated with its errors then left in the folder outranked, by that date, the commune's
+    # workbook corrected since and not yet validated: stale figures counted
+    return (f.etat == ETAT_VALIDE, _validated_on(f) or date.min, f.mtime, f.rel)
 
 
 def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dict[int, Finding]:
@@ -286,8 +295,8 @@ def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dic
             # older third copy is told the truth about itself, not « les copies ont la même date »
             tie = _rank(files[i])[:3] == _rank(k)[:3]
             pourquoi = (
-                f"validé le {fmt_date(k.date_validation)}" if k.date_validation and k.etat == ETAT_VALIDE
-                else f"validé le {fmt_date(k.date_validation)} puis modifié" if k.date_validation
+                f"validé le {fmt_date(k.date_validation)}" if _validated_on(k) and k.etat == ETAT_VALIDE
+                else f"validé le {fmt_date(k.date_validation)} puis modifié" if _validated_on(k)
                 else "retenu d'après son nom : les copies ont la même date de modification" if tie
                 else "le plus récemment modifié"
             )
