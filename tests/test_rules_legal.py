@@ -1865,3 +1865,29 @@ def test_the_commune_s_share_named_beside_the_aid_it_completes_is_its_own(nom):
         lines(r)[AUTO_11]["dispositif"] = nom
     assert run(m, "FIN-06") == []
     assert not dispositifs.names_another_payer(nom, "COMMUNE")
+
+
+def test_fin20_is_answered_by_a_dispositif_listed_as_no_r2334_27_dotation():
+    """FIN-20 asks to list an unrecognised État subsidy « en indiquant s'il est une dotation R2334-27 »; a finance
+    officer who listed « Fonds écoles 2024 » with « Dotation R2334-27 » = « Non » still got the warning, which only
+    « Oui » silenced. « Non » answers it too (a DSIL recognised by its name stays in the caps whatever it is
+    declared); listed with the column left empty, the warning stays and says which cell to fill."""
+    def m(r, mark=None, nom="Fonds écoles 2024"):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif=nom)
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+        if mark is not False:
+            r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": nom, "nature": "Subvention",
+                                       "dotation_r2334_27": mark})
+    (f,) = run(lambda r: m(r, False), "FIN-20")
+    assert "avec « Dotation R2334-27 » à « Oui » si c'est une DETR, une DSIL, une DPV ou une DSID" in f.suggestion
+    assert f.suggestion.endswith("« Non » sinon.")
+    assert run(lambda r: m(r, "Non"), "FIN-20") == []
+    (f,) = run(lambda r: m(r, None), "FIN-20")
+    assert "sans que sa colonne « Dotation R2334-27 » dise « Oui » ou « Non » : choisissez-y « Oui »" in f.suggestion
+    # a DSIL declared « Non » is still the État's DSIL, in the 80 % cap
+    def dsil_non(r):
+        lines(r)[DSIL_21].update(dispositif="DSIL rénovation", montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "DSIL rénovation", "nature": "Subvention",
+                                   "dotation_r2334_27": "Non"})
+    assert codes(run(dsil_non, "FIN-07")) == [("FIN-07", E)]

@@ -56,14 +56,15 @@ def _variants():
     variant("propre 15 %, région privée", lambda r: _financeur(r, "REGION").update(categorie="Privé"), base="propre 15 %")
     variant("Fonds XYZ", fonds_xyz)  # FIN-20, not listed
     variant("Fonds XYZ dotation", listed("Subvention", "Oui"), base="Fonds XYZ")
-    variant("Fonds XYZ pas une dotation", listed("Subvention", "Non"), base="Fonds XYZ")  # FIN-20
+    variant("Fonds XYZ pas une dotation", listed("Subvention", "Non"), base="Fonds XYZ")  # declared: no FIN-20
+    variant("Fonds XYZ sans réponse", listed("Subvention", None), base="Fonds XYZ")  # FIN-20, FIN-18
     variant("Fonds XYZ prêt", listed("Prêt", "Oui"), base="Fonds XYZ")  # FIN-11
     return out
 
 
 PAIRS = [("propre", "nature du DSIL"), ("propre", "CDC sans nom"), ("propre", "code en double"),
          ("propre", "financeur retiré"), ("propre 15 %", "propre 15 %, région privée"),
-         ("Fonds XYZ dotation", "Fonds XYZ pas une dotation"), ("Fonds XYZ dotation", "Fonds XYZ prêt"),
+         ("Fonds XYZ pas une dotation", "Fonds XYZ sans réponse"), ("Fonds XYZ dotation", "Fonds XYZ prêt"),
          ("Fonds XYZ dotation", "Fonds XYZ")]
 
 

@@ -1111,21 +1111,23 @@ def _financeurs_etat(conv: Convention) -> frozenset[str | None]:
 
 def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
     """An État subsidy (of `ETAT` or of a financeur named as the État, `_financeurs_etat`) that no family
-    recognises and the workbook does not mark `Dotation R2334-27`."""
+    recognises and the workbook's list does not declare, `Dotation R2334-27` = `Oui` (in the caps) or `Non`
+    (not a R2334-27 dotation: the user has answered what FIN-20 asks; a DETR, DSIL, DPV or DSID recognised
+    by its name stays in the caps whatever it is declared, `totals.DotationsR2334`)."""
     if lf.nature != layout.NATURE_SUBVENTION or lf.financeur not in _financeurs_etat(conv):
         return False
     if index(conv).familles[lf.dispositif] is not None:
         return False
     d = index(conv).dispositif_values(lf.financeur, lf.dispositif)  # `index.dispositif`'s row's values
-    return not (d is not None and d[3] == "Oui")  # its `dotation_r2334_27`
+    return d is None or d[3] not in layout.L.OUI_NON  # its `dotation_r2334_27`, empty or illegible (FIN-18)
 
 
 @rule("FIN-20", A, "Subvention de l'État non reconnue : hors du plafond des dotations", SRC_R2334_27,
       needs=("T_Financements.dispositif",))
 def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     """Added code. A counted État subsidy (`ETAT`, nature Subvention) whose dispositif is empty or
-    recognised by no family (`layout.FAMILLES`: DETR, DSIL… by meaning) and not marked `Dotation
-    R2334-27` in the workbook's list: the caps of R2334-27 (80 % together, 20 % each) do not count
+    recognised by no family (`layout.FAMILLES`: DETR, DSIL… by meaning) and not declared in the workbook's
+    list (`Dotation R2334-27` = `Oui`, in the caps, or `Non`, the user's answer): the caps of R2334-27 (80 % together, 20 % each) do not count
     it, so it must not pass silently; the message says so and names the closest listed dispositif.
     It still counts in the 100 % cap of public aid (FIN-09)."""
     noms = _listes(conv).get(layout.CODE_ETAT, ())
@@ -1146,11 +1148,19 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
                  f"comptée dans le plafond de 80 % des dotations DETR, DSIL, DPV et DSID ni dans leur plancher de "
                  f"20 % ({SRC_R2334_27}), seulement dans le plafond de 100 % des aides publiques.",
                  (f"S'il s'agit de {q(proche)}, choisissez ce dispositif. " if proche else "")
-                 + ("Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
-                    "dispositifs en indiquant s'il est une dotation R2334-27." if lf.financeur == layout.CODE_ETAT else
+                 + (_DECLAREZ_SA_LIGNE if ix.dispositif_values(lf.financeur, lf.dispositif) is not None else
+                    "Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
+                    f"dispositifs avec {_DECLAREZ}" if lf.financeur == layout.CODE_ETAT else
                     f"Choisissez le financeur « {layout.CODE_ETAT} » et l'un de ses dispositifs de la feuille Financeurs, "
-                    f"ou ajoutez ce dispositif à la liste du financeur {_dit(ix, lf.financeur)} en indiquant s'il est une "
-                    "dotation R2334-27."))
+                    f"ou ajoutez ce dispositif à la liste du financeur {_dit(ix, lf.financeur)} avec {_DECLAREZ}"))
+
+
+# FIN-20's suggestion: the two answers the list's column takes, and what each does
+_SI_DOTATION = ("si c'est une DETR, une DSIL, une DPV ou une DSID (elle entre alors dans le plafond de 80 % et le "
+                "plancher de 20 %), « Non » sinon.")
+_DECLAREZ = f"« Dotation R2334-27 » à « Oui » {_SI_DOTATION}"
+_DECLAREZ_SA_LIGNE = ("Ce dispositif est dans la liste des dispositifs de la feuille Financeurs sans que sa colonne "
+                      f"« Dotation R2334-27 » dise « Oui » ou « Non » : choisissez-y « Oui » {_SI_DOTATION}")
 
 
 @rule("FIN-21", A, "Dispositif absent de la liste de son financeur", SRC_GUIDE,
