@@ -73,6 +73,14 @@ def codes(out):
     ("Il", None), ("Isère", None), ("Fonds IA", None), ("Ville de Lille", None),
     # the dotless ı and the Latin small capitals, which no decomposition brings back to a letter
     ("DSıL", "DSIL"), ("\u1d05\ua731\u026a\u029f", "DSIL"), ("\u1d05\u1d07\u1d1b\u0280 2024", "DETR"),
+    # an acronym in capitals cut by a hyphen, a dot or a space, and a capital I for the l of « local »
+    ("DS-IL", "DSIL"), ("DS IL", "DSIL"), ("D.SIL", "DSIL"), ("D. SIL 2024", "DSIL"), ("DE-TR", "DETR"), ("DP-V", "DPV"),
+    ("Subvention DS-IL exceptionnelle", "DSIL"), ("D\u0405-IL", "DSIL"),
+    ("Dotation de soutien à l'investissement IocaI", "DSIL"), ("Dotation soutien invest. Iocal", "DSIL"),
+    # not where the words are French, or the pieces no capitals
+    ("DSI", None), ("Étude DSI", None), ("DSI - LOGICIEL", None), ("AIDE DE TR 1", None), ("PLAN DE TR 2", None),
+    ("FR LA", None), ("D.S.I. L'ISLE", None), ("DP V2", None), ("DP-Vélo", None), ("Isle", None), ("ISLE", None),
+    ("Aide Locale", None), ("Fonds Local", None), ("Subvention Isle-sur-la-Sorgue", None), ("Ilot Saint-Louis", None),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -194,6 +202,19 @@ def test_a_dsil_written_with_a_cyrillic_letter_stays_in_the_80_percent_cap():
         lines(r)[3]["montant"] = 30_000
     assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
     assert run(m, "FIN-20") == []
+
+
+@pytest.mark.parametrize("nom", ["DS-IL", "DS IL", "D.SIL", "Dotation de soutien à l'investissement IocaI"])
+def test_a_dsil_cut_in_pieces_or_with_a_capital_i_for_its_l_stays_in_the_80_percent_cap(nom):
+    """« DS-IL » (or « DS IL », « D.SIL », « … IocaI » with capital I for the l of « local ») at 90 % of action
+    2.1's expense: read as no family, FIN-07 stayed silent and only FIN-20 warned. Filed under the Département too,
+    where the acronym, or « dotation » without a territory's adjective, designates the État's DSIL."""
+    def m(r, financeur="ETAT"):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+    assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
+    assert run(m, "FIN-20") == []
+    assert codes(run(lambda r: m(r, "DEPT"), "FIN-07")) == [("FIN-07", E)]
 
 
 def test_a_dsil_written_with_a_lowercase_l_for_its_i_stays_in_the_80_percent_cap():

@@ -56,8 +56,48 @@ def _i_or_l(word: re.Match) -> str:
     if "l" in w and len(rest := w.replace("l", "")) >= 2 and rest.isupper():
         return w.replace("l", "I")
     if "I" in w[1:] and w.replace("I", "").islower():
-        return w[0] + w[1:].replace("I", "l")
+        w = w[0] + w[1:].replace("I", "l")
+    if w[0] == "I" and w[1:].islower() and "l" + w[1:] in _MOTS_EN_L:  # « IocaI »: no word « iocal », the DSIL's « local »
+        return "l" + w[1:]
     return w
+
+
+# An acronym of the État's subsidies cut by a hyphen, a dot or a space (« DS-IL », « D.SIL », « DS IL », « DE-TR »):
+# its pieces in capitals joined, or it escaped the R2334-27 caps (FIN-20 only warned). Not pieces parted by a space
+# alone when one is a small French word (« AIDE DE TR 1 », tranche 1, is no DETR; « FR LA »), nor lowercase ones, nor
+# a last piece a digit or an apostrophe follows (« DP V2 », a déclaration préalable's second version)
+_SIGLES_ETAT = frozenset(("dsil", "dsipl", "fsil", "fsipl", "detr", "dpv", "dsid", "fnadt", "frla", "drac"))
+_PIECE = re.compile(r"[^\W\d_]+")
+_ENTRE_PIECES = re.compile(r"\s*[-.\u2010-\u2015]\s*|\s+")
+_SIGLE_MAX = max(map(len, _SIGLES_ETAT))
+_APRES_SIGLE = frozenset("0123456789'\u2019")  # nor a last piece elided (« D.S.I. L'ISLE », the DSI of L'Isle)
+
+
+def _sigles_coupes(nom: str) -> str:
+    pieces = list(_PIECE.finditer(nom))
+    if len(pieces) < 2 or not any(p[0].isupper() for p in pieces):
+        return nom  # (most names: no piece in capitals, or one word)
+    out, last, i = [], 0, 0
+    while i < len(pieces):
+        joined = None
+        for j in range(i + 1, len(pieces) if pieces[i][0].isupper() else i + 1):
+            sep = nom[pieces[j - 1].end():pieces[j].start()]
+            if not _ENTRE_PIECES.fullmatch(sep) or not pieces[j][0].isupper():
+                break
+            window = pieces[i:j + 1]
+            lettres = "".join(p[0] for p in window)
+            if len(lettres) > _SIGLE_MAX:
+                break
+            if (fold(lettres).translate(_CONFUSABLES) in _SIGLES_ETAT and nom[window[-1].end():][:1] not in _APRES_SIGLE
+                    and not any(nom[a.end():b.start()].isspace() and {fold(a[0]), fold(b[0])} & _SMALL_WORDS
+                                for a, b in zip(window, window[1:]))):
+                joined = j
+        if joined is None:
+            i += 1
+            continue
+        out += [nom[last:pieces[i].start()], "".join(p[0] for p in pieces[i:joined + 1])]
+        last, i = pieces[joined].end(), joined + 1
+    return "".join(out) + nom[last:] if out else nom
 
 
 @memo_text(4096)
@@ -67,7 +107,7 @@ def normalise(nom: str) -> str:
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
     R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it, and
     an I or an l as the word around it says (`_i_or_l`: « DSlL » → « dsil »)."""
-    nom = _INVISIBLE.sub("", nom)
+    nom = _sigles_coupes(_INVISIBLE.sub("", nom))
     f = fold(_I_ELIDED.sub("l", _WORD.sub(_i_or_l, nom))).translate(_CONFUSABLES)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
@@ -92,6 +132,12 @@ _ABREGES = {
     "devt": "developpement", "devpt": "developpement", "mh": "monuments historiques",
     "fdc": "fonds de concours",  # « FDC », the plans' usual acronym: FIN-23's cap escaped with it
 }
+
+
+# The words of the families' names and abbreviations that begin with an l (« local », « locaux », « loc »): a word
+# typed with a capital I for that l (« IocaI ») is read as them (`_i_or_l`); « Isère », « Isle » are no such word
+_MOTS_EN_L = frozenset(w for phrases in [p for _, ps in layout.FAMILLES for p in ps] + list(_ABREGES)
+                       for w in phrases.split() if w[0] == "l" and w not in _SMALL_WORDS)
 
 
 def _without_small_words(n: str) -> str:
