@@ -511,7 +511,7 @@ def axe_hors_synthese(conv: Convention) -> Iterable[Finding]:
 
 
 @rule("ACT-14", E, "N° d'action devenu un nombre qu'Excel confond avec un autre numéro", SRC_CONTRAT,
-      needs=("T_Actions",))
+      needs=("T_Actions",), optional=("T_Financements", "T_Indicateurs"))
 def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
     """A fiche-action number held as a number (« 2.10 » typed in a cell not formatted as text, or pasted:
     Excel stores 2.1, the zeros after the point gone), where another number of the workbook is written

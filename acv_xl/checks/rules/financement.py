@@ -225,7 +225,7 @@ def action_inconnue(conv: Convention) -> Iterable[Finding]:
         "Indiquez le numéro de l'action financée (feuille Fiches-actions)."))
 
 
-@rule("FIN-02", E, "Financeur inconnu", SRC_GUIDE, needs=("T_Financements", "T_Financeurs"))
+@rule("FIN-02", E, "Financeur inconnu", SRC_GUIDE, needs=("T_Financements", "T_Financeurs"), optional=("T_Dispositifs",))
 def financeur_inconnu(conv: Convention) -> Iterable[Finding]:
     codes = index(conv).financeur_codes
     known = set(codes)
@@ -386,7 +386,7 @@ def _numeros_interreg(conv: Convention) -> set[str | None]:
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
-      needs=("T_Financements", "T_Actions.derogation", "T_Financeurs"))
+      needs=("T_Financements", "T_Actions.derogation", "T_Financeurs"), optional=("T_Dispositifs",))
 def participation_mo(conv: Convention) -> Iterable[Finding]:
     """For a MO `Commune`/`EPCI`/`Département`/`Région`/`Syndicat mixte`: own share < 20 % of (own share
     + public financing). The own share is the MO's own: its autofinancement, fonds propres and apports
@@ -513,7 +513,8 @@ _AUTRE = "AUTRE"
 
 
 @rule("FIN-07", E, "Dotations de l'État au-delà de 80 % de la dépense subventionnable", SRC_R2334_27,
-      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"),
+      optional=("T_Financeurs",))
 def plafond_80(conv: Convention) -> Iterable[Finding]:
     """Σ of the DETR, DSIL, DPV and DSID lines, recognised by meaning whatever their spelling
     (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) and paid by the État
@@ -553,7 +554,8 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
 
 
 @rule("FIN-08", A, "DETR, DSIL, DPV ou DSID inférieure à 20 % de la dépense subventionnable", SRC_R2334_27,
-      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"),
+      optional=("T_Financeurs",))
 def plancher_20(conv: Convention) -> Iterable[Finding]:
     """A DETR, DSIL, DPV or DSID of an action (recognised by meaning: « DSIL exceptionnelle » is a
     DSIL) < 20 % of the dépense subventionnable (R2334-27; RM n° 4800 for DPV and DSID). The subsidy
@@ -612,7 +614,7 @@ def _governed(dispositif: str | None, financeur: str | None, nature: str | None)
 
 
 @rule("FIN-09", E, "Aides publiques au-delà de 100 % de la dépense subventionnable", SRC_AIDES_100,
-      needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Financeurs"))
+      needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Financeurs"), optional=("T_Dispositifs",))
 def plafond_100(conv: Convention) -> Iterable[Finding]:
     """Public aid (Public financeur, nature Subvention, not refused; other public bodies' autofinancement,
     fonds propres, apports and « Autre » too, whoever the MO: a Région's « Autre » to a SEM's operation is
@@ -658,7 +660,10 @@ def fctva(conv: Convention) -> Iterable[Finding]:
 
 
 
-@rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
+# the financeurs' categories and the action's maître d'ouvrage too: a public body's aid typed « Recette / cession »
+# is said, the MO's own recette under its code is not
+@rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE,
+      needs=("T_Financements", "T_Dispositifs", "T_Financeurs", "T_Actions"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     lines = lignes(conv)
     keys = _triples(conv)[0]
@@ -1011,7 +1016,8 @@ def _has_none(values: Iterable[tuple]) -> bool:
     return any(map(is_, chain.from_iterable(values), repeat(None)))
 
 
-@rule("FIN-18", E, "Liste des financeurs incomplète ou invalide", SRC_CONTRAT, needs=("T_Financeurs",))
+@rule("FIN-18", E, "Liste des financeurs incomplète ou invalide", SRC_CONTRAT, needs=("T_Financeurs",),
+      optional=("T_Dispositifs",))
 def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
     duplicated `Code`; A: a reference code's category changed (« REGION » typed « Privé », which the
@@ -1123,7 +1129,7 @@ def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
 
 
 @rule("FIN-20", A, "Subvention de l'État non reconnue : hors du plafond des dotations", SRC_R2334_27,
-      needs=("T_Financements.dispositif",))
+      needs=("T_Financements.dispositif", "T_Financeurs", "T_Dispositifs"))  # who is the État; what the list declares
 def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     """Added code. A counted État subsidy (`ETAT`, nature Subvention) whose dispositif is empty or
     recognised by no family (`layout.FAMILLES`: DETR, DSIL… by meaning) and not declared in the workbook's
@@ -1164,7 +1170,7 @@ _DECLAREZ_SA_LIGNE = ("Ce dispositif est dans la liste des dispositifs de la feu
 
 
 @rule("FIN-21", A, "Dispositif absent de la liste de son financeur", SRC_GUIDE,
-      needs=("T_Financements.dispositif", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Dispositifs"), optional=("T_Financeurs", "T_Actions"))
 def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     """Added code. A line's dispositif that the workbook's list does not give its financeur, once
     names are compared by meaning (case, accents, punctuation, and the family: « DSIL
@@ -1319,7 +1325,7 @@ _NATURES_FIN22 = frozenset(layout.NATURES_APPORT + (layout.NATURE_AUTRE,))
 
 
 @rule("FIN-22", A, "Autofinancement d'une autre personne publique que le maître d'ouvrage", SRC_L1111_10,
-      needs=("T_Financements", "T_Actions", "T_Financeurs"))
+      needs=("T_Financements", "T_Actions", "T_Financeurs"), optional=("T_Communes", "T_Dispositifs"))
 def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     """Added code. On an action whose MO is a public one of L1111-10, a counted line of nature
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
@@ -1656,7 +1662,7 @@ def _le_financeur(ix: Index, code: str | None) -> str:
 
 
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
-      needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
+      needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"), optional=("T_Communes", "T_Dispositifs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     """Added code. A fonds de concours (recognised by meaning) is paid only between an EPCI à
     fiscalité propre and its member communes (`EPCI` to a MO `Commune`, `COMMUNE` to a MO `EPCI`),
