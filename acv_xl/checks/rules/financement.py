@@ -1781,7 +1781,10 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
     and whose money FIN-23 refuses were they communes of the convention, as T_Communes may say (« Liévin »): a fonds
     de concours to a commune, or to an EPCI beyond its own share, under that name or a subsidy's. FIN-23 itself
     decides, run again on the workbook with those names for communes, only when there are such financeurs (mostly
-    none: the action's counted lines are looked at, no more)."""
+    none: the action's counted lines are looked at, no more); each alone, so that only those whose name draws the
+    error are said (all, when only together they do). A name of a commune of another département than the
+    communes the maîtres d'ouvrage are named after is none of the convention's (« Vienne » in a workbook of
+    Châtellerault is the département, not the commune of the Isère)."""
     conv = ix.conv
     added = dict.fromkeys(lf.financeur for lf in ix.counted_of(numero)
                           if lf.financeur is not None and lf.financeur not in layout.FINANCEURS_BY_CODE)
@@ -1789,17 +1792,27 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
         return []
     genres = ix.memo("genres_des_ajoutes", lambda: _genres_des_ajoutes(conv))
     par_nom = ix.reference.par_nom
+    # a commune of the convention is in its département, which a maître d'ouvrage named as a programme commune says
+    # (« Ville de Châtellerault »: the Vienne, 86): « Vienne », the département's short name, is not Vienne (38)
+    departements = {c.departement for a in rows(conv, layout.T_ACTIONS) if isinstance(a.maitre_ouvrage, str)
+                    for c in par_nom.get(reference.nom_collectivite(a.maitre_ouvrage), ())}
     noms = {code: f.nom for code in added if code not in genres and (f := ix.financeur(code)) is not None
-            and isinstance(f.nom, str) and reference.nom_collectivite(f.nom) in par_nom}
+            and isinstance(f.nom, str) and any(not departements or c.departement in departements
+                                               for c in par_nom.get(reference.nom_collectivite(f.nom), ()))}
     if not noms:
         return []
-    communes = [*conv.communes, *(Commune(commune=nom, raw={"commune": nom}) for nom in noms.values())]
     from . import run_rules  # (the package imports this module)
 
-    supposee = run_rules(conv.model_copy(update={"communes": communes}), codes=["FIN-23"], reference=ix.reference)
-    if not any(f.gravite is E and f.action == numero for f in supposee):
-        return []
-    return [_dit(ix, code) for code in noms]
+    def refuse(supposees: Iterable[str]) -> bool:
+        communes = [*conv.communes, *(Commune(commune=noms[code], raw={"commune": noms[code]}) for code in supposees)]
+        found = run_rules(conv.model_copy(update={"communes": communes}), codes=["FIN-23"], reference=ix.reference)
+        return any(f.gravite is E and f.action == numero for f in found)
+
+    if len(noms) == 1:
+        return [_dit(ix, code) for code in noms] if refuse(noms) else []
+    # those whose name alone draws the error; all of them when only together they do (their sum above a share)
+    seuls = [code for code in noms if refuse((code,))]
+    return [_dit(ix, code) for code in (seuls or (noms if refuse(noms) else ()))]
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,
