@@ -71,6 +71,8 @@ def codes(out):
     ("DSlL", "DSIL"), ("DSlD", "DSID"), ("FSlL 2016", "DSIL"), ("Dotation poIitique de Ia viIIe", "DPV"),
     ("Dotation de soutien à I'investissement local", "DSIL"), ("Dotation de soutien à I\u2019investissement local", "DSIL"),
     ("Il", None), ("Isère", None), ("Fonds IA", None), ("Ville de Lille", None),
+    # a sigle's last letter typed without the shift: the l is an l, not an I (« DSIl » read « DSII »)
+    ("DSIl", "DSIL"), ("FSIl 2016", "DSIL"), ("DSIPl", "DSIL"),
     # the dotless ı and the Latin small capitals, which no decomposition brings back to a letter
     ("DSıL", "DSIL"), ("\u1d05\ua731\u026a\u029f", "DSIL"), ("\u1d05\u1d07\u1d1b\u0280 2024", "DETR"),
     # an acronym in capitals cut by a hyphen, a dot or a space, and a capital I for the l of « local »
@@ -204,10 +206,10 @@ def test_a_dsil_written_with_a_cyrillic_letter_stays_in_the_80_percent_cap():
     assert run(m, "FIN-20") == []
 
 
-@pytest.mark.parametrize("nom", ["DS-IL", "DS IL", "D.SIL", "Dotation de soutien à l'investissement IocaI"])
+@pytest.mark.parametrize("nom", ["DS-IL", "DS IL", "D.SIL", "Dotation de soutien à l'investissement IocaI", "DSIl"])
 def test_a_dsil_cut_in_pieces_or_with_a_capital_i_for_its_l_stays_in_the_80_percent_cap(nom):
-    """« DS-IL » (or « DS IL », « D.SIL », « … IocaI » with capital I for the l of « local ») at 90 % of action
-    2.1's expense: read as no family, FIN-07 stayed silent and only FIN-20 warned. Filed under the Département too,
+    """« DS-IL » (or « DS IL », « D.SIL », « … IocaI » with capital I for the l of « local », « DSIl » with its last
+    letter typed without the shift, read « DSII ») at 90 % of action 2.1's expense: read as no family, FIN-07 stayed silent and only FIN-20 warned. Filed under the Département too,
     where the acronym, or « dotation » without a territory's adjective, designates the État's DSIL."""
     def m(r, financeur="ETAT"):
         lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)

@@ -53,6 +53,8 @@ _I_ELIDED = re.compile(r"(?<![^\W\d_])I(?=['\u2019][^\W\d_])|(?<![^\W\d_])I(?=(?
 
 def _i_or_l(word: re.Match) -> str:
     w = word[0]
+    if w.lower() in _MOTS_DES_FAMILLES:
+        return w  # « DSIl », its last letter typed without the shift: the DSIL as typed, no « DSII »
     if "l" in w and len(rest := w.replace("l", "")) >= 2 and rest.isupper():
         return w.replace("l", "I")
     if "I" in w[1:] and w.replace("I", "").islower():
@@ -134,10 +136,12 @@ _ABREGES = {
 }
 
 
-# The words of the families' names and abbreviations that begin with an l (« local », « locaux », « loc »): a word
-# typed with a capital I for that l (« IocaI ») is read as them (`_i_or_l`); « Isère », « Isle » are no such word
-_MOTS_EN_L = frozenset(w for phrases in [p for _, ps in layout.FAMILLES for p in ps] + list(_ABREGES)
-                       for w in phrases.split() if w[0] == "l" and w not in _SMALL_WORDS)
+# The words of the families' names and abbreviations, read as typed whatever their case (« DSIl »); those that begin
+# with an l (« local », « locaux », « loc »): a word typed with a capital I for that l (« IocaI ») is read as them
+# (`_i_or_l`); « Isère », « Isle » are no such word
+_MOTS_DES_FAMILLES = frozenset(w for phrases in [p for _, ps in layout.FAMILLES for p in ps] + list(_ABREGES)
+                               for w in phrases.split() if w not in _SMALL_WORDS)
+_MOTS_EN_L = frozenset(w for w in _MOTS_DES_FAMILLES if w[0] == "l")
 
 
 def _without_small_words(n: str) -> str:
