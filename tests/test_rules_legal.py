@@ -515,12 +515,13 @@ def test_fin22_offers_a_fonds_de_concours_from_a_member_to_a_syndicat_mixte(fina
 
 
 def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
-    """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing."""
+    """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing — and the
+    EPCI's money, above the commune's own share (none), could be no fonds de concours (FIN-23's warning)."""
     def m(r):
         lines(r)[AUTO_11]["financeur"] = "EPCI"
         r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
     out = run(m)
-    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-22", A)]
+    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-22", A), ("FIN-23", A)]
     f06 = next(f for f in out if f.code == "FIN-06")
     assert "0,0 %" in f06.message and "d'autres personnes publiques" in f06.message
     f22 = next(f for f in out if f.code == "FIN-22")
@@ -1914,3 +1915,28 @@ def test_fin20_is_answered_by_a_dispositif_listed_as_no_r2334_27_dotation():
         r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "DSIL rénovation", "nature": "Subvention",
                                    "dotation_r2334_27": "Non"})
     assert codes(run(dsil_non, "FIN-07")) == [("FIN-07", E)]
+
+
+@pytest.mark.parametrize("nature", ["Autofinancement", "Fonds propres"])
+def test_fin23_warns_of_an_epci_s_money_typed_autofinancement_that_would_escape_the_fonds_de_concours_cap(nature):
+    """« EPCI / Participation travaux », 250 000 € on the commune's operation (own 200 000), typed « Autofinancement »
+    or « Fonds propres » rather than « Autre »: the same money of the EPCI, which the law lets reach a member's
+    operation only as a fonds de concours (capped at 200 000) or a co-maître d'ouvrage's share, drew only FIN-22's
+    « not the MO's own share » — the warning of any other public body's autofinancement — and not FIN-23's, which
+    « Autre » draws. Not at 200 000; « Apport en nature » (a good, a service) is not judged."""
+    def m(r, montant=250_000, nature=nature):
+        _fdc(r, montant)
+        lines(r)[7].update(dispositif="Participation travaux", nature=nature)
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and out[0].cellule == fin_cell(7, "montant")
+    assert f"« Participation travaux » de nature « {nature} » du financeur « EPCI » (250 000,00 €)" in out[0].message
+    assert run(lambda r: m(r, 200_000), "FIN-23") == []
+    assert run(lambda r: m(r, nature="Apport en nature"), "FIN-23") == []
+
+    def both(r):  # 125 000 « Autre » and 125 000 of this nature: one warning naming both natures
+        m(r, 125_000)
+        lines(r).append(dict(lines(r)[7], nature="Autre", montant=125_000))
+        lines(r)[REGION_11]["montant"] -= 125_000
+    out = run(both, "FIN-23")
+    assert codes(out) == [("FIN-23", A)]
+    assert f"de natures « {nature} » et « Autre » du financeur « EPCI » (250 000,00 €) dépassent" in out[0].message

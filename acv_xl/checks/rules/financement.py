@@ -1622,22 +1622,25 @@ def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
 
 # The natures by which an EPCI's money reaches a member commune's operation (or a commune's its EPCI's) outside a
 # fonds de concours of that name: a « Subvention », capped as one; an « Autre », which the share of a co-maître
-# d'ouvrage is typed with too, only said when it would take the fonds de concours beyond the cap
-_NATURES_ENTRE_MEMBRES = (layout.NATURE_SUBVENTION, layout.NATURE_AUTRE)
+# d'ouvrage is typed with too, only said when it would take the fonds de concours beyond the cap — and so its
+# « Autofinancement » or « Fonds propres », its money all the same (typed so, the cap was escaped with FIN-22's word
+# alone, which any other public body's autofinancement draws)
+_NATURES_HORS_SUBVENTION = (layout.NATURE_AUTRE, "Autofinancement", "Fonds propres")
+_NATURES_ENTRE_MEMBRES = (layout.NATURE_SUBVENTION,) + _NATURES_HORS_SUBVENTION
 
 
 def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str],
-                                nature: str = layout.NATURE_SUBVENTION) -> list[LigneFinancement]:
+                                natures: tuple[str, ...] = (layout.NATURE_SUBVENTION,)) -> list[LigneFinancement]:
     """The counted lines of `nature` of the EPCI to a commune's operation, or of the commune to the EPCI's (their
     codes, or a financeur added under their name), of no known family and not a dotation communautaire, the FPIC,
     a co-maître d'ouvrage's share (`_PAS_UN_FONDS_DE_CONCOURS`) nor another payer's (`_d_un_autre_payeur`): of
-    nature « Subvention », fonds de concours under another name; of nature « Autre », maybe one."""
+    nature « Subvention », fonds de concours under another name; of `_NATURES_HORS_SUBVENTION`, maybe one."""
     if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
         return []
     code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
     return [lf for lf, fam in zip(j.counted, j.familles)
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
-            and lf.nature == nature
+            and lf.nature in natures
             and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
             and not _d_un_autre_payeur(lf)]
 
@@ -1735,7 +1738,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         entre_membres = j.action.numero in with_subventions
         deguises = _fonds_de_concours_deguises(j, genres) if entre_membres else []
-        autres = _fonds_de_concours_deguises(j, genres, layout.NATURE_AUTRE) if entre_membres else []
+        autres = _fonds_de_concours_deguises(j, genres, _NATURES_HORS_SUBVENTION) if entre_membres else []
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
         montant, propre = totals.total(fdc), j.part_mo.propre
@@ -1761,11 +1764,14 @@ def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], 
     payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in autres))
     de = (f"du financeur {payeurs[0]}" if len(payeurs) == 1 else f"des financeurs {' et '.join(payeurs)}")
     les_lignes = f"la ligne {noms}" if len(autres) == 1 else f"les lignes {noms}"
+    natures = list(dict.fromkeys(str(lf.nature) for lf in autres))
+    de_nature = (f"de nature {q(natures[0])}" if len(natures) == 1
+                 else f"de natures {', '.join(map(q, natures[:-1]))} et {q(natures[-1])}")
     verseur = ("un EPCI à fiscalité propre ne finance l'opération d'une commune membre" if a.type_mo == "Commune"
                else "une commune ne finance l'opération de l'EPCI à fiscalité propre dont elle est membre")
     deja = f", avec les fonds de concours de l'action ({money(montant)})," if montant else ""
     return at(autres[0], "montant", "FIN-23", A,
-              f"{prefix(autres[0])} : {les_lignes} de nature « Autre » {de} ({money(en_autre)}) dépasse{'nt' if len(autres) > 1 else ''}{deja} la part que le maître d'ouvrage "
+              f"{prefix(autres[0])} : {les_lignes} {de_nature} {de} ({money(en_autre)}) dépasse{'nt' if len(autres) > 1 else ''}{deja} la part que le maître d'ouvrage "
               f"finance lui-même, hors subventions, soit {money(propre)} ; {verseur} que par un fonds de concours, qui "
               f"ne dépasse pas cette part ({SRC_FONDS_CONCOURS}), ou comme co-maître d'ouvrage, pour sa part d'un "
               "ouvrage relevant de leurs deux compétences (code de la commande publique, art. L2422-12).",
