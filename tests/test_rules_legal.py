@@ -1940,3 +1940,31 @@ def test_fin23_warns_of_an_epci_s_money_typed_autofinancement_that_would_escape_
     out = run(both, "FIN-23")
     assert codes(out) == [("FIN-23", A)]
     assert f"de natures « {nature} » et « Autre » du financeur « EPCI » (250 000,00 €) dépassent" in out[0].message
+
+
+@pytest.mark.parametrize("nom,fam", [("DISL", "DSIL"), ("DTER 2024", "DETR"), ("DSILE", "DSIL"),
+                                     ("Dotation investissement local", "DSIL")])
+def test_fin20_takes_no_non_for_a_dotation_typed_amiss(nom, fam):
+    """« DISL » (a DSIL, two letters swapped) at 90 % of action 2.1's expense, listed with « Dotation R2334-27 » =
+    « Non »: recognised by no family, it is outside the 80 % cap (no FIN-07), and the « Non » silenced FIN-20 too —
+    the DSIL left the caps without a word. The « Non » answers the question for a name that reads as no dotation
+    (« Fonds écoles 2024 »), not for one that reads almost as theirs: the warning stays and says so."""
+    def m(r, nom=nom):
+        lines(r)[DSIL_21].update(dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": nom, "nature": "Subvention",
+                                   "dotation_r2334_27": "Non"})
+    (f,) = run(m, "FIN-20")
+    assert f.cellule == fin_cell(DSIL_21, "dispositif")
+    assert (f"le dit « Non » dans sa colonne « Dotation R2334-27 », mais son nom se lit presque comme celui d'une "
+            f"{fam} : si c'en est une, choisissez-y « Oui »") in f.suggestion
+    assert run(lambda r: m(r, "Fonds écoles 2024"), "FIN-20") == []
+    assert dispositifs.dotation_proche(nom) == fam
+
+
+@pytest.mark.parametrize("nom", ["Fonds écoles 2024", "Politique de la ville", "Crédits politique de la ville",
+                                 "Dette", "DREAL", "DSU", "FIPD", "Dotation de solidarité", "Fonds vert bis", "DSIL"])
+def test_no_dotation_is_near_a_name_that_reads_as_none_or_as_one(nom):
+    """Names that read as no DETR, DSIL, DPV or DSID (« Politique de la ville », the programme 147's credits, are no
+    DPV), and a recognised one: a « Non » answers FIN-20 for them, as for any."""
+    assert dispositifs.dotation_proche(nom) is None

@@ -177,6 +177,30 @@ def famille(nom: str | None) -> str | None:
     return None
 
 
+# The DETR's, DSIL's, DPV's and DSID's names, as `famille` compares them: their acronyms, their phrases
+_DOTATIONS = [(fam, _without_small_words(p)) for fam, ps in layout.FAMILLES if fam in layout.FAMILLES_R2334_27
+              for p in ps]
+_SIGLES_DOTATIONS = {p: fam for fam, p in _DOTATIONS if " " not in p}
+_PHRASES_DOTATIONS = {p: fam for fam, p in _DOTATIONS if " " in p}
+
+
+def dotation_proche(nom: str | None) -> str | None:
+    """The DETR, DSIL, DPV or DSID whose name a name no family recognises is a slip of (`values.closest`'s measure):
+    a word near one of their acronyms (« DISL », « DTER 2024 », « DSILE »: a letter swapped, missing or added), or
+    the whole name, small words aside, near one of their phrases (« Dotation investissement local »). A « Dotation
+    R2334-27 » declared « Non » does not answer FIN-20 for such a name: it would take a DSIL out of the caps."""
+    import difflib
+
+    if not nom or famille(nom) is not None:
+        return None
+    n = _without_small_words(normalise(nom))
+    for w in n.split():
+        if len(w) >= 3 and (m := difflib.get_close_matches(w, _SIGLES_DOTATIONS, n=1, cutoff=0.75)):
+            return _SIGLES_DOTATIONS[m[0]]
+    m = difflib.get_close_matches(n, _PHRASES_DOTATIONS, n=1, cutoff=0.8)
+    return _PHRASES_DOTATIONS[m[0]] if m else None
+
+
 # Who may pay the État's subsidies: the État, or a financeur the reference list does not describe
 # (added by the user, `AUTRE`; `_of_etat`): a Département's « fonds de soutien à l'investissement
 # local », a Région's « aide aux monuments historiques » are their own.

@@ -1119,13 +1119,17 @@ def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
     """An État subsidy (of `ETAT` or of a financeur named as the État, `_financeurs_etat`) that no family
     recognises and the workbook's list does not declare, `Dotation R2334-27` = `Oui` (in the caps) or `Non`
     (not a R2334-27 dotation: the user has answered what FIN-20 asks; a DETR, DSIL, DPV or DSID recognised
-    by its name stays in the caps whatever it is declared, `totals.DotationsR2334`)."""
+    by its name stays in the caps whatever it is declared, `totals.DotationsR2334`, and « Non » is no answer for
+    a name near theirs, `dispositifs.dotation_proche`: « DISL » so declared left the caps in silence)."""
     if lf.nature != layout.NATURE_SUBVENTION or lf.financeur not in _financeurs_etat(conv):
         return False
     if index(conv).familles[lf.dispositif] is not None:
         return False
     d = index(conv).dispositif_values(lf.financeur, lf.dispositif)  # `index.dispositif`'s row's values
-    return d is None or d[3] not in layout.L.OUI_NON  # its `dotation_r2334_27`, empty or illegible (FIN-18)
+    if d is None or d[3] not in layout.L.OUI_NON:  # its `dotation_r2334_27`, empty or illegible (FIN-18)
+        return True
+    # « Non » for a name that is a DETR's, DSIL's… typed amiss (« DISL ») would take it out of the caps unsaid
+    return d[3] == layout.L.OUI_NON[1] and dispositifs.dotation_proche(lf.dispositif) is not None
 
 
 @rule("FIN-20", A, "Subvention de l'État non reconnue : hors du plafond des dotations", SRC_R2334_27,
@@ -1154,7 +1158,9 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
                  f"comptée dans le plafond de 80 % des dotations DETR, DSIL, DPV et DSID ni dans leur plancher de "
                  f"20 % ({SRC_R2334_27}), seulement dans le plafond de 100 % des aides publiques.",
                  (f"S'il s'agit de {q(proche)}, choisissez ce dispositif. " if proche else "")
-                 + (_DECLAREZ_SA_LIGNE if ix.dispositif_values(lf.financeur, lf.dispositif) is not None else
+                 + (_declaree_non(fam) if (d := ix.dispositif_values(lf.financeur, lf.dispositif)) is not None
+                    and d[3] == layout.L.OUI_NON[1] and (fam := dispositifs.dotation_proche(lf.dispositif)) else
+                    _DECLAREZ_SA_LIGNE if d is not None else
                     "Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
                     f"dispositifs avec {_DECLAREZ}" if lf.financeur == layout.CODE_ETAT else
                     f"Choisissez le financeur « {layout.CODE_ETAT} » et l'un de ses dispositifs de la feuille Financeurs, "
@@ -1167,6 +1173,14 @@ _SI_DOTATION = ("si c'est une DETR, une DSIL, une DPV ou une DSID (elle entre al
 _DECLAREZ = f"« Dotation R2334-27 » à « Oui » {_SI_DOTATION}"
 _DECLAREZ_SA_LIGNE = ("Ce dispositif est dans la liste des dispositifs de la feuille Financeurs sans que sa colonne "
                       f"« Dotation R2334-27 » dise « Oui » ou « Non » : choisissez-y « Oui » {_SI_DOTATION}")
+
+
+def _declaree_non(fam: str) -> str:
+    """FIN-20's suggestion for a dispositif the list says is no R2334-27 dotation though its name is near `fam`'s."""
+    return ("La liste des dispositifs de la feuille Financeurs le dit « Non » dans sa colonne « Dotation R2334-27 », "
+            f"mais son nom se lit presque comme celui d'une {fam} : si c'en est une, choisissez-y « Oui » (elle entre "
+            "alors dans le plafond de 80 % et le plancher de 20 %) ; sinon, renommez-le pour qu'il ne se confonde pas "
+            f"avec la {fam}.")
 
 
 @rule("FIN-21", A, "Dispositif absent de la liste de son financeur", SRC_GUIDE,
