@@ -1968,3 +1968,20 @@ def test_no_dotation_is_near_a_name_that_reads_as_none_or_as_one(nom):
     """Names that read as no DETR, DSIL, DPV or DSID (« Politique de la ville », the programme 147's credits, are no
     DPV), and a recognised one: a « Non » answers FIN-20 for them, as for any."""
     assert dispositifs.dotation_proche(nom) is None
+
+
+@pytest.mark.parametrize("mark", [None, "Non"])
+def test_fin20_does_not_offer_a_listed_dispositif_as_the_closest_to_itself(mark):
+    """An État subsidy the workbook lists (« DISL », its « Dotation R2334-27 » empty or « Non »): the closest listed
+    name FIN-20 offers was the line's own, « S'il s'agit de « DISL », choisissez ce dispositif. » — it is the
+    reference list's « DSIL », and for a name near none, nothing."""
+    def m(r, nom="DISL"):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif=nom)
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": nom, "nature": "Subvention",
+                                   "dotation_r2334_27": mark})
+    (f,) = run(m, "FIN-20")
+    assert f.suggestion.startswith("S'il s'agit de « DSIL », choisissez ce dispositif. ")
+    if mark is None:
+        (f,) = run(lambda r: m(r, "Fonds écoles 2024"), "FIN-20")
+        assert f.suggestion.startswith("Ce dispositif est dans la liste des dispositifs de la feuille Financeurs")

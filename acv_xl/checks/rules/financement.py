@@ -1149,7 +1149,9 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     for lf in compress(counted, map(etat_subvention, map(_FINANCEUR_NATURE, counted))):
         if not _etat_non_reconnue(conv, lf) or fctva[lf.financeur, lf.dispositif]:
             continue
-        proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
+        # not itself, when the workbook lists it (« S'il s'agit de « Fonds écoles 2024 », choisissez ce dispositif »)
+        proche = dispositifs.nearest(lf.dispositif, tuple(n for n in noms if not dispositifs.same(n, lf.dispositif))) \
+            if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
         if lf.financeur != layout.CODE_ETAT:  # added under the État's name: say why it is the État's
             nom += f", versée par {_le_financeur(ix, lf.financeur)}, dont le nom désigne l'État,"
