@@ -893,3 +893,23 @@ def test_controle_without_t_communes_does_not_take_a_departement_s_short_name_fo
     assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)) == "OK"
     raw["T_Financeurs"][-1]["nom"] = "Liévin"
     assert F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1").startswith("À vérifier")
+
+
+def test_controle_without_t_communes_reads_the_departement_from_the_communes_maitres_d_ouvrage_only():
+    """The département of the convention's communes was read from every maître d'ouvrage named as a programme commune:
+    the Département de la Vienne as the maître d'ouvrage of 2.1, typed « Vienne », put the Isère (38) among them. A
+    financeur added as « Vienne » (the département) paying Arras's 1.1 a fonds de concours was then « À vérifier »
+    again; and where no commune's maître d'ouvrage is named as one (« Mairie »), the Isère alone left out Liévin, of
+    the Pas-de-Calais, whose fonds de concours « Valider » refuses given T_Communes: the cell said « OK »."""
+    raw, table = _fonds_de_concours_of_lievin()
+    raw["T_Actions"][1].update(maitre_ouvrage="Vienne", type_mo="Département")
+    raw["T_Financeurs"][-1]["nom"] = "Vienne"
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert F.ACV_CONTROLE(*args) == "OK"
+    raw["T_Financeurs"][-1]["nom"] = "Liévin"
+    raw["T_Actions"][0]["maitre_ouvrage"] = "Mairie"
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)).startswith(
+        "Action 1.1, ligne 4 : un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes")
+    assert F.ACV_CONTROLE(*args).startswith("À vérifier : aucune erreur pour l'action « 1.1 », mais le financeur "
+                                            "« LIEVIN » porte le nom d'une commune du programme ;")

@@ -1805,7 +1805,7 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
     decides, run again on the workbook with those names for communes, only when there are such financeurs (mostly
     none: the action's counted lines are looked at, no more); each alone, so that only those whose name draws the
     error are said (all, when only together they do). A name of a commune of another département than the
-    communes the maîtres d'ouvrage are named after is none of the convention's (« Vienne » in a workbook of
+    communes the maîtres d'ouvrage of type `Commune` are named after is none of the convention's (« Vienne » in a workbook of
     Châtellerault is the département, not the commune of the Isère)."""
     conv = ix.conv
     added = dict.fromkeys(lf.financeur for lf in ix.counted_of(numero)
@@ -1815,8 +1815,10 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
     genres = ix.memo("genres_des_ajoutes", lambda: _genres_des_ajoutes(conv))
     par_nom = ix.reference.par_nom
     # a commune of the convention is in its département, which a maître d'ouvrage named as a programme commune says
-    # (« Ville de Châtellerault »: the Vienne, 86): « Vienne », the département's short name, is not Vienne (38)
-    departements = {c.departement for a in rows(conv, layout.T_ACTIONS) if isinstance(a.maitre_ouvrage, str)
+    # (« Ville de Châtellerault »: the Vienne, 86): « Vienne », the département's short name, is not Vienne (38). A
+    # commune's only: the Département de la Vienne as maître d'ouvrage typed « Vienne » is no commune of the Isère
+    departements = {c.departement for a in rows(conv, layout.T_ACTIONS)
+                    if a.type_mo == "Commune" and isinstance(a.maitre_ouvrage, str)
                     for c in par_nom.get(reference.nom_collectivite(a.maitre_ouvrage), ())}
     noms = {code: f.nom for code in added if code not in genres and (f := ix.financeur(code)) is not None
             and isinstance(f.nom, str) and any(not departements or c.departement in departements
