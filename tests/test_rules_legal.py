@@ -83,6 +83,9 @@ def codes(out):
     ("DSI", None), ("Étude DSI", None), ("DSI - LOGICIEL", None), ("AIDE DE TR 1", None), ("PLAN DE TR 2", None),
     ("FR LA", None), ("D.S.I. L'ISLE", None), ("DP V2", None), ("DP-Vélo", None), ("Isle", None), ("ISLE", None),
     ("Aide Locale", None), ("Fonds Local", None), ("Subvention Isle-sur-la-Sorgue", None), ("Ilot Saint-Louis", None),
+    # nor the letters of a longer acronym, spelt out (its sigle whole: « D.S.I.L. », « SA D.P.V »)
+    ("A.D.S.I.L.", None), ("D.S.I.D.E.N.", None), ("C.D.E.T.R.", None), ("I.D.R.A.C.", None), ("D-P-V-E", None),
+    ("U.D.S.I.L", None), ("A D S I L", None), ("D.S.I.L. 2024", "DSIL"), ("SA D.P.V", "DPV"), ("ETAT D.SIL", "DSIL"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam

@@ -67,12 +67,20 @@ def _i_or_l(word: re.Match) -> str:
 # An acronym of the État's subsidies cut by a hyphen, a dot or a space (« DS-IL », « D.SIL », « DS IL », « DE-TR »):
 # its pieces in capitals joined, or it escaped the R2334-27 caps (FIN-20 only warned). Not pieces parted by a space
 # alone when one is a small French word (« AIDE DE TR 1 », tranche 1, is no DETR; « FR LA »), nor lowercase ones, nor
-# a last piece a digit or an apostrophe follows (« DP V2 », a déclaration préalable's second version)
+# a last piece a digit or an apostrophe follows (« DP V2 », a déclaration préalable's second version), nor letters of a
+# longer acronym (« A.D.S.I.L. »)
 _SIGLES_ETAT = frozenset(("dsil", "dsipl", "fsil", "fsipl", "detr", "dpv", "dsid", "fnadt", "frla", "drac"))
 _PIECE = re.compile(r"[^\W\d_]+")
 _ENTRE_PIECES = re.compile(r"\s*[-.\u2010-\u2015]\s*|\s+")
 _SIGLE_MAX = max(map(len, _SIGLES_ETAT))
 _APRES_SIGLE = frozenset("0123456789'\u2019")  # nor a last piece elided (« D.S.I. L'ISLE », the DSI of L'Isle)
+
+
+def _lettres_d_un_sigle(nom: str, a: re.Match, b: re.Match) -> bool:
+    """Two single capitals joined as the letters of one acronym (« A.D.S.I.L. »): one of a sigle's own must not be
+    taken from a longer acronym (its D, S, I, L are not the DSIL, nor « D.S.I.D.E.N. »'s first four the DSID)."""
+    return len(a[0]) == len(b[0]) == 1 and a[0].isupper() and b[0].isupper() \
+        and _ENTRE_PIECES.fullmatch(nom[a.end():b.start()]) is not None
 
 
 def _sigles_coupes(nom: str) -> str:
@@ -92,7 +100,9 @@ def _sigles_coupes(nom: str) -> str:
                 break
             if (fold(lettres).translate(_CONFUSABLES) in _SIGLES_ETAT and nom[window[-1].end():][:1] not in _APRES_SIGLE
                     and not any(nom[a.end():b.start()].isspace() and {fold(a[0]), fold(b[0])} & _SMALL_WORDS
-                                for a, b in zip(window, window[1:]))):
+                                for a, b in zip(window, window[1:]))
+                    and not (i and _lettres_d_un_sigle(nom, pieces[i - 1], pieces[i]))
+                    and not (j + 1 < len(pieces) and _lettres_d_un_sigle(nom, pieces[j], pieces[j + 1]))):
                 joined = j
         if joined is None:
             i += 1
