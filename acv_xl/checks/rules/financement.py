@@ -1621,9 +1621,11 @@ _PAS_UN_FONDS_DE_CONCOURS = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de s
 
 
 def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
-    """The numbers of the actions holding a counted « Subvention » or « Autre » of no known family from `EPCI`,
+    """The numbers of the actions holding a counted line of `_NATURES_ENTRE_MEMBRES` of no known family from `EPCI`,
     `COMMUNE` or a financeur added under an EPCI's or a commune's name (« Communauté urbaine d'Arras »:
-    `_genres_des_ajoutes`) (few, mostly none): one pass in C over the run's counted lines, once per run."""
+    `_genres_des_ajoutes`): one pass in C over the run's counted lines, once per run. With « Autofinancement » among
+    the natures, most actions of a commune holding its own under `COMMUNE`, the action's type then decides
+    (`_fonds_de_concours_deguises`, a look at its few lines)."""
     def build() -> set[str | None]:
         ix = index(conv)
         counted = ix.counted_lines
@@ -1768,12 +1770,12 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
 
 def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], montant: Decimal, en_autre: Decimal,
                                      propre: Decimal, ix: Index) -> Finding:
-    """FIN-23, a warning, on the « Autre » lines of the EPCI to a member commune's operation (or of the commune to
-    its EPCI's) that would take the fonds de concours beyond the beneficiary's own share: the law lets an EPCI pay
-    a member's operation only by a fonds de concours, capped so, or as a co-maître d'ouvrage paying its share of a
-    work of both for its own competence (code de la commande publique, art. L2422-12), which « Autre » is typed for
-    too and the workbook does not tell apart. Typed « Subvention », the same line is counted in the cap (an
-    error); typed « Autre », the cap was escaped in silence."""
+    """FIN-23, a warning, on the « Autre », « Autofinancement » or « Fonds propres » lines of the EPCI to a member
+    commune's operation (or of the commune to its EPCI's) that would take the fonds de concours beyond the
+    beneficiary's own share: the law lets an EPCI pay a member's operation only by a fonds de concours, capped so,
+    or as a co-maître d'ouvrage paying its share of a work of both for its own competence (code de la commande
+    publique, art. L2422-12), which these natures are typed for too and the workbook does not tell apart. Typed
+    « Subvention », the same line is counted in the cap (an error); typed so, the cap was escaped in silence."""
     a = j.action
     # « la ligne « Autre » de nature « Autre » » named an empty dispositif after the nature
     noms = " et ".join(dict.fromkeys(q(lf.dispositif) if lf.dispositif else "sans dispositif" for lf in autres))
