@@ -1946,7 +1946,10 @@ def test_fin23_warns_of_an_epci_s_money_typed_autofinancement_that_would_escape_
 
 
 @pytest.mark.parametrize("nom,fam", [("DISL", "DSIL"), ("DTER 2024", "DETR"), ("DSILE", "DSIL"),
-                                     ("Dotation investissement local", "DSIL")])
+                                     ("Dotation investissement local", "DSIL"),
+                                     # its intitulé cut short in a narrow cell
+                                     ("Dotation de soutien à l'investissement", "DSIL"),
+                                     ("Dotation d'équipement des territoires", "DETR")])
 def test_fin20_takes_no_non_for_a_dotation_typed_amiss(nom, fam):
     """« DISL » (a DSIL, two letters swapped) at 90 % of action 2.1's expense, listed with « Dotation R2334-27 » =
     « Non »: recognised by no family, it is outside the 80 % cap (no FIN-07), and the « Non » silenced FIN-20 too —
@@ -1966,7 +1969,9 @@ def test_fin20_takes_no_non_for_a_dotation_typed_amiss(nom, fam):
 
 
 @pytest.mark.parametrize("nom", ["Fonds écoles 2024", "Politique de la ville", "Crédits politique de la ville",
-                                 "Dette", "DREAL", "DSU", "FIPD", "Dotation de solidarité", "Fonds vert bis", "DSIL"])
+                                 "Dette", "DREAL", "DSU", "FIPD", "Dotation de solidarité", "Fonds vert bis", "DSIL",
+                                 "Dotation d'équipement", "Dotation de soutien", "Soutien à l'investissement culturel",
+                                 "Dotation de soutien à l'investissement culturel", "Dotation équipement scolaire"])
 def test_no_dotation_is_near_a_name_that_reads_as_none_or_as_one(nom):
     """Names that read as no DETR, DSIL, DPV or DSID (« Politique de la ville », the programme 147's credits, are no
     DPV), and a recognised one: a « Non » answers FIN-20 for them, as for any."""

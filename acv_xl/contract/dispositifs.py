@@ -197,8 +197,11 @@ _PHRASES_DOTATIONS = {p: fam for fam, p in _DOTATIONS if " " in p}
 def dotation_proche(nom: str | None) -> str | None:
     """The DETR, DSIL, DPV or DSID whose name a name no family recognises is a slip of (`values.closest`'s measure):
     a word near one of their acronyms (« DISL », « DTER 2024 », « DSILE »: a letter swapped, missing or added), or
-    the whole name, small words aside, near one of their phrases (« Dotation investissement local »). A « Dotation
-    R2334-27 » declared « Non » does not answer FIN-20 for such a name: it would take a DSIL out of the caps."""
+    the whole name, small words aside, near one of their phrases and holding its last word (« Dotation investissement
+    local », not « … culturel »), or, after « Dotation », their first two words or more, the rest cut off (« Dotation
+    de soutien à l'investissement », a DSIL or a DSID: the first of `layout.FAMILLES_R2334_27` is said). A
+    « Dotation R2334-27 » declared « Non » does not answer FIN-20 for such a name: it would take a DSIL out of the
+    caps."""
     import difflib
 
     if not nom or famille(nom) is not None:
@@ -207,8 +210,15 @@ def dotation_proche(nom: str | None) -> str | None:
     for w in n.split():
         if len(w) >= 3 and (m := difflib.get_close_matches(w, _SIGLES_DOTATIONS, n=1, cutoff=0.75)):
             return _SIGLES_DOTATIONS[m[0]]
-    m = difflib.get_close_matches(n, _PHRASES_DOTATIONS, n=1, cutoff=0.8)
-    return _PHRASES_DOTATIONS[m[0]] if m else None
+    # its last word, which tells the four apart, there too: « Soutien à l'investissement culturel » is no DSIL
+    for p in difflib.get_close_matches(n, _PHRASES_DOTATIONS, n=3, cutoff=0.8):
+        if difflib.get_close_matches(p.rsplit(" ", 1)[-1], n.split(), n=1, cutoff=0.75):
+            return _PHRASES_DOTATIONS[p]
+    debut = n.removeprefix("dotation ")
+    if debut != n and " " in debut:
+        return next((fam for fam in layout.FAMILLES_R2334_27 for p, f in _PHRASES_DOTATIONS.items()
+                     if f == fam and p.startswith(debut + " ")), None)
+    return None
 
 
 # Who may pay the État's subsidies: the État, or a financeur the reference list does not describe
