@@ -218,7 +218,13 @@ def test_act10_action_without_indicator():
 def test_act11_subsidised_expense_above_ht_cost():
     out = run(act(0, depense_subventionnable=1_000_000.01), "ACT-11")
     assert only(out) == [("ACT-11", A, "Fiches-actions", "N4", "1.1")]
-    assert run(act(0, depense_subventionnable=1_000_000.01, base="TTC"), "ACT-11") == []
+    # of a TTC cost: its HT cost is less, so the dépense exceeds it too (silent, FIN-09 judged the aid against it)
+    (f,) = run(act(0, depense_subventionnable=1_000_000.01, base="TTC"), "ACT-11")
+    assert f.message == ("Action 1.1 : la dépense subventionnable (1 000 000,01 €) dépasse le coût total TTC "
+                         "(1 000 000,00 €), et donc le coût hors taxes de l'action, moindre.")
+    assert f.suggestion == ("Ramenez la dépense subventionnable au coût hors taxes de l'action au plus (la colonne est "
+                            "hors taxes), ou corrigez le coût total.")
+    assert run(act(0, depense_subventionnable=1_000_000, base="TTC"), "ACT-11") == []  # below: the HT cost is unknown
 
 
 def test_act12_value_outside_list_with_closest():

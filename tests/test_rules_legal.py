@@ -71,8 +71,21 @@ def codes(out):
     ("DSlL", "DSIL"), ("DSlD", "DSID"), ("FSlL 2016", "DSIL"), ("Dotation poIitique de Ia viIIe", "DPV"),
     ("Dotation de soutien à I'investissement local", "DSIL"), ("Dotation de soutien à I\u2019investissement local", "DSIL"),
     ("Il", None), ("Isère", None), ("Fonds IA", None), ("Ville de Lille", None),
+    # a sigle's last letter typed without the shift: the l is an l, not an I (« DSIl » read « DSII »)
+    ("DSIl", "DSIL"), ("FSIl 2016", "DSIL"), ("DSIPl", "DSIL"),
     # the dotless ı and the Latin small capitals, which no decomposition brings back to a letter
     ("DSıL", "DSIL"), ("\u1d05\ua731\u026a\u029f", "DSIL"), ("\u1d05\u1d07\u1d1b\u0280 2024", "DETR"),
+    # an acronym in capitals cut by a hyphen, a dot or a space, and a capital I for the l of « local »
+    ("DS-IL", "DSIL"), ("DS IL", "DSIL"), ("D.SIL", "DSIL"), ("D. SIL 2024", "DSIL"), ("DE-TR", "DETR"), ("DP-V", "DPV"),
+    ("Subvention DS-IL exceptionnelle", "DSIL"), ("D\u0405-IL", "DSIL"),
+    ("Dotation de soutien à l'investissement IocaI", "DSIL"), ("Dotation soutien invest. Iocal", "DSIL"),
+    # not where the words are French, or the pieces no capitals
+    ("DSI", None), ("Étude DSI", None), ("DSI - LOGICIEL", None), ("AIDE DE TR 1", None), ("PLAN DE TR 2", None),
+    ("FR LA", None), ("D.S.I. L'ISLE", None), ("DP V2", None), ("DP-Vélo", None), ("Isle", None), ("ISLE", None),
+    ("Aide Locale", None), ("Fonds Local", None), ("Subvention Isle-sur-la-Sorgue", None), ("Ilot Saint-Louis", None),
+    # nor the letters of a longer acronym, spelt out (its sigle whole: « D.S.I.L. », « SA D.P.V »)
+    ("A.D.S.I.L.", None), ("D.S.I.D.E.N.", None), ("C.D.E.T.R.", None), ("I.D.R.A.C.", None), ("D-P-V-E", None),
+    ("U.D.S.I.L", None), ("A D S I L", None), ("D.S.I.L. 2024", "DSIL"), ("SA D.P.V", "DPV"), ("ETAT D.SIL", "DSIL"),
 ])
 def test_famille_by_meaning(nom, fam):
     assert dispositifs.famille(nom) == fam
@@ -194,6 +207,19 @@ def test_a_dsil_written_with_a_cyrillic_letter_stays_in_the_80_percent_cap():
         lines(r)[3]["montant"] = 30_000
     assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
     assert run(m, "FIN-20") == []
+
+
+@pytest.mark.parametrize("nom", ["DS-IL", "DS IL", "D.SIL", "Dotation de soutien à l'investissement IocaI", "DSIl"])
+def test_a_dsil_cut_in_pieces_or_with_a_capital_i_for_its_l_stays_in_the_80_percent_cap(nom):
+    """« DS-IL » (or « DS IL », « D.SIL », « … IocaI » with capital I for the l of « local », « DSIl » with its last
+    letter typed without the shift, read « DSII ») at 90 % of action 2.1's expense: read as no family, FIN-07 stayed silent and only FIN-20 warned. Filed under the Département too,
+    where the acronym, or « dotation » without a territory's adjective, designates the État's DSIL."""
+    def m(r, financeur="ETAT"):
+        lines(r)[DSIL_21].update(financeur=financeur, dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+    assert codes(run(m, "FIN-07")) == [("FIN-07", E)]
+    assert run(m, "FIN-20") == []
+    assert codes(run(lambda r: m(r, "DEPT"), "FIN-07")) == [("FIN-07", E)]
 
 
 def test_a_dsil_written_with_a_lowercase_l_for_its_i_stays_in_the_80_percent_cap():
@@ -492,12 +518,13 @@ def test_fin22_offers_a_fonds_de_concours_from_a_member_to_a_syndicat_mixte(fina
 
 
 def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
-    """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing."""
+    """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing — and the
+    EPCI's money, above the commune's own share (none), could be no fonds de concours (FIN-23's warning)."""
     def m(r):
         lines(r)[AUTO_11]["financeur"] = "EPCI"
         r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
     out = run(m)
-    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-22", A)]
+    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-22", A), ("FIN-23", A)]
     f06 = next(f for f in out if f.code == "FIN-06")
     assert "0,0 %" in f06.message and "d'autres personnes publiques" in f06.message
     f22 = next(f for f in out if f.code == "FIN-22")
@@ -1865,3 +1892,104 @@ def test_the_commune_s_share_named_beside_the_aid_it_completes_is_its_own(nom):
         lines(r)[AUTO_11]["dispositif"] = nom
     assert run(m, "FIN-06") == []
     assert not dispositifs.names_another_payer(nom, "COMMUNE")
+
+
+def test_fin20_is_answered_by_a_dispositif_listed_as_no_r2334_27_dotation():
+    """FIN-20 asks to list an unrecognised État subsidy « en indiquant s'il est une dotation R2334-27 »; a finance
+    officer who listed « Fonds écoles 2024 » with « Dotation R2334-27 » = « Non » still got the warning, which only
+    « Oui » silenced. « Non » answers it too (a DSIL recognised by its name stays in the caps whatever it is
+    declared); listed with the column left empty, the warning stays and says which cell to fill."""
+    def m(r, mark=None, nom="Fonds écoles 2024"):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif=nom)
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+        if mark is not False:
+            r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": nom, "nature": "Subvention",
+                                       "dotation_r2334_27": mark})
+    (f,) = run(lambda r: m(r, False), "FIN-20")
+    assert "avec « Dotation R2334-27 » à « Oui » si c'est une DETR, une DSIL, une DPV ou une DSID" in f.suggestion
+    assert f.suggestion.endswith("« Non » sinon.")
+    assert run(lambda r: m(r, "Non"), "FIN-20") == []
+    (f,) = run(lambda r: m(r, None), "FIN-20")
+    assert "sans que sa colonne « Dotation R2334-27 » dise « Oui » ou « Non » : choisissez-y « Oui »" in f.suggestion
+    # a DSIL declared « Non » is still the État's DSIL, in the 80 % cap
+    def dsil_non(r):
+        lines(r)[DSIL_21].update(dispositif="DSIL rénovation", montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "DSIL rénovation", "nature": "Subvention",
+                                   "dotation_r2334_27": "Non"})
+    assert codes(run(dsil_non, "FIN-07")) == [("FIN-07", E)]
+
+
+@pytest.mark.parametrize("nature", ["Autofinancement", "Fonds propres"])
+def test_fin23_warns_of_an_epci_s_money_typed_autofinancement_that_would_escape_the_fonds_de_concours_cap(nature):
+    """« EPCI / Participation travaux », 250 000 € on the commune's operation (own 200 000), typed « Autofinancement »
+    or « Fonds propres » rather than « Autre »: the same money of the EPCI, which the law lets reach a member's
+    operation only as a fonds de concours (capped at 200 000) or a co-maître d'ouvrage's share, drew only FIN-22's
+    « not the MO's own share » — the warning of any other public body's autofinancement — and not FIN-23's, which
+    « Autre » draws. Not at 200 000; « Apport en nature » (a good, a service) is not judged."""
+    def m(r, montant=250_000, nature=nature):
+        _fdc(r, montant)
+        lines(r)[7].update(dispositif="Participation travaux", nature=nature)
+    out = run(m, "FIN-23")
+    assert codes(out) == [("FIN-23", A)] and out[0].cellule == fin_cell(7, "montant")
+    assert f"« Participation travaux » de nature « {nature} » du financeur « EPCI » (250 000,00 €)" in out[0].message
+    assert run(lambda r: m(r, 200_000), "FIN-23") == []
+    assert run(lambda r: m(r, nature="Apport en nature"), "FIN-23") == []
+
+    def both(r):  # 125 000 « Autre » and 125 000 of this nature: one warning naming both natures
+        m(r, 125_000)
+        lines(r).append(dict(lines(r)[7], nature="Autre", montant=125_000))
+        lines(r)[REGION_11]["montant"] -= 125_000
+    out = run(both, "FIN-23")
+    assert codes(out) == [("FIN-23", A)]
+    assert f"de natures « {nature} » et « Autre » du financeur « EPCI » (250 000,00 €) dépassent" in out[0].message
+
+
+@pytest.mark.parametrize("nom,fam", [("DISL", "DSIL"), ("DTER 2024", "DETR"), ("DSILE", "DSIL"),
+                                     ("Dotation investissement local", "DSIL"),
+                                     # its intitulé cut short in a narrow cell
+                                     ("Dotation de soutien à l'investissement", "DSIL"),
+                                     ("Dotation d'équipement des territoires", "DETR")])
+def test_fin20_takes_no_non_for_a_dotation_typed_amiss(nom, fam):
+    """« DISL » (a DSIL, two letters swapped) at 90 % of action 2.1's expense, listed with « Dotation R2334-27 » =
+    « Non »: recognised by no family, it is outside the 80 % cap (no FIN-07), and the « Non » silenced FIN-20 too —
+    the DSIL left the caps without a word. The « Non » answers the question for a name that reads as no dotation
+    (« Fonds écoles 2024 »), not for one that reads almost as theirs: the warning stays and says so."""
+    def m(r, nom=nom):
+        lines(r)[DSIL_21].update(dispositif=nom, montant=350_000)
+        lines(r)[3]["montant"] = 30_000
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": nom, "nature": "Subvention",
+                                   "dotation_r2334_27": "Non"})
+    (f,) = run(m, "FIN-20")
+    assert f.cellule == fin_cell(DSIL_21, "dispositif")
+    assert (f"le dit « Non » dans sa colonne « Dotation R2334-27 », mais son nom se lit presque comme celui d'une "
+            f"{fam} : si c'en est une, choisissez-y « Oui »") in f.suggestion
+    assert run(lambda r: m(r, "Fonds écoles 2024"), "FIN-20") == []
+    assert dispositifs.dotation_proche(nom) == fam
+
+
+@pytest.mark.parametrize("nom", ["Fonds écoles 2024", "Politique de la ville", "Crédits politique de la ville",
+                                 "Dette", "DREAL", "DSU", "FIPD", "Dotation de solidarité", "Fonds vert bis", "DSIL",
+                                 "Dotation d'équipement", "Dotation de soutien", "Soutien à l'investissement culturel",
+                                 "Dotation de soutien à l'investissement culturel", "Dotation équipement scolaire"])
+def test_no_dotation_is_near_a_name_that_reads_as_none_or_as_one(nom):
+    """Names that read as no DETR, DSIL, DPV or DSID (« Politique de la ville », the programme 147's credits, are no
+    DPV), and a recognised one: a « Non » answers FIN-20 for them, as for any."""
+    assert dispositifs.dotation_proche(nom) is None
+
+
+@pytest.mark.parametrize("mark", [None, "Non"])
+def test_fin20_does_not_offer_a_listed_dispositif_as_the_closest_to_itself(mark):
+    """An État subsidy the workbook lists (« DISL », its « Dotation R2334-27 » empty or « Non »): the closest listed
+    name FIN-20 offers was the line's own, « S'il s'agit de « DISL », choisissez ce dispositif. » — it is the
+    reference list's « DSIL », and for a name near none, nothing."""
+    def m(r, nom="DISL"):
+        lines(r)[REGION_11].update(financeur="ETAT", dispositif=nom)
+        r["T_Actions"][0]["cosignataires"] = "ETAT"
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": nom, "nature": "Subvention",
+                                   "dotation_r2334_27": mark})
+    (f,) = run(m, "FIN-20")
+    assert f.suggestion.startswith("S'il s'agit de « DSIL », choisissez ce dispositif. ")
+    if mark is None:
+        (f,) = run(lambda r: m(r, "Fonds écoles 2024"), "FIN-20")
+        assert f.suggestion.startswith("Ce dispositif est dans la liste des dispositifs de la feuille Financeurs")

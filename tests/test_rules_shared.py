@@ -56,14 +56,15 @@ def _variants():
     variant("propre 15 %, région privée", lambda r: _financeur(r, "REGION").update(categorie="Privé"), base="propre 15 %")
     variant("Fonds XYZ", fonds_xyz)  # FIN-20, not listed
     variant("Fonds XYZ dotation", listed("Subvention", "Oui"), base="Fonds XYZ")
-    variant("Fonds XYZ pas une dotation", listed("Subvention", "Non"), base="Fonds XYZ")  # FIN-20
+    variant("Fonds XYZ pas une dotation", listed("Subvention", "Non"), base="Fonds XYZ")  # declared: no FIN-20
+    variant("Fonds XYZ sans réponse", listed("Subvention", None), base="Fonds XYZ")  # FIN-20, FIN-18
     variant("Fonds XYZ prêt", listed("Prêt", "Oui"), base="Fonds XYZ")  # FIN-11
     return out
 
 
 PAIRS = [("propre", "nature du DSIL"), ("propre", "CDC sans nom"), ("propre", "code en double"),
          ("propre", "financeur retiré"), ("propre 15 %", "propre 15 %, région privée"),
-         ("Fonds XYZ dotation", "Fonds XYZ pas une dotation"), ("Fonds XYZ dotation", "Fonds XYZ prêt"),
+         ("Fonds XYZ pas une dotation", "Fonds XYZ sans réponse"), ("Fonds XYZ dotation", "Fonds XYZ prêt"),
          ("Fonds XYZ dotation", "Fonds XYZ")]
 
 
@@ -210,3 +211,54 @@ def test_a_date_in_a_year_cell_is_asked_for_as_its_year():
     assert suggestion == "Saisissez l'année 2019 seule, comme un nombre."
     _, suggestion = rules.describe_problem("Année", Kind.YEAR, parse(2019.5, Kind.YEAR).problem)
     assert suggestion == "Saisissez une année sur quatre chiffres, par exemple 2025."
+
+
+class _Undeclared(list):
+    """A table a rule does not declare (`needs`, `optional`): reading it raises, which `run_rules` turns into STR-00."""
+
+    def _read(self, *args, **kwargs):
+        raise RuntimeError("table non déclarée")
+
+    __iter__ = __len__ = __getitem__ = __contains__ = __bool__ = __reversed__ = _read
+
+
+def _reading_variants():
+    """Conventions whose findings walk the paths that read the most tables: the examples, the variants above, a
+    public body's aid typed « Recette / cession » (FIN-11 then looks for the action's maître d'ouvrage), a fonds de
+    concours from a commune of T_Communes (FIN-23 reads the communes), an ETAT subsidy the list declares (FIN-20)."""
+    raws = list(_variants().values())
+    raw = clean_raw()
+    raw["T_Financements"][2].update(dispositif="Participation Région", nature="Recette / cession")
+    raws.append(raw)
+    raw = clean_raw()
+    raw["T_Communes"].append({"code_insee": "62510", "commune": "Liévin", "role": "Commune associée"})
+    raw["T_Financeurs"].append({"code": "LIEVIN", "nom": "Liévin", "categorie": "Public", "cibles": None,
+                                "modalites": None, "contact": None})
+    raw["T_Financements"].insert(3, {**raw["T_Financements"][2], "financeur": "LIEVIN", "dispositif": "Fonds de concours",
+                                     "nature": "Subvention", "montant": 100_000})
+    raws.append(raw)
+    return [build(r) for r in raws] + [read_file(p) for p in sorted(EXEMPLES.glob("*.xlsx"))]
+
+
+def test_every_table_a_rule_reads_is_declared():
+    """FIN-11 read the financeurs' categories and the action's maître d'ouvrage, FIN-20 the financeurs and the list of
+    dispositifs, FIN-23 the communes, none of which their `needs` said: `codes_within` (ACV_CONTROLE) and a workbook
+    missing a table (STR-03/STR-04) trust that contract. Each rule is run with every table it does not declare made
+    unreadable: none may read one."""
+    from acv_xl.contract.model import ROW_MODELS
+
+    convs = _reading_variants()
+    undeclared = {}
+    for r in rules.REGISTRY.values():
+        if not r.needs:
+            continue  # the structure's and the identity's rules, which read the named cells and the tables' shapes
+        declared = {n.partition(".")[0] for n in r.needs + r.optional}
+        for name, (_, attr) in ROW_MODELS.items():
+            if name in declared:
+                continue
+            for conv in convs:
+                poisoned = conv.model_copy(update={attr: _Undeclared(getattr(conv, attr))})
+                if any(f.code == "STR-00" for f in run_rules(poisoned, codes=[r.code])):
+                    undeclared.setdefault(r.code, []).append(name)
+                    break
+    assert undeclared == {}

@@ -866,3 +866,50 @@ def test_controle_without_t_communes_lists_three_commune_named_financeurs_in_fre
     assert got.startswith("À vérifier : aucune erreur pour l'action « 1.1 », mais les financeurs « BETHUNE », « LENS » "
                           "et « LIEVIN » portent le nom de communes du programme ; si ce sont des communes de la "
                           "convention, « Valider » signale l'erreur FIN-23"), got
+
+
+def test_controle_without_t_communes_names_only_the_financeur_whose_name_draws_fin23():
+    """Arras's 1.1: « LIEVIN » (« Liévin ») pays a fonds de concours, « LENS » (« Lens ») a subsidy, which FIN-23 does
+    not count from a commune to a commune. The cell said both « portent le nom de communes », though only Liévin's
+    fonds de concours is refused were it a commune of the convention; now it names Liévin alone."""
+    raw, table = _fonds_de_concours_of_lievin()
+    raw["T_Financeurs"].append({**raw["T_Financeurs"][-1], "code": "LENS", "nom": "Lens"})
+    raw["T_Financements"][2].update(montant=150_000)  # the Région's 200 000 €: 50 000 € of it now Lens's
+    raw["T_Financements"].insert(3, {**raw["T_Financements"][2], "financeur": "LENS", "dispositif": "Subvention",
+                                     "montant": 50_000})
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert F.ACV_CONTROLE(*args).startswith("À vérifier : aucune erreur pour l'action « 1.1 », mais le financeur "
+                                            "« LIEVIN » porte le nom d'une commune du programme ;")
+
+
+def test_controle_without_t_communes_does_not_take_a_departement_s_short_name_for_a_commune_elsewhere():
+    """A financeur added as « Vienne » (the département's short name) pays a fonds de concours to Arras's 1.1: Vienne
+    is also a commune of the programme, in the Isère (38), so the cell said « À vérifier » — though no commune of a
+    convention of the Pas-de-Calais (62), where its maîtres d'ouvrage are, is in the Isère: « Valider » with
+    T_Communes says no error either. Liévin, of the Pas-de-Calais, is still to be checked."""
+    raw, table = _fonds_de_concours_of_lievin()
+    raw["T_Financeurs"][-1]["nom"] = "Vienne"
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)) == "OK"
+    raw["T_Financeurs"][-1]["nom"] = "Liévin"
+    assert F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1").startswith("À vérifier")
+
+
+def test_controle_without_t_communes_reads_the_departement_from_the_communes_maitres_d_ouvrage_only():
+    """The département of the convention's communes was read from every maître d'ouvrage named as a programme commune:
+    the Département de la Vienne as the maître d'ouvrage of 2.1, typed « Vienne », put the Isère (38) among them. A
+    financeur added as « Vienne » (the département) paying Arras's 1.1 a fonds de concours was then « À vérifier »
+    again; and where no commune's maître d'ouvrage is named as one (« Mairie »), the Isère alone left out Liévin, of
+    the Pas-de-Calais, whose fonds de concours « Valider » refuses given T_Communes: the cell said « OK »."""
+    raw, table = _fonds_de_concours_of_lievin()
+    raw["T_Actions"][1].update(maitre_ouvrage="Vienne", type_mo="Département")
+    raw["T_Financeurs"][-1]["nom"] = "Vienne"
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert F.ACV_CONTROLE(*args) == "OK"
+    raw["T_Financeurs"][-1]["nom"] = "Liévin"
+    raw["T_Actions"][0]["maitre_ouvrage"] = "Mairie"
+    args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+    assert F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)).startswith(
+        "Action 1.1, ligne 4 : un fonds de concours ne se verse qu'entre un EPCI à fiscalité propre et ses communes")
+    assert F.ACV_CONTROLE(*args).startswith("À vérifier : aucune erreur pour l'action « 1.1 », mais le financeur "
+                                            "« LIEVIN » porte le nom d'une commune du programme ;")

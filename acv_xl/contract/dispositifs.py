@@ -53,11 +53,63 @@ _I_ELIDED = re.compile(r"(?<![^\W\d_])I(?=['\u2019][^\W\d_])|(?<![^\W\d_])I(?=(?
 
 def _i_or_l(word: re.Match) -> str:
     w = word[0]
+    if w.lower() in _MOTS_DES_FAMILLES:
+        return w  # « DSIl », its last letter typed without the shift: the DSIL as typed, no « DSII »
     if "l" in w and len(rest := w.replace("l", "")) >= 2 and rest.isupper():
         return w.replace("l", "I")
     if "I" in w[1:] and w.replace("I", "").islower():
-        return w[0] + w[1:].replace("I", "l")
+        w = w[0] + w[1:].replace("I", "l")
+    if w[0] == "I" and w[1:].islower() and "l" + w[1:] in _MOTS_EN_L:  # « IocaI »: no word « iocal », the DSIL's « local »
+        return "l" + w[1:]
     return w
+
+
+# An acronym of the État's subsidies cut by a hyphen, a dot or a space (« DS-IL », « D.SIL », « DS IL », « DE-TR »):
+# its pieces in capitals joined, or it escaped the R2334-27 caps (FIN-20 only warned). Not pieces parted by a space
+# alone when one is a small French word (« AIDE DE TR 1 », tranche 1, is no DETR; « FR LA »), nor lowercase ones, nor
+# a last piece a digit or an apostrophe follows (« DP V2 », a déclaration préalable's second version), nor letters of a
+# longer acronym (« A.D.S.I.L. »)
+_SIGLES_ETAT = frozenset(("dsil", "dsipl", "fsil", "fsipl", "detr", "dpv", "dsid", "fnadt", "frla", "drac"))
+_PIECE = re.compile(r"[^\W\d_]+")
+_ENTRE_PIECES = re.compile(r"\s*[-.\u2010-\u2015]\s*|\s+")
+_SIGLE_MAX = max(map(len, _SIGLES_ETAT))
+_APRES_SIGLE = frozenset("0123456789'\u2019")  # nor a last piece elided (« D.S.I. L'ISLE », the DSI of L'Isle)
+
+
+def _lettres_d_un_sigle(nom: str, a: re.Match, b: re.Match) -> bool:
+    """Two single capitals joined as the letters of one acronym (« A.D.S.I.L. »): one of a sigle's own must not be
+    taken from a longer acronym (its D, S, I, L are not the DSIL, nor « D.S.I.D.E.N. »'s first four the DSID)."""
+    return len(a[0]) == len(b[0]) == 1 and a[0].isupper() and b[0].isupper() \
+        and _ENTRE_PIECES.fullmatch(nom[a.end():b.start()]) is not None
+
+
+def _sigles_coupes(nom: str) -> str:
+    pieces = list(_PIECE.finditer(nom))
+    if len(pieces) < 2 or not any(p[0].isupper() for p in pieces):
+        return nom  # (most names: no piece in capitals, or one word)
+    out, last, i = [], 0, 0
+    while i < len(pieces):
+        joined = None
+        for j in range(i + 1, len(pieces) if pieces[i][0].isupper() else i + 1):
+            sep = nom[pieces[j - 1].end():pieces[j].start()]
+            if not _ENTRE_PIECES.fullmatch(sep) or not pieces[j][0].isupper():
+                break
+            window = pieces[i:j + 1]
+            lettres = "".join(p[0] for p in window)
+            if len(lettres) > _SIGLE_MAX:
+                break
+            if (fold(lettres).translate(_CONFUSABLES) in _SIGLES_ETAT and nom[window[-1].end():][:1] not in _APRES_SIGLE
+                    and not any(nom[a.end():b.start()].isspace() and {fold(a[0]), fold(b[0])} & _SMALL_WORDS
+                                for a, b in zip(window, window[1:]))
+                    and not (i and _lettres_d_un_sigle(nom, pieces[i - 1], pieces[i]))
+                    and not (j + 1 < len(pieces) and _lettres_d_un_sigle(nom, pieces[j], pieces[j + 1]))):
+                joined = j
+        if joined is None:
+            i += 1
+            continue
+        out += [nom[last:pieces[i].start()], "".join(p[0] for p in pieces[i:joined + 1])]
+        last, i = pieces[joined].end(), joined + 1
+    return "".join(out) + nom[last:] if out else nom
 
 
 @memo_text(4096)
@@ -67,7 +119,7 @@ def normalise(nom: str) -> str:
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
     R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it, and
     an I or an l as the word around it says (`_i_or_l`: « DSlL » → « dsil »)."""
-    nom = _INVISIBLE.sub("", nom)
+    nom = _sigles_coupes(_INVISIBLE.sub("", nom))
     f = fold(_I_ELIDED.sub("l", _WORD.sub(_i_or_l, nom))).translate(_CONFUSABLES)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
@@ -92,6 +144,14 @@ _ABREGES = {
     "devt": "developpement", "devpt": "developpement", "mh": "monuments historiques",
     "fdc": "fonds de concours",  # « FDC », the plans' usual acronym: FIN-23's cap escaped with it
 }
+
+
+# The words of the families' names and abbreviations, read as typed whatever their case (« DSIl »); those that begin
+# with an l (« local », « locaux », « loc »): a word typed with a capital I for that l (« IocaI ») is read as them
+# (`_i_or_l`); « Isère », « Isle » are no such word
+_MOTS_DES_FAMILLES = frozenset(w for phrases in [p for _, ps in layout.FAMILLES for p in ps] + list(_ABREGES)
+                               for w in phrases.split() if w not in _SMALL_WORDS)
+_MOTS_EN_L = frozenset(w for w in _MOTS_DES_FAMILLES if w[0] == "l")
 
 
 def _without_small_words(n: str) -> str:
@@ -124,6 +184,40 @@ def famille(nom: str | None) -> str | None:
     for fam, pattern in _PATTERNS:
         if pattern.search(n):
             return fam
+    return None
+
+
+# The DETR's, DSIL's, DPV's and DSID's names, as `famille` compares them: their acronyms, their phrases
+_DOTATIONS = [(fam, _without_small_words(p)) for fam, ps in layout.FAMILLES if fam in layout.FAMILLES_R2334_27
+              for p in ps]
+_SIGLES_DOTATIONS = {p: fam for fam, p in _DOTATIONS if " " not in p}
+_PHRASES_DOTATIONS = {p: fam for fam, p in _DOTATIONS if " " in p}
+
+
+def dotation_proche(nom: str | None) -> str | None:
+    """The DETR, DSIL, DPV or DSID whose name a name no family recognises is a slip of (`values.closest`'s measure):
+    a word near one of their acronyms (« DISL », « DTER 2024 », « DSILE »: a letter swapped, missing or added), or
+    the whole name, small words aside, near one of their phrases and holding its last word (« Dotation investissement
+    local », not « … culturel »), or, after « Dotation », their first two words or more, the rest cut off (« Dotation
+    de soutien à l'investissement », a DSIL or a DSID: the first of `layout.FAMILLES_R2334_27` is said). A
+    « Dotation R2334-27 » declared « Non » does not answer FIN-20 for such a name: it would take a DSIL out of the
+    caps."""
+    import difflib
+
+    if not nom or famille(nom) is not None:
+        return None
+    n = _without_small_words(normalise(nom))
+    for w in n.split():
+        if len(w) >= 3 and (m := difflib.get_close_matches(w, _SIGLES_DOTATIONS, n=1, cutoff=0.75)):
+            return _SIGLES_DOTATIONS[m[0]]
+    # its last word, which tells the four apart, there too: « Soutien à l'investissement culturel » is no DSIL
+    for p in difflib.get_close_matches(n, _PHRASES_DOTATIONS, n=3, cutoff=0.8):
+        if difflib.get_close_matches(p.rsplit(" ", 1)[-1], n.split(), n=1, cutoff=0.75):
+            return _PHRASES_DOTATIONS[p]
+    debut = n.removeprefix("dotation ")
+    if debut != n and " " in debut:
+        return next((fam for fam in layout.FAMILLES_R2334_27 for p, f in _PHRASES_DOTATIONS.items()
+                     if f == fam and p.startswith(debut + " ")), None)
     return None
 
 

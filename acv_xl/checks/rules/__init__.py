@@ -6,7 +6,11 @@ with `@rule(code, gravite, titre, source, needs=...)`. Adding a rule touches one
 `needs` names what a rule reads: `"T_Financements"` (the table exists and none of its required
 headers is missing) or `"T_Actions.cosignataires"` (that column exists too). When the reader
 reports a missing sheet, table or header (STR-03/STR-04), the rules that need it are skipped
-rather than reporting every row as empty.
+rather than reporting every row as empty; so are they by a caller that holds part of a workbook
+(`codes_within`: ACV_CONTROLE). `optional` names the other tables a rule reads, whose absence it
+bears as an empty table (FIN-23 without `T_Communes` knows the communes by no name; the lists'
+facts shared by several rules read `T_Financeurs` and `T_Dispositifs` together): not needed, but
+declared, so that every table a rule reads is said (`tests/test_rules_shared.py` checks it).
 
 Decisions where the catalogue leaves a case open (each rule's docstring gives its own):
 - Value problems recorded by the reader (`ligne.problems[attr]`) are reported exactly once, at
@@ -106,18 +110,20 @@ class Rule:
     source: str
     func: Callable[[Convention], Iterable[Finding]]
     needs: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()  # tables read when there, whose absence (an empty list) the rule bears
 
 
 REGISTRY: dict[str, Rule] = {}
 
 
-def rule(code: str, gravite: Gravite, titre: str, source: str, needs: Iterable[str] = ()):
+def rule(code: str, gravite: Gravite, titre: str, source: str, needs: Iterable[str] = (),
+         optional: Iterable[str] = ()):
     """Register a rule function under its stable code."""
 
     def deco(func):
         if code in REGISTRY:
             raise ValueError(f"code de règle en double : {code}")
-        REGISTRY[code] = Rule(code, gravite, titre, source, func, tuple(needs))
+        REGISTRY[code] = Rule(code, gravite, titre, source, func, tuple(needs), tuple(optional))
         return func
 
     return deco

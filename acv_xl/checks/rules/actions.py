@@ -244,16 +244,23 @@ def sans_indicateur(conv: Convention) -> Iterable[Finding]:
 @rule("ACT-11", A, "Dépense subventionnable supérieure au coût HT", SRC_GUIDE,
       needs=("T_Actions.depense_subventionnable",))
 def depense_superieure(conv: Convention) -> Iterable[Finding]:
-    """Only when the base is HT: a TTC cost and an HT dépense are not on the same base. An `Abandonnée`
+    """The dépense (HT) above the cost. Of a TTC base too: the HT cost is below the TTC one, so a dépense above the
+    TTC cost is above the HT cost as well (one below it is not judged: the HT cost is not in the workbook) — silent
+    there, it let FIN-09 judge public aid against a dépense no operation of that cost can have. An `Abandonnée`
     action is not judged: it has left the plan, and its cost may be 0 (ACT-05), which made this rule ask
     to bring its dépense « à 0,00 € au plus »."""
     for a in actions(conv):
-        if a.base == "HT" and a.maturite != ABANDONNEE and a.cout_total is not None and a.depense_subventionnable is not None \
-                and a.depense_subventionnable > a.cout_total:
+        if a.base in ("HT", "TTC") and a.maturite != ABANDONNEE and a.cout_total is not None \
+                and a.depense_subventionnable is not None and a.depense_subventionnable > a.cout_total:
+            if a.base == "HT":
+                message, plafond = f"total HT ({money(a.cout_total)})", f"{money(a.cout_total)} au plus (le coût total HT)"
+            else:
+                message = f"total TTC ({money(a.cout_total)}), et donc le coût hors taxes de l'action, moindre"
+                plafond = "au coût hors taxes de l'action au plus (la colonne est hors taxes)"
             yield at(a, "depense_subventionnable", "ACT-11", A,
                      f"{prefix(a)} : la dépense subventionnable ({money(a.depense_subventionnable)}) dépasse le coût "
-                     f"total HT ({money(a.cout_total)}).",
-                     f"Ramenez la dépense subventionnable à {money(a.cout_total)} au plus (le coût total HT), "
+                     f"{message}.",
+                     f"Ramenez la dépense subventionnable {'à ' if a.base == 'HT' else ''}{plafond}, "
                      "ou corrigez le coût total.")
 
 
@@ -511,7 +518,7 @@ def axe_hors_synthese(conv: Convention) -> Iterable[Finding]:
 
 
 @rule("ACT-14", E, "N° d'action devenu un nombre qu'Excel confond avec un autre numéro", SRC_CONTRAT,
-      needs=("T_Actions",))
+      needs=("T_Actions",), optional=("T_Financements", "T_Indicateurs"))
 def numero_devenu_nombre(conv: Convention) -> Iterable[Finding]:
     """A fiche-action number held as a number (« 2.10 » typed in a cell not formatted as text, or pasted:
     Excel stores 2.1, the zeros after the point gone), where another number of the workbook is written

@@ -225,7 +225,7 @@ def action_inconnue(conv: Convention) -> Iterable[Finding]:
         "Indiquez le numéro de l'action financée (feuille Fiches-actions)."))
 
 
-@rule("FIN-02", E, "Financeur inconnu", SRC_GUIDE, needs=("T_Financements", "T_Financeurs"))
+@rule("FIN-02", E, "Financeur inconnu", SRC_GUIDE, needs=("T_Financements", "T_Financeurs"), optional=("T_Dispositifs",))
 def financeur_inconnu(conv: Convention) -> Iterable[Finding]:
     codes = index(conv).financeur_codes
     known = set(codes)
@@ -386,7 +386,7 @@ def _numeros_interreg(conv: Convention) -> set[str | None]:
 
 
 @rule("FIN-06", E, "Participation minimale du maître d'ouvrage non atteinte", SRC_L1111_10,
-      needs=("T_Financements", "T_Actions.derogation", "T_Financeurs"))
+      needs=("T_Financements", "T_Actions.derogation", "T_Financeurs"), optional=("T_Dispositifs",))
 def participation_mo(conv: Convention) -> Iterable[Finding]:
     """For a MO `Commune`/`EPCI`/`Département`/`Région`/`Syndicat mixte`: own share < 20 % of (own share
     + public financing). The own share is the MO's own: its autofinancement, fonds propres and apports
@@ -513,7 +513,8 @@ _AUTRE = "AUTRE"
 
 
 @rule("FIN-07", E, "Dotations de l'État au-delà de 80 % de la dépense subventionnable", SRC_R2334_27,
-      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"),
+      optional=("T_Financeurs",))
 def plafond_80(conv: Convention) -> Iterable[Finding]:
     """Σ of the DETR, DSIL, DPV and DSID lines, recognised by meaning whatever their spelling
     (« DSIL exceptionnelle », « DETR 2025 », `contract.dispositifs.famille`) and paid by the État
@@ -553,7 +554,8 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
 
 
 @rule("FIN-08", A, "DETR, DSIL, DPV ou DSID inférieure à 20 % de la dépense subventionnable", SRC_R2334_27,
-      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Actions.depense_subventionnable", "T_Dispositifs"),
+      optional=("T_Financeurs",))
 def plancher_20(conv: Convention) -> Iterable[Finding]:
     """A DETR, DSIL, DPV or DSID of an action (recognised by meaning: « DSIL exceptionnelle » is a
     DSIL) < 20 % of the dépense subventionnable (R2334-27; RM n° 4800 for DPV and DSID). The subsidy
@@ -612,7 +614,7 @@ def _governed(dispositif: str | None, financeur: str | None, nature: str | None)
 
 
 @rule("FIN-09", E, "Aides publiques au-delà de 100 % de la dépense subventionnable", SRC_AIDES_100,
-      needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Financeurs"))
+      needs=("T_Financements", "T_Actions.depense_subventionnable", "T_Financeurs"), optional=("T_Dispositifs",))
 def plafond_100(conv: Convention) -> Iterable[Finding]:
     """Public aid (Public financeur, nature Subvention, not refused; other public bodies' autofinancement,
     fonds propres, apports and « Autre » too, whoever the MO: a Région's « Autre » to a SEM's operation is
@@ -658,7 +660,10 @@ def fctva(conv: Convention) -> Iterable[Finding]:
 
 
 
-@rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE, needs=("T_Financements", "T_Dispositifs"))
+# the financeurs' categories and the action's maître d'ouvrage too: a public body's aid typed « Recette / cession »
+# is said, the MO's own recette under its code is not
+@rule("FIN-11", A, "Nature différente de celle du dispositif", SRC_GUIDE,
+      needs=("T_Financements", "T_Dispositifs", "T_Financeurs", "T_Actions"))
 def nature_dispositif(conv: Convention) -> Iterable[Finding]:
     lines = lignes(conv)
     keys = _triples(conv)[0]
@@ -1011,7 +1016,8 @@ def _has_none(values: Iterable[tuple]) -> bool:
     return any(map(is_, chain.from_iterable(values), repeat(None)))
 
 
-@rule("FIN-18", E, "Liste des financeurs incomplète ou invalide", SRC_CONTRAT, needs=("T_Financeurs",))
+@rule("FIN-18", E, "Liste des financeurs incomplète ou invalide", SRC_CONTRAT, needs=("T_Financeurs",),
+      optional=("T_Dispositifs",))
 def referentiel(conv: Convention) -> Iterable[Finding]:
     """Added code: in `T_Financeurs`, `Code`/`Nom`/`Catégorie` empty, `Catégorie` outside its list, a
     duplicated `Code`; A: a reference code's category changed (« REGION » typed « Privé », which the
@@ -1111,21 +1117,27 @@ def _financeurs_etat(conv: Convention) -> frozenset[str | None]:
 
 def _etat_non_reconnue(conv: Convention, lf: LigneFinancement) -> bool:
     """An État subsidy (of `ETAT` or of a financeur named as the État, `_financeurs_etat`) that no family
-    recognises and the workbook does not mark `Dotation R2334-27`."""
+    recognises and the workbook's list does not declare, `Dotation R2334-27` = `Oui` (in the caps) or `Non`
+    (not a R2334-27 dotation: the user has answered what FIN-20 asks; a DETR, DSIL, DPV or DSID recognised
+    by its name stays in the caps whatever it is declared, `totals.DotationsR2334`, and « Non » is no answer for
+    a name near theirs, `dispositifs.dotation_proche`: « DISL » so declared left the caps in silence)."""
     if lf.nature != layout.NATURE_SUBVENTION or lf.financeur not in _financeurs_etat(conv):
         return False
     if index(conv).familles[lf.dispositif] is not None:
         return False
     d = index(conv).dispositif_values(lf.financeur, lf.dispositif)  # `index.dispositif`'s row's values
-    return not (d is not None and d[3] == "Oui")  # its `dotation_r2334_27`
+    if d is None or d[3] not in layout.L.OUI_NON:  # its `dotation_r2334_27`, empty or illegible (FIN-18)
+        return True
+    # « Non » for a name that is a DETR's, DSIL's… typed amiss (« DISL ») would take it out of the caps unsaid
+    return d[3] == layout.L.OUI_NON[1] and dispositifs.dotation_proche(lf.dispositif) is not None
 
 
 @rule("FIN-20", A, "Subvention de l'État non reconnue : hors du plafond des dotations", SRC_R2334_27,
-      needs=("T_Financements.dispositif",))
+      needs=("T_Financements.dispositif", "T_Financeurs", "T_Dispositifs"))  # who is the État; what the list declares
 def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     """Added code. A counted État subsidy (`ETAT`, nature Subvention) whose dispositif is empty or
-    recognised by no family (`layout.FAMILLES`: DETR, DSIL… by meaning) and not marked `Dotation
-    R2334-27` in the workbook's list: the caps of R2334-27 (80 % together, 20 % each) do not count
+    recognised by no family (`layout.FAMILLES`: DETR, DSIL… by meaning) and not declared in the workbook's
+    list (`Dotation R2334-27` = `Oui`, in the caps, or `Non`, the user's answer): the caps of R2334-27 (80 % together, 20 % each) do not count
     it, so it must not pass silently; the message says so and names the closest listed dispositif.
     It still counts in the 100 % cap of public aid (FIN-09)."""
     noms = _listes(conv).get(layout.CODE_ETAT, ())
@@ -1137,7 +1149,9 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
     for lf in compress(counted, map(etat_subvention, map(_FINANCEUR_NATURE, counted))):
         if not _etat_non_reconnue(conv, lf) or fctva[lf.financeur, lf.dispositif]:
             continue
-        proche = dispositifs.nearest(lf.dispositif, noms) if lf.dispositif else None
+        # not itself, when the workbook lists it (« S'il s'agit de « Fonds écoles 2024 », choisissez ce dispositif »)
+        proche = dispositifs.nearest(lf.dispositif, tuple(n for n in noms if not dispositifs.same(n, lf.dispositif))) \
+            if lf.dispositif else None
         nom = q(lf.dispositif) if lf.dispositif else "sans dispositif"
         if lf.financeur != layout.CODE_ETAT:  # added under the État's name: say why it is the État's
             nom += f", versée par {_le_financeur(ix, lf.financeur)}, dont le nom désigne l'État,"
@@ -1146,15 +1160,33 @@ def etat_non_reconnue(conv: Convention) -> Iterable[Finding]:
                  f"comptée dans le plafond de 80 % des dotations DETR, DSIL, DPV et DSID ni dans leur plancher de "
                  f"20 % ({SRC_R2334_27}), seulement dans le plafond de 100 % des aides publiques.",
                  (f"S'il s'agit de {q(proche)}, choisissez ce dispositif. " if proche else "")
-                 + ("Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
-                    "dispositifs en indiquant s'il est une dotation R2334-27." if lf.financeur == layout.CODE_ETAT else
+                 + (_declaree_non(fam) if (d := ix.dispositif_values(lf.financeur, lf.dispositif)) is not None
+                    and d[3] == layout.L.OUI_NON[1] and (fam := dispositifs.dotation_proche(lf.dispositif)) else
+                    _DECLAREZ_SA_LIGNE if d is not None else
+                    "Choisissez un dispositif de l'État de la feuille Financeurs, ou ajoutez-le à la liste des "
+                    f"dispositifs avec {_DECLAREZ}" if lf.financeur == layout.CODE_ETAT else
                     f"Choisissez le financeur « {layout.CODE_ETAT} » et l'un de ses dispositifs de la feuille Financeurs, "
-                    f"ou ajoutez ce dispositif à la liste du financeur {_dit(ix, lf.financeur)} en indiquant s'il est une "
-                    "dotation R2334-27."))
+                    f"ou ajoutez ce dispositif à la liste du financeur {_dit(ix, lf.financeur)} avec {_DECLAREZ}"))
+
+
+# FIN-20's suggestion: the two answers the list's column takes, and what each does
+_SI_DOTATION = ("si c'est une DETR, une DSIL, une DPV ou une DSID (elle entre alors dans le plafond de 80 % et le "
+                "plancher de 20 %), « Non » sinon.")
+_DECLAREZ = f"« Dotation R2334-27 » à « Oui » {_SI_DOTATION}"
+_DECLAREZ_SA_LIGNE = ("Ce dispositif est dans la liste des dispositifs de la feuille Financeurs sans que sa colonne "
+                      f"« Dotation R2334-27 » dise « Oui » ou « Non » : choisissez-y « Oui » {_SI_DOTATION}")
+
+
+def _declaree_non(fam: str) -> str:
+    """FIN-20's suggestion for a dispositif the list says is no R2334-27 dotation though its name is near `fam`'s."""
+    return ("La liste des dispositifs de la feuille Financeurs le dit « Non » dans sa colonne « Dotation R2334-27 », "
+            f"mais son nom se lit presque comme celui d'une {fam} : si c'en est une, choisissez-y « Oui » (elle entre "
+            "alors dans le plafond de 80 % et le plancher de 20 %) ; sinon, renommez-le pour qu'il ne se confonde pas "
+            f"avec la {fam}.")
 
 
 @rule("FIN-21", A, "Dispositif absent de la liste de son financeur", SRC_GUIDE,
-      needs=("T_Financements.dispositif", "T_Dispositifs"))
+      needs=("T_Financements.dispositif", "T_Dispositifs"), optional=("T_Financeurs", "T_Actions"))
 def dispositif_hors_liste(conv: Convention) -> Iterable[Finding]:
     """Added code. A line's dispositif that the workbook's list does not give its financeur, once
     names are compared by meaning (case, accents, punctuation, and the family: « DSIL
@@ -1309,7 +1341,7 @@ _NATURES_FIN22 = frozenset(layout.NATURES_APPORT + (layout.NATURE_AUTRE,))
 
 
 @rule("FIN-22", A, "Autofinancement d'une autre personne publique que le maître d'ouvrage", SRC_L1111_10,
-      needs=("T_Financements", "T_Actions", "T_Financeurs"))
+      needs=("T_Financements", "T_Actions", "T_Financeurs"), optional=("T_Communes", "T_Dispositifs"))
 def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     """Added code. On an action whose MO is a public one of L1111-10, a counted line of nature
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
@@ -1589,9 +1621,11 @@ _PAS_UN_FONDS_DE_CONCOURS = re.compile(r"(?<![a-z0-9])(?:dsc|dotation(?:s)? de s
 
 
 def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
-    """The numbers of the actions holding a counted « Subvention » or « Autre » of no known family from `EPCI`,
+    """The numbers of the actions holding a counted line of `_NATURES_ENTRE_MEMBRES` of no known family from `EPCI`,
     `COMMUNE` or a financeur added under an EPCI's or a commune's name (« Communauté urbaine d'Arras »:
-    `_genres_des_ajoutes`) (few, mostly none): one pass in C over the run's counted lines, once per run."""
+    `_genres_des_ajoutes`): one pass in C over the run's counted lines, once per run. With « Autofinancement » among
+    the natures, most actions of a commune holding its own under `COMMUNE`, the action's type then decides
+    (`_fonds_de_concours_deguises`, a look at its few lines)."""
     def build() -> set[str | None]:
         ix = index(conv)
         counted = ix.counted_lines
@@ -1606,22 +1640,25 @@ def _numeros_subventions_entre_membres(conv: Convention) -> set[str | None]:
 
 # The natures by which an EPCI's money reaches a member commune's operation (or a commune's its EPCI's) outside a
 # fonds de concours of that name: a « Subvention », capped as one; an « Autre », which the share of a co-maître
-# d'ouvrage is typed with too, only said when it would take the fonds de concours beyond the cap
-_NATURES_ENTRE_MEMBRES = (layout.NATURE_SUBVENTION, layout.NATURE_AUTRE)
+# d'ouvrage is typed with too, only said when it would take the fonds de concours beyond the cap — and so its
+# « Autofinancement » or « Fonds propres », its money all the same (typed so, the cap was escaped with FIN-22's word
+# alone, which any other public body's autofinancement draws)
+_NATURES_HORS_SUBVENTION = (layout.NATURE_AUTRE, "Autofinancement", "Fonds propres")
+_NATURES_ENTRE_MEMBRES = (layout.NATURE_SUBVENTION,) + _NATURES_HORS_SUBVENTION
 
 
 def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str],
-                                nature: str = layout.NATURE_SUBVENTION) -> list[LigneFinancement]:
+                                natures: tuple[str, ...] = (layout.NATURE_SUBVENTION,)) -> list[LigneFinancement]:
     """The counted lines of `nature` of the EPCI to a commune's operation, or of the commune to the EPCI's (their
     codes, or a financeur added under their name), of no known family and not a dotation communautaire, the FPIC,
     a co-maître d'ouvrage's share (`_PAS_UN_FONDS_DE_CONCOURS`) nor another payer's (`_d_un_autre_payeur`): of
-    nature « Subvention », fonds de concours under another name; of nature « Autre », maybe one."""
+    nature « Subvention », fonds de concours under another name; of `_NATURES_HORS_SUBVENTION`, maybe one."""
     if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
         return []
     code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
     return [lf for lf, fam in zip(j.counted, j.familles)
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
-            and lf.nature == nature
+            and lf.nature in natures
             and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
             and not _d_un_autre_payeur(lf)]
 
@@ -1646,7 +1683,7 @@ def _le_financeur(ix: Index, code: str | None) -> str:
 
 
 @rule("FIN-23", E, "Fonds de concours hors du cadre légal", SRC_FONDS_CONCOURS,
-      needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"))
+      needs=("T_Financements.dispositif", "T_Actions", "T_Financeurs"), optional=("T_Communes", "T_Dispositifs"))
 def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
     """Added code. A fonds de concours (recognised by meaning) is paid only between an EPCI à
     fiscalité propre and its member communes (`EPCI` to a MO `Commune`, `COMMUNE` to a MO `EPCI`),
@@ -1719,7 +1756,7 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             continue
         entre_membres = j.action.numero in with_subventions
         deguises = _fonds_de_concours_deguises(j, genres) if entre_membres else []
-        autres = _fonds_de_concours_deguises(j, genres, layout.NATURE_AUTRE) if entre_membres else []
+        autres = _fonds_de_concours_deguises(j, genres, _NATURES_HORS_SUBVENTION) if entre_membres else []
         fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
                and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
         montant, propre = totals.total(fdc), j.part_mo.propre
@@ -1733,23 +1770,26 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
 
 def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], montant: Decimal, en_autre: Decimal,
                                      propre: Decimal, ix: Index) -> Finding:
-    """FIN-23, a warning, on the « Autre » lines of the EPCI to a member commune's operation (or of the commune to
-    its EPCI's) that would take the fonds de concours beyond the beneficiary's own share: the law lets an EPCI pay
-    a member's operation only by a fonds de concours, capped so, or as a co-maître d'ouvrage paying its share of a
-    work of both for its own competence (code de la commande publique, art. L2422-12), which « Autre » is typed for
-    too and the workbook does not tell apart. Typed « Subvention », the same line is counted in the cap (an
-    error); typed « Autre », the cap was escaped in silence."""
+    """FIN-23, a warning, on the « Autre », « Autofinancement » or « Fonds propres » lines of the EPCI to a member
+    commune's operation (or of the commune to its EPCI's) that would take the fonds de concours beyond the
+    beneficiary's own share: the law lets an EPCI pay a member's operation only by a fonds de concours, capped so,
+    or as a co-maître d'ouvrage paying its share of a work of both for its own competence (code de la commande
+    publique, art. L2422-12), which these natures are typed for too and the workbook does not tell apart. Typed
+    « Subvention », the same line is counted in the cap (an error); typed so, the cap was escaped in silence."""
     a = j.action
     # « la ligne « Autre » de nature « Autre » » named an empty dispositif after the nature
     noms = " et ".join(dict.fromkeys(q(lf.dispositif) if lf.dispositif else "sans dispositif" for lf in autres))
     payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in autres))
     de = (f"du financeur {payeurs[0]}" if len(payeurs) == 1 else f"des financeurs {' et '.join(payeurs)}")
     les_lignes = f"la ligne {noms}" if len(autres) == 1 else f"les lignes {noms}"
+    natures = list(dict.fromkeys(str(lf.nature) for lf in autres))
+    de_nature = (f"de nature {q(natures[0])}" if len(natures) == 1
+                 else f"de natures {', '.join(map(q, natures[:-1]))} et {q(natures[-1])}")
     verseur = ("un EPCI à fiscalité propre ne finance l'opération d'une commune membre" if a.type_mo == "Commune"
                else "une commune ne finance l'opération de l'EPCI à fiscalité propre dont elle est membre")
     deja = f", avec les fonds de concours de l'action ({money(montant)})," if montant else ""
     return at(autres[0], "montant", "FIN-23", A,
-              f"{prefix(autres[0])} : {les_lignes} de nature « Autre » {de} ({money(en_autre)}) dépasse{'nt' if len(autres) > 1 else ''}{deja} la part que le maître d'ouvrage "
+              f"{prefix(autres[0])} : {les_lignes} {de_nature} {de} ({money(en_autre)}) dépasse{'nt' if len(autres) > 1 else ''}{deja} la part que le maître d'ouvrage "
               f"finance lui-même, hors subventions, soit {money(propre)} ; {verseur} que par un fonds de concours, qui "
               f"ne dépasse pas cette part ({SRC_FONDS_CONCOURS}), ou comme co-maître d'ouvrage, pour sa part d'un "
               "ouvrage relevant de leurs deux compétences (code de la commande publique, art. L2422-12).",
@@ -1765,7 +1805,10 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
     and whose money FIN-23 refuses were they communes of the convention, as T_Communes may say (« Liévin »): a fonds
     de concours to a commune, or to an EPCI beyond its own share, under that name or a subsidy's. FIN-23 itself
     decides, run again on the workbook with those names for communes, only when there are such financeurs (mostly
-    none: the action's counted lines are looked at, no more)."""
+    none: the action's counted lines are looked at, no more); each alone, so that only those whose name draws the
+    error are said (all, when only together they do). A name of a commune of another département than the
+    communes the maîtres d'ouvrage of type `Commune` are named after is none of the convention's (« Vienne » in a workbook of
+    Châtellerault is the département, not the commune of the Isère)."""
     conv = ix.conv
     added = dict.fromkeys(lf.financeur for lf in ix.counted_of(numero)
                           if lf.financeur is not None and lf.financeur not in layout.FINANCEURS_BY_CODE)
@@ -1773,17 +1816,29 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
         return []
     genres = ix.memo("genres_des_ajoutes", lambda: _genres_des_ajoutes(conv))
     par_nom = ix.reference.par_nom
+    # a commune of the convention is in its département, which a maître d'ouvrage named as a programme commune says
+    # (« Ville de Châtellerault »: the Vienne, 86): « Vienne », the département's short name, is not Vienne (38). A
+    # commune's only: the Département de la Vienne as maître d'ouvrage typed « Vienne » is no commune of the Isère
+    departements = {c.departement for a in rows(conv, layout.T_ACTIONS)
+                    if a.type_mo == "Commune" and isinstance(a.maitre_ouvrage, str)
+                    for c in par_nom.get(reference.nom_collectivite(a.maitre_ouvrage), ())}
     noms = {code: f.nom for code in added if code not in genres and (f := ix.financeur(code)) is not None
-            and isinstance(f.nom, str) and reference.nom_collectivite(f.nom) in par_nom}
+            and isinstance(f.nom, str) and any(not departements or c.departement in departements
+                                               for c in par_nom.get(reference.nom_collectivite(f.nom), ()))}
     if not noms:
         return []
-    communes = [*conv.communes, *(Commune(commune=nom, raw={"commune": nom}) for nom in noms.values())]
     from . import run_rules  # (the package imports this module)
 
-    supposee = run_rules(conv.model_copy(update={"communes": communes}), codes=["FIN-23"], reference=ix.reference)
-    if not any(f.gravite is E and f.action == numero for f in supposee):
-        return []
-    return [_dit(ix, code) for code in noms]
+    def refuse(supposees: Iterable[str]) -> bool:
+        communes = [*conv.communes, *(Commune(commune=noms[code], raw={"commune": noms[code]}) for code in supposees)]
+        found = run_rules(conv.model_copy(update={"communes": communes}), codes=["FIN-23"], reference=ix.reference)
+        return any(f.gravite is E and f.action == numero for f in found)
+
+    if len(noms) == 1:
+        return [_dit(ix, code) for code in noms] if refuse(noms) else []
+    # those whose name alone draws the error; all of them when only together they do (their sum above a share)
+    seuls = [code for code in noms if refuse((code,))]
+    return [_dit(ix, code) for code in (seuls or (noms if refuse(noms) else ()))]
 
 
 def _au_dela_de_la_part_propre(j: Judged, fdc: list[LigneFinancement], montant: Decimal, propre: Decimal,

@@ -79,7 +79,8 @@ def _whole_word(text: str, word: str) -> bool:
     return False
 
 
-@rule("GOU-01", A, "Comité de projet incomplet", SRC_GUIDE, needs=("T_Gouvernance",))
+@rule("GOU-01", A, "Comité de projet incomplet", SRC_GUIDE, needs=("T_Gouvernance",),
+      optional=("T_Financements", "T_Financeurs"))
 def comite_de_projet(conv: Convention) -> Iterable[Finding]:
     """The comité de projet lacks an élu, the directeur de projet, the État, or a representative of a
     national partner financing the plan (`CDC`, `AL`, `ANAH`, `ANRU`, lines not refused), or of the
