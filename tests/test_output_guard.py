@@ -724,3 +724,19 @@ def test_a_refused_extension_quotes_the_name(tmp_path):
     from acv_xl.outputs.output_guard import check_outputs
 
     assert check_outputs([], [tmp_path / "m.xlsm"]).endswith(f"doit avoir l'extension .xlsx : « {tmp_path / 'm.xlsm'} »")
+
+
+def test_an_output_name_ending_with_spaces_says_the_spaces(tmp_path):
+    """`consolider 62 -o "c6.xlsx "` (a space typed or pasted after the name) was refused « doit avoir
+    l'extension .xlsx : « c6.xlsx  » »: the space cannot be seen, and the refusal looked wrong. The
+    command line and `--annoter` now say the space, and still write nothing."""
+    proc = acv("consolider", EXEMPLES, "-o", tmp_path / "c6.xlsx ")
+    assert proc.returncode == 2, proc.stderr
+    assert ("le fichier de sortie (-o) doit avoir l'extension .xlsx, sans rien après : le nom « c6.xlsx » "
+            "finit par une espace ; retirez-la.") in proc.stderr, proc.stderr
+    proc = acv("valider", EXEMPLES / "arras.xlsx", "--annoter", tmp_path / "copie.xlsx  ")
+    assert proc.returncode == 2, proc.stderr
+    assert "sans rien après : le nom « copie.xlsx » finit par des espaces ; retirez-les." in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+    # another extension is quoted as it is
+    assert check_outputs([], [tmp_path / "c6.xls "]).endswith(f"doit avoir l'extension .xlsx : « {tmp_path / 'c6.xls '} »")

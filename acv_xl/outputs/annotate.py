@@ -43,7 +43,7 @@ from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number, fold
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
-from acv_xl.outputs.output_guard import folder_missing, folder_named
+from acv_xl.outputs.output_guard import extension_refused, folder_missing, folder_named
 from acv_xl.reading.errors import UnreadableWorkbook
 from acv_xl.reading.ooxml import (
     CT_COMMENTS,
@@ -162,7 +162,8 @@ def check_output(src: Path, out: Path) -> str | None:
     if out.suffix.lower() not in (".xlsx", ".xlsm"):
         if out.is_dir():
             return folder_named("la copie annotée", out, ".xlsx")
-        return f"la copie annotée doit avoir l'extension .xlsx (ou .xlsm pour un classeur à macros) : « {out.name} »"
+        return extension_refused("la copie annotée", ".xlsx (ou .xlsm pour un classeur à macros)", out,
+                                 (".xlsx", ".xlsm"))
     if not out.parent.is_dir():
         return folder_missing(out)
     # the workbook's own extension, spaces after it aside (« macros.xlsm  », unzipped on Linux, which

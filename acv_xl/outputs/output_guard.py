@@ -267,6 +267,17 @@ _WINDOWS_REFUSED = frozenset('<>:"|?*') | frozenset(map(chr, range(32)))
 _WINDOWS = os.name == "nt"
 
 
+def extension_refused(label: str, wanted: str, path: Path, extensions: Sequence[str], whole: bool = False) -> str:
+    """« `label` doit avoir l'extension `wanted` », naming `path` (its name, or all of it if `whole`); or,
+    when spaces after a right extension are what is refused (« c6.xlsx  », typed or pasted), saying so:
+    quoted as it is, the name looked right and the refusal wrong."""
+    name = path.name
+    if name != name.rstrip() and Path(name.rstrip()).suffix.lower() in extensions:
+        spaces = "une espace ; retirez-la" if len(name) - len(name.rstrip()) == 1 else "des espaces ; retirez-les"
+        return f"{label} doit avoir l'extension {wanted}, sans rien après : le nom « {name.rstrip()} » finit par {spaces}."
+    return f"{label} doit avoir l'extension {wanted} : « {path if whole else name} »"
+
+
 def windows_only_problem(name: str) -> str | None:
     """`windows_name_problem` where the program runs under Windows, else None (a file like any other)."""
     return windows_name_problem(name) if _WINDOWS else None
@@ -353,7 +364,7 @@ def check_outputs(inputs: Iterable[str | Path], outputs: Sequence[Output | str |
             return folder_named(o.label, o.path, o.extensions[0])
         if o.path.suffix.lower() not in o.extensions:
             wanted = " ou ".join(o.extensions)
-            return f"{o.label} doit avoir l'extension {wanted} : « {o.path} »"
+            return extension_refused(o.label, wanted, o.path, o.extensions, whole=True)
         if (why := windows_only_problem(o.path.name)) is not None:
             return f"{o.label} ne peut pas être écrit : {why} Choisissez un autre nom de fichier."
     for i, a in enumerate(outs):
