@@ -276,6 +276,16 @@ class _Data:
                     return a
         return self.conv.action(c.action)
 
+    def changed_line(self, c) -> LigneFinancement | None:
+        """The financing line a modification of `T_Financements` was found on, after the avenant (the
+        row of its cell), None when no line of that action is there."""
+        if c.cellule_apres:
+            row = parse_a1(c.cellule_apres)[0]
+            for lf in self.lines:
+                if lf.row == row and lf.numero == c.action:
+                    return lf
+        return None
+
     def _funder_order(self) -> list[str]:
         """The funders used, in the workbook's `Financeurs` order, then the reference order."""
         used = set(self.par_financeur)
@@ -1168,11 +1178,18 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             return _headers(ws, r, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
         row = lines_header(row)
         pages.start(section, lines_header)
-        montant = F.header("montant")
+        montant, statut_header = F.header("montant"), F.header("statut")
         for c in lines:
             if c.type == MODIFICATION:
                 what = f"{c.champ}"
                 before, after = c.avant, c.apres
+                # what the change moves in the totals above: a line passed to or from « Refusé » moves
+                # its whole amount, and a refused line's amount changed moves nothing
+                line = d.changed_line(c)
+                if line is not None and c.champ == statut_header and line.montant is not None:
+                    what += f"\n({fmt_euros(line.montant)})"  # its own line: an amount is never cut in two
+                elif line is not None and c.champ == montant and not line.compte:
+                    what += "\n(ligne refusée, hors totaux)"
             else:
                 what = f"Ligne {labels[c.type].lower()}"
                 before = c.avant.get(montant) if isinstance(c.avant, dict) else None
