@@ -5,6 +5,7 @@ each changed financing line), in the workbook and in its PDF (LibreOffice, text 
 from __future__ import annotations
 
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import openpyxl
@@ -580,3 +581,23 @@ def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, ca
     region = next(r for r in rows if r[1] == "REGION" and r[4] == 2026)
     assert region[5:] == ("Montant (€)\n(ligne refusée, hors totaux)", 80_000, 90_000)
     assert next(r for r in rows if r[0] == "REGION")[6] == 0  # nothing moved for it
+
+
+def test_an_avenant_s_annex_from_two_files_in_the_wrong_order_warns(tmp_path, capsys):
+    """`annexe signee.xlsx --depuis avenant.xlsx`: the annex presented to the comité read every change
+    backwards (the amount raised « lowered », the line added « supprimée »), status 0, not a word. The
+    annex is written (the user decides), and the error output says why the order looks reversed."""
+    from test_comparer import _avenant_of
+    from test_since_validation import _validated
+
+    signed = _validated(tmp_path)
+    working = _avenant_of(signed, tmp_path / "avenant.xlsx")
+    out = tmp_path / "annexe.xlsx"
+    capsys.readouterr()
+    assert main(["annexe", str(signed), "--depuis", str(working), "-o", str(out)]) == 0 and out.exists()
+    err = capsys.readouterr().err
+    assert (f"« {working.name} », donné pour l'état d'avant, est plus récent que « {signed.name} » (les données "
+            f"de « {signed.name} » sont celles que « {working.name} » avait à sa validation du "
+            f"{date.today():%d/%m/%Y}, et « {working.name} » a été modifié depuis)") in " ".join(err.split()), err
+    assert main(["annexe", str(working), "--depuis", str(signed), "-o", str(out)]) == 0
+    assert "Attention" not in capsys.readouterr().err

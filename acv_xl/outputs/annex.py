@@ -1471,7 +1471,7 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     comp = None
     if depuis is not None:
         from acv_xl.checks.comparison import compare
-        from acv_xl.outputs.comparer import Unusable, read_for_comparison
+        from acv_xl.outputs.comparer import Unusable, order_warning, read_for_comparison, side_info
 
         try:
             before = read_for_comparison(Path(depuis))
@@ -1484,6 +1484,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
                    f"{report.convention.acv_id or 'identifiant absent'}).")
             return 2
         comp = compare(before, report.convention, totaux_apres=report.totaux)
+        order = order_warning(depuis, side_info(depuis, before), before, path,
+                              side_info(path, report.convention), "acv-xl annexe APRES.xlsx --depuis AVANT.xlsx")
     errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
     if errors and not brouillon:
         say(f"Annexe non générée : le classeur « {path.name} » comporte {_count(len(errors), 'erreur')} à corriger.",
@@ -1502,6 +1504,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         return 2
     build_annex(report, out, brouillon=brouillon, depuis=comp, reference=Path(depuis).name if depuis else "")
     say(f"Annexe écrite : {out}")
+    if comp is not None and order:  # the avenant's changes read backwards
+        refuse(order, "yellow")
     if comp is not None and not comp.changed:  # a wrong --depuis (today's copy), or an avenant on the text alone
         # by their names, or as given when these are one (« arras.xlsx » et « arras.xlsx »: today's copy
         # kept under its name in another folder, picked for the signed one)
