@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # rich is imported only to print text: `--format json` starts
     from rich.console import Console
 
 from acv_xl.checks.findings import Finding, Gravite
-from acv_xl.checks.validate import Report
+from acv_xl.checks.validate import ETAT_VALIDE, Report
 from acv_xl.contract import layout
 from acv_xl.outputs.formats import fit_cell
 from acv_xl.outputs.terminal import file_text, literal
@@ -82,6 +82,8 @@ def verdict(report: Report) -> tuple[str, str]:
         return (f"à corriger, {_plural(r['erreurs'], 'erreur bloque', 'erreurs bloquent')} la validation.",
                 "bold red")
     tail = f" ({_plural(r['avertissements'], 'avertissement', 'avertissements')} à examiner)" if r["avertissements"] else ""
+    if report.etat == ETAT_VALIDE:  # « peut être validé » under « État : validé » sent the user to validate it again
+        return f"aucune erreur, le classeur est validé{tail}.", "bold green"
     return f"aucune erreur, le classeur peut être validé{tail}.", "bold green"
 
 
