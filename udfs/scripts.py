@@ -353,7 +353,9 @@ def since_rows(src: XwSource, report) -> list[Finding]:
     since_validation(report, lambda: read_cells(src))
     if report.depuis_validation is None:
         return []
-    return controle_rows(report.depuis_validation, report.convention.value("acv_date_validation"))
+    # the button writes today's validation into the workbook when the report is valid
+    return controle_rows(report.depuis_validation, report.convention.value("acv_date_validation"),
+                         revalidated=bool(report.valide))
 
 
 def write_snapshot(book, src: XwSource, report) -> None:
