@@ -601,3 +601,33 @@ def test_an_avenant_s_annex_from_two_files_in_the_wrong_order_warns(tmp_path, ca
             f"{date.today():%d/%m/%Y}, et « {working.name} » a été modifié depuis)") in " ".join(err.split()), err
     assert main(["annexe", str(working), "--depuis", str(signed), "-o", str(out)]) == 0
     assert "Attention" not in capsys.readouterr().err
+
+
+def test_a_line_refused_and_lowered_by_the_avenant_says_the_amount_it_counted_for(tmp_path, capsys):
+    """An avenant where the Département's 500 000 € asked for is refused, the line kept at the 400 000 €
+    it was revised to: the Département's row reads -500 000,00 €, but the statut row said
+    « (400 000,00 €) », the amount after, which no total ever counted. Now it says the 500 000,00 € the
+    line took out of the totals (the amount after when a line comes back from « Refusé »)."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    line = {**base.financements[0].raw, "numero": "2.1", "financeur": "ETAT", "dispositif": "DSIL",
+            "nature": "Subvention", "annee": 2026}
+    extra = [build_row(LigneFinancement, {**line, "montant": 500_000.0, "statut": "Sollicité"}),
+             build_row(LigneFinancement, {**line, "dispositif": "DETR", "montant": 300_000.0, "statut": "Refusé"})]
+    before = base.model_copy(update={"financements": list(base.financements) + extra})
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in before.financements]
+    lines[-2] = build_row(LigneFinancement, {**lines[-2].raw, "montant": 400_000.0, "statut": "Refusé"})
+    lines[-1] = build_row(LigneFinancement, {**lines[-1].raw, "montant": 350_000.0, "statut": "Acquis"})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, before)
+    build_workbook(b, before.model_copy(update={"financements": lines}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    assert next(r for r in rows if r[0] == "ETAT")[6] == -500_000 + 350_000
+    statut = layout.T_FINANCEMENTS.header("statut")
+    dsil = next(r for r in rows if r[2] == "DSIL" and r[4] == 2026 and r[5].startswith(statut))
+    assert dsil[5:] == (f"{statut}\n(500 000,00 €)", "Sollicité", "Refusé")
+    detr = next(r for r in rows if r[2] == "DETR" and r[4] == 2026 and r[5].startswith(statut))
+    assert detr[5:] == (f"{statut}\n(350 000,00 €)", "Refusé", "Acquis")

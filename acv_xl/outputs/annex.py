@@ -1179,6 +1179,10 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         row = lines_header(row)
         pages.start(section, lines_header)
         montant, statut_header = F.header("montant"), F.header("statut")
+        # the amount before of each line whose amount changed too (its row after → that amount): a line
+        # passed to « Refusé » takes out of the totals the amount it counted for, not its new one
+        amount_before = {parse_a1(c.cellule_apres)[0]: c.avant for c in lines
+                         if c.type == MODIFICATION and c.champ == montant and c.cellule_apres}
         for c in lines:
             if c.type == MODIFICATION:
                 what = f"{c.champ}"
@@ -1186,8 +1190,9 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
                 # what the change moves in the totals above: a line passed to or from « Refusé » moves
                 # its whole amount, and a refused line's amount changed moves nothing
                 line = d.changed_line(c)
-                if line is not None and c.champ == statut_header and line.montant is not None:
-                    what += f"\n({fmt_euros(line.montant)})"  # its own line: an amount is never cut in two
+                moved = None if line is None else line.montant if line.compte else amount_before.get(line.row, line.montant)
+                if c.champ == statut_header and isinstance(moved, Decimal):
+                    what += f"\n({fmt_euros(moved)})"  # its own line: an amount is never cut in two
                 elif line is not None and c.champ == montant and not line.compte:
                     what += "\n(ligne refusée, hors totaux)"
             else:
