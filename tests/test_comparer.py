@@ -590,6 +590,46 @@ def test_two_states_named_in_the_wrong_order_are_said_read_backwards(tmp_path, c
     wb.save(signed)
     capsys.readouterr()
     code, out, _ = _run(capsys, "comparer", avenant, signed)
-    assert f"« {avenant.name} » a été validé le {date.today():%d/%m/%Y}, « {signed.name} » le 05/12/2025" in out, out
+    assert (f"« {avenant.name} », donné pour l'état d'avant, a été validé après « {signed.name} » (le "
+            f"{date.today():%d/%m/%Y}, « {signed.name} » le 05/12/2025)") in out, out
     code, out, _ = _run(capsys, "comparer", signed, avenant)
     assert "(validé, validation du 05/12/2025)" in out and "Attention" not in out, out
+
+
+def test_a_signed_copy_validated_again_without_change_is_not_said_the_later_state(tmp_path, capsys):
+    """The signed convention (validated 05/12/2025), its avenant validated on 01/06/2026, then the
+    signed copy opened and validated again, unchanged (the button clicked to read its Contrôles): its
+    date is today's. `comparer signee.xlsx avenant.xlsx`, in the right order, was told « signee.xlsx …
+    est plus récent que avenant.xlsx … les modifications sont alors lues à l'envers »; two copies of
+    the same data read « lues à l'envers » too, next to « Aucun changement ». A later validation date
+    may be such a validation again: the warning says it only makes the order doubtful, and nothing is
+    said where nothing changed."""
+    from test_since_validation import _validated
+
+    def dated(path: Path, day: datetime.datetime) -> Path:
+        wb = openpyxl.load_workbook(path)
+        wb[layout.Sheet.ACCUEIL][layout.NAMED_BY_NAME["acv_date_validation"].cell].value = day
+        wb.save(path)
+        return path
+
+    signed = dated(_validated(tmp_path), datetime.datetime(2025, 12, 5))
+    avenant = tmp_path / "avenant-valide.xlsx"
+    assert main(["valider", str(_avenant_of(signed, tmp_path / "avenant.xlsx")), "--annoter", str(avenant)]) == 0
+    dated(avenant, datetime.datetime(2026, 6, 1))
+    again = tmp_path / "signee-revalidee.xlsx"
+    assert main(["valider", str(signed), "--annoter", str(again)]) == 0
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "comparer", again, avenant)
+    text = " ".join(out.split())
+    assert code == 1 and "est plus récent" not in text, out
+    assert (f"« {again.name} », donné pour l'état d'avant, a été validé après « {avenant.name} » (le "
+            f"{date.today():%d/%m/%Y}, « {avenant.name} » le 01/06/2026) : s'il est l'état le plus récent, les "
+            "modifications sont lues à l'envers ; s'il a seulement été validé de nouveau, sans modification, "
+            "l'ordre est le bon.") in text, out
+    # the same data validated on two days: no change, so nothing reads backwards
+    code, out, _ = _run(capsys, "comparer", again, signed)
+    assert code == 0 and "Attention" not in out and "mêmes données" in out, out
+    out_annex = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(signed), "--depuis", str(again), "-o", str(out_annex)]) == 0
+    err = capsys.readouterr().err
+    assert "lues à l'envers" not in err and "mêmes données" in err, err

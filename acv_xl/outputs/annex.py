@@ -1489,7 +1489,7 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
                    f"{report.convention.acv_id or 'identifiant absent'}).")
             return 2
         comp = compare(before, report.convention, totaux_apres=report.totaux)
-        order = order_warning(depuis, side_info(depuis, before), before, path,
+        order = order_warning(comp, depuis, side_info(depuis, before), before, path,
                               side_info(path, report.convention), "acv-xl annexe APRES.xlsx --depuis AVANT.xlsx")
     errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
     if errors and not brouillon:

@@ -70,28 +70,35 @@ def side_info(path: Path | str, conv: Convention) -> dict:
             "date_validation": d.isoformat() if d is not None else None, "etat": etat}
 
 
-def order_warning(avant: Path | str, ia: dict, ca: Convention, apres: Path | str, ib: dict, usage: str) -> str:
-    """French warning when the state given as before is the later one (two files named in the wrong
-    order: every change would read backwards, an amount raised as lowered), or "": the data after are
-    the very data validated in the file before, modified since; or the file before was validated
-    after the other. `ia`, `ib`: `side_info` of each; `usage`: the command, its files in order."""
+def order_warning(comp: Comparison, avant: Path | str, ia: dict, ca: Convention, apres: Path | str, ib: dict,
+                  usage: str) -> str:
+    """French warning when the state given as before looks the later one (two files named in the wrong
+    order: every change would read backwards, an amount raised as lowered), or "" (also when nothing
+    changed: nothing reads backwards). Sure when the data after are the very data validated in the file
+    before, modified since; only likely when the file before was validated after the other: a workbook
+    validated again without change (the button clicked on the signed copy) takes that day's date, and
+    is the earlier state all the same. `ia`, `ib`: `side_info` of each; `usage`: the command, its files
+    in order."""
+    if not comp.changes:
+        return ""
     na, nb = Path(avant).name, Path(apres).name
     na, nb = (na, nb) if na != nb else (file_text(avant), file_text(apres))
     stored = ca.value("acv_empreinte")
     stored = str(stored).strip().lower() if stored not in (None, "") else None
     da, db = ia["date_validation"], ib["date_validation"]
+    check = f"Vérifiez l'ordre : {usage}."
     if ia["etat"] == ETAT_MODIFIE and stored == ib["empreinte"]:
         when = f" du {fmt_date(date.fromisoformat(da))}" if da else ""
-        why = (f"les données de « {nb} » sont celles que « {na} » avait à sa validation{when}, "
-               f"et « {na} » a été modifié depuis")
-    elif (da and db and da > db and ia["etat"] in (ETAT_VALIDE, ETAT_MODIFIE)
-          and ib["etat"] in (ETAT_VALIDE, ETAT_MODIFIE)):
-        why = (f"« {na} » a été validé le {fmt_date(date.fromisoformat(da))}, « {nb} » le "
-               f"{fmt_date(date.fromisoformat(db))}")
-    else:
-        return ""
-    return (f"Attention : « {na} », donné pour l'état d'avant, est plus récent que « {nb} » ({why}) ; "
-            f"les modifications sont alors lues à l'envers. Vérifiez l'ordre : {usage}.")
+        return (f"Attention : « {na} », donné pour l'état d'avant, est plus récent que « {nb} » (les données "
+                f"de « {nb} » sont celles que « {na} » avait à sa validation{when}, et « {na} » a été modifié "
+                f"depuis) ; les modifications sont alors lues à l'envers. {check}")
+    if (da and db and da > db and ia["etat"] in (ETAT_VALIDE, ETAT_MODIFIE)
+            and ib["etat"] in (ETAT_VALIDE, ETAT_MODIFIE)):
+        return (f"Attention : « {na} », donné pour l'état d'avant, a été validé après « {nb} » (le "
+                f"{fmt_date(date.fromisoformat(da))}, « {nb} » le {fmt_date(date.fromisoformat(db))}) : s'il est "
+                f"l'état le plus récent, les modifications sont lues à l'envers ; s'il a seulement été validé de "
+                f"nouveau, sans modification, l'ordre est le bon. {check}")
+    return ""
 
 
 def output_problem(out: Path, inputs: list[Path], replace: bool = False) -> str | None:
@@ -145,7 +152,7 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     # values typed just outside a table are in no table compared: said, never « mêmes données »
     warnings = [w for w in (stray_warning(avant, ca), stray_warning(apres, cb)) if w]
     # two files named in the wrong order: said first, in the text and in the workbook of écarts
-    order = order_warning(avant, ia, ca, apres, ib, "acv-xl comparer AVANT.xlsx APRES.xlsx")
+    order = order_warning(comp, avant, ia, ca, apres, ib, "acv-xl comparer AVANT.xlsx APRES.xlsx")
     strays_moved = stray_key(ca) != stray_key(cb)
     if out is not None:
         from acv_xl.outputs.comparison_workbook import build
