@@ -366,3 +366,35 @@ def test_changes_written_into_a_workbook_validated_anew_are_said_since_the_previ
     rows = [r[5] for r in openpyxl.load_workbook(out)[layout.Sheet.CONTROLES].iter_rows(values_only=True)
             if r[0] == "Information"]
     assert rows and all(m.startswith(f"Modifié depuis la validation du {when} — ") for m in rows), rows
+
+
+def test_lines_only_sorted_in_a_workbook_validated_anew_are_not_sent_to_be_validated_again(tmp_path, capsys):
+    """Two financing lines swapped in a validated workbook, then validated (`--annoter`, or the button
+    in the workbook itself): its Accueil read « Validé », today, and its Contrôles « … aucune donnée
+    n'a changé … ; validez de nouveau pour enregistrer ce nouvel état », the very thing just done.
+    There the row says this validation records it; the text report, which validates nothing, still
+    sends the user to validate."""
+    from acv_xl.outputs.comparison_report import NOTHING_CHANGED, NOTHING_CHANGED_REVALIDATED
+
+    validated = _validated(tmp_path)
+    wb = openpyxl.load_workbook(validated)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    for col in range(1, ws.max_column + 1):
+        ws.cell(4, col).value, ws.cell(5, col).value = ws.cell(5, col).value, ws.cell(4, col).value
+    sorted_ = tmp_path / "trie.xlsx"
+    wb.save(sorted_)
+    copy = tmp_path / "trie-valide.xlsx"
+    assert main(["valider", str(sorted_), "--annoter", str(copy)]) == 0
+    assert NOTHING_CHANGED in " ".join(capsys.readouterr().out.split())
+    wb = openpyxl.load_workbook(copy)
+    assert wb[layout.Sheet.ACCUEIL][layout.NAMED_BY_NAME["acv_statut"].cell].value == "Validé"
+    since = [r[5] for r in wb[layout.Sheet.CONTROLES].iter_rows(values_only=True) if r[0] == "Information"]
+    assert since == [f"Modifié depuis la validation précédente ({date.today():%d/%m/%Y}) — "
+                     f"{NOTHING_CHANGED_REVALIDATED}."], since
+    assert "validez de nouveau" not in since[0]
+
+    book = remote_book(payload_from_xlsx(sorted_, include=scripts.INCLUDE))
+    assert scripts.run_valider(book, today=date(2026, 11, 26)).valide
+    texts = [v for a in _actions(book) if a["func"] == "setValues" for row in a["values"] for v in row]
+    assert any(isinstance(v, str) and v.endswith(f"— {NOTHING_CHANGED_REVALIDATED}.") for v in texts)
+    assert not any(isinstance(v, str) and "validez de nouveau" in v for v in texts)

@@ -251,9 +251,13 @@ def since_title(date_validation: Any, revalidated: bool = False) -> str:
     return f"Modifié depuis la validation{when}"
 
 
-NOTHING_CHANGED = ("aucune donnée n'a changé : des lignes ont seulement été déplacées ou triées, une valeur a "
-                   "été saisie autrement (par exemple un montant tapé comme du texte) ou juste hors d'un tableau "
-                   "(constat STR-09) ; validez de nouveau pour enregistrer ce nouvel état")
+_NOTHING_CHANGED = ("aucune donnée n'a changé : des lignes ont seulement été déplacées ou triées, une valeur a "
+                    "été saisie autrement (par exemple un montant tapé comme du texte) ou juste hors d'un tableau "
+                    "(constat STR-09)")
+NOTHING_CHANGED = f"{_NOTHING_CHANGED} ; validez de nouveau pour enregistrer ce nouvel état"
+# in a workbook this run validates, the new state is recorded already: « validez de nouveau » sent
+# the user to click again for nothing
+NOTHING_CHANGED_REVALIDATED = f"{_NOTHING_CHANGED} ; cette validation enregistre ce nouvel état"
 
 
 def controle_rows(comp: Comparison, date_validation: Any = None, revalidated: bool = False) -> list:
@@ -264,7 +268,8 @@ def controle_rows(comp: Comparison, date_validation: Any = None, revalidated: bo
 
     title = since_title(date_validation, revalidated)
     if not comp.changes:
-        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} — {NOTHING_CHANGED}.")]
+        said = NOTHING_CHANGED_REVALIDATED if revalidated else NOTHING_CHANGED
+        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} — {said}.")]
     rows = []
     for c in sorted(comp.changes, key=lambda c: (_sheet_key(c), _action_key(c))):
         cell = "" if c.type == SUPPRESSION else c.cellule_apres
