@@ -5,6 +5,7 @@ each changed financing line), in the workbook and in its PDF (LibreOffice, text 
 from __future__ import annotations
 
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import openpyxl
@@ -12,6 +13,7 @@ import pytest
 
 from acv_xl.cli import main
 from acv_xl.contract import layout
+from acv_xl.contract.values import fmt_euros
 from acv_xl.outputs import annex, libreoffice, page_layout
 from acv_xl.outputs.annex import MODIFICATIONS_TITLE, AnnexSheet
 from acv_xl.outputs.examples import example_conventions
@@ -58,10 +60,11 @@ def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
     assert added[1] == "Étude de programmation de la halle" and added[5] == added[6] == 80_000
     # a line added or removed says its statut, as comparer does: « Sollicité » is no commitment obtained
     removed = _removed_line()
-    changed = [r for r in rows if r[5] in (layout.T_FINANCEMENTS.header("montant"), layout.T_FINANCEMENTS.header("statut"),
+    # a statut changed says the line's amount (what it moves when it passes to or from « Refusé »)
+    statut = f"{layout.T_FINANCEMENTS.header('statut')}\n({fmt_euros(_edited(example_conventions()['arras.xlsx'])[0].financements[1].montant)})"
+    changed = [r for r in rows if r[5] in (layout.T_FINANCEMENTS.header("montant"), statut,
                                            "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})")]
-    assert sorted(r[5] for r in changed) == sorted([layout.T_FINANCEMENTS.header("montant"),
-                                                    layout.T_FINANCEMENTS.header("statut"),
+    assert sorted(r[5] for r in changed) == sorted([layout.T_FINANCEMENTS.header("montant"), statut,
                                                     "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})"])
     montant = next(r for r in changed if r[5] == layout.T_FINANCEMENTS.header("montant"))
     assert montant[7] - montant[6] == 50_000
@@ -183,7 +186,10 @@ def test_annex_depuis_in_the_pdf(pair, tmp_path, capsys):
     pages = text.split("\f")
     i = next(k for k, p in enumerate(pages) if MODIFICATIONS_TITLE in p)
     assert i == 1  # right after the cover
-    page = pages[i]
+    # the changes up to the next sheet's pages (« Périmètres »): the last list may run onto a page of its own
+    end = next(k for k, p in enumerate(pages) if k > i and "Périmètres" in p)
+    page = "".join(pages[i:end])
+    assert end - i <= 2
     # with the state before, it is the avenant's annex: its title on the cover and every page
     assert annex.TITRE_AVENANT in pages[0] and all(annex.TITRE_AVENANT in p for p in pages if p.strip())
     for words in ("Financements par financeur", "Actions ajoutées, supprimées, abandonnées ou dont le coût a changé",
@@ -541,3 +547,87 @@ def test_a_long_commentaire_changed_by_the_avenant_goes_on_in_the_rows_below(tmp
     assert len(rows) >= 2
     assert " ".join(ws.cell(r, 8).value or "" for r in rows).split() == after.split()
     assert all(0 < (ws.row_dimensions[r].height or 0) <= page_layout.MAX_ROW_PT for r in rows)
+
+
+def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, capsys):
+    """An avenant where the DSIL asked for is refused and a DETR obtained instead: the financeur's
+    row reads -200 000,00 €, but the line passed to « Refusé » read « Statut | Sollicité | Refusé »
+    with no amount, and the comité could not find the 500 000,00 € it takes out of the totals; a
+    refused line whose amount was revised read « Montant (€) » as if it moved the totals. Now the
+    statut row says the line's amount, and the refused line's amount row says it counts in no total."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    extra = [build_row(LigneFinancement, {**base.financements[0].raw, "numero": "2.1", "financeur": "ETAT",
+                                          "dispositif": "DSIL", "nature": "Subvention", "annee": 2026,
+                                          "montant": 500_000.0, "statut": "Sollicité"}),
+             build_row(LigneFinancement, {**base.financements[0].raw, "numero": "2.1", "financeur": "REGION",
+                                          "dispositif": "Redynamisation des centres-villes", "nature": "Subvention",
+                                          "annee": 2026, "montant": 80_000.0, "statut": "Refusé"})]
+    before = base.model_copy(update={"financements": list(base.financements) + extra})
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in before.financements]
+    lines[-2] = build_row(LigneFinancement, {**lines[-2].raw, "statut": "Refusé"})
+    lines[-1] = build_row(LigneFinancement, {**lines[-1].raw, "montant": 90_000.0})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, before)
+    build_workbook(b, before.model_copy(update={"financements": lines}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    etat = next(r for r in rows if r[0] == "ETAT")
+    assert etat[6] == -500_000  # the refused DSIL, out of the totals
+    dsil = next(r for r in rows if r[1] == "ETAT" and r[2] == "DSIL" and r[4] == 2026)
+    assert dsil[5:] == ("Statut\n(500 000,00 €)", "Sollicité", "Refusé")
+    region = next(r for r in rows if r[1] == "REGION" and r[4] == 2026)
+    assert region[5:] == ("Montant (€)\n(ligne refusée, hors totaux)", 80_000, 90_000)
+    assert next(r for r in rows if r[0] == "REGION")[6] == 0  # nothing moved for it
+
+
+def test_an_avenant_s_annex_from_two_files_in_the_wrong_order_warns(tmp_path, capsys):
+    """`annexe signee.xlsx --depuis avenant.xlsx`: the annex presented to the comité read every change
+    backwards (the amount raised « lowered », the line added « supprimée »), status 0, not a word. The
+    annex is written (the user decides), and the error output says why the order looks reversed."""
+    from test_comparer import _avenant_of
+    from test_since_validation import _validated
+
+    signed = _validated(tmp_path)
+    working = _avenant_of(signed, tmp_path / "avenant.xlsx")
+    out = tmp_path / "annexe.xlsx"
+    capsys.readouterr()
+    assert main(["annexe", str(signed), "--depuis", str(working), "-o", str(out)]) == 0 and out.exists()
+    err = capsys.readouterr().err
+    assert (f"« {working.name} », donné pour l'état d'avant, est plus récent que « {signed.name} » (les données "
+            f"de « {signed.name} » sont celles que « {working.name} » avait à sa validation du "
+            f"{date.today():%d/%m/%Y}, et « {working.name} » a été modifié depuis)") in " ".join(err.split()), err
+    assert main(["annexe", str(working), "--depuis", str(signed), "-o", str(out)]) == 0
+    assert "Attention" not in capsys.readouterr().err
+
+
+def test_a_line_refused_and_lowered_by_the_avenant_says_the_amount_it_counted_for(tmp_path, capsys):
+    """An avenant where the Département's 500 000 € asked for is refused, the line kept at the 400 000 €
+    it was revised to: the Département's row reads -500 000,00 €, but the statut row said
+    « (400 000,00 €) », the amount after, which no total ever counted. Now it says the 500 000,00 € the
+    line took out of the totals (the amount after when a line comes back from « Refusé »)."""
+    from acv_xl.contract.model import LigneFinancement, build_row
+
+    base = example_conventions()["arras.xlsx"]
+    line = {**base.financements[0].raw, "numero": "2.1", "financeur": "ETAT", "dispositif": "DSIL",
+            "nature": "Subvention", "annee": 2026}
+    extra = [build_row(LigneFinancement, {**line, "montant": 500_000.0, "statut": "Sollicité"}),
+             build_row(LigneFinancement, {**line, "dispositif": "DETR", "montant": 300_000.0, "statut": "Refusé"})]
+    before = base.model_copy(update={"financements": list(base.financements) + extra})
+    lines = [build_row(LigneFinancement, dict(lf.raw)) for lf in before.financements]
+    lines[-2] = build_row(LigneFinancement, {**lines[-2].raw, "montant": 400_000.0, "statut": "Refusé"})
+    lines[-1] = build_row(LigneFinancement, {**lines[-1].raw, "montant": 350_000.0, "statut": "Acquis"})
+    a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
+    build_workbook(a, before)
+    build_workbook(b, before.model_copy(update={"financements": lines}))
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
+    rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    assert next(r for r in rows if r[0] == "ETAT")[6] == -500_000 + 350_000
+    statut = layout.T_FINANCEMENTS.header("statut")
+    dsil = next(r for r in rows if r[2] == "DSIL" and r[4] == 2026 and r[5].startswith(statut))
+    assert dsil[5:] == (f"{statut}\n(500 000,00 €)", "Sollicité", "Refusé")
+    detr = next(r for r in rows if r[2] == "DETR" and r[4] == 2026 and r[5].startswith(statut))
+    assert detr[5:] == (f"{statut}\n(350 000,00 €)", "Refusé", "Acquis")

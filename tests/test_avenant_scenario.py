@@ -222,13 +222,14 @@ def test_the_avenant_annex_adds_up_and_reads_action_by_action(versions, capsys):
     assert others[("4.1", A.header("maitre_ouvrage"))] == ("Ville de Boulogne-sur-Mer",
                                                            "Communauté d'agglomération du Boulonnais")
     # the financing lines: by action; their amounts add up to the financing's écart
-    lines = [r for r in rows if r[5] in (F.header("montant"), F.header("statut"))
-             or str(r[5]).startswith(("Ligne ajoutée (", "Ligne supprimée ("))]
+    lines = [r for r in rows if r[5] == F.header("montant")
+             or str(r[5]).startswith((f"{F.header('statut')}\n", "Ligne ajoutée (", "Ligne supprimée ("))]
     assert [r[5] for r in lines if r[0] == "2.3"] == ["Ligne ajoutée (Acquis)"] * 2  # each with its statut
     assert [_natural(r[0]) for r in lines] == sorted(_natural(r[0]) for r in lines)
-    moved = sum((r[7] or 0) - (r[6] or 0) for r in lines if r[5] != F.header("statut"))
+    moved = sum((r[7] or 0) - (r[6] or 0) for r in lines if not r[5].startswith(F.header("statut")))
     refused = next(r for r in lines if r[7] == layout.STATUT_REFUSE)
     assert (refused[0], refused[1], refused[2], refused[6]) == ("5.1", "ETAT", "DSIL", "Sollicité")
+    assert refused[5] == f"{F.header('statut')}\n(506 000,00 €)"  # what it takes out of the totals, said
     assert moved - 506_000 == fin[6]  # the line refused, 506 000 €, counts no more
     assert len(lines) == 15
 

@@ -5,9 +5,11 @@ an unreadable file, an output that is an input or a user's file)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import shutil
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -550,3 +552,84 @@ def test_an_ecart_of_cents_beside_one_of_thousands_keeps_its_cents(base, tmp_pat
     fmt = lambda part: re.search(r'<c:numFmt formatCode="([^"]+)"', part).group(1)  # noqa: E731
     assert "#,##0.00" in fmt(re.search(r"<c:dLbls>.*?</c:dLbls>", chart, re.S).group(0))
     assert "#,##0.00" not in fmt(re.search(r"<c:valAx>.*?</c:valAx>", chart, re.S).group(0))
+
+
+def _avenant_of(signed: Path, out: Path) -> Path:
+    """The validated copy's avenant: its first financing line and the cost of its action raised by
+    25 000 € (still balanced, so that it can be validated in its turn)."""
+    wb = openpyxl.load_workbook(signed)
+    for sheet, cell in ((layout.Sheet.FINANCEMENT, "F4"), (layout.Sheet.ACTIONS, "M4")):
+        wb[sheet][cell].value += 25_000
+    wb.save(out)
+    return out
+
+
+def test_two_states_named_in_the_wrong_order_are_said_read_backwards(tmp_path, capsys):
+    """`comparer avenant.xlsx signee.xlsx`, the working copy named first: every change read backwards
+    (the amount raised « lowered »), status 1, not a word. The data after are the very data validated
+    in the file before, modified since: said first, in the text and in the workbook of écarts. The
+    same when the file before was validated after the other (a year later); never in the right order."""
+    from test_since_validation import _validated
+
+    signed = _validated(tmp_path)
+    working = _avenant_of(signed, tmp_path / "avenant.xlsx")
+    said = f"Attention : « {working.name} », donné pour l'état d'avant, est plus récent que « {signed.name} »"
+    code, out, _ = _run(capsys, "comparer", working, signed, "-o", tmp_path / "ecarts.xlsx")
+    assert code == 1 and said in out and "sont celles que" in out and "AVANT.xlsx APRES.xlsx" in out, out
+    texts = [str(v) for ws in openpyxl.load_workbook(tmp_path / "ecarts.xlsx") for r in ws.iter_rows(values_only=True)
+             for v in r if v is not None]
+    assert any(t.startswith(said) for t in texts)
+    code, out, _ = _run(capsys, "comparer", signed, working)
+    assert code == 1 and "Attention" not in out
+
+    # the avenant validated in its turn, the convention's copy a year earlier
+    avenant = tmp_path / "avenant-valide.xlsx"
+    assert main(["valider", str(working), "--annoter", str(avenant)]) == 0
+    wb = openpyxl.load_workbook(signed)
+    wb[layout.Sheet.ACCUEIL][layout.NAMED_BY_NAME["acv_date_validation"].cell].value = datetime.datetime(2025, 12, 5)
+    wb.save(signed)
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "comparer", avenant, signed)
+    assert (f"« {avenant.name} », donné pour l'état d'avant, a été validé après « {signed.name} » (le "
+            f"{date.today():%d/%m/%Y}, « {signed.name} » le 05/12/2025)") in out, out
+    code, out, _ = _run(capsys, "comparer", signed, avenant)
+    assert "(validé, validation du 05/12/2025)" in out and "Attention" not in out, out
+
+
+def test_a_signed_copy_validated_again_without_change_is_not_said_the_later_state(tmp_path, capsys):
+    """The signed convention (validated 05/12/2025), its avenant validated on 01/06/2026, then the
+    signed copy opened and validated again, unchanged (the button clicked to read its Contrôles): its
+    date is today's. `comparer signee.xlsx avenant.xlsx`, in the right order, was told « signee.xlsx …
+    est plus récent que avenant.xlsx … les modifications sont alors lues à l'envers »; two copies of
+    the same data read « lues à l'envers » too, next to « Aucun changement ». A later validation date
+    may be such a validation again: the warning says it only makes the order doubtful, and nothing is
+    said where nothing changed."""
+    from test_since_validation import _validated
+
+    def dated(path: Path, day: datetime.datetime) -> Path:
+        wb = openpyxl.load_workbook(path)
+        wb[layout.Sheet.ACCUEIL][layout.NAMED_BY_NAME["acv_date_validation"].cell].value = day
+        wb.save(path)
+        return path
+
+    signed = dated(_validated(tmp_path), datetime.datetime(2025, 12, 5))
+    avenant = tmp_path / "avenant-valide.xlsx"
+    assert main(["valider", str(_avenant_of(signed, tmp_path / "avenant.xlsx")), "--annoter", str(avenant)]) == 0
+    dated(avenant, datetime.datetime(2026, 6, 1))
+    again = tmp_path / "signee-revalidee.xlsx"
+    assert main(["valider", str(signed), "--annoter", str(again)]) == 0
+    capsys.readouterr()
+    code, out, _ = _run(capsys, "comparer", again, avenant)
+    text = " ".join(out.split())
+    assert code == 1 and "est plus récent" not in text, out
+    assert (f"« {again.name} », donné pour l'état d'avant, a été validé après « {avenant.name} » (le "
+            f"{date.today():%d/%m/%Y}, « {avenant.name} » le 01/06/2026) : s'il est l'état le plus récent, les "
+            "modifications sont lues à l'envers ; s'il a seulement été validé de nouveau, sans modification, "
+            "l'ordre est le bon.") in text, out
+    # the same data validated on two days: no change, so nothing reads backwards
+    code, out, _ = _run(capsys, "comparer", again, signed)
+    assert code == 0 and "Attention" not in out and "mêmes données" in out, out
+    out_annex = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(signed), "--depuis", str(again), "-o", str(out_annex)]) == 0
+    err = capsys.readouterr().err
+    assert "lues à l'envers" not in err and "mêmes données" in err, err

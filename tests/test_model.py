@@ -129,6 +129,21 @@ def test_a_row_is_a_plain_object_read_without_a_getattr_hook(cls):
     assert b.model_dump(exclude={"cells", "raw"}) == {k: v for k, v in vars(b).items() if k not in ("cells", "raw")}
 
 
+@pytest.mark.parametrize("cls", [cls for cls, _ in ROW_MODELS.values()], ids=lambda c: c.__name__)
+def test_a_row_refuses_a_field_it_does_not_have_set_later(cls):
+    """`row.montnat = 1` (a typo in a script, or a rule) was kept beside the fields, where no rule,
+    total or dump reads it, the amount left as it was: pydantic refused it, the plain row did not.
+    Refused again; a field set is still set, and a read row (its `__dict__` filled whole) too."""
+    a = cls()
+    for name in cls.FIELDS:
+        setattr(a, name, getattr(a, name))
+    a.row = 7
+    assert a.row == 7 and list(vars(a)) == list(cls.FIELDS)
+    with pytest.raises(AttributeError, match="has no field 'pas_un_champ'"):
+        a.pas_un_champ = 1
+    assert "pas_un_champ" not in vars(a)
+
+
 def test_a_row_class_s_class_variables_are_not_fields():
     """A row's fields are its class's annotations but its class variables, however `ClassVar` is
     written: as a text (this module's annotations), qualified or not, or as the object (a class made

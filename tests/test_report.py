@@ -235,3 +235,20 @@ def test_a_plain_report_is_rich_s_text_written_at_once_even_for_400_000_findings
     speedup = cpu_seconds(lambda: _rich_text([many]), rounds=2) / cpu_seconds(lambda: _text([many]), rounds=2)
     assert speedup > 2, f"{speedup:.1f} fois plus rapide que Rich"  # (Rich itself: 1)
     assert _text([many]).count("\n") > 3_000
+
+
+def test_the_verdict_of_a_validated_workbook_says_it_is_validated(tmp_path, capsys):
+    """`valider copie-validee.xlsx`: « État : validé » then « Verdict : aucune erreur, le classeur peut
+    être validé. », as if it had still to be. A validated workbook's verdict says it is; one modified
+    since its validation may be validated again, as one never validated."""
+    from acv_xl.cli import main
+    from acv_xl.outputs.examples import example_conventions
+    from acv_xl.outputs.template import build_workbook
+
+    src, copy = tmp_path / "arras.xlsx", tmp_path / "valide.xlsx"
+    build_workbook(src, example_conventions()["arras.xlsx"])
+    assert main(["valider", str(src), "--annoter", str(copy)]) == 0
+    assert "Verdict : aucune erreur, le classeur peut être validé." in capsys.readouterr().out
+    assert main(["valider", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert "État : validé\n" in out and "Verdict : aucune erreur, le classeur est validé." in out, out

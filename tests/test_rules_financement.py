@@ -749,3 +749,30 @@ def test_fin09_a_public_body_s_autre_to_a_private_mo_is_public_aid():
     out = run(lambda r: m(r, 999_999.99), "FIN-09")
     assert [f.cellule for f in out] == ["N4"] and "(1 000 000,00 €)" in out[0].message
     assert run(lambda r: m(r, 1_000_000), "FIN-09") == []
+
+
+def test_fin04_and_ind02_a_convention_prolonged_by_avenant_counts_its_prolongation_years():
+    """An ACV 1 convention prolonged to 31/12/2026 by avenant (the deployment end moved, PRJ-04 asking
+    once for the prolongation agreement): every line and target of 2023 to 2026 was also said « hors
+    de la période du programme ACV 1 (2018 à 2022) », « Vérifiez l'année » — 40 warnings on a real
+    commune's avenant, sending the user to change years that are right. They are in the convention's
+    period; a year past the prolongation, or before the programme, still is not, the period said."""
+    def prolonged(r, fin=date(2026, 12, 31), year=2025, target=2026):
+        r["names"].update(acv_programme="ACV 1", acv_date_fin_deploiement=fin, acv_date_convention=date(2018, 6, 12),
+                          acv_date_fin_initialisation=date(2019, 12, 31))
+        lines(r)[DETR_11].update(annee=year)
+        r["T_Indicateurs"][0].update(annee_cible=target)
+    out = [f for f in run(prolonged) if f.code in ("PRJ-04", "FIN-04", "IND-02")]
+    assert [f.code for f in out] == ["PRJ-04"], [(f.code, f.message) for f in out]  # said once, on the date
+    out = run(lambda r: prolonged(r, year=2027, target=2017))
+    said = {f.code: f.message for f in out if f.code in ("FIN-04", "IND-02")}
+    assert said["FIN-04"].endswith("l'année 2027 est hors de la période du programme ACV 1 prolongé jusqu'au "
+                                   "31/12/2026 (2018 à 2026).")
+    assert said["IND-02"].endswith("l'année cible 2017 est hors de la période du programme ACV 1 prolongé "
+                                   "jusqu'au 31/12/2026 (2018 à 2026).")
+    # prolonged to mid-2024: its years end in 2024; beyond the last programme's end, in 2026
+    out = run(lambda r: prolonged(r, fin=date(2024, 6, 30), year=2025, target=2024))
+    assert [f.message for f in out if f.code == "FIN-04"][0].endswith("prolongé jusqu'au 30/06/2024 (2018 à 2024).")
+    out = run(lambda r: prolonged(r, fin=date(2028, 12, 31), year=2026, target=2027))
+    assert [f.code for f in out if f.code in ("FIN-04", "IND-02")] == ["IND-02"]
+    assert [f.message for f in out if f.code == "IND-02"][0].endswith("prolongé jusqu'au 31/12/2026 (2018 à 2026).")

@@ -2579,3 +2579,20 @@ def test_a_column_of_unchecked_boxes_in_controles_keeps_no_empty_row_under_the_f
         last = r1 + n + len(kept)
         assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{max(last, r1 + 1)}"
         assert [ws.cell(r, mine).value for r in range(r1 + n + 1, r1 + n + 1 + len(kept))] == kept
+
+
+def test_the_button_s_verdict_without_a_list_says_the_workbook_it_validated_is_validated(tmp_path):
+    """A workbook without error whose T_Controles lost its headers: the button wrote « Validé » on
+    Accueil, then said « Validation faite, sans la liste des constats … Verdict : aucune erreur, le
+    classeur peut être validé. », sending the user to click Valider again for nothing."""
+    from acv_xl.outputs.examples import example_conventions
+    from acv_xl.outputs.template import build_workbook
+
+    src = tmp_path / "bethune.xlsx"
+    build_workbook(src, example_conventions()["bethune-bruay.xlsx"])
+    path = tmp_path / "controles-sans-entetes.xlsx"
+    _controles_headers(src, path, {c.header: f"Colonne {k}" for k, c in enumerate(layout.T_CONTROLES.columns)})
+    _payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    assert report.valide and report.findings
+    alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
+    assert len(alerts) == 1 and "Verdict : aucune erreur, le classeur est validé." in alerts[0], alerts

@@ -319,10 +319,82 @@ def test_a_long_comment_changed_since_the_validation_fits_its_cell_in_both_contr
     assert main(["valider", str(src), "--annoter", str(out)]) == 0
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
-    since = [t for t in texts if t.startswith("Modifié depuis la validation du ")]
+    since = [t for t in texts if t.startswith("Modifié depuis la validation précédente (")]  # the copy validates
     assert len(since) == 1 and len(since[0]) <= 32_767 and since[0].endswith("…")
     book = remote_book(payload_from_xlsx(src, exclude=scripts.EXCLUDE))
     scripts.run_valider(book, today=date(2026, 11, 26))
     written = [v for a in _actions(book) if a["func"] == "setValues" for r in a["values"] for v in r]
     assert any(isinstance(v, str) and v.startswith("Modifié depuis") for v in written)
     assert max(len(v) for v in written if isinstance(v, str)) <= 32_767
+
+
+def test_changes_written_into_a_workbook_validated_anew_are_said_since_the_previous_validation(tmp_path, capsys):
+    """The avenant validated (`--annoter`, or the button in the workbook itself): its Accueil read
+    « Validé », today, and its Contrôles « Modifié depuis la validation du <today> — … » for each of
+    the avenant's changes, as if it were modified since the validation it has just been given. Said
+    « depuis la validation précédente (…) » there; a copy that does not validate (an error) still
+    reads « modifié depuis la validation du … », which it is."""
+    from test_comparer import _avenant_of
+
+    validated = _validated(tmp_path)
+    avenant = _avenant_of(validated, tmp_path / "avenant.xlsx")
+    when = f"{date.today():%d/%m/%Y}"
+    copy = tmp_path / "avenant-valide.xlsx"
+    assert main(["valider", str(avenant), "--annoter", str(copy)]) == 0
+    capsys.readouterr()
+    wb = openpyxl.load_workbook(copy)
+    assert wb[layout.Sheet.ACCUEIL][layout.NAMED_BY_NAME["acv_statut"].cell].value == "Validé"
+    since = [r[5] for r in wb[layout.Sheet.CONTROLES].iter_rows(values_only=True) if r[0] == "Information"]
+    assert len(since) == 2 and all(m.startswith(f"Modifié depuis la validation précédente ({when}) — ")
+                                   for m in since), since
+
+    # the button, in the workbook itself: the same words when it validates
+    book = remote_book(payload_from_xlsx(avenant, include=scripts.INCLUDE))
+    report = scripts.run_valider(book, today=date(2026, 11, 26))
+    assert report.valide and len(report.depuis_validation.changes) == 2
+    texts = [v for a in _actions(book) if a["func"] == "setValues" for row in a["values"] for v in row]
+    assert sum(isinstance(v, str) and v.startswith(f"Modifié depuis la validation précédente ({when}) — ")
+               for v in texts) == 2
+
+    # not validated (an error): modified since its validation, as said
+    broken = tmp_path / "casse.xlsx"
+    wb = openpyxl.load_workbook(avenant)
+    wb[layout.Sheet.FINANCEMENT]["F4"].value += 1
+    wb.save(broken)
+    out = tmp_path / "casse-annote.xlsx"
+    assert main(["valider", str(broken), "--annoter", str(out)]) == 1
+    rows = [r[5] for r in openpyxl.load_workbook(out)[layout.Sheet.CONTROLES].iter_rows(values_only=True)
+            if r[0] == "Information"]
+    assert rows and all(m.startswith(f"Modifié depuis la validation du {when} — ") for m in rows), rows
+
+
+def test_lines_only_sorted_in_a_workbook_validated_anew_are_not_sent_to_be_validated_again(tmp_path, capsys):
+    """Two financing lines swapped in a validated workbook, then validated (`--annoter`, or the button
+    in the workbook itself): its Accueil read « Validé », today, and its Contrôles « … aucune donnée
+    n'a changé … ; validez de nouveau pour enregistrer ce nouvel état », the very thing just done.
+    There the row says this validation records it; the text report, which validates nothing, still
+    sends the user to validate."""
+    from acv_xl.outputs.comparison_report import NOTHING_CHANGED, NOTHING_CHANGED_REVALIDATED
+
+    validated = _validated(tmp_path)
+    wb = openpyxl.load_workbook(validated)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    for col in range(1, ws.max_column + 1):
+        ws.cell(4, col).value, ws.cell(5, col).value = ws.cell(5, col).value, ws.cell(4, col).value
+    sorted_ = tmp_path / "trie.xlsx"
+    wb.save(sorted_)
+    copy = tmp_path / "trie-valide.xlsx"
+    assert main(["valider", str(sorted_), "--annoter", str(copy)]) == 0
+    assert NOTHING_CHANGED in " ".join(capsys.readouterr().out.split())
+    wb = openpyxl.load_workbook(copy)
+    assert wb[layout.Sheet.ACCUEIL][layout.NAMED_BY_NAME["acv_statut"].cell].value == "Validé"
+    since = [r[5] for r in wb[layout.Sheet.CONTROLES].iter_rows(values_only=True) if r[0] == "Information"]
+    assert since == [f"Modifié depuis la validation précédente ({date.today():%d/%m/%Y}) — "
+                     f"{NOTHING_CHANGED_REVALIDATED}."], since
+    assert "validez de nouveau" not in since[0]
+
+    book = remote_book(payload_from_xlsx(sorted_, include=scripts.INCLUDE))
+    assert scripts.run_valider(book, today=date(2026, 11, 26)).valide
+    texts = [v for a in _actions(book) if a["func"] == "setValues" for row in a["values"] for v in row]
+    assert any(isinstance(v, str) and v.endswith(f"— {NOTHING_CHANGED_REVALIDATED}.") for v in texts)
+    assert not any(isinstance(v, str) and "validez de nouveau" in v for v in texts)

@@ -290,13 +290,14 @@ def not_listed(report, block: TableBlock | None = None) -> str:
     T_Controles when it was found, but none of its columns."""
     from acv_xl.outputs.report import verdict
 
+    said = verdict(report, validated=True)[0]  # the button has just written « Validé » when it has no error
     if block is not None:
         gap = controles_missing(controles_columns(block.header)[1], block.sheet)
-        return (f"Validation faite, {gap}. Verdict : {verdict(report)[0]} Pour lire les constats, lancez "
+        return (f"Validation faite, {gap}. Verdict : {said} Pour lire les constats, lancez "
                 "« acv-xl valider » sur le fichier.")
     return (f"Le tableau « {layout.T_CONTROLES.name} » de la feuille « {layout.Sheet.CONTROLES} » est introuvable "
             "(feuille supprimée, tableau renommé ou converti en plage ordinaire) : les constats de la validation "
-            f"n'ont pas pu y être listés. Verdict : {verdict(report)[0]} Pour les lire, lancez « acv-xl valider » "
+            f"n'ont pas pu y être listés. Verdict : {said} Pour les lire, lancez « acv-xl valider » "
             "sur le fichier ; pour rétablir le tableau, « acv-xl migrer » recopie le classeur dans le modèle.")
 
 
@@ -353,7 +354,9 @@ def since_rows(src: XwSource, report) -> list[Finding]:
     since_validation(report, lambda: read_cells(src))
     if report.depuis_validation is None:
         return []
-    return controle_rows(report.depuis_validation, report.convention.value("acv_date_validation"))
+    # the button writes today's validation into the workbook when the report is valid
+    return controle_rows(report.depuis_validation, report.convention.value("acv_date_validation"),
+                         revalidated=bool(report.valide))
 
 
 def write_snapshot(book, src: XwSource, report) -> None:

@@ -73,8 +73,11 @@ class Ligne:
     totals and summary — through Python's slow path (`slot_tp_getattr_hook`), which also kept Python
     from specialising those reads. The fields are the class's annotations (`FIELDS`, base first, in
     declaration order; field → default); every row holds each of them in its `__dict__`, in that
-    order. `model_copy`, `model_dump`, equality and `repr` behave as pydantic's did; a Convention's
-    `model_dump` keeps its rows as they are (equal when their fields are)."""
+    order. `model_copy`, `model_dump`, equality and `repr` behave as pydantic's did, and setting a
+    name that is no field is refused; a Convention's `model_dump` keeps its rows as they are (equal
+    when their fields are), and its JSON forms (`model_dump(mode="json")`, `model_dump_json`,
+    `model_json_schema`) are not offered: no interface promises them, the JSON of `valider` and
+    `comparer` is the one written down (docs/interfaces.md, docs/evolution.md)."""
 
     FIELDS: ClassVar[dict[str, Any]] = {}  # field → its default (`_New`: a new one per row)
     TABLE: ClassVar[Table | None] = None  # set on subclasses
@@ -105,6 +108,14 @@ class Ligne:
         return self.__dict__ == other.__dict__
 
     __hash__ = None  # type: ignore[assignment]  # mutable, as a pydantic model
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A field set, as on a pydantic model; a name that is no field (`row.montnat = 1`, a typo)
+        refused, not kept aside where no rule reads it. Only `row.x = …` comes here: the reader
+        fills each row's `__dict__` whole, and no read of an attribute passes by this method."""
+        if name not in self.FIELDS:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+        self.__dict__[name] = value
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"

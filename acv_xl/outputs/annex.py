@@ -276,6 +276,16 @@ class _Data:
                     return a
         return self.conv.action(c.action)
 
+    def changed_line(self, c) -> LigneFinancement | None:
+        """The financing line a modification of `T_Financements` was found on, after the avenant (the
+        row of its cell), None when no line of that action is there."""
+        if c.cellule_apres:
+            row = parse_a1(c.cellule_apres)[0]
+            for lf in self.lines:
+                if lf.row == row and lf.numero == c.action:
+                    return lf
+        return None
+
     def _funder_order(self) -> list[str]:
         """The funders used, in the workbook's `Financeurs` order, then the reference order."""
         used = set(self.par_financeur)
@@ -1168,11 +1178,23 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             return _headers(ws, r, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
         row = lines_header(row)
         pages.start(section, lines_header)
-        montant = F.header("montant")
+        montant, statut_header = F.header("montant"), F.header("statut")
+        # the amount before of each line whose amount changed too (its row after → that amount): a line
+        # passed to « Refusé » takes out of the totals the amount it counted for, not its new one
+        amount_before = {parse_a1(c.cellule_apres)[0]: c.avant for c in lines
+                         if c.type == MODIFICATION and c.champ == montant and c.cellule_apres}
         for c in lines:
             if c.type == MODIFICATION:
                 what = f"{c.champ}"
                 before, after = c.avant, c.apres
+                # what the change moves in the totals above: a line passed to or from « Refusé » moves
+                # its whole amount, and a refused line's amount changed moves nothing
+                line = d.changed_line(c)
+                moved = None if line is None else line.montant if line.compte else amount_before.get(line.row, line.montant)
+                if c.champ == statut_header and isinstance(moved, Decimal):
+                    what += f"\n({fmt_euros(moved)})"  # its own line: an amount is never cut in two
+                elif line is not None and c.champ == montant and not line.compte:
+                    what += "\n(ligne refusée, hors totaux)"
             else:
                 what = f"Ligne {labels[c.type].lower()}"
                 before = c.avant.get(montant) if isinstance(c.avant, dict) else None
@@ -1454,7 +1476,7 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     comp = None
     if depuis is not None:
         from acv_xl.checks.comparison import compare
-        from acv_xl.outputs.comparer import Unusable, read_for_comparison
+        from acv_xl.outputs.comparer import Unusable, order_warning, read_for_comparison, side_info
 
         try:
             before = read_for_comparison(Path(depuis))
@@ -1467,6 +1489,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
                    f"{report.convention.acv_id or 'identifiant absent'}).")
             return 2
         comp = compare(before, report.convention, totaux_apres=report.totaux)
+        order = order_warning(comp, depuis, side_info(depuis, before), before, path,
+                              side_info(path, report.convention), "acv-xl annexe APRES.xlsx --depuis AVANT.xlsx")
     errors = [f for f in report.findings if f.gravite is Gravite.ERREUR]
     if errors and not brouillon:
         say(f"Annexe non générée : le classeur « {path.name} » comporte {_count(len(errors), 'erreur')} à corriger.",
@@ -1485,6 +1509,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
         return 2
     build_annex(report, out, brouillon=brouillon, depuis=comp, reference=Path(depuis).name if depuis else "")
     say(f"Annexe écrite : {out}")
+    if comp is not None and order:  # the avenant's changes read backwards
+        refuse(order, "yellow")
     if comp is not None and not comp.changed:  # a wrong --depuis (today's copy), or an avenant on the text alone
         # by their names, or as given when these are one (« arras.xlsx » et « arras.xlsx »: today's copy
         # kept under its name in another folder, picked for the signed one)

@@ -105,7 +105,9 @@ def _since_rows(report) -> list[Finding]:
     from acv_xl.outputs.comparison_report import controle_rows
 
     conv = getattr(report, "convention", None)
-    return controle_rows(comp, conv.value("acv_date_validation") if conv is not None else None)
+    # the copy is validated when the report is: its Accueil then shows today's validation
+    return controle_rows(comp, conv.value("acv_date_validation") if conv is not None else None,
+                         revalidated=bool(report.valide))
 
 
 def _worst_first(findings: list[Finding]) -> list[Finding]:

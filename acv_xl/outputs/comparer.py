@@ -8,10 +8,11 @@ Exit status: 0 no change, 1 changes, 2 unusable input or two different conventio
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from acv_xl.checks.comparison import Comparison, compare
-from acv_xl.checks.validate import ETAT_JAMAIS
+from acv_xl.checks.validate import ETAT_JAMAIS, ETAT_MODIFIE, ETAT_VALIDE
 from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
 from acv_xl.contract.values import fmt_date
@@ -69,6 +70,37 @@ def side_info(path: Path | str, conv: Convention) -> dict:
             "date_validation": d.isoformat() if d is not None else None, "etat": etat}
 
 
+def order_warning(comp: Comparison, avant: Path | str, ia: dict, ca: Convention, apres: Path | str, ib: dict,
+                  usage: str) -> str:
+    """French warning when the state given as before looks the later one (two files named in the wrong
+    order: every change would read backwards, an amount raised as lowered), or "" (also when nothing
+    changed: nothing reads backwards). Sure when the data after are the very data validated in the file
+    before, modified since; only likely when the file before was validated after the other: a workbook
+    validated again without change (the button clicked on the signed copy) takes that day's date, and
+    is the earlier state all the same. `ia`, `ib`: `side_info` of each; `usage`: the command, its files
+    in order."""
+    if not comp.changes:
+        return ""
+    na, nb = Path(avant).name, Path(apres).name
+    na, nb = (na, nb) if na != nb else (file_text(avant), file_text(apres))
+    stored = ca.value("acv_empreinte")
+    stored = str(stored).strip().lower() if stored not in (None, "") else None
+    da, db = ia["date_validation"], ib["date_validation"]
+    check = f"Vérifiez l'ordre : {usage}."
+    if ia["etat"] == ETAT_MODIFIE and stored == ib["empreinte"]:
+        when = f" du {fmt_date(date.fromisoformat(da))}" if da else ""
+        return (f"Attention : « {na} », donné pour l'état d'avant, est plus récent que « {nb} » (les données "
+                f"de « {nb} » sont celles que « {na} » avait à sa validation{when}, et « {na} » a été modifié "
+                f"depuis) ; les modifications sont alors lues à l'envers. {check}")
+    if (da and db and da > db and ia["etat"] in (ETAT_VALIDE, ETAT_MODIFIE)
+            and ib["etat"] in (ETAT_VALIDE, ETAT_MODIFIE)):
+        return (f"Attention : « {na} », donné pour l'état d'avant, a été validé après « {nb} » (le "
+                f"{fmt_date(date.fromisoformat(da))}, « {nb} » le {fmt_date(date.fromisoformat(db))}) : s'il est "
+                f"l'état le plus récent, les modifications sont lues à l'envers ; s'il a seulement été validé de "
+                f"nouveau, sans modification, l'ordre est le bon. {check}")
+    return ""
+
+
 def output_problem(out: Path, inputs: list[Path], replace: bool = False) -> str | None:
     """Why `out` may not be written (French), or None: the rules of every output
     (`output_guard`: never an input, never over a file that is not an acv-xl report unless
@@ -119,17 +151,19 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     ia, ib = side_info(avant, ca), side_info(apres, cb)
     # values typed just outside a table are in no table compared: said, never « mêmes données »
     warnings = [w for w in (stray_warning(avant, ca), stray_warning(apres, cb)) if w]
+    # two files named in the wrong order: said first, in the text and in the workbook of écarts
+    order = order_warning(comp, avant, ia, ca, apres, ib, "acv-xl comparer AVANT.xlsx APRES.xlsx")
     strays_moved = stray_key(ca) != stray_key(cb)
     if out is not None:
         from acv_xl.outputs.comparison_workbook import build
 
-        build(comp, Path(out), ia, ib, names=cr.financeur_names(ca, cb), warnings=warnings)
+        build(comp, Path(out), ia, ib, names=cr.financeur_names(ca, cb), warnings=[order] * bool(order) + warnings)
     if fmt == "json":
         data = cr.to_json(comp, ia, ib)
         data["hors_tableaux"] = {"avant": strays_json(ca), "apres": strays_json(cb)}
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        render_text(comp, ia, ib, console, cb, warnings, strays_moved)
+        render_text(comp, ia, ib, console, cb, warnings, strays_moved, order)
         if out is not None:
             console.print(f"Classeur des écarts écrit : {literal(out)}", markup=False, highlight=False, soft_wrap=True)
     return 1 if comp.changed or strays_moved else 0
@@ -174,7 +208,7 @@ def stray_warning(path: Path, conv: Convention) -> str:
 
 
 def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention, warnings: list[str] = (),
-                strays_moved: bool = False) -> None:
+                strays_moved: bool = False, order: str = "") -> None:
     from rich.text import Text
 
     plain = not console.is_terminal
@@ -192,7 +226,7 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention,
 
             etat += f", validation du {fmt_date(_date.fromisoformat(info['date_validation']))}"
         p(f"{label} : {info['fichier']} ({etat})")
-    for w in warnings:
+    for w in [order] * bool(order) + list(warnings):
         p(w, "bold red")
     if not comp.changes:
         p("")

@@ -241,24 +241,35 @@ def to_json(comp: Comparison, avant: dict, apres: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------ since the validation
-def since_title(date_validation: Any) -> str:
+def since_title(date_validation: Any, revalidated: bool = False) -> str:
+    """`revalidated`: said in a workbook this run validates anew (an annotated copy, the « Valider »
+    button), whose Accueil then shows today's validation: the changes are since the one before."""
+    if revalidated:
+        return ("Modifié depuis la validation précédente"
+                + (f" ({fmt_date(date_validation)})" if isinstance(date_validation, date) else ""))
     when = f" du {fmt_date(date_validation)}" if isinstance(date_validation, date) else ""
     return f"Modifié depuis la validation{when}"
 
 
-NOTHING_CHANGED = ("aucune donnée n'a changé : des lignes ont seulement été déplacées ou triées, une valeur a "
-                   "été saisie autrement (par exemple un montant tapé comme du texte) ou juste hors d'un tableau "
-                   "(constat STR-09) ; validez de nouveau pour enregistrer ce nouvel état")
+_NOTHING_CHANGED = ("aucune donnée n'a changé : des lignes ont seulement été déplacées ou triées, une valeur a "
+                    "été saisie autrement (par exemple un montant tapé comme du texte) ou juste hors d'un tableau "
+                    "(constat STR-09)")
+NOTHING_CHANGED = f"{_NOTHING_CHANGED} ; validez de nouveau pour enregistrer ce nouvel état"
+# in a workbook this run validates, the new state is recorded already: « validez de nouveau » sent
+# the user to click again for nothing
+NOTHING_CHANGED_REVALIDATED = f"{_NOTHING_CHANGED} ; cette validation enregistre ce nouvel état"
 
 
-def controle_rows(comp: Comparison, date_validation: Any = None) -> list:
+def controle_rows(comp: Comparison, date_validation: Any = None, revalidated: bool = False) -> list:
     """The changes since the validation as rows of the `Contrôles` table (gravité « Information »,
-    no rule code: they explain the état, they are not findings), each pointing at its cell now."""
+    no rule code: they explain the état, they are not findings), each pointing at its cell now.
+    `revalidated`: the workbook they are written into is validated by this run (`since_title`)."""
     from acv_xl.checks.findings import Finding, Gravite
 
-    title = since_title(date_validation)
+    title = since_title(date_validation, revalidated)
     if not comp.changes:
-        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} — {NOTHING_CHANGED}.")]
+        said = NOTHING_CHANGED_REVALIDATED if revalidated else NOTHING_CHANGED
+        return [Finding(code="", gravite=Gravite.INFORMATION, message=f"{title} — {said}.")]
     rows = []
     for c in sorted(comp.changes, key=lambda c: (_sheet_key(c), _action_key(c))):
         cell = "" if c.type == SUPPRESSION else c.cellule_apres

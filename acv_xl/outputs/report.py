@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # rich is imported only to print text: `--format json` starts
     from rich.console import Console
 
 from acv_xl.checks.findings import Finding, Gravite
-from acv_xl.checks.validate import Report
+from acv_xl.checks.validate import ETAT_VALIDE, Report
 from acv_xl.contract import layout
 from acv_xl.outputs.formats import fit_cell
 from acv_xl.outputs.terminal import file_text, literal
@@ -71,8 +71,9 @@ def _not_a_convention(report: Report) -> bool:
     return report.convention is None and [f.code for f in report.findings] == ["STR-11"]
 
 
-def verdict(report: Report) -> tuple[str, str]:
-    """(one-line verdict, style). Lower-case: it follows « Verdict : » (one colon per line)."""
+def verdict(report: Report, validated: bool = False) -> tuple[str, str]:
+    """(one-line verdict, style). Lower-case: it follows « Verdict : » (one colon per line).
+    `validated`: said of the workbook this run has just validated when it has no error (the button)."""
     r = report.resume
     if report.convention is None:
         if _not_a_convention(report):
@@ -82,6 +83,10 @@ def verdict(report: Report) -> tuple[str, str]:
         return (f"à corriger, {_plural(r['erreurs'], 'erreur bloque', 'erreurs bloquent')} la validation.",
                 "bold red")
     tail = f" ({_plural(r['avertissements'], 'avertissement', 'avertissements')} à examiner)" if r["avertissements"] else ""
+    # « peut être validé » under « État : validé », or from the button that has just validated, sent the
+    # user to validate it again
+    if validated or report.etat == ETAT_VALIDE:
+        return f"aucune erreur, le classeur est validé{tail}.", "bold green"
     return f"aucune erreur, le classeur peut être validé{tail}.", "bold green"
 
 

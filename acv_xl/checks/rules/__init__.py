@@ -609,6 +609,25 @@ def reference_date(conv: Convention) -> date:
     return index(conv).memo("reference_date", build)  # once per run (DIA-04, FIN-24)
 
 
+def convention_years(conv: Convention) -> tuple[range, str] | None:
+    """(the years a financing line or an indicator's target may fall in, the period said in French),
+    None when the programme is unknown (FIN-04, IND-02). Its programme's years; for a convention
+    prolonged by avenant — its deployment ending after its programme's end, which PRJ-04 says once,
+    asking for the prolongation agreement — up to that end, within the last programme's (ACV 1
+    conventions were prolonged to 2026): each line of the prolongation is not said out of it again."""
+    years = layout.programme_years(conv.programme)
+    if years is None:
+        return None
+    period = f"du programme {conv.programme}"
+    fin = conv.value("acv_date_fin_deploiement")
+    last = max(end for _first, end in layout.PROGRAMMES.values())
+    if isinstance(fin, date) and fin.year > years[-1] and years[-1] < last.year:
+        until = min(fin, last)
+        years = range(years[0], until.year + 1)
+        period += f" prolongé jusqu'au {fmt_date(until)}"
+    return years, period
+
+
 def table_cell(conv: Convention, table: Table, attr: str | None = None) -> tuple[str, str]:
     """(sheet, A1) of the table's first data cell (of column `attr` when given) for table-level findings."""
     ref = conv.structure.table_refs.get(table.name)

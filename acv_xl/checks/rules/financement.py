@@ -34,6 +34,7 @@ from acv_xl.contract.model import Commune, Convention, FicheAction, LigneFinance
 from acv_xl.contract.values import MEMO_TEXT_MAX, closest, fmt_date, fmt_number, fmt_percent, fold
 
 from . import (
+    convention_years,
     SRC_AIDES_100,
     SRC_CADUCITE,
     SRC_COMMENCEMENT,
@@ -325,13 +326,14 @@ def nature_statut_annee(conv: Convention) -> Iterable[Finding]:
     A: `Année` outside the programme's years (ACV 1: 2018-2022, ACV 2: 2023-2026)."""
     yield from problem_findings(conv, T, ("nature", "statut", "annee"), "FIN-04", E)
     yield from required_findings(conv, T, ("nature", "statut", "annee"), "FIN-04", E)
-    years = layout.programme_years(conv.programme)
-    if years is None:
+    period = convention_years(conv)
+    if period is None:
         return
+    years, said = period
     for lf in unknown(lignes(conv), "annee", years):  # a year of the programme (most lines): nothing to say
         if lf.annee is not None and lf.annee not in years:
             yield at(lf, "annee", "FIN-04", A,
-                     f"{prefix(lf)} : l'année {lf.annee} est hors de la période du programme {conv.programme} "
+                     f"{prefix(lf)} : l'année {lf.annee} est hors de la période {said} "
                      f"({years[0]} à {years[-1]}).", "Vérifiez l'année de la participation.")
 
 

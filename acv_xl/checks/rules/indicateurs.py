@@ -9,6 +9,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.model import Convention
 
 from . import (
+    convention_years,
     SRC_GUIDE,
     A,
     E,
@@ -38,7 +39,7 @@ def action_inconnue(conv: Convention) -> Iterable[Finding]:
 def cible(conv: Convention) -> Iterable[Finding]:
     """`Valeur cible` empty; `Année cible` empty or outside the programme's years (when the
     programme is known). Unreadable values are IND-03's."""
-    years = layout.programme_years(conv.programme)
+    years, said = convention_years(conv) or (None, "")
     for i in rows(conv, T):
         if blank(i, "valeur_cible"):
             yield at(i, "valeur_cible", "IND-02", A, f"{prefix(i)} : l'indicateur {q(i.indicateur or '')} n'a pas de valeur cible.",
@@ -48,7 +49,7 @@ def cible(conv: Convention) -> Iterable[Finding]:
                      f"Saisissez une année de {years[0]} à {years[-1]}." if years else "Saisissez l'année cible.")
         elif i.annee_cible is not None and years is not None and i.annee_cible not in years:
             yield at(i, "annee_cible", "IND-02", A,
-                     f"{prefix(i)} : l'année cible {i.annee_cible} est hors de la période du programme {conv.programme} "
+                     f"{prefix(i)} : l'année cible {i.annee_cible} est hors de la période {said} "
                      f"({years[0]} à {years[-1]}).", f"Choisissez une année de {years[0]} à {years[-1]}.")
 
 
