@@ -631,3 +631,29 @@ def test_a_line_refused_and_lowered_by_the_avenant_says_the_amount_it_counted_fo
     assert dsil[5:] == (f"{statut}\n(500 000,00 €)", "Sollicité", "Refusé")
     detr = next(r for r in rows if r[2] == "DETR" and r[4] == 2026 and r[5].startswith(statut))
     assert detr[5:] == (f"{statut}\n(350 000,00 €)", "Refusé", "Acquis")
+
+
+def test_each_changed_line_is_found_without_a_pass_over_every_line(tmp_path):
+    """`annexe --depuis` found each changed financing line by a scan of every line: an avenant changing
+    3 000 lines made 9 million comparisons. The lines are now indexed once by (row, action)."""
+    from types import SimpleNamespace
+
+    from acv_xl.checks.validate import validate_file
+
+    class Passes(list):
+        count = 0
+
+        def __iter__(self):
+            Passes.count += 1
+            return super().__iter__()
+
+    path = tmp_path / "convention.xlsx"
+    build_workbook(path, example_conventions()["arras.xlsx"])
+    d = annex.annex_data(validate_file(path))
+    d.lines = Passes(d.lines)
+    changes = [SimpleNamespace(cellule_apres=f"H{lf.row}", action=lf.numero) for lf in list.__iter__(d.lines)] * 5
+    assert len(changes) > 50
+    found = [d.changed_line(c) for c in changes]
+    assert [(lf.row, lf.numero) for lf in found] == [(int(c.cellule_apres[1:]), c.action) for c in changes]
+    assert d.changed_line(SimpleNamespace(cellule_apres="H9999", action="1.1")) is None
+    assert Passes.count == 1
