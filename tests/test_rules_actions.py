@@ -221,7 +221,7 @@ def test_act11_subsidised_expense_above_ht_cost():
     # of a TTC cost: its HT cost is less, so the dépense exceeds it too (silent, FIN-09 judged the aid against it)
     (f,) = run(act(0, depense_subventionnable=1_000_000.01, base="TTC"), "ACT-11")
     assert f.message == ("Action 1.1 : la dépense subventionnable (1 000 000,01 €) dépasse le coût total TTC "
-                         "(1 000 000,00 €), et donc le coût hors taxes de l'action, moindre.")
+                         "(1 000 000,00 €), et donc le coût hors taxes de l'action, jamais plus élevé.")
     assert f.suggestion == ("Ramenez la dépense subventionnable au coût hors taxes de l'action au plus (la colonne est "
                             "hors taxes), ou corrigez le coût total.")
     assert run(act(0, depense_subventionnable=1_000_000, base="TTC"), "ACT-11") == []  # below: the HT cost is unknown

@@ -303,6 +303,22 @@ def test_fin07_a_depense_above_the_cost_makes_no_room_under_the_cap(dep):
                                 "coût total au plus.")
 
 
+def test_fin07_on_a_ttc_base_says_what_act11_says_of_the_depense():
+    """2.1 of a TTC cost of 500 000 with a dépense typed at 600 000: FIN-07 advised to bring it « au coût total
+    au plus », where ACT-11 says « au coût hors taxes de l'action au plus » (the column is HT, the HT cost at
+    most the TTC one). Both now give the same advice."""
+    def m(r):
+        lines(r)[DSIL_21]["montant"] = 300_001
+        lines(r)[AUTO_21]["montant"] = 79_999
+        r["T_Actions"][1].update(depense_subventionnable=600_000, base="TTC")
+    (f,) = run(m, "FIN-07")
+    assert f.suggestion == ("Réduisez ces dotations de 1,00 € au moins, et ramenez la dépense subventionnable au "
+                            "coût hors taxes de l'action au plus (la colonne est hors taxes).")
+    (act11,) = run(m, "ACT-11")
+    assert "au coût hors taxes de l'action au plus (la colonne est hors taxes)" in act11.suggestion
+    assert act11.message.endswith("(500 000,00 €), et donc le coût hors taxes de l'action, jamais plus élevé.")
+
+
 def test_issue_plan_dsil_exceptionnelle_at_83_percent_no_longer_validates():
     def m(r):  # 2.1 funded 83 % by a « DSIL exceptionnelle » alone
         del lines(r)[DETR_21]
@@ -1327,7 +1343,7 @@ def test_fin23_a_syndicat_d_energie_s_fonds_de_concours_above_three_quarters_of_
     if gravite is E:
         assert out[0].message.endswith(
             "dépasseraient aussi les trois quarts du coût de l'opération toutes taxes comprises, soit 750 000,00 €, et "
-            "donc ceux de son coût hors taxes, moindre (CGCT art. L5212-26 et L5711-1).")
+            "donc ceux de son coût hors taxes, jamais plus élevé (CGCT art. L5212-26 et L5711-1).")
 
 
 @pytest.mark.parametrize("montant,base,said", [
@@ -1351,7 +1367,7 @@ def test_fin23_a_syndicat_s_fonds_de_concours_at_most_three_quarters_of_the_ht_c
     assert [f.cellule for f in out] == ([fin_cell(DETR_11, "montant")] if said else [])
     if said and base == "TTC":
         assert ("dépassent les trois quarts du coût de l'opération toutes taxes comprises, soit 750 000,00 €, et donc "
-                "ceux de son coût hors taxes, moindre (CGCT art. L5212-26 et L5711-1)") in out[0].message
+                "ceux de son coût hors taxes, jamais plus élevé (CGCT art. L5212-26 et L5711-1)") in out[0].message
     elif said:
         assert "dépassent les trois quarts du coût hors taxes de l'opération, soit 750 000,00 €" in out[0].message
         assert out[0].message.endswith(

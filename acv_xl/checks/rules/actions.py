@@ -255,7 +255,7 @@ def depense_superieure(conv: Convention) -> Iterable[Finding]:
             if a.base == "HT":
                 message, plafond = f"total HT ({money(a.cout_total)})", f"{money(a.cout_total)} au plus (le coût total HT)"
             else:
-                message = f"total TTC ({money(a.cout_total)}), et donc le coût hors taxes de l'action, moindre"
+                message = f"total TTC ({money(a.cout_total)}), et donc le coût hors taxes de l'action, jamais plus élevé"
                 plafond = "au coût hors taxes de l'action au plus (la colonne est hors taxes)"
             yield at(a, "depense_subventionnable", "ACT-11", A,
                      f"{prefix(a)} : la dépense subventionnable ({money(a.depense_subventionnable)}) dépasse le coût "

@@ -551,7 +551,9 @@ def plafond_80(conv: Convention) -> Iterable[Finding]:
                      f"{money(dot)}, soit {_pct(dot / base, 80)} {de} ; le maximum est de 80 %, soit {money(plafond)} "
                      f"({SRC_R2334_27}).",
                      f"Réduisez ces dotations de {money(_ceil(dot - plafond))} au moins"
-                     + ("." if base == dep else ", et ramenez la dépense subventionnable au coût total au plus."),
+                     + ("." if base == dep else ", et ramenez la dépense subventionnable au coût total au plus."
+                        if a.base != "TTC" else ", et ramenez la dépense subventionnable au coût hors taxes de l'action "
+                        "au plus (la colonne est hors taxes)."),
                      action=a.numero)
 
 
@@ -1903,7 +1905,7 @@ def _trois_quarts_du_cout(a: FicheAction) -> tuple[Decimal, str] | None:
     if a.base == "HT":
         return plafond, f"les trois quarts du coût hors taxes de l'opération, soit {money(plafond)}"
     return plafond, (f"les trois quarts du coût de l'opération toutes taxes comprises, soit {money(plafond)}, et donc "
-                     "ceux de son coût hors taxes, moindre")
+                     "ceux de son coût hors taxes, jamais plus élevé")
 
 
 def _trois_quarts(j: Judged) -> Iterable[Finding]:
