@@ -1868,6 +1868,30 @@ def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
     assert kept_beside(previous, alike[1:]) == ["B6", "B7", None]
 
 
+def test_the_note_of_a_finding_whose_row_moved_follows_it_when_an_amount_in_it_starts_with_that_row():
+    """« Montant (€) » of line 19 holding the text « 19 000 € »: its finding (« ligne 19 : … (« 19 000 € ») »), moved
+    with its row to line 20 by a row inserted above, lost its note (on the button and in `--annoter`, which share
+    this pairing): the « 19 » of the amount was taken for the row number and blanked in the old message only. Only
+    the row number is blanked; the « 19 » of an amount, or of a decimal (« 19,5 »), is not."""
+    from acv_xl.outputs.annotate import kept_beside
+
+    source = next(p for p in _faulty() if "F23" in {f.cellule for f in validate_file(p).findings})
+    g = next(x for x in validate_file(source).findings if x.cellule == "F23")
+    assert "ligne 23 :" in g.message and "« 318 000 € »" in g.message
+
+    def at(row: int, amount: str):
+        return g.model_copy(update={"cellule": f"F{row}", "message": g.message.replace("ligne 23", f"ligne {row}")
+                                    .replace("318 000 €", amount)})
+
+    def listed(x) -> dict:
+        return {a: getattr(x, a) for a in ("code", "feuille", "action", "cellule", "message")}
+
+    for amount in ("19 000 €", "19\u202f000 €", "19,5 €"):
+        assert kept_beside([(listed(at(19, amount)), "Relancé le 3/12")], [at(20, amount)]) == ["Relancé le 3/12"]
+    # the amount itself changed meanwhile: another finding, its note not taken
+    assert kept_beside([(listed(at(19, "19 000 €")), "Relancé le 3/12")], [at(20, "20 000 €")]) == [None]
+
+
 def test_the_note_of_a_finding_fixed_goes_to_no_new_one_of_its_kind_on_another_line():
     """« FEDER » corrected on line 18 of the plan and typed again on a new line 19 of the same action: the previous
     run listed its finding on B18, this one on B19, the same message but for the row, and F23, below them, stayed

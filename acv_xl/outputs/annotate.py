@@ -912,7 +912,19 @@ def _moved_key(cell: Any, message: Any) -> tuple[str, ...] | None:
     if m is None:
         return None
     parts = re.split(r"(\d+)", _key_text(message))
-    return (m[1].upper(), *("" if k % 2 and p == m[2] else p for k, p in enumerate(parts)))
+    return (m[1].upper(), *("" if k % 2 and p == m[2] and not _in_number(parts, k) else p
+                            for k, p in enumerate(parts)))
+
+
+_JOINS = re.compile(r"^[\s.,]$")  # what joins the digits of one number: « 19 000 », « 19,50 », « 1.19 »
+
+
+def _in_number(parts: list[str], k: int) -> bool:
+    """Whether the digits `parts[k]` (`parts`: a text split on its runs of digits) are a piece of a larger number,
+    joined to the digits beside them: « 19 000 » in the message of line 19 is an amount, not its row, and stays
+    when the line moves — blanked, its « 19 » stayed in the new message (line 20) but not in the old one, and the
+    note was dropped."""
+    return bool(k > 1 and _JOINS.match(parts[k - 1]) or k + 2 < len(parts) and _JOINS.match(parts[k + 1]))
 
 
 def _row_of(cell: Any) -> int:
