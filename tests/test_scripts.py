@@ -2603,3 +2603,39 @@ def test_a_column_of_unchecked_boxes_in_controles_keeps_no_empty_row_under_the_f
         last = r1 + n + len(kept)
         assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{max(last, r1 + 1)}"
         assert [ws.cell(r, mine).value for r in range(r1 + n + 1, r1 + n + 1 + len(kept))] == kept
+
+
+@pytest.mark.parametrize("shown", ["-", "—", 0])
+def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty_row_under_the_findings(tmp_path,
+                                                                                                         shown):
+    """A column « Relance » of the user's whose formula shows « - » (or 0) on a row with no finding
+    (=SI([@Code]="";"-";…)): the template's empty row under the findings held that « - », taken by both writers for
+    a note typed, and kept under the findings run after run. A dash or a zero alone says nothing; a note on such a
+    row is kept, by the button and in the copy alike."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    for typed, kept in ((shown, []), ("À revoir", ["À revoir"])):
+        path = tmp_path / f"controles-tiret-{len(kept)}.xlsx"
+        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+        wb = openpyxl.load_workbook(path)
+        ws = wb[layout.Sheet.CONTROLES]
+        t = ws.tables[layout.T_CONTROLES.name]
+        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+        ws.cell(empty, mine).value = typed
+        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+        wb.save(path)
+
+        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+        n = len(report.findings)
+        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+        assert [row[mine - c1] for row in written][n:] == kept
+
+        out = tmp_path / f"annotee-{len(kept)}.xlsx"
+        annotate(path, out, validate_file(path), today=TODAY)
+        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+        last = r1 + n + len(kept)
+        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
+        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept

@@ -332,7 +332,8 @@ class _Book:
         previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
                     for row in held]
         alone = [(held[k], cells_of(held[k], range(c1, c2 + 1)))  # written whole under the findings
-                 for k in rows_alone(previous, lambda saved: not all(map(_unchecked, saved[1].values())))]
+                 for k in rows_alone(previous, lambda saved: not all(_says_nothing(c, shared)
+                                                                     for c in saved[1].values()))]
         count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
@@ -885,11 +886,19 @@ def _no_finding(ours: dict[str, Any]) -> bool:
     return not any(_key_text(v) for v in ours.values())
 
 
+_NOTHING = re.compile(r"^[\s\-\u2013\u2014]*$")  # a dash, or a few: the « - » a formula shows for nothing
+
+
 def left_empty(value: Any) -> bool:
-    """A user's cell of T_Controles that says nothing: empty, or an unchecked box (FALSE, the state Excel
-    gives every new row of a column of checkboxes: the template's empty row kept under the findings, run
-    after run, as if typed)."""
-    return value is None or value == "" or value is False
+    """A user's cell of T_Controles that says nothing: empty, an unchecked box (FALSE, the state Excel gives every
+    new row of a column of checkboxes), a zero or a dash (« - », what a formula of the column shows on a row with
+    no finding: =SI([@Code]="";"-";…), a count of 0) — the template's empty row was kept under the findings, run
+    after run, as if typed. The button sees the values only, so a formula is told by what it shows."""
+    if isinstance(value, bool):
+        return value is False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return value is None or isinstance(value, str) and _NOTHING.match(value) is not None
 
 
 def rows_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], bool]) -> list[int]:
@@ -967,10 +976,27 @@ def _copy_el(el: ET.Element) -> ET.Element:
     return ET.fromstring(ET.tostring(el))
 
 
-def _unchecked(cell: ET.Element) -> bool:
-    """A cell holding FALSE (`left_empty`: an unchecked box)."""
-    v = cell.find(q("v"))
-    return cell.get("t") == "b" and v is not None and (v.text or "").strip() == "0"
+def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
+    """A cell of the copy (`_as_value`'s: a formula as the value it showed) that `left_empty` takes for nothing,
+    read as the button receives it: a boolean, a number or a text — the two writers keep the same rows."""
+    t, v = cell.get("t"), cell.find(q("v"))
+    text = (v.text or "") if v is not None else None
+    if t == "b":
+        return left_empty(text is not None and text.strip() == "1")
+    if t in (None, "n"):
+        try:
+            return left_empty(float(text) if text is not None else None)
+        except ValueError:
+            return False
+    if t == "inlineStr":
+        is_ = cell.find(q("is"))
+        return left_empty("".join(x.text or "" for x in is_.iter(q("t"))) if is_ is not None else None)
+    if t == "s":
+        try:
+            return left_empty(shared[int(text)])
+        except (TypeError, ValueError, IndexError):
+            return False
+    return t == "str" and left_empty(text)
 
 
 def _as_value(cell: ET.Element) -> ET.Element | None:
