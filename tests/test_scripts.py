@@ -2041,6 +2041,43 @@ def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_
     assert [(a.strip(), int(r) + 1) for a, r, c in shown if int(c) + 1 == mine] == [(box(r1, mine - 1), r1 + 1)]
 
 
+def test_a_link_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tmp_path):
+    """A hyperlink the user put on a finding's own cells of T_Controles (its message, to the file of the case), with
+    no column of their own: `--annoter` deleted it, though a comment there follows its finding. It now goes with
+    its finding to its new row; that of a finding gone goes with it; « Cellule » keeps the link to the cell."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-lien-message.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    assert len(findings) > 2
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, _c2, _ = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in reversed(findings)] + [["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""]]
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    ws.tables[layout.T_CONTROLES.name].ref = ws.tables[layout.T_CONTROLES.name].autoFilter.ref \
+        = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + len(rows), c1 + 6).coordinate}"
+    message = c1 + 5
+    ws.cell(r1 + len(findings), message).hyperlink = "https://example.org/dossier-1"  # findings[0]'s
+    ws.cell(r1 + len(rows), message).hyperlink = "https://example.org/dossier-2"  # the finding gone's
+    wb.save(path)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, message).hyperlink and ws.cell(r, message).hyperlink.target)
+            for r in range(r1 + 1, r1 + len(rows) + 1)] \
+        == [(findings[0].cellule, "https://example.org/dossier-1")] + [(f.cellule, None) for f in findings[1:]] \
+        + [(None, None)]
+    assert all(ws.cell(r, c1 + 3).hyperlink.location.endswith(f"!{f.cellule}")
+               for r, f in enumerate(findings, start=r1 + 1))
+
+
 def _two_listed_the_last_first(path, findings, c1, r1, mine):
     """T_Controles of `path` as a previous run left it: two findings listed, the last one first, the
     first row's note commented « Pièce demandée au porteur » (it goes to the third row); (wb, sheet)."""

@@ -319,6 +319,12 @@ class _Book:
         # message) follows it too, and a row the user typed in the table (`rows_alone`) goes under them
         theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
         commented = any(first_data <= r <= old_last and c1 <= c <= c2 for r, c in _SheetNotes(self.pkg, ws, []).cells())
+
+        def own(r: int, c: int) -> bool:  # a finding's own cells, but « Cellule », whose link is ours, written anew
+            return first_data <= r <= old_last and c1 <= c <= c2 and c != col_of.get("cellule")
+
+        # a link of the user's there (the message to the file of the case) goes with its finding, as a comment does
+        linked = any(own(r, c) for _h, (r, c) in self._cell_links(ws))
         shared = shared_strings(self.pkg, self.wb)
 
         def cells_of(row: int, cols: Iterable[int]) -> dict[int, ET.Element]:
@@ -367,7 +373,8 @@ class _Book:
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
-        carried = (kept_beside(previous, findings) if theirs or commented else [None] * len(findings)) + alone
+        paired = theirs or commented or linked
+        carried = (kept_beside(previous, findings) if paired else [None] * len(findings)) + alone
         # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
         went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
         went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
@@ -381,7 +388,7 @@ class _Book:
         # their hyperlinks and notes (comments) go too: a link deleted, a note left on its old row, shown beside
         # another finding (or, a note's coming there, two on one cell, which Excel repairs) — or beside none, its
         # finding gone
-        links = [(h, went[r]) for h, (r, c) in self._cell_links(ws) if follows(r, c) and r in went]
+        links = [(h, went[r]) for h, (r, c) in self._cell_links(ws) if (follows(r, c) or own(r, c)) and r in went]
         if commented or totals_rows:  # (not our hyperlinks on Cellule: they are written anew)
             _SheetNotes(self.pkg, ws, []).relocate(
                 lambda r, c: (r, c) if not (follows(r, c) or (first_data <= r <= old_last and c1 <= c <= c2))
