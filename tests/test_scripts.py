@@ -2078,6 +2078,44 @@ def test_a_link_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tmp_p
                for r, f in enumerate(findings, start=r1 + 1))
 
 
+def test_a_comment_on_an_empty_row_of_controles_is_kept_under_the_findings_in_the_annotated_copy(tmp_path):
+    """A finding's row of T_Controles cleared with Suppr keeps its Excel comment (« Vu avec la DDT ») on a row
+    now empty: `--annoter` deleted it with the rows it rewrote (the button, which reads no comment, leaves it on its
+    cell). That row is one the user wrote on: kept under the findings, in the table, with its comment."""
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-ligne-videe.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in findings] + [[None] * 7]  # the last one cleared, its comment left
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows)}"
+    message = c1 + 5
+    ws.cell(r1 + 1, message).comment = Comment("À voir avec la DDT", "Agent")  # findings[0]'s, which stays
+    ws.cell(r1 + len(rows), message).comment = Comment("Vu avec la DDT", "Agent")
+    wb.save(path)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    _one_comment_a_cell(out)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    n = len(findings)
+    assert [(ws.cell(r, c1 + 1).value, ws.cell(r, message).comment and ws.cell(r, message).comment.text)
+            for r in range(r1 + 1, r1 + n + 3)] \
+        == [(findings[0].code, "À voir avec la DDT")] + [(f.code, None) for f in findings[1:]] \
+        + [(None, "Vu avec la DDT"), (None, None)]
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + n + 1}"
+
+
 def _two_listed_the_last_first(path, findings, c1, r1, mine):
     """T_Controles of `path` as a previous run left it: two findings listed, the last one first, the
     first row's note commented « Pièce demandée au porteur » (it goes to the third row); (wb, sheet)."""

@@ -318,7 +318,10 @@ class _Book:
         # no column of the user's: an Excel comment on a finding's own cells (« à voir avec la DDT » on its
         # message) follows it too, and a row the user typed in the table (`rows_alone`) goes under them
         theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
-        commented = any(first_data <= r <= old_last and c1 <= c <= c2 for r, c in _SheetNotes(self.pkg, ws, []).cells())
+        # (and a row of no finding with a comment on its cells is one the user wrote on: a finding's row cleared with
+        # Suppr, which leaves its comments — deleted with the row; the button, which reads none, leaves it on its cell)
+        on_rows = {r for r, c in _SheetNotes(self.pkg, ws, []).cells() if first_data <= r <= old_last and c1 <= c <= c2}
+        commented = bool(on_rows)
 
         def own(r: int, c: int) -> bool:  # a finding's own cells, but « Cellule », whose link is ours, written anew
             return first_data <= r <= old_last and c1 <= c <= c2 and c != col_of.get("cellule")
@@ -333,13 +336,13 @@ class _Book:
 
         # (the rows the sheet holds only: a table stretched down to row 1 048 576 read a million empty rows here,
         # 500 MB — none of them a finding's nor a row typed)
-        held = sorted(r for r, cells in ws.cells.items() if first_data <= r <= old_last
-                      and any(c1 <= col <= c2 for col in cells))
+        held = sorted(on_rows | {r for r, cells in ws.cells.items() if first_data <= r <= old_last
+                                 and any(c1 <= col <= c2 for col in cells)})
         previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
                     for row in held]
         alone = [(held[k], cells_of(held[k], range(c1, c2 + 1)))  # written whole under the findings
-                 for k in rows_alone(previous, lambda saved: not all(_says_nothing(c, shared)
-                                                                     for c in saved[1].values()))]
+                 for k in rows_alone(previous, lambda saved: saved[0] in on_rows
+                                     or not all(_says_nothing(c, shared) for c in saved[1].values()))]
         count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
