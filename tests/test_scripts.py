@@ -1782,6 +1782,37 @@ def test_a_note_typed_on_a_row_of_its_own_in_controles_is_kept_under_the_finding
     assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n + 1}"
 
 
+def test_a_row_typed_in_controles_keeps_its_height_under_the_findings_in_the_annotated_copy(tmp_path):
+    """A note on three lines typed on a row of its own in T_Controles, its row made tall for it: `--annoter` moved
+    the note under the findings and reset the heights of the rows under them, the note cut to its first line.
+    Its height now goes with it; the row it left (a finding's now) gets the finding's height."""
+    import openpyxl
+    from openpyxl.styles import Alignment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-note-haute.xlsx"
+    findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the note typed over the first row (the last finding's, listed again), three lines tall
+    alone = r1 + 1
+    for c in range(c1, mine + 1):
+        ws.cell(alone, c).value = None
+    ws.cell(alone, mine).value = "Comité du 12/12 :\nrevoir l'action 2.1\net la 3.1"
+    ws.cell(alone, mine).alignment = Alignment(wrap_text=True)
+    ws.row_dimensions[alone].height = 45
+    wb.save(path)
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    n = len(findings)
+    assert ws.cell(r1 + n + 1, mine).value.startswith("Comité du 12/12")
+    assert ws.row_dimensions[r1 + n + 1].height == 45
+    assert ws.row_dimensions[r1 + 1].height != 45  # the finding's, for its own message
+
+
 def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_there(tmp_path):
     """No column of their own: the user typed « Note du comité : revoir l'action 2.1 » in the first column just
     under the last finding, Excel adding the row to T_Controles. The button and `--annoter` wrote the findings

@@ -343,6 +343,9 @@ class _Book:
         alone = [(held[k], cells_of(held[k], range(c1, c2 + 1)))  # written whole under the findings
                  for k in rows_alone(previous, lambda saved: saved[0] in on_rows
                                      or not all(_says_nothing(c, shared) for c in saved[1].values()))]
+        # their heights too (a note on three lines the user made its row tall for): reset with the rows it left
+        tall = [el.get("ht") if (el := ws.rows.get(row)) is not None and el.get("customHeight") in ("1", "true")
+                else None for row, _cells in alone]
         count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
@@ -454,6 +457,9 @@ class _Book:
             ws.set_row_height(first_data + i, height if height > page_layout.LINE_PT + 2 else None)
         for row in range(first_data + len(findings), old_last + 1):  # rows a previous run made tall
             ws.set_row_height(row, None)
+        for row, height in enumerate(tall, start=first_data + len(findings)):
+            if height is not None and re.fullmatch(r"\d+(\.\d+)?", height.strip()):
+                ws.set_row_height(row, float(height))
 
         for k, cells in enumerate(totals):
             for col, saved in cells.items():
