@@ -2147,6 +2147,41 @@ def test_a_comment_on_an_empty_row_of_controles_is_kept_under_the_findings_in_th
     assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + n + 1}"
 
 
+def test_a_filter_on_controles_hides_no_finding_of_the_annotated_copy(tmp_path):
+    """T_Controles filtered on « Erreur » by the user, the information hidden: `--annoter` wrote the new findings on
+    the same rows, an error on the row the filter had hidden — hidden under a filter saying every error is shown.
+    The copy lifts the filter and shows every row of the table."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-filtre.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in reversed(findings)]
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+        ws.row_dimensions[i].hidden = row[0] != "Erreur"
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows)}"
+    t.autoFilter.add_filter_column(0, ["Erreur"])
+    wb.save(path)
+    assert any(ws.row_dimensions[r].hidden for r in range(r1 + 1, r1 + len(rows) + 1))
+    assert [f.gravite for f in findings] != [f.gravite for f in reversed(findings)]  # an error where one was hidden
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    assert [ws.cell(r, c1 + 3).value for r in range(r1 + 1, r1 + len(findings) + 1)] == [f.cellule for f in findings]
+    assert [r for r in range(r1 + 1, r1 + len(findings) + 1) if ws.row_dimensions[r].hidden] == []
+    assert t.autoFilter.filterColumn == []
+
+
 def _two_listed_the_last_first(path, findings, c1, r1, mine):
     """T_Controles of `path` as a previous run left it: two findings listed, the last one first, the
     first row's note commented « Pièce demandée au porteur » (it goes to the third row); (wb, sheet)."""

@@ -472,6 +472,14 @@ class _Book:
         af = table.root.find(q("autoFilter"))
         if af is not None:
             af.set("ref", f"{_a1(r1, c1)}:{_a1(new_last, c2)}")
+            # a filter the user had on (« Erreur » only): its rows hidden stay so where other findings now stand, an
+            # error hidden under a filter that says errors are shown; lifted, every row shown (what it showed is no
+            # longer there to show)
+            for criterion in af.findall(q("filterColumn")):
+                af.remove(criterion)
+        for row in range(first_data, max(old_last, new_last) + 1):
+            if (el := ws.rows.get(row)) is not None and el.attrib.pop("hidden", None) is not None:
+                ws.touch()
         self.pkg.touch(table_part)
         ws.touch()
         return True
