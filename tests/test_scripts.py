@@ -1813,6 +1813,54 @@ def test_a_row_typed_in_controles_keeps_its_height_under_the_findings_in_the_ann
     assert ws.row_dimensions[r1 + 1].height != 45  # the finding's, for its own message
 
 
+def test_a_row_typed_under_a_finding_of_controles_stays_under_it(tmp_path):
+    """« → relancé la Région le 3/12 » typed on a row inserted just under an error of T_Controles: the button and
+    `--annoter` put every row typed under all the findings, that one far from its error once the findings came in
+    another order. It now stays under its finding wherever it goes; one under a finding gone goes under them all."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-sous-un-constat.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    assert len(findings) > 2
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    listed = lambda f: [f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]  # noqa: E731
+    under, gone = "→ relancé la Région le 3/12", "→ classé sans suite"
+    rows = [*map(listed, reversed(findings)), [under] + [None] * 6,  # under the first finding, listed last
+            ["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""], [gone] + [None] * 6]
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows)}"
+    wb.save(path)
+    expected = [findings[0].code, under, *(f.code for f in findings[1:]), gone]  # the first listed first now
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert [row[1] or row[0] for row in written] == expected
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws.cell(r, c1 + 1).value or ws.cell(r, c1).value for r in range(r1 + 1, r1 + len(expected) + 1)] \
+        == expected
+
+    # a row typed under the last finding is the whole table's note (« Note du comité : tout revu »): under them all,
+    # even when that finding is now listed first
+    from acv_xl.outputs.annotate import listing_order, paired_rows
+
+    ours = lambda f: dict(zip(("gravite", "code", "feuille", "cellule", "action", "message", "suggestion"),  # noqa: E731
+                              listed(f)))
+    previous = [(ours(findings[1]), None), (ours(findings[0]), None), ({"gravite": "Note du comité : tout revu"}, None)]
+    paired = paired_rows(previous, findings[:2])
+    assert paired == [1, 0] and listing_order(previous, paired, [2]) == [0, 1, 2]
+
+
 def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_there(tmp_path):
     """No column of their own: the user typed « Note du comité : revoir l'action 2.1 » in the first column just
     under the last finding, Excel adding the row to T_Controles. The button and `--annoter` wrote the findings

@@ -340,9 +340,9 @@ class _Book:
                                  and any(c1 <= col <= c2 for col in cells)})
         previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
                     for row in held]
-        alone = [(held[k], cells_of(held[k], range(c1, c2 + 1)))  # written whole under the findings
-                 for k in rows_alone(previous, lambda saved: saved[0] in on_rows
-                                     or not all(_says_nothing(c, shared) for c in saved[1].values()))]
+        typed_rows = rows_alone(previous, lambda saved: saved[0] in on_rows
+                                or not all(_says_nothing(c, shared) for c in saved[1].values()))
+        alone = [(held[k], cells_of(held[k], range(c1, c2 + 1))) for k in typed_rows]  # written whole, in the table
         # their heights too (a note on three lines the user made its row tall for): reset with the rows it left
         tall = [el.get("ht") if (el := ws.rows.get(row)) is not None and el.get("customHeight") in ("1", "true")
                 else None for row, _cells in alone]
@@ -379,11 +379,12 @@ class _Book:
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
-        paired = theirs or commented or linked
-        carried = (kept_beside(previous, findings) if paired else [None] * len(findings)) + alone
+        pairs = paired_rows(previous, findings) if theirs or commented or linked or alone else [None] * len(findings)
+        carried = [None if n is None else previous[n][1] for n in pairs] + alone
+        at = listing_order(previous, pairs, typed_rows)  # each row's place: one typed under a finding stays under it
         # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
         went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
-        went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
+        went.update({saved[0]: first_data + at[i] for i, saved in enumerate(carried) if saved})
 
         typed = {row for row, _cells in alone}
 
@@ -412,7 +413,7 @@ class _Book:
 
         link_style: dict[str | None, str] = {}
         for i, f in enumerate(findings):
-            row = first_data + i
+            row = first_data + at[i]
             values = {
                 "gravite": f.gravite.libelle, "code": f.code, "feuille": f.feuille, "cellule": f.cellule,
                 "action": f.action, "message": f.message, "suggestion": f.suggestion,
@@ -438,15 +439,15 @@ class _Book:
                     link_style[base] = str(self.styles.derive(_int(base), fontId=str(font), applyFont="1"))
                 ws.cell(row, col).set("s", link_style[base])
 
-        for row in range(first_data + len(findings), first_data + count):  # a note alone: its row banded too
+        for row in (first_data + at[i] for i in range(len(findings), count)):  # a note alone: its row banded too
             for col in range(c1, c2 + 1):
                 if style_of.get(col):
                     ws.cell(row, col).set("s", style_of[col])
         for i, saved in enumerate(carried):
             for col, el in (saved[1] if saved else {}).items():
-                cell = ws.cell(first_data + i, col)
+                cell = ws.cell(first_data + at[i], col)
                 cell.attrib.clear()
-                cell.attrib.update({**el.attrib, "r": _a1(first_data + i, col)})
+                cell.attrib.update({**el.attrib, "r": _a1(first_data + at[i], col)})
                 cell[:] = list(el)
 
         # rows tall enough for their wrapped message and suggestion (a default height cuts them)
@@ -454,12 +455,13 @@ class _Book:
         for i, f in enumerate(findings):
             height = page_layout.row_height((str(getattr(f, attr) or ""), widths[col_of[attr]])
                                             for attr in ("message", "suggestion") if attr in col_of)
-            ws.set_row_height(first_data + i, height if height > page_layout.LINE_PT + 2 else None)
-        for row in range(first_data + len(findings), old_last + 1):  # rows a previous run made tall
+            ws.set_row_height(first_data + at[i], height if height > page_layout.LINE_PT + 2 else None)
+        for i in range(len(findings), count):  # rows typed: their own heights, not those a previous run set there
+            height = tall[i - len(findings)]
+            ws.set_row_height(first_data + at[i], float(height) if height is not None
+                              and re.fullmatch(r"\d+(\.\d+)?", height.strip()) else None)
+        for row in range(first_data + count, old_last + 1):  # rows a previous run made tall, left empty
             ws.set_row_height(row, None)
-        for row, height in enumerate(tall, start=first_data + len(findings)):
-            if height is not None and re.fullmatch(r"\d+(\.\d+)?", height.strip()):
-                ws.set_row_height(row, float(height))
 
         for k, cells in enumerate(totals):
             for col, saved in cells.items():
@@ -828,8 +830,14 @@ def _key_text(v: Any) -> str:
 
 
 def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Finding]) -> list[_T | None]:
-    """What the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding,
-    carried from the row the same finding held: same code, sheet, cell and action, and the same message
+    """What the user wrote in their own columns beside each finding (`paired_rows`), None for a finding new since."""
+    return [None if n is None else previous[n][1] for n in paired_rows(previous, findings)]
+
+
+def paired_rows(previous: list[tuple[dict[str, Any], _T]], findings: list[Finding]) -> list[int | None]:
+    """The old row of T_Controles of each finding (an index in `previous`), whose notes follow it (`kept_beside`):
+    what the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding is carried from
+    the row the same finding held: same code, sheet, cell and action, and the same message
     first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
     cell), and the note of the one gone went beside the other; then one whose cell moved with its row
     (`_moved_key`); then one whose message changed (an amount in it), in their order. None for a
@@ -895,7 +903,7 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
             if queue:
                 row[i] = n = queue.popleft()
                 taken.add(n)
-    return [None if n is None else previous[n][1] for n in row]
+    return row
 
 
 _GRAVITES = {g.libelle for g in Gravite}
@@ -930,9 +938,37 @@ def rows_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], 
     `kept_beside`; `holds`: whether a row's cells of theirs hold anything), in their order: a note typed just
     under the last finding, in their own column or in one of ours (« Note du comité : revoir l'action 2.1 »),
     which Excel adds to the table. Both writers rewrote the table's rows with the findings and cleared the
-    rest, that note with them; such a row is now written whole under the findings, still in the table."""
+    rest, that note with them; such a row is now written whole in the table (`listing_order`)."""
     return [n for n, (ours, theirs) in enumerate(previous)
             if _no_finding(ours) and (any(_key_text(v) for v in ours.values()) or holds(theirs))]
+
+
+def listing_order(previous: list[tuple[dict[str, Any], _T]], paired: list[int | None], alone: list[int]) -> list[int]:
+    """Where each row written goes, from the table's first row: the findings (`paired`: their old rows,
+    `paired_rows`), then the rows the user typed (`alone`: their old rows, `rows_alone`), in that order. A row typed
+    between two findings' (« → relancé la Région le 3/12 », under an error) stays under the one above it wherever
+    it goes; the others (under a finding gone, above every finding, or under the last one: the whole table's note)
+    go under them all. They all went there: a note typed under an error ended under the last warning."""
+    after: dict[int, list[int]] = defaultdict(list)  # the old row of a finding → the rows typed under it, in order
+    loose: list[int] = []
+    listed, typed = {n for n in paired if n is not None}, {n: k for k, n in enumerate(alone)}
+    last = max((m for m, (ours, _theirs) in enumerate(previous) if not _no_finding(ours)), default=-1)
+    above = None  # the last finding's row above (past other rows typed or left empty)
+    for m, (ours, _theirs) in enumerate(previous):
+        if m in typed:
+            # (one under the last finding is the table's own note, « Note du comité : tout revu »: under them all)
+            (after[above] if above in listed and m < last else loose).append(typed[m])
+        elif not _no_finding(ours):
+            above = m
+    order: list[int] = [0] * (len(paired) + len(alone))
+    at = 0
+    for i, n in enumerate(paired):
+        order[i], at = at, at + 1
+        for k in after.pop(n, ()) if n is not None else ():  # (popped: each row typed placed once)
+            order[len(paired) + k], at = at, at + 1
+    for k in loose:
+        order[len(paired) + k], at = at, at + 1
+    return order
 
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
