@@ -1971,6 +1971,35 @@ def test_the_note_of_a_finding_whose_row_moved_follows_it_when_an_amount_in_it_s
     assert kept_beside([(listed(at(19, "19 000 €")), "Relancé le 3/12")], [at(20, "20 000 €")]) == [None]
 
 
+def test_the_note_of_a_finding_moved_with_its_row_follows_it_when_a_date_or_a_text_in_it_reads_as_that_row(tmp_path):
+    """FIN-14 of line 27, « sollicitée le 27/11/2024 », moved to line 28 by a row inserted above: the « 27 » of its
+    date was taken for the row number and blanked in the old message only, and its note was dropped (the button and
+    `--annoter` share this pairing); so was that of « Montant (€) » holding the text « 23 » on line 23. Only the
+    number the message names as its row (« ligne 27 ») is blanked."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import kept_beside
+
+    path = tmp_path / "fin14.xlsx"
+    wb = openpyxl.load_workbook(next(p for p in _faulty() if "F23" in {f.cellule for f in validate_file(p).findings}))
+    wb[layout.Sheet.ACTIONS]["J9"] = datetime(2024, 1, 8)  # action 5.1 begun before its requests
+    wb[layout.Sheet.FINANCEMENT]["H27"] = datetime(2024, 11, 27)
+    wb[layout.Sheet.FINANCEMENT]["F23"] = "23"
+    wb.save(path)
+    found = {f.cellule: f for f in validate_file(path).findings}
+    assert "ligne 27 :" in found["H27"].message and "le 27/11/2024" in found["H27"].message
+    assert "ligne 23 :" in found["F23"].message and "« 23 »" in found["F23"].message
+
+    def listed(x) -> dict:
+        return {a: getattr(x, a) for a in ("code", "feuille", "action", "cellule", "message")}
+
+    for g in (found["H27"], found["F23"]):
+        row = int(g.cellule[1:])
+        below = g.model_copy(update={"cellule": f"{g.cellule[0]}{row + 1}",
+                                     "message": g.message.replace(f"ligne {row} :", f"ligne {row + 1} :")})
+        assert kept_beside([(listed(g), "Relancé le 3/12")], [below]) == ["Relancé le 3/12"]
+
+
 def test_the_note_of_a_finding_fixed_goes_to_no_new_one_of_its_kind_on_another_line():
     """« FEDER » corrected on line 18 of the plan and typed again on a new line 19 of the same action: the previous
     run listed its finding on B18, this one on B19, the same message but for the row, and F23, below them, stayed

@@ -976,24 +976,20 @@ _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 def _moved_key(cell: Any, message: Any) -> tuple[str, ...] | None:
     """A finding as it stays when its row moves: its cell's column, and its message with that row's number
-    blanked wherever it says it (None for no single cell)."""
+    blanked where the message names the row (`_ROW_SAID`)."""
     m = _CELL.match(_key_text(cell))
     if m is None:
         return None
     parts = re.split(r"(\d+)", _key_text(message))
-    return (m[1].upper(), *("" if k % 2 and p == m[2] and not _in_number(parts, k) else p
+    return (m[1].upper(), *("" if k % 2 and p == m[2] and _ROW_SAID.search(parts[k - 1]) else p
                             for k, p in enumerate(parts)))
 
 
-_JOINS = re.compile(r"^[\s.,]$")  # what joins the digits of one number: « 19 000 », « 19,50 », « 1.19 »
-
-
-def _in_number(parts: list[str], k: int) -> bool:
-    """Whether the digits `parts[k]` (`parts`: a text split on its runs of digits) are a piece of a larger number,
-    joined to the digits beside them: « 19 000 » in the message of line 19 is an amount, not its row, and stays
-    when the line moves — blanked, its « 19 » stayed in the new message (line 20) but not in the old one, and the
-    note was dropped."""
-    return bool(k > 1 and _JOINS.match(parts[k - 1]) or k + 2 < len(parts) and _JOINS.match(parts[k + 1]))
+# how a message names its row: « Action 3.1, ligne 19 : », « Ligne 7 : » (`checks.rules.prefix`). Any other number
+# that reads as the row's is not it, and stays when the row moves: the « 19 » of an amount (« 19 000 € », « 19,5 »),
+# of a date (« sollicitée le 19/11/2025 »), a text « 19 » typed for an amount — blanked, it stayed in the new
+# message (line 20) but not in the old one, and the note was dropped
+_ROW_SAID = re.compile(r"\bligne\s$", re.IGNORECASE)
 
 
 def _row_of(cell: Any) -> int:
