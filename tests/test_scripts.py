@@ -2227,8 +2227,10 @@ def test_a_comment_on_an_empty_row_of_controles_is_kept_under_the_findings_in_th
 def test_a_filter_on_controles_hides_no_finding_of_the_annotated_copy(tmp_path):
     """T_Controles filtered on « Erreur » by the user, the information hidden: `--annoter` wrote the new findings on
     the same rows, an error on the row the filter had hidden — hidden under a filter saying every error is shown.
-    The copy lifts the filter and shows every row of the table."""
+    The copy lifts the filter and shows every row of the table; a column's filter button the user hid stays hidden
+    (it was shown again, with the filter lifted)."""
     import openpyxl
+    from openpyxl.worksheet.filters import FilterColumn
     from openpyxl.utils.cell import get_column_letter, range_boundaries
 
     from acv_xl.outputs.annotate import annotate
@@ -2247,6 +2249,8 @@ def test_a_filter_on_controles_hides_no_finding_of_the_annotated_copy(tmp_path):
         ws.row_dimensions[i].hidden = row[0] != "Erreur"
     t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows)}"
     t.autoFilter.add_filter_column(0, ["Erreur"])
+    # and the button of « Suggestion » hidden (no filter: a choice of the user's, kept)
+    t.autoFilter.filterColumn.append(FilterColumn(colId=6, hiddenButton=True))
     wb.save(path)
     assert any(ws.row_dimensions[r].hidden for r in range(r1 + 1, r1 + len(rows) + 1))
     assert [f.gravite for f in findings] != [f.gravite for f in reversed(findings)]  # an error where one was hidden
@@ -2256,7 +2260,7 @@ def test_a_filter_on_controles_hides_no_finding_of_the_annotated_copy(tmp_path):
     t = ws.tables[layout.T_CONTROLES.name]
     assert [ws.cell(r, c1 + 3).value for r in range(r1 + 1, r1 + len(findings) + 1)] == [f.cellule for f in findings]
     assert [r for r in range(r1 + 1, r1 + len(findings) + 1) if ws.row_dimensions[r].hidden] == []
-    assert t.autoFilter.filterColumn == []
+    assert [(c.colId, c.hiddenButton, c.filters) for c in t.autoFilter.filterColumn] == [(6, True, None)]
 
 
 def _two_listed_the_last_first(path, findings, c1, r1, mine):

@@ -476,9 +476,11 @@ class _Book:
             af.set("ref", f"{_a1(r1, c1)}:{_a1(new_last, c2)}")
             # a filter the user had on (« Erreur » only): its rows hidden stay so where other findings now stand, an
             # error hidden under a filter that says errors are shown; lifted, every row shown (what it showed is no
-            # longer there to show)
-            for criterion in af.findall(q("filterColumn")):
-                af.remove(criterion)
+            # longer there to show). A column's button the user hid is no filter: kept hidden
+            for column in af.findall(q("filterColumn")):
+                column[:] = []
+                if column.get("hiddenButton") not in ("1", "true") and column.get("showButton") not in ("0", "false"):
+                    af.remove(column)
         for row in range(first_data, max(old_last, new_last) + 1):
             if (el := ws.rows.get(row)) is not None and el.attrib.pop("hidden", None) is not None:
                 ws.touch()
