@@ -2263,6 +2263,43 @@ def test_a_filter_on_controles_hides_no_finding_of_the_annotated_copy(tmp_path):
     assert [(c.colId, c.hiddenButton, c.filters) for c in t.autoFilter.filterColumn] == [(6, True, None)]
 
 
+def test_a_sort_on_controles_is_lifted_in_the_annotated_copy(tmp_path):
+    """T_Controles sorted by the user on « Gravité » (Z→A), seven rows: `--annoter` listed the three findings in
+    their own order under the sort's arrow, and left its range on the seven rows of old, past the table's end
+    once it shrank to three. The sort is lifted with the filter."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    from openpyxl.worksheet.filters import SortCondition, SortState
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-trie.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    old = r1 + len(findings) + 4
+    for i, f in enumerate(reversed(findings), start=r1 + 1):
+        ws.cell(i, c1).value, ws.cell(i, c1 + 1).value = f.gravite.libelle, f.code
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{old}"
+    body = f"{get_column_letter(c1)}{r1 + 1}:{get_column_letter(c2)}{old}"
+    t.autoFilter.sortState = SortState(ref=body, sortCondition=[
+        SortCondition(ref=f"{get_column_letter(c1)}{r1 + 1}:{get_column_letter(c1)}{old}", descending=True)])
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert any(b"<sortState" in z.read(n) for n in z.namelist() if n.startswith("xl/tables/"))
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    with zipfile.ZipFile(out) as z:
+        assert not any(b"sortState" in z.read(n) for n in z.namelist() if n.startswith("xl/tables/"))
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(findings)}"
+    assert [ws.cell(r, c1 + 1).value for r in range(r1 + 1, r1 + len(findings) + 1)] == [f.code for f in findings]
+
+
 def _two_listed_the_last_first(path, findings, c1, r1, mine):
     """T_Controles of `path` as a previous run left it: two findings listed, the last one first, the
     first row's note commented « Pièce demandée au porteur » (it goes to the third row); (wb, sheet)."""

@@ -481,6 +481,11 @@ class _Book:
                 column[:] = []
                 if column.get("hiddenButton") not in ("1", "true") and column.get("showButton") not in ("0", "false"):
                     af.remove(column)
+        # and a sort the user had on (« Gravité » Z→A): the rows are in the findings' order now, not the one its
+        # arrow shows, and its range, the old rows', reached past the table once it shrank
+        for holder in (table.root, af):
+            for sort in holder.findall(q("sortState")) if holder is not None else ():
+                holder.remove(sort)
         for row in range(first_data, max(old_last, new_last) + 1):
             if (el := ws.rows.get(row)) is not None and el.attrib.pop("hidden", None) is not None:
                 ws.touch()
