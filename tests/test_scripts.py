@@ -1782,6 +1782,85 @@ def test_a_note_typed_on_a_row_of_its_own_in_controles_is_kept_under_the_finding
     assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n + 1}"
 
 
+def test_a_row_typed_in_controles_keeps_its_height_under_the_findings_in_the_annotated_copy(tmp_path):
+    """A note on three lines typed on a row of its own in T_Controles, its row made tall for it: `--annoter` moved
+    the note under the findings and reset the heights of the rows under them, the note cut to its first line.
+    Its height now goes with it; the row it left (a finding's now) gets the finding's height."""
+    import openpyxl
+    from openpyxl.styles import Alignment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-note-haute.xlsx"
+    findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    # the note typed over the first row (the last finding's, listed again), three lines tall
+    alone = r1 + 1
+    for c in range(c1, mine + 1):
+        ws.cell(alone, c).value = None
+    ws.cell(alone, mine).value = "Comité du 12/12 :\nrevoir l'action 2.1\net la 3.1"
+    ws.cell(alone, mine).alignment = Alignment(wrap_text=True)
+    ws.row_dimensions[alone].height = 45
+    wb.save(path)
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    n = len(findings)
+    assert ws.cell(r1 + n + 1, mine).value.startswith("Comité du 12/12")
+    assert ws.row_dimensions[r1 + n + 1].height == 45
+    assert ws.row_dimensions[r1 + 1].height != 45  # the finding's, for its own message
+
+
+def test_a_row_typed_under_a_finding_of_controles_stays_under_it(tmp_path):
+    """« → relancé la Région le 3/12 » typed on a row inserted just under an error of T_Controles: the button and
+    `--annoter` put every row typed under all the findings, that one far from its error once the findings came in
+    another order. It now stays under its finding wherever it goes; one under a finding gone goes under them all."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-sous-un-constat.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    assert len(findings) > 2
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    listed = lambda f: [f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]  # noqa: E731
+    under, gone = "→ relancé la Région le 3/12", "→ classé sans suite"
+    rows = [*map(listed, reversed(findings)), [under] + [None] * 6,  # under the first finding, listed last
+            ["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""], [gone] + [None] * 6]
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows)}"
+    wb.save(path)
+    expected = [findings[0].code, under, *(f.code for f in findings[1:]), gone]  # the first listed first now
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert [row[1] or row[0] for row in written] == expected
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [ws.cell(r, c1 + 1).value or ws.cell(r, c1).value for r in range(r1 + 1, r1 + len(expected) + 1)] \
+        == expected
+
+    # a row typed under the last finding is the whole table's note (« Note du comité : tout revu »): under them all,
+    # even when that finding is now listed first
+    from acv_xl.outputs.annotate import listing_order, paired_rows
+
+    ours = lambda f: dict(zip(("gravite", "code", "feuille", "cellule", "action", "message", "suggestion"),  # noqa: E731
+                              listed(f)))
+    previous = [(ours(findings[1]), None), (ours(findings[0]), None), ({"gravite": "Note du comité : tout revu"}, None)]
+    paired = paired_rows(previous, findings[:2])
+    assert paired == [1, 0] and listing_order(previous, paired, [2]) == [0, 1, 2]
+
+
 def test_a_note_typed_in_the_columns_of_controles_under_the_findings_is_kept_there(tmp_path):
     """No column of their own: the user typed « Note du comité : revoir l'action 2.1 » in the first column just
     under the last finding, Excel adding the row to T_Controles. The button and `--annoter` wrote the findings
@@ -1866,6 +1945,59 @@ def test_the_note_of_a_finding_whose_row_moved_follows_it(tmp_path):
     alike = [f.model_copy(update={"cellule": f"B{r}", "message": f"Ligne {r} : montant vide."}) for r in range(5, 9)]
     previous = [({**old, "cellule": g.cellule, "message": g.message}, g.cellule) for g in alike[:3]]
     assert kept_beside(previous, alike[1:]) == ["B6", "B7", None]
+
+
+def test_the_note_of_a_finding_whose_row_moved_follows_it_when_an_amount_in_it_starts_with_that_row():
+    """« Montant (€) » of line 19 holding the text « 19 000 € »: its finding (« ligne 19 : … (« 19 000 € ») »), moved
+    with its row to line 20 by a row inserted above, lost its note (on the button and in `--annoter`, which share
+    this pairing): the « 19 » of the amount was taken for the row number and blanked in the old message only. Only
+    the row number is blanked; the « 19 » of an amount, or of a decimal (« 19,5 »), is not."""
+    from acv_xl.outputs.annotate import kept_beside
+
+    source = next(p for p in _faulty() if "F23" in {f.cellule for f in validate_file(p).findings})
+    g = next(x for x in validate_file(source).findings if x.cellule == "F23")
+    assert "ligne 23 :" in g.message and "« 318 000 € »" in g.message
+
+    def at(row: int, amount: str):
+        return g.model_copy(update={"cellule": f"F{row}", "message": g.message.replace("ligne 23", f"ligne {row}")
+                                    .replace("318 000 €", amount)})
+
+    def listed(x) -> dict:
+        return {a: getattr(x, a) for a in ("code", "feuille", "action", "cellule", "message")}
+
+    for amount in ("19 000 €", "19\u202f000 €", "19,5 €"):
+        assert kept_beside([(listed(at(19, amount)), "Relancé le 3/12")], [at(20, amount)]) == ["Relancé le 3/12"]
+    # the amount itself changed meanwhile: another finding, its note not taken
+    assert kept_beside([(listed(at(19, "19 000 €")), "Relancé le 3/12")], [at(20, "20 000 €")]) == [None]
+
+
+def test_the_note_of_a_finding_moved_with_its_row_follows_it_when_a_date_or_a_text_in_it_reads_as_that_row(tmp_path):
+    """FIN-14 of line 27, « sollicitée le 27/11/2024 », moved to line 28 by a row inserted above: the « 27 » of its
+    date was taken for the row number and blanked in the old message only, and its note was dropped (the button and
+    `--annoter` share this pairing); so was that of « Montant (€) » holding the text « 23 » on line 23. Only the
+    number the message names as its row (« ligne 27 ») is blanked."""
+    import openpyxl
+
+    from acv_xl.outputs.annotate import kept_beside
+
+    path = tmp_path / "fin14.xlsx"
+    wb = openpyxl.load_workbook(next(p for p in _faulty() if "F23" in {f.cellule for f in validate_file(p).findings}))
+    wb[layout.Sheet.ACTIONS]["J9"] = datetime(2024, 1, 8)  # action 5.1 begun before its requests
+    wb[layout.Sheet.FINANCEMENT]["H27"] = datetime(2024, 11, 27)
+    wb[layout.Sheet.FINANCEMENT]["F23"] = "23"
+    wb.save(path)
+    found = {f.cellule: f for f in validate_file(path).findings}
+    assert "ligne 27 :" in found["H27"].message and "le 27/11/2024" in found["H27"].message
+    assert "ligne 23 :" in found["F23"].message and "« 23 »" in found["F23"].message
+
+    def listed(x) -> dict:
+        return {a: getattr(x, a) for a in ("code", "feuille", "action", "cellule", "message")}
+
+    for g in (found["H27"], found["F23"]):
+        row = int(g.cellule[1:])
+        below = g.model_copy(update={"cellule": f"{g.cellule[0]}{row + 1}",
+                                     "message": g.message.replace(f"ligne {row} :", f"ligne {row + 1} :")})
+        assert kept_beside([(listed(g), "Relancé le 3/12")], [below]) == ["Relancé le 3/12"]
 
 
 def test_the_note_of_a_finding_fixed_goes_to_no_new_one_of_its_kind_on_another_line():
@@ -2015,6 +2147,157 @@ def test_the_link_and_the_comment_on_a_note_follow_it_in_the_annotated_copy(tmp_
         vml = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".vml"))
     shown = re.findall(r"<x:Anchor>([^<]*)</x:Anchor>.*?<x:Row>(\d+)</x:Row>\s*<x:Column>(\d+)</x:Column>", vml, re.S)
     assert [(a.strip(), int(r) + 1) for a, r, c in shown if int(c) + 1 == mine] == [(box(r1, mine - 1), r1 + 1)]
+
+
+def test_a_link_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tmp_path):
+    """A hyperlink the user put on a finding's own cells of T_Controles (its message, to the file of the case), with
+    no column of their own: `--annoter` deleted it, though a comment there follows its finding. It now goes with
+    its finding to its new row; that of a finding gone goes with it; « Cellule » keeps the link to the cell."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-lien-message.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    assert len(findings) > 2
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    c1, r1, _c2, _ = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in reversed(findings)] + [["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""]]
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    ws.tables[layout.T_CONTROLES.name].ref = ws.tables[layout.T_CONTROLES.name].autoFilter.ref \
+        = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + len(rows), c1 + 6).coordinate}"
+    message = c1 + 5
+    ws.cell(r1 + len(findings), message).hyperlink = "https://example.org/dossier-1"  # findings[0]'s
+    ws.cell(r1 + len(rows), message).hyperlink = "https://example.org/dossier-2"  # the finding gone's
+    wb.save(path)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert [(ws.cell(r, c1 + 3).value, ws.cell(r, message).hyperlink and ws.cell(r, message).hyperlink.target)
+            for r in range(r1 + 1, r1 + len(rows) + 1)] \
+        == [(findings[0].cellule, "https://example.org/dossier-1")] + [(f.cellule, None) for f in findings[1:]] \
+        + [(None, None)]
+    assert all(ws.cell(r, c1 + 3).hyperlink.location.endswith(f"!{f.cellule}")
+               for r, f in enumerate(findings, start=r1 + 1))
+
+
+def test_a_comment_on_an_empty_row_of_controles_is_kept_under_the_findings_in_the_annotated_copy(tmp_path):
+    """A finding's row of T_Controles cleared with Suppr keeps its Excel comment (« Vu avec la DDT ») on a row
+    now empty: `--annoter` deleted it with the rows it rewrote (the button, which reads no comment, leaves it on its
+    cell). That row is one the user wrote on: kept under the findings, in the table, with its comment."""
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-ligne-videe.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in findings] + [[None] * 7]  # the last one cleared, its comment left
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows)}"
+    message = c1 + 5
+    ws.cell(r1 + 1, message).comment = Comment("À voir avec la DDT", "Agent")  # findings[0]'s, which stays
+    ws.cell(r1 + len(rows), message).comment = Comment("Vu avec la DDT", "Agent")
+    wb.save(path)
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    _one_comment_a_cell(out)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    n = len(findings)
+    assert [(ws.cell(r, c1 + 1).value, ws.cell(r, message).comment and ws.cell(r, message).comment.text)
+            for r in range(r1 + 1, r1 + n + 3)] \
+        == [(findings[0].code, "À voir avec la DDT")] + [(f.code, None) for f in findings[1:]] \
+        + [(None, "Vu avec la DDT"), (None, None)]
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + n + 1}"
+
+
+def test_a_filter_on_controles_hides_no_finding_of_the_annotated_copy(tmp_path):
+    """T_Controles filtered on « Erreur » by the user, the information hidden: `--annoter` wrote the new findings on
+    the same rows, an error on the row the filter had hidden — hidden under a filter saying every error is shown.
+    The copy lifts the filter and shows every row of the table; a column's filter button the user hid stays hidden
+    (it was shown again, with the filter lifted)."""
+    import openpyxl
+    from openpyxl.worksheet.filters import FilterColumn
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-filtre.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
+            for f in reversed(findings)]
+    for i, row in enumerate(rows, start=r1 + 1):
+        for j, v in enumerate(row):
+            ws.cell(i, c1 + j).value = v
+        ws.row_dimensions[i].hidden = row[0] != "Erreur"
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(rows)}"
+    t.autoFilter.add_filter_column(0, ["Erreur"])
+    # and the button of « Suggestion » hidden (no filter: a choice of the user's, kept)
+    t.autoFilter.filterColumn.append(FilterColumn(colId=6, hiddenButton=True))
+    wb.save(path)
+    assert any(ws.row_dimensions[r].hidden for r in range(r1 + 1, r1 + len(rows) + 1))
+    assert [f.gravite for f in findings] != [f.gravite for f in reversed(findings)]  # an error where one was hidden
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    assert [ws.cell(r, c1 + 3).value for r in range(r1 + 1, r1 + len(findings) + 1)] == [f.cellule for f in findings]
+    assert [r for r in range(r1 + 1, r1 + len(findings) + 1) if ws.row_dimensions[r].hidden] == []
+    assert [(c.colId, c.hiddenButton, c.filters) for c in t.autoFilter.filterColumn] == [(6, True, None)]
+
+
+def test_a_sort_on_controles_is_lifted_in_the_annotated_copy(tmp_path):
+    """T_Controles sorted by the user on « Gravité » (Z→A), seven rows: `--annoter` listed the three findings in
+    their own order under the sort's arrow, and left its range on the seven rows of old, past the table's end
+    once it shrank to three. The sort is lifted with the filter."""
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    from openpyxl.worksheet.filters import SortCondition, SortState
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-trie.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    old = r1 + len(findings) + 4
+    for i, f in enumerate(reversed(findings), start=r1 + 1):
+        ws.cell(i, c1).value, ws.cell(i, c1 + 1).value = f.gravite.libelle, f.code
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{old}"
+    body = f"{get_column_letter(c1)}{r1 + 1}:{get_column_letter(c2)}{old}"
+    t.autoFilter.sortState = SortState(ref=body, sortCondition=[
+        SortCondition(ref=f"{get_column_letter(c1)}{r1 + 1}:{get_column_letter(c1)}{old}", descending=True)])
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert any(b"<sortState" in z.read(n) for n in z.namelist() if n.startswith("xl/tables/"))
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    with zipfile.ZipFile(out) as z:
+        assert not any(b"sortState" in z.read(n) for n in z.namelist() if n.startswith("xl/tables/"))
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(findings)}"
+    assert [ws.cell(r, c1 + 1).value for r in range(r1 + 1, r1 + len(findings) + 1)] == [f.code for f in findings]
 
 
 def _two_listed_the_last_first(path, findings, c1, r1, mine):
@@ -2596,3 +2879,39 @@ def test_the_button_s_verdict_without_a_list_says_the_workbook_it_validated_is_v
     assert report.valide and report.findings
     alerts = [a["args"][0] for a in actions if a["func"] == "alert"]
     assert len(alerts) == 1 and "Verdict : aucune erreur, le classeur est validé." in alerts[0], alerts
+
+
+@pytest.mark.parametrize("shown", ["-", "—", 0])
+def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty_row_under_the_findings(tmp_path,
+                                                                                                         shown):
+    """A column « Relance » of the user's whose formula shows « - » (or 0) on a row with no finding
+    (=SI([@Code]="";"-";…)): the template's empty row under the findings held that « - », taken by both writers for
+    a note typed, and kept under the findings run after run. A dash or a zero alone says nothing; a note on such a
+    row is kept, by the button and in the copy alike."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    for typed, kept in ((shown, []), ("À revoir", ["À revoir"])):
+        path = tmp_path / f"controles-tiret-{len(kept)}.xlsx"
+        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+        wb = openpyxl.load_workbook(path)
+        ws = wb[layout.Sheet.CONTROLES]
+        t = ws.tables[layout.T_CONTROLES.name]
+        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+        ws.cell(empty, mine).value = typed
+        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+        wb.save(path)
+
+        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+        n = len(report.findings)
+        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+        assert [row[mine - c1] for row in written][n:] == kept
+
+        out = tmp_path / f"annotee-{len(kept)}.xlsx"
+        annotate(path, out, validate_file(path), today=TODAY)
+        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+        last = r1 + n + len(kept)
+        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
+        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept

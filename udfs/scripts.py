@@ -23,8 +23,8 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import ORDER, Finding, Gravite
 from acv_xl.contract.values import EXCEL_CELL_CHARS
-from acv_xl.outputs.annotate import (controles_columns, controles_missing, kept_beside, left_empty, moved_columns,
-                                     past_the_grid, rows_alone, within_cap)
+from acv_xl.outputs.annotate import (controles_columns, controles_missing, left_empty, listing_order, moved_columns,
+                                     paired_rows, past_the_grid, rows_alone, within_cap)
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
 from acv_xl.reading.source import TableBlock
 
@@ -203,7 +203,7 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
     c2 = c1 + ncols - 1
     old_n = len(block.rows)
     # the user's own columns (« Suite donnée »…): what they wrote beside a finding follows it; a row they typed
-    # in the table, of no finding (`rows_alone`), goes whole under the findings
+    # in the table, of no finding (`rows_alone`), is written whole, under the finding it followed (`listing_order`)
     theirs = [j for j in range(ncols) if j not in idx.values()]
     width = lambda r: r + [None] * (ncols - len(r))  # noqa: E731 — a row the payload sent shorter
     padded = [width(row) for row in block.rows]
@@ -250,18 +250,24 @@ def write_controles(book, src: XwSource, findings: list[Finding]) -> bool:
         sh.range((block.end_row, c1), (block.end_row, c2)).clear_contents()
     if n:
         rows = [_finding_row(f, idx, ncols) for f in findings] + [[_carried(v) for v in padded[k]] for k in alone]
+        paired = paired_rows(previous, findings) if theirs or alone else [None] * len(findings)
+        at = listing_order(previous, paired, alone)  # each row's place: one typed under a finding stays under it
         # column → format of each row: of the user's columns, and of every column of a row they typed (a date
         # typed in « Gravité » showed « 46368 » where it moved)
         shown: dict[int, list[str | None]] = {j: [None] * n for j in (range(ncols) if alone else theirs)}
         if theirs:
-            for i, (row, kept) in enumerate(zip(rows, kept_beside(previous, findings))):
-                for j, v in zip(theirs, kept or ()):
+            for i, (row, n_was) in enumerate(zip(rows, paired)):
+                for j in theirs if n_was is not None else ():
+                    v = padded[n_was][j]
                     row[j] = _carried(v)
-                    shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)
+                    shown[j][at[i]] = _format_moved(v, padded[at[i]][j] if at[i] < old_n else None)
         for i, k in enumerate(alone, start=len(findings)):
             for j, v in enumerate(padded[k]):
-                shown[j][i] = _format_moved(v, padded[i][j] if i < old_n else None)
-        sh.range((r1 + 1, c1), (r1 + n, c2)).value = rows
+                shown[j][at[i]] = _format_moved(v, padded[at[i]][j] if at[i] < old_n else None)
+        placed: list[list[Any]] = [[]] * n
+        for i, row in enumerate(rows):
+            placed[at[i]] = row
+        sh.range((r1 + 1, c1), (r1 + n, c2)).value = placed
         if shown:
             _format_carried(sh, r1 + 1, c1, shown)
     if old_n > n or n == 0:

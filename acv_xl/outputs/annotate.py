@@ -324,7 +324,16 @@ class _Book:
         # no column of the user's: an Excel comment on a finding's own cells (« à voir avec la DDT » on its
         # message) follows it too, and a row the user typed in the table (`rows_alone`) goes under them
         theirs = [c1 + j for j in range(len(names)) if j not in found.values()]
-        commented = any(first_data <= r <= old_last and c1 <= c <= c2 for r, c in _SheetNotes(self.pkg, ws, []).cells())
+        # (and a row of no finding with a comment on its cells is one the user wrote on: a finding's row cleared with
+        # Suppr, which leaves its comments — deleted with the row; the button, which reads none, leaves it on its cell)
+        on_rows = {r for r, c in _SheetNotes(self.pkg, ws, []).cells() if first_data <= r <= old_last and c1 <= c <= c2}
+        commented = bool(on_rows)
+
+        def own(r: int, c: int) -> bool:  # a finding's own cells, but « Cellule », whose link is ours, written anew
+            return first_data <= r <= old_last and c1 <= c <= c2 and c != col_of.get("cellule")
+
+        # a link of the user's there (the message to the file of the case) goes with its finding, as a comment does
+        linked = any(own(r, c) for _h, (r, c) in self._cell_links(ws))
         shared = shared_strings(self.pkg, self.wb)
 
         def cells_of(row: int, cols: Iterable[int]) -> dict[int, ET.Element]:
@@ -333,12 +342,16 @@ class _Book:
 
         # (the rows the sheet holds only: a table stretched down to row 1 048 576 read a million empty rows here,
         # 500 MB — none of them a finding's nor a row typed)
-        held = sorted(r for r, cells in ws.cells.items() if first_data <= r <= old_last
-                      and any(c1 <= col <= c2 for col in cells))
+        held = sorted(on_rows | {r for r, cells in ws.cells.items() if first_data <= r <= old_last
+                                 and any(c1 <= col <= c2 for col in cells)})
         previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
                     for row in held]
-        alone = [(held[k], cells_of(held[k], range(c1, c2 + 1)))  # written whole under the findings
-                 for k in rows_alone(previous, lambda saved: not all(map(_unchecked, saved[1].values())))]
+        typed_rows = rows_alone(previous, lambda saved: saved[0] in on_rows
+                                or not all(_says_nothing(c, shared) for c in saved[1].values()))
+        alone = [(held[k], cells_of(held[k], range(c1, c2 + 1))) for k in typed_rows]  # written whole, in the table
+        # their heights too (a note on three lines the user made its row tall for): reset with the rows it left
+        tall = [el.get("ht") if (el := ws.rows.get(row)) is not None and el.get("customHeight") in ("1", "true")
+                else None for row, _cells in alone]
         count = len(findings) + len(alone)
         last_used = max((r for r, cells in ws.cells.items() if r > r2 and any(
             c1 <= col <= c2 and len(cell) for col, cell in cells.items())), default=r2)
@@ -372,10 +385,12 @@ class _Book:
         totals = [{col: _copy_el(cell) for col in range(c1, c2 + 1)
                    if (cell := ws.cell(old_last + 1 + k, col, create=False)) is not None}
                   for k in range(totals_rows)]
-        carried = (kept_beside(previous, findings) if theirs or commented else [None] * len(findings)) + alone
+        pairs = paired_rows(previous, findings) if theirs or commented or linked or alone else [None] * len(findings)
+        carried = [None if n is None else previous[n][1] for n in pairs] + alone
+        at = listing_order(previous, pairs, typed_rows)  # each row's place: one typed under a finding stays under it
         # old row → new: of the totals row (its cells moved under the findings below), and of each note kept
         went = {old_last + 1 + k: new_last + 1 + k for k in range(totals_rows)}
-        went.update({saved[0]: first_data + i for i, saved in enumerate(carried) if saved})
+        went.update({saved[0]: first_data + at[i] for i, saved in enumerate(carried) if saved})
 
         typed = {row for row, _cells in alone}
 
@@ -386,7 +401,7 @@ class _Book:
         # their hyperlinks and notes (comments) go too: a link deleted, a note left on its old row, shown beside
         # another finding (or, a note's coming there, two on one cell, which Excel repairs) — or beside none, its
         # finding gone
-        links = [(h, went[r]) for h, (r, c) in self._cell_links(ws) if follows(r, c) and r in went]
+        links = [(h, went[r]) for h, (r, c) in self._cell_links(ws) if (follows(r, c) or own(r, c)) and r in went]
         if commented or totals_rows:  # (not our hyperlinks on Cellule: they are written anew)
             _SheetNotes(self.pkg, ws, []).relocate(
                 lambda r, c: (r, c) if not (follows(r, c) or (first_data <= r <= old_last and c1 <= c <= c2))
@@ -404,7 +419,7 @@ class _Book:
 
         link_style: dict[str | None, str] = {}
         for i, f in enumerate(findings):
-            row = first_data + i
+            row = first_data + at[i]
             values = {
                 "gravite": f.gravite.libelle, "code": f.code, "feuille": f.feuille, "cellule": f.cellule,
                 "action": f.action, "message": f.message, "suggestion": f.suggestion,
@@ -430,15 +445,15 @@ class _Book:
                     link_style[base] = str(self.styles.derive(_int(base), fontId=str(font), applyFont="1"))
                 ws.cell(row, col).set("s", link_style[base])
 
-        for row in range(first_data + len(findings), first_data + count):  # a note alone: its row banded too
+        for row in (first_data + at[i] for i in range(len(findings), count)):  # a note alone: its row banded too
             for col in range(c1, c2 + 1):
                 if style_of.get(col):
                     ws.cell(row, col).set("s", style_of[col])
         for i, saved in enumerate(carried):
             for col, el in (saved[1] if saved else {}).items():
-                cell = ws.cell(first_data + i, col)
+                cell = ws.cell(first_data + at[i], col)
                 cell.attrib.clear()
-                cell.attrib.update({**el.attrib, "r": _a1(first_data + i, col)})
+                cell.attrib.update({**el.attrib, "r": _a1(first_data + at[i], col)})
                 cell[:] = list(el)
 
         # rows tall enough for their wrapped message and suggestion (a default height cuts them)
@@ -446,8 +461,12 @@ class _Book:
         for i, f in enumerate(findings):
             height = page_layout.row_height((str(getattr(f, attr) or ""), widths[col_of[attr]])
                                             for attr in ("message", "suggestion") if attr in col_of)
-            ws.set_row_height(first_data + i, height if height > page_layout.LINE_PT + 2 else None)
-        for row in range(first_data + len(findings), old_last + 1):  # rows a previous run made tall
+            ws.set_row_height(first_data + at[i], height if height > page_layout.LINE_PT + 2 else None)
+        for i in range(len(findings), count):  # rows typed: their own heights, not those a previous run set there
+            height = tall[i - len(findings)]
+            ws.set_row_height(first_data + at[i], float(height) if height is not None
+                              and re.fullmatch(r"\d+(\.\d+)?", height.strip()) else None)
+        for row in range(first_data + count, old_last + 1):  # rows a previous run made tall, left empty
             ws.set_row_height(row, None)
 
         for k, cells in enumerate(totals):
@@ -461,6 +480,21 @@ class _Book:
         af = table.root.find(q("autoFilter"))
         if af is not None:
             af.set("ref", f"{_a1(r1, c1)}:{_a1(new_last, c2)}")
+            # a filter the user had on (« Erreur » only): its rows hidden stay so where other findings now stand, an
+            # error hidden under a filter that says errors are shown; lifted, every row shown (what it showed is no
+            # longer there to show). A column's button the user hid is no filter: kept hidden
+            for column in af.findall(q("filterColumn")):
+                column[:] = []
+                if column.get("hiddenButton") not in ("1", "true") and column.get("showButton") not in ("0", "false"):
+                    af.remove(column)
+        # and a sort the user had on (« Gravité » Z→A): the rows are in the findings' order now, not the one its
+        # arrow shows, and its range, the old rows', reached past the table once it shrank
+        for holder in (table.root, af):
+            for sort in holder.findall(q("sortState")) if holder is not None else ():
+                holder.remove(sort)
+        for row in range(first_data, max(old_last, new_last) + 1):
+            if (el := ws.rows.get(row)) is not None and el.attrib.pop("hidden", None) is not None:
+                ws.touch()
         self.pkg.touch(table_part)
         ws.touch()
         return True
@@ -809,8 +843,14 @@ def _key_text(v: Any) -> str:
 
 
 def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Finding]) -> list[_T | None]:
-    """What the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding,
-    carried from the row the same finding held: same code, sheet, cell and action, and the same message
+    """What the user wrote in their own columns beside each finding (`paired_rows`), None for a finding new since."""
+    return [None if n is None else previous[n][1] for n in paired_rows(previous, findings)]
+
+
+def paired_rows(previous: list[tuple[dict[str, Any], _T]], findings: list[Finding]) -> list[int | None]:
+    """The old row of T_Controles of each finding (an index in `previous`), whose notes follow it (`kept_beside`):
+    what the user wrote in their own columns of T_Controles (« Suite donnée »…) beside each finding is carried from
+    the row the same finding held: same code, sheet, cell and action, and the same message
     first — two findings may share the rest (two columns of a table deleted: two STR-04 on its first
     cell), and the note of the one gone went beside the other; then one whose cell moved with its row
     (`_moved_key`); then one whose message changed (an amount in it), in their order. None for a
@@ -876,7 +916,7 @@ def kept_beside(previous: list[tuple[dict[str, Any], _T]], findings: list[Findin
             if queue:
                 row[i] = n = queue.popleft()
                 taken.add(n)
-    return [None if n is None else previous[n][1] for n in row]
+    return row
 
 
 _GRAVITES = {g.libelle for g in Gravite}
@@ -891,11 +931,19 @@ def _no_finding(ours: dict[str, Any]) -> bool:
     return not any(_key_text(v) for v in ours.values())
 
 
+_NOTHING = re.compile(r"^[\s\-\u2013\u2014]*$")  # a dash, or a few: the « - » a formula shows for nothing
+
+
 def left_empty(value: Any) -> bool:
-    """A user's cell of T_Controles that says nothing: empty, or an unchecked box (FALSE, the state Excel
-    gives every new row of a column of checkboxes: the template's empty row kept under the findings, run
-    after run, as if typed)."""
-    return value is None or value == "" or value is False
+    """A user's cell of T_Controles that says nothing: empty, an unchecked box (FALSE, the state Excel gives every
+    new row of a column of checkboxes), a zero or a dash (« - », what a formula of the column shows on a row with
+    no finding: =SI([@Code]="";"-";…), a count of 0) — the template's empty row was kept under the findings, run
+    after run, as if typed. The button sees the values only, so a formula is told by what it shows."""
+    if isinstance(value, bool):
+        return value is False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return value is None or isinstance(value, str) and _NOTHING.match(value) is not None
 
 
 def rows_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], bool]) -> list[int]:
@@ -903,9 +951,37 @@ def rows_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], 
     `kept_beside`; `holds`: whether a row's cells of theirs hold anything), in their order: a note typed just
     under the last finding, in their own column or in one of ours (« Note du comité : revoir l'action 2.1 »),
     which Excel adds to the table. Both writers rewrote the table's rows with the findings and cleared the
-    rest, that note with them; such a row is now written whole under the findings, still in the table."""
+    rest, that note with them; such a row is now written whole in the table (`listing_order`)."""
     return [n for n, (ours, theirs) in enumerate(previous)
             if _no_finding(ours) and (any(_key_text(v) for v in ours.values()) or holds(theirs))]
+
+
+def listing_order(previous: list[tuple[dict[str, Any], _T]], paired: list[int | None], alone: list[int]) -> list[int]:
+    """Where each row written goes, from the table's first row: the findings (`paired`: their old rows,
+    `paired_rows`), then the rows the user typed (`alone`: their old rows, `rows_alone`), in that order. A row typed
+    between two findings' (« → relancé la Région le 3/12 », under an error) stays under the one above it wherever
+    it goes; the others (under a finding gone, above every finding, or under the last one: the whole table's note)
+    go under them all. They all went there: a note typed under an error ended under the last warning."""
+    after: dict[int, list[int]] = defaultdict(list)  # the old row of a finding → the rows typed under it, in order
+    loose: list[int] = []
+    listed, typed = {n for n in paired if n is not None}, {n: k for k, n in enumerate(alone)}
+    last = max((m for m, (ours, _theirs) in enumerate(previous) if not _no_finding(ours)), default=-1)
+    above = None  # the last finding's row above (past other rows typed or left empty)
+    for m, (ours, _theirs) in enumerate(previous):
+        if m in typed:
+            # (one under the last finding is the table's own note, « Note du comité : tout revu »: under them all)
+            (after[above] if above in listed and m < last else loose).append(typed[m])
+        elif not _no_finding(ours):
+            above = m
+    order: list[int] = [0] * (len(paired) + len(alone))
+    at = 0
+    for i, n in enumerate(paired):
+        order[i], at = at, at + 1
+        for k in after.pop(n, ()) if n is not None else ():  # (popped: each row typed placed once)
+            order[len(paired) + k], at = at, at + 1
+    for k in loose:
+        order[len(paired) + k], at = at, at + 1
+    return order
 
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
@@ -913,12 +989,20 @@ _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
 def _moved_key(cell: Any, message: Any) -> tuple[str, ...] | None:
     """A finding as it stays when its row moves: its cell's column, and its message with that row's number
-    blanked wherever it says it (None for no single cell)."""
+    blanked where the message names the row (`_ROW_SAID`)."""
     m = _CELL.match(_key_text(cell))
     if m is None:
         return None
     parts = re.split(r"(\d+)", _key_text(message))
-    return (m[1].upper(), *("" if k % 2 and p == m[2] else p for k, p in enumerate(parts)))
+    return (m[1].upper(), *("" if k % 2 and p == m[2] and _ROW_SAID.search(parts[k - 1]) else p
+                            for k, p in enumerate(parts)))
+
+
+# how a message names its row: « Action 3.1, ligne 19 : », « Ligne 7 : » (`checks.rules.prefix`). Any other number
+# that reads as the row's is not it, and stays when the row moves: the « 19 » of an amount (« 19 000 € », « 19,5 »),
+# of a date (« sollicitée le 19/11/2025 »), a text « 19 » typed for an amount — blanked, it stayed in the new
+# message (line 20) but not in the old one, and the note was dropped
+_ROW_SAID = re.compile(r"\bligne\s$", re.IGNORECASE)
 
 
 def _row_of(cell: Any) -> int:
@@ -961,10 +1045,27 @@ def _copy_el(el: ET.Element) -> ET.Element:
     return ET.fromstring(ET.tostring(el))
 
 
-def _unchecked(cell: ET.Element) -> bool:
-    """A cell holding FALSE (`left_empty`: an unchecked box)."""
-    v = cell.find(q("v"))
-    return cell.get("t") == "b" and v is not None and (v.text or "").strip() == "0"
+def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
+    """A cell of the copy (`_as_value`'s: a formula as the value it showed) that `left_empty` takes for nothing,
+    read as the button receives it: a boolean, a number or a text — the two writers keep the same rows."""
+    t, v = cell.get("t"), cell.find(q("v"))
+    text = (v.text or "") if v is not None else None
+    if t == "b":
+        return left_empty(text is not None and text.strip() == "1")
+    if t in (None, "n"):
+        try:
+            return left_empty(float(text) if text is not None else None)
+        except ValueError:
+            return False
+    if t == "inlineStr":
+        is_ = cell.find(q("is"))
+        return left_empty("".join(x.text or "" for x in is_.iter(q("t"))) if is_ is not None else None)
+    if t == "s":
+        try:
+            return left_empty(shared[int(text)])
+        except (TypeError, ValueError, IndexError):
+            return False
+    return t == "str" and left_empty(text)
 
 
 def _as_value(cell: ET.Element) -> ET.Element | None:
