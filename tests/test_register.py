@@ -851,6 +851,50 @@ def test_a_region_s_register_says_nothing_of_each_departement_s_run_of_one_comit
     assert "(n° 2) : cette consolidation y est enregistrée à sa suite (n° 4)" in said[3], said[3]
 
 
+def test_historique_of_one_departement_of_a_region_s_register(tmp_path, examples, capsys):
+    """A région's register, each département consolidated from its own folder at each comité: its
+    historique mixed them — at every turn every convention of the 62 « retirée » and every one of the 59
+    « ajoutée ». `historique --departement 59` (the code as `consolider` takes it: « 059 ») shows the
+    runs recorded with that département only, and says how many of the register's it shows; a code of
+    no département, or of none of the register's runs, is refused in French, nothing written. The
+    library function says the same (`load`)."""
+    from acv_xl.history.historique import load
+    from acv_xl.outputs.consolidation_files import UsageError
+
+    region = tmp_path / "region"
+    region.mkdir()
+    ours = _folder(region, examples)
+    theirs = _nord(region, examples)
+    reg = tmp_path / "registre.sqlite"
+    for n, (folder, departement) in enumerate(((ours, "62"), (theirs, "59"), (ours, "62"), (theirs, "59")), 1):
+        assert _run("consolider", folder, "-o", tmp_path / f"c{n}.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", f"Comité du 1{n}/06/2026", "--departement", departement) in (0, 1)
+    capsys.readouterr()
+    js = tmp_path / "e59.json"
+    assert _run("historique", reg, "-o", tmp_path / "e59.xlsx", "--json", js, "--departement", "059") == 0
+    err = capsys.readouterr().err
+    assert "Historique : 2 consolidations du département 59 (sur 4 du registre)" in err, err
+    assert "périmètre" not in err, err  # no pair of two départements left
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [(c["id"], c["departement"]) for c in data["consolidations"]] == [(2, "59"), (4, "59")]
+    assert sorted(data["par_convention"]) == ["ACV990", "ACV991"]
+    assert all(x["consolidation"] in (2, 4) for xs in data["par_financeur"].values() for x in xs)
+    assert _table(tmp_path / "e59.xlsx", "Consolidations")["N°"].tolist() == [2, 4]
+    # without it, the whole register as before: the 62's conventions come and go
+    assert "Convention retirée" in set(_movements(reg, tmp_path / "e.xlsx")["Mouvement"])
+    for typed, why in (("60", "n'a aucune consolidation du département 60 (ses consolidations : département 59, "
+                              "département 62) : rien n'est écrit."),
+                       ("6x", "code de département invalide : « 6x » (attendu : 62, 2A, 974…).")):
+        capsys.readouterr()
+        assert _run("historique", reg, "-o", tmp_path / "x.xlsx", "--departement", typed) == 2
+        assert why in capsys.readouterr().err
+        assert not (tmp_path / "x.xlsx").exists()
+    with R.Register.open(reg, __version__, create=False) as r:
+        assert load(r, "62").ids == [1, 3]
+        with pytest.raises(UsageError, match="aucune consolidation du département 2A"):
+            load(r, "2a")
+
+
 def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
     """`--comite "Comité du 12 juin 2026"` run after the comité of 19/06 was recorded (forgotten, or a
     mistyped date): recorded in silence, historique then compared 19/06 to 12/06. The run says it while

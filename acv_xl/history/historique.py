@@ -48,9 +48,10 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, no
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros, fmt_number
-from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, empty_error, sqlite_why,
+from acv_xl.history.register import (LIGNES_COLUMNS, Register, damaged_error, empty_error, sqlite_why,
                                      stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.consolidation_files import UsageError, departement_option
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 from acv_xl.outputs.terminal import file_text
@@ -150,6 +151,8 @@ class Evolution:
     mouvements: list[Mouvement] = field(default_factory=list)
     # the analyses whose lines, edited in the register with an SQLite tool, were taken from their sealed summary
     lignes_reprises: list[str] = field(default_factory=list)
+    departement: str | None = None  # the runs of this département only (`historique --departement`)
+    toutes: int = 0  # how many runs the register holds (more than shown under `departement`)
 
     @property
     def ids(self) -> list[int]:
@@ -562,21 +565,26 @@ def _check_finding_counts(con: sqlite3.Connection, where: str) -> None:
                             "modifiée avec un autre outil, l'historique ne peut plus s'y fier")
 
 
-def load(reg: Register) -> Evolution:
+def load(reg: Register, departement: str | None = None) -> Evolution:
     """The evolution held by an open register, read in one snapshot: a consolidation committed by
     another run while historique read (a colleague's, a scheduled task's) came into some of its reads
     and not others — « erreur interne (KeyError) », or totals checked without it. That run's commit
-    waits for the end of the reading (at most 30 s, `register.ATTENTE`)."""
+    waits for the end of the reading (at most 30 s, `register.ATTENTE`).
+    `departement` (as `--departement` is typed): only the runs recorded with that département — a
+    région's register holds each département's runs, whose series mixed read every convention of one
+    « retirée » and of the other « ajoutée » at each turn; UsageError when the code is none, or when no
+    run of the register has it (the whole register is checked all the same)."""
+    departement = departement_option(departement)
     con = reg.con
     reg.begin_snapshot()
     try:
-        return _load(reg)
+        return _load(reg, departement)
     finally:
         if con.in_transaction:
             con.execute("ROLLBACK")  # only read: nothing to keep (the temporary `lignes` is this connection's)
 
 
-def _load(reg: Register) -> Evolution:
+def _load(reg: Register, departement: str | None = None) -> Evolution:
     import pandas as pd
 
     con = reg.con
@@ -590,6 +598,11 @@ def _load(reg: Register) -> Evolution:
         "FROM consolidations ORDER BY id", con)
     # a register written before `--departement 062` was recorded as 62 holds both spellings
     cons["departement"] = [norm_departement(d) if isinstance(d, str) and d else d for d in cons["departement"]]
+    total = len(cons)
+    if departement is not None:
+        cons = cons[[d == departement for d in cons["departement"]]].reset_index(drop=True)
+        if total and not len(cons):
+            raise UsageError(_no_run_of(reg, departement))
     labels = [_label(c, d) for c, d in zip(cons["comite"], cons["date"])]
     seen = {lab: labels.count(lab) for lab in labels}
     # two runs for one comité (a correction): each keeps its number
@@ -609,6 +622,8 @@ def _load(reg: Register) -> Evolution:
     comptes = pd.read_sql_query(f"SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT}", con)
     fs = comptes.merge(pa, on="analyse_id").groupby(["consolidation_id", "financeur", "statut"],
                                                      as_index=False)["total"].sum()
+    shown = set(cons["id"])  # (every run, or those of `departement`)
+    fs = fs[fs["consolidation_id"].isin(shown)].reset_index(drop=True)
     conv = pd.read_sql_query(
         "SELECT consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations "
         f"FROM conventions WHERE compte = 1 AND {_KEPT} ORDER BY consolidation_id, acv_id", con)
@@ -619,9 +634,23 @@ def _load(reg: Register) -> Evolution:
         conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col]], index=conv.index, dtype=object)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
-    ev = Evolution(cons, fs, conv, lignes_reprises=reprises)
+    conv = conv[conv["consolidation_id"].isin(shown)].reset_index(drop=True)
+    ev = Evolution(cons, fs, conv, lignes_reprises=reprises, departement=departement, toutes=total)
     ev.mouvements = _mouvements(con, ev)
     return ev
+
+
+def _no_run_of(reg: Register, departement: str) -> str:
+    """Why `historique --departement` has nothing to show, in French: the départements the register's
+    runs were recorded with, so that a mistyped code is seen at once."""
+    recorded = {norm_departement(d) if isinstance(d, str) and d.strip() else "" for (d,) in
+                reg.con.execute("SELECT departement FROM consolidations")}
+    parts = [f"département {d}" for d in sorted(recorded - {""})]
+    if "" in recorded:
+        parts.append("sans --departement (tous les départements)")
+    return (f"le registre « {reg.path} » n'a aucune consolidation du département {departement} (ses consolidations : "
+            f"{', '.join(parts)}) : rien n'est écrit. Vérifiez le code donné à --departement ; une consolidation "
+            "sans --departement n'est montrée que par « acv-xl historique » sans --departement.")
 
 
 # a file's identifier as acv-xl writes it, text, or none: bytes written there by a tool (a BLOB) stopped
@@ -982,8 +1011,9 @@ def finite(ev: Evolution) -> bool:
 
 
 def run_historique(registre: Path, out: Path, json_path: Path | None = None, version: str = "",
-                   replace: bool = False) -> int:
-    """The `acv-xl historique` command: exit status 0, or 2 with a French message."""
+                   replace: bool = False, departement: str | None = None) -> int:
+    """The `acv-xl historique` command: exit status 0, or 2 with a French message. `departement`: the
+    runs of that département only (`load`)."""
     from acv_xl.outputs.terminal import literal  # paths and texts shown as they are, no escape sequence
 
     t0 = time.perf_counter()
@@ -992,6 +1022,10 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         print(literal(f"acv-xl : {message}"), file=sys.stderr)
         return 2
 
+    try:  # a code of no département is refused before the register is opened, as `consolider` does
+        departement_option(departement)
+    except UsageError as exc:
+        return fail(str(exc))
     if not registre.exists():
         # the name between « » as in every message (« registre introuvable : mon registre.sqlite. » read
         # as a sentence), never pasted into the command shown: unquoted, a name with a space split it
@@ -1005,8 +1039,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         return fail(problem)
     try:
         with Register.open(registre, version, create=False) as reg:
-            ev = load(reg)
-    except RegisterError as exc:
+            ev = load(reg, departement)
+    except UsageError as exc:  # (a RegisterError too)
         return fail(str(exc))
     except Exception as exc:  # damage found while reading (pandas wraps SQLite's error)
         cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
@@ -1045,7 +1079,11 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     if hors_ordre := ev.hors_ordre_texte():
         print(literal(f"Attention : {hors_ordre} (feuille Consolidations)."), file=sys.stderr)
     duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
-    print(literal(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
+    # under --departement, the runs left aside are counted: never a series read as the whole register
+    portee = (f" du département {ev.departement} (sur {fmt_number(ev.toutes)} du registre)"
+              if ev.departement is not None and ev.toutes > n else
+              f" du département {ev.departement}" if ev.departement is not None else "")
+    print(literal(f"Historique : {n} consolidation{'s' if n > 1 else ''}{portee}, {len(ev.financeurs())} financeur"
                   f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"
                   f"{'s' if len(ev.mouvements) > 1 else ''} → {out}" + (f" ; JSON : {json_path}" if json_path else "")
                   + f" ({duree} s)." + (f" {rien_a_comparer(ev)}" if not ev.mouvements else "")), file=sys.stderr)
