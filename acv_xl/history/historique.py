@@ -188,19 +188,22 @@ class Evolution:
         date, and of two runs of that comité the later, as `consolider` names it): a comité recorded late
         (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
         labels holding a date are placed; the series stays in recording order — each run recorded the
-        workbooks as they were that day, not as they were at its comité."""
+        workbooks as they were that day, not as they were at its comité. Within a scope (`--departement`),
+        as `consolider` says it: in a région's register, the 62's comité of 18/06 recorded after the 59's
+        of 19/06 is none."""
         from acv_xl.outputs.consolidation_result import date_of_label
 
         out: dict[int, int] = {}
-        latest = None  # (date, consolidation) of the latest comité recorded so far
+        latest: dict[str | None, tuple] = {}  # scope → (date, consolidation) of its latest comité so far
         for i, comite in zip(self.ids, self.consolidations["comite"]):
             d = date_of_label(comite if isinstance(comite, str) else None)
             if d is None:
                 continue
-            if latest is not None and d < latest[0]:
-                out[i] = latest[1]
-            elif latest is None or d >= latest[0]:
-                latest = (d, i)
+            scope = self.perimetres[i][0]
+            if scope in latest and d < latest[scope][0]:
+                out[i] = latest[scope][1]
+            else:
+                latest[scope] = (d, i)
         return out
 
     def hors_ordre_texte(self) -> str:

@@ -1050,14 +1050,17 @@ class Register:
         """A warning when this run's comité (the date of its `--comite` label) comes before one already
         recorded: a comité forgotten then run, or a mistyped date. Recorded all the same (the register
         keeps the order of the runs, each having read the workbooks as they were that day), but said
-        while the référent can still check the label: `historique` compares in that order."""
+        while the référent can still check the label: `historique` compares in that order. Among the runs of
+        its scope (`--departement`) only, as `_again`: in a région's register, the 62's comité of 18/06 run
+        after the 59's of 19/06 is no comité recorded late."""
         from acv_xl.outputs.consolidation_result import date_of_label
 
         d = date_of_label(r.comite)
         if d is None:
             return None
         later = None  # (date, id, label) of the latest comité recorded
-        for cid, comite in self.con.execute("SELECT id, comite FROM consolidations WHERE comite IS NOT NULL"):
+        for cid, comite in self.con.execute("SELECT id, comite FROM consolidations WHERE comite IS NOT NULL "
+                                            "AND COALESCE(departement, '') = ?", (r.departement or "",)):
             other = date_of_label(comite) if isinstance(comite, str) else None
             if other is not None and other > d and (later is None or (other, cid) > later[:2]):
                 later = (other, cid, comite.strip())
