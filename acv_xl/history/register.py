@@ -1041,10 +1041,21 @@ class Register:
             return ", ".join(first) + (", …" if len(ids) > 3 else "")
 
         comite = f", « {prev[1]} »" if isinstance(prev[1], str) and prev[1].strip() else ""
-        return (f"aucune des conventions lues ({some(now)}) ne figurait dans la consolidation précédente du "
-                f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
-                "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
-                "montrera les unes retirées et les autres ajoutées.")
+        if prev[2] == scope:
+            return (f"aucune des conventions lues ({some(now)}) ne figurait dans la consolidation précédente du "
+                    f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
+                    "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
+                    "montrera les unes retirées et les autres ajoutées.")
+        # the first run of its scope: another département's register, or a région's where this département
+        # comes for the first time — both named, so that the référent of a région knows there is nothing to do
+        autre = f"département {prev[2]}" if prev[2] else "tous les départements"
+        ici = f"du département {scope}" if scope else "sans --departement"
+        montre = f"« acv-xl historique --departement {scope} »" if scope else "« acv-xl historique »"
+        return (f"aucune des conventions lues ({some(now)}) ne figurait dans la dernière consolidation du registre "
+                f"« {self.path} » (n° {prev[0]}, {autre}{comite} : {some(before)}), qui n'en a encore aucune "
+                f"{ici}. S'il s'agit du registre d'une région, rien à faire ({montre} montrera cette série) ; sinon, "
+                "vérifiez qu'il s'agit du registre de ce département : la consolidation y est enregistrée, et "
+                "« acv-xl historique » y montrera les unes retirées et les autres ajoutées.")
 
     def _earlier(self, r: ConsolidationResult) -> str | None:
         """A warning when this run's comité (the date of its `--comite` label) comes before one already
