@@ -921,6 +921,34 @@ def test_a_comite_recorded_late_is_one_of_its_own_departement(tmp_path, examples
     assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, False, False, True]
 
 
+def test_two_labels_of_one_date_are_said_and_numbered_never_merged(tmp_path, examples, capsys):
+    """« Comité du 15 mars 2027 » then « Comité du 15/03/2027 »: one comité typed two ways. The run was
+    recorded without a word (its label was not « already recorded ») and historique showed two comités,
+    unnumbered, as if two dates. Now said at the run (naming the label recorded), and historique numbers
+    both as two runs of one date, each under its own label; a label without date, and a run of another
+    scope on that date, say nothing."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite, scope in (("Comité du 15 mars 2027", ()), ("Bilan", ()), ("Comité du 15/03/2027", ("--departement", "62")),
+                          ("comité du 15/03/2027", ()), ("Point d'étape", ())):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1", *scope) in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("porte la date du comité" in x) for x in said] == [False, False, False, True, False], said
+    assert (f"acv-xl : attention, le comité « comité du 15/03/2027 » porte la date du comité « Comité du 15 mars 2027 » "
+            f"(n° 1), déjà enregistré dans le registre « {reg} » sous ce libellé : cette consolidation y est enregistrée "
+            "à sa suite, et « acv-xl historique » numérotera l'une et l'autre, chacune sous son libellé, comme deux "
+            "consolidations d'un même jour. S'il s'agit d'une correction de ce comité, ou d'un autre comité ce "
+            "jour-là, rien à faire ; sinon, vérifiez la date du libellé --comite.") in said[3], said[3]
+    assert "est déjà enregistré" not in said[3]
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    assert _table(tmp_path / "e.xlsx", "Consolidations")["Comité"].tolist() == [
+        "Comité du 15 mars 2027 (n° 1)", "Bilan", "Comité du 15/03/2027 (n° 3)", "comité du 15/03/2027 (n° 4)",
+        "Point d'étape"]
+
+
 def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
     """`--comite "Comité du 12 juin 2026"` run after the comité of 19/06 was recorded (forgotten, or a
     mistyped date): recorded in silence, historique then compared 19/06 to 12/06. The run says it while

@@ -52,6 +52,7 @@ from acv_xl.history.register import (LIGNES_COLUMNS, Register, damaged_error, em
                                      stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_files import UsageError, departement_option
+from acv_xl.outputs.consolidation_result import date_of_label
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 from acv_xl.outputs.terminal import file_text
@@ -191,7 +192,6 @@ class Evolution:
         workbooks as they were that day, not as they were at its comité. Within a scope (`--departement`),
         as `consolider` says it: in a région's register, the 62's comité of 18/06 recorded after the 59's
         of 19/06 is none."""
-        from acv_xl.outputs.consolidation_result import date_of_label
 
         out: dict[int, int] = {}
         latest: dict[str | None, tuple] = {}  # scope → (date, consolidation) of its latest comité so far
@@ -607,9 +607,12 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
         if total and not len(cons):
             raise UsageError(_no_run_of(reg, departement))
     labels = [_label(c, d) for c, d in zip(cons["comite"], cons["date"])]
-    seen = {lab: labels.count(lab) for lab in labels}
-    # two runs for one comité (a correction): each keeps its number
-    cons["libelle"] = [lab if seen[lab] == 1 else f"{lab} (n° {i})" for lab, i in zip(labels, cons["id"])]
+    # two runs for one comité (a correction): each keeps its number — one comité by its label, or by the
+    # date it names (« Comité du 15 mars 2026 » and « Comité du 15/03/2026 »: each its label, never merged)
+    keys = [date_of_label(lab) or lab if isinstance(c, str) and c.strip() else lab
+            for lab, c in zip(labels, cons["comite"])]
+    seen = {k: keys.count(k) for k in keys}
+    cons["libelle"] = [lab if seen[k] == 1 else f"{lab} (n° {i})" for lab, k, i in zip(labels, keys, cons["id"])]
     # each analysis summed once by (financeur, statut), then added up per consolidation over its
     # counted files: a pivot of pandas (≈ 20 × 1,000 files × 20 sums without a Python loop)
     par_analyse = pd.read_sql_query(

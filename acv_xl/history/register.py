@@ -1091,11 +1091,12 @@ class Register:
         label = r.comite.strip() if r.comite else ""
         if not label:
             return None
-        ids = [cid for cid, comite in self.con.execute(
+        runs = [(cid, comite.strip()) for cid, comite in self.con.execute(
             "SELECT id, comite FROM consolidations WHERE COALESCE(departement, '') = ? ORDER BY id",
-            (r.departement or "",)) if isinstance(comite, str) and comite.strip() == label]
+            (r.departement or "",)) if isinstance(comite, str)]
+        ids = [cid for cid, comite in runs if comite == label]
         if not ids:
-            return None
+            return self._same_date(label, runs)
         # (the run's own number: SQLite gives the next row one more than the largest, in this transaction)
         nouveau = self.con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM consolidations").fetchone()[0]
         montre = "montrera l'une et l'autre" if len(ids) == 1 else "les montrera toutes"
@@ -1108,6 +1109,27 @@ class Register:
                 f"({numeros}) : cette consolidation y est enregistrée à sa suite (n° {nouveau}), "
                 f"et « acv-xl historique » {montre}, "
                 "numérotées. S'il s'agit d'une correction, rien à faire ; sinon, vérifiez le libellé --comite.")
+
+    def _same_date(self, label: str, runs: list[tuple[int, str]]) -> str | None:
+        """A warning when another label of this scope's runs names the same date (« Comité du 15 mars 2026 »
+        and « Comité du 15/03/2026 », « comité du 15/03/2026 »): the same comité typed another way, which
+        `historique` would show as two comités — never merged (two comités may also meet on one day), but
+        numbered there as two runs of one date, and said here while the label can be checked (the command
+        recalled for the next comité, its label retyped with the old date). The latest such run is named."""
+        from acv_xl.outputs.consolidation_result import date_of_label
+
+        d = date_of_label(label)
+        if d is None:
+            return None
+        same = [(cid, comite) for cid, comite in runs if date_of_label(comite) == d]
+        if not same:
+            return None
+        cid, comite = same[-1]
+        return (f"le comité « {label} » porte la date du comité « {comite} » (n° {cid}), déjà enregistré dans le "
+                f"registre « {self.path} » sous ce libellé : cette consolidation y est enregistrée à sa suite, et "
+                "« acv-xl historique » numérotera l'une et l'autre, chacune sous son libellé, comme deux consolidations "
+                "d'un même jour. S'il s'agit d'une correction de ce comité, ou d'un autre comité ce jour-là, rien à "
+                "faire ; sinon, vérifiez la date du libellé --comite.")
 
     def _insert(self, r: ConsolidationResult, blocs: dict[tuple[str, str], Any]) -> tuple[int, dict[str, int]]:
         """The run's rows, and those of `blocs` (of `r.blocs`: the blocks made before its workbook was written)."""
