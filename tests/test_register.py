@@ -35,7 +35,7 @@ from acv_xl.checks.totals import Totaux
 from acv_xl.checks.validate import validate_file
 from acv_xl.cli import main
 from acv_xl.contract import layout
-from acv_xl.contract.model import LigneFinancement, build_row
+from acv_xl.contract.model import FicheAction, LigneFinancement, build_row
 from acv_xl.history import register as R
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.consolidation_result import AVANCEE, EN_COURS, MOINS_PRETE, preparation
@@ -453,6 +453,33 @@ def _movements(reg: Path, evo: Path) -> pd.DataFrame:
     assert _run("historique", reg, "-o", evo) == 0
     mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
     return mv[mv["Mouvement"].notna()]
+
+
+def test_an_action_abandoned_between_two_comites_is_a_movement(tmp_path, examples):
+    """An action set « Abandonnée » in its fiche-action between two comités, its financing lines left
+    as they were (still counted until refused, ACT-13): historique showed no movement at all — the
+    référent saw it only in the avenant's annex. A row of its own now, without amount (its lines move
+    nothing), and « reprise » when it no longer is; an action that has other fiches of its number still
+    live is not abandoned."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = examples["paths"][0].name
+    conv = examples["convs"][name].model_copy(deep=True)
+    numeros = [a.numero for a in conv.actions]
+    k = next(i for i, a in enumerate(conv.actions) if a.maturite != "Abandonnée" and numeros.count(a.numero) == 1)
+    numero, intitule = conv.actions[k].numero, conv.actions[k].intitule
+    for n, maturite in enumerate(("Abandonnée", conv.actions[k].maturite), 1):
+        _run("consolider", folder, "-o", tmp_path / f"c{n}.xlsx", "--registre", reg, "--jobs", "1")
+        conv.actions[k] = build_row(FicheAction, {**conv.actions[k].raw, "maturite": maturite})
+        _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c3.xlsx", "--registre", reg, "--jobs", "1")
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    rows = mv[mv["Mouvement"].str.startswith("Action ")]
+    acv_id = conv.value("acv_id")
+    assert rows[["Identifiant ACV", "N° action", "Mouvement", "Intitulé de l'action"]].values.tolist() == [
+        [acv_id, numero, "Action abandonnée", intitule], [acv_id, numero, "Action reprise (n'est plus abandonnée)", intitule]]
+    assert rows["Écart (€)"].isna().all() and rows["Montant avant (€)"].isna().all()
+    assert len(mv) == 2  # nothing else moved: the lines are the same
 
 
 def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtained(tmp_path, examples):

@@ -49,7 +49,7 @@ from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros, fmt_number
 from acv_xl.history.register import (LIGNES_COLUMNS, Register, damaged_error, empty_error, sqlite_why,
-                                     stored_line_rows)
+                                     stored_actions, stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_files import UsageError, departement_option
 from acv_xl.outputs.consolidation_result import date_of_label
@@ -79,6 +79,10 @@ MONTANT_ILLISIBLE = " (montant illisible)"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 # a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
 ACTION_MODIFIEE = "Action modifiée"
+# an action (all its fiches) set « Abandonnée », or no longer: its lines move nothing by themselves (they
+# stay counted until refused, ACT-13), so a row of its own, without amount — as the avenant's annex says it
+ACTION_ABANDONNEE = "Action abandonnée"
+ACTION_REPRISE = "Action reprise (n'est plus abandonnée)"
 DISPOSITIF_MODIFIE = "Dispositif modifié"  # another dispositif (what FIN-21 asks), likewise
 NATURE_MODIFIEE = "Nature modifiée"  # another nature, likewise
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
@@ -740,13 +744,52 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
                 pairs.append((avant, apres, k, a[k], b[k]))
     needed = {x[3][1] for x in pairs} | {x[4][1] for x in pairs}
     lines = _lines(con, needed)
+    abandons = _abandons(con, needed)
     for avant, apres, _k, pa, pb in pairs:
+        out.extend(_abandoned(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], abandons.get(pa[1]),
+                              abandons.get(pb[1])))
         out.extend(_compare(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], lines.get(pa[1], []),
                             lines.get(pb[1], [])))
     # comité after comité, as the sheet is read and printed (stable: within a pair, the conventions
     # added or removed first, then each convention's lines)
     out.sort(key=lambda m: (m.avant, m.apres))
     return out
+
+
+def _abandons(con, analyses: set[int]) -> dict[int, dict[str, tuple[bool, str | None]]]:
+    """analysis → N° action → (all its fiches « Abandonnée », its intitulé), from the summaries: the
+    table `lignes` holds no maturité. A summary that does not read (an earlier form, damaged: said by
+    `_check_lines`) gives none, and its actions no movement."""
+    out: dict[int, dict[str, tuple[bool, str | None]]] = {}
+    ids = sorted(a for a in analyses if a is not None)
+    for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+        chunk = ids[i:i + 500]
+        for aid, resume in con.execute(f"SELECT id, resume FROM analyses WHERE id IN ({','.join('?' * len(chunk))})",
+                                       chunk):
+            try:
+                actions = stored_actions(resume)
+            except (ValueError, TypeError):
+                continue
+            per: dict[str, tuple[bool, str | None]] = {}
+            for numero, intitule, _axe, _mo, maturite, _cout in actions:
+                if not numero:
+                    continue
+                gone, named = per.get(numero, (True, None))
+                per[numero] = (gone and maturite == layout.MATURITE_ABANDONNEE, named or intitule)
+            out[aid] = per
+    return out
+
+
+def _abandoned(avant: int, apres: int, acv_id: str, libelle: str | None, old: dict | None,
+               new: dict | None) -> list[Mouvement]:
+    """The actions of one convention set « Abandonnée » (every fiche of the number) between two
+    consolidations, or no longer: an action added or removed at once is not one."""
+    if old is None or new is None:
+        return []
+    # (in the order of the fiches-actions, as the workbook shows them)
+    return [Mouvement(avant, apres, acv_id, libelle, ACTION_ABANDONNEE if new[n][0] else ACTION_REPRISE,
+                      numero=n, intitule=new[n][1] or old[n][1])
+            for n in new if n in old and old[n][0] != new[n][0]]
 
 
 def _signature(libelle: Any, communes: Any) -> tuple[str, frozenset[str]] | None:

@@ -544,6 +544,24 @@ def stored_line_rows(text: str | bytes) -> list[tuple]:
     return _rows_of_lines(_lines_decoder().decode(text).lines)
 
 
+class _StoredActions(msgspec.Struct, tag_field="format", tag=2):
+    """A stored summary's actions alone: the rest of it skipped by msgspec, never built."""
+
+    actions: tuple[_Action, ...]
+
+
+@cache
+def _actions_decoder() -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(_StoredActions)
+
+
+def stored_actions(text: str | bytes) -> list[tuple]:
+    """The actions (`ACTION_FIELDS`) of the summary stored as `text`, its actions alone decoded
+    (`historique`: an action abandoned between two comités). ValueError when they cannot be read
+    (another form, damaged)."""
+    return list(_actions_decoder().decode(text).actions)
+
+
 class Register:
     """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`), and
     `begin` (its `Recorder`: inserts while the workbook is written, committed once every output is) or
