@@ -437,12 +437,21 @@ def test_two_comites_then_historique(tmp_path, examples):
                        if _groupe(c) == f)
         assert round(float(pf.loc[f, "Engagements obtenus (€)"]) * 100) == expected, f
     assert round(float(pf.loc[passe.financeur, "Engagements obtenus (€)"]) * 100) >= round((float(passe.montant) - 500) * 100)
-    # a convention added or removed moves its financeurs' écarts alone: the sheet says so, where a funder
-    # read a change of 2 921 000 € with neither commitment obtained nor new line, and nothing to explain it;
-    # in the words of the Mouvements sheet (« Convention désormais comptée », not « de nouveau comptée »)
+    # a convention added or removed moves its financeurs' écarts by its lines: a funder read a change of
+    # 2 921 000 € with neither commitment obtained nor new line, and nothing beside it to explain it (the
+    # note alone said so); its column says how much, the added one's lines less the removed one's
+    retiree = examples["convs"][names[1]].value("acv_id")
+    l1, l2 = _lignes(out1), _lignes(out2)
+    entrees: Counter = Counter()
+    for lignes, acv, sign in ((l2, "ACV950", 1), (l1, retiree, -1)):
+        for code, m in zip(lignes["Financeur"][lignes[H.ACV_ID] == acv], lignes["Montant (€)"][lignes[H.ACV_ID] == acv]):
+            entrees[_groupe(code)] += sign * round(float(m) * 100)
+    assert entrees and {f: round(float(v) * 100) for f, v in pf["Conventions ajoutées ou retirées (€)"].items()
+                        if round(float(v) * 100)} == {f: v for f, v in entrees.items() if v}
     notes = [c.value for row in wb["Mouvements par financeur"].iter_rows() for c in row if isinstance(c.value, str)]
-    assert any("les conventions ajoutées ou retirées (ou désormais comptées, ou non comptées) n'y figurent pas, "
-               "ni parmi les nouvelles lignes : leur financement n'est que dans l'écart" in n for n in notes), notes
+    assert any("Conventions ajoutées ou retirées (€) : le financement de ce financeur dans les conventions ajoutées "
+               "(ou désormais comptées), moins celui des conventions retirées (ou non comptées), compris dans "
+               "l'écart." in n for n in notes), notes
     assert wb["Par financeur"]._charts and wb["Par financeur"].page_setup.orientation == "landscape"
     # the header row is repeated on each printed page only past the first: these few movements fit on it
     assert wb["Mouvements"].print_title_rows is None
@@ -753,7 +762,7 @@ def test_historique_says_a_line_added_or_removed_with_an_unreadable_amount():
         def financeurs(self):
             return ["ETAT"]
 
-    assert mouvements_par_financeur(_Two()) == [[1, 2, "ETAT", 5.0, 7.0, 2.0, 0.0, 2]]
+    assert mouvements_par_financeur(_Two()) == [[1, 2, "ETAT", 5.0, 7.0, 2.0, 0.0, 0.0, 2]]
 
 
 def test_historique_says_a_line_moved_with_an_unreadable_amount():

@@ -117,6 +117,7 @@ class Mouvement:
     # did not parse, does not): the écart is what the movement moves in them
     compte_avant: bool = True
     compte_apres: bool = True
+    analyse: int | None = None  # a convention's movement: the analysis of its workbook (its lines by financeur)
 
     @property
     def de_convention(self) -> bool:
@@ -157,6 +158,8 @@ class Evolution:
     # the analyses whose lines, edited in the register with an SQLite tool, were taken from their sealed summary
     lignes_reprises: list[str] = field(default_factory=list)
     departement: str | None = None  # the runs of this département only (`historique --departement`)
+    # analysis → financeur (as grouped) → its counted lines' total: a convention added or removed, by financeur
+    par_analyse: dict[int, dict[str, float]] = field(default_factory=dict)
     toutes: int = 0  # how many runs the register holds (more than shown under `departement`)
 
     @property
@@ -647,6 +650,11 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     conv = conv[conv["consolidation_id"].isin(shown)].reset_index(drop=True)
     ev = Evolution(cons, fs, conv, lignes_reprises=reprises, departement=departement, toutes=total)
     ev.mouvements = _mouvements(con, ev)
+    # the financeurs of the conventions added or removed only (`mouvements_par_financeur`)
+    entrees = {m.analyse for m in ev.mouvements if m.de_convention and m.analyse is not None}
+    for aid, f, t in pa[pa["analyse_id"].isin(entrees)].groupby(["analyse_id", "financeur"], as_index=False)["total"] \
+            .sum().itertuples(index=False):
+        ev.par_analyse.setdefault(int(aid), {})[f] = float(t)
     return ev
 
 
@@ -732,13 +740,13 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
             motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_DESORMAIS_COMPTEE} (auparavant : {motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_AJOUTEE)
-            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total))
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total, analyse=b[k][1]))
         for k in sorted(removed):
             acv, _, lib, total, chemin, _ = a[k]
             motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_RETIREE)
-            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_avant=total))
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_avant=total, analyse=a[k][1]))
         for k in sorted(a.keys() & b.keys()):
             if a[k][1] != b[k][1]:  # another content: compare the lines
                 pairs.append((avant, apres, k, a[k], b[k]))
@@ -999,12 +1007,17 @@ def rien_a_comparer(ev: Evolution) -> str:
 
 def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
     """Per pair of consecutive consolidations and per financeur: total before, after, the change,
+    what the conventions added or removed (counted again, or no longer) bring to it or take from it,
     the commitments obtained (lines reaching Acquis, Engagé or Versé) and the new lines."""
     totaux = ev.totaux_financeurs()
     obtenus: dict[tuple, float] = defaultdict(float)
     nouvelles: dict[tuple, int] = defaultdict(int)
+    conventions: dict[tuple, float] = defaultdict(float)
     for m in ev.mouvements:
-        if m.de_convention:  # its amount is the convention's total, not one financeur's
+        if m.de_convention:  # its amount is the convention's total: split by financeur from its lines
+            sign = 1.0 if m.type.startswith((CONVENTION_AJOUTEE, CONVENTION_DESORMAIS_COMPTEE)) else -1.0
+            for f, t in ev.par_analyse.get(m.analyse, {}).items():
+                conventions[(m.avant, m.apres, f)] += sign * t
             continue
         k = (m.avant, m.apres, _groupe(m.financeur))
         if m.engagement:
@@ -1016,7 +1029,8 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
         for f in ev.financeurs():
             a, b = totaux[f][avant], totaux[f][apres]
             k = (avant, apres, f)
-            rows.append([avant, apres, f, a, b, round(b - a, 2), round(obtenus[k], 2), nouvelles[k]])
+            rows.append([avant, apres, f, a, b, round(b - a, 2), round(conventions[k], 2), round(obtenus[k], 2),
+                         nouvelles[k]])
     return rows
 
 
