@@ -934,27 +934,33 @@ def test_historique_of_one_departement_of_a_region_s_register(tmp_path, examples
 def test_a_comite_recorded_late_is_one_of_its_own_departement(tmp_path, examples, capsys):
     """A région's register: the 62's comité of 18/06 consolidated after the 59's of 19/06 was said
     « antérieur au comité du 19/06/2026 » (and historique noted it) — a comité of another département,
-    no comité forgotten. Only the runs of its scope (`--departement`) are compared, as for a label run
-    again; the 59's own comité of 15/06 after its 19/06 still is said."""
+    no comité forgotten. Only the runs whose scope (`--departement`) meets its own are compared: the
+    59's own comité of 15/06 after its 19/06 still is said, and the 62's of 19/06 after the région's of
+    20/06 (every département, the 62 too)."""
     region = tmp_path / "region"
     region.mkdir()
     ours = _folder(region, examples)
     theirs = _nord(region, examples)
     reg = tmp_path / "registre.sqlite"
     said = []
-    for folder, departement, jour in ((ours, "62", 12), (theirs, "59", 19), (ours, "62", 18), (theirs, "59", 15)):
+    for folder, departement, jour in ((ours, "62", 12), (theirs, "59", 19), (ours, "62", 18), (theirs, "59", 15),
+                                      (region, None, 20), (ours, "62", 19)):
         capsys.readouterr()
+        scope = ("--departement", departement) if departement else ()
         assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
-                    "--comite", f"Comité du {jour}/06/2026", "--departement", departement) in (0, 1)
+                    "--comite", f"Comité du {jour}/06/2026", *scope) in (0, 1)
         said.append(capsys.readouterr().err)
-    assert [("est antérieur au comité" in x) for x in said] == [False, False, False, True], said
+    assert [("est antérieur au comité" in x) for x in said] == [False, False, False, True, False, True], said
     assert "antérieur au comité « Comité du 19/06/2026 » (n° 2)" in said[3], said[3]
+    assert "antérieur au comité « Comité du 20/06/2026 » (n° 5)" in said[5], said[5]
     js = tmp_path / "e.json"
     capsys.readouterr()
     assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", js) == 0
-    assert "« Comité du 15/06/2026 » (n° 4) après « Comité du 19/06/2026 » (n° 2)." in capsys.readouterr().err
+    # (the 59's and the 62's comités of 19/06, one label in the whole register, numbered)
+    assert ("« Comité du 15/06/2026 » (n° 4) après « Comité du 19/06/2026 (n° 2) » ; « Comité du 19/06/2026 (n° 6) » "
+            "après « Comité du 20/06/2026 » (n° 5).") in capsys.readouterr().err
     data = json.loads(js.read_text(encoding="utf-8"))
-    assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, False, False, True]
+    assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, False, False, True, False, True]
 
 
 def test_two_labels_of_one_date_are_said_and_numbered_never_merged(tmp_path, examples, capsys):

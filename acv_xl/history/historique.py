@@ -196,9 +196,9 @@ class Evolution:
         date, and of two runs of that comité the later, as `consolider` names it): a comité recorded late
         (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
         labels holding a date are placed; the series stays in recording order — each run recorded the
-        workbooks as they were that day, not as they were at its comité. Within a scope (`--departement`),
-        as `consolider` says it: in a région's register, the 62's comité of 18/06 recorded after the 59's
-        of 19/06 is none."""
+        workbooks as they were that day, not as they were at its comité. Among scopes (`--departement`)
+        that meet, as `consolider` says it: in a région's register, the 62's comité of 18/06 recorded after
+        the 59's of 19/06 is none, after the région's of 19/06 (every département) one."""
 
         out: dict[int, int] = {}
         latest: dict[str | None, tuple] = {}  # scope → (date, consolidation) of its latest comité so far
@@ -207,9 +207,11 @@ class Evolution:
             if d is None:
                 continue
             scope = self.perimetres[i][0]
-            if scope in latest and d < latest[scope][0]:
-                out[i] = latest[scope][1]
-            else:
+            # the latest comité of a scope meeting this one: the same, or every département on either side
+            met = [v for s, v in latest.items() if scope is None or s is None or s == scope]
+            if met and d < max(met)[0]:
+                out[i] = max(met)[1]
+            if scope not in latest or (d, i) >= latest[scope]:
                 latest[scope] = (d, i)
         return out
 

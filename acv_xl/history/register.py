@@ -1079,17 +1079,19 @@ class Register:
         """A warning when this run's comité (the date of its `--comite` label) comes before one already
         recorded: a comité forgotten then run, or a mistyped date. Recorded all the same (the register
         keeps the order of the runs, each having read the workbooks as they were that day), but said
-        while the référent can still check the label: `historique` compares in that order. Among the runs of
-        its scope (`--departement`) only, as `_again`: in a région's register, the 62's comité of 18/06 run
-        after the 59's of 19/06 is no comité recorded late."""
+        while the référent can still check the label: `historique` compares in that order. Among the runs
+        whose scope (`--departement`) meets its own only — the same département, or every département on
+        either side: in a région's register, the 62's comité of 18/06 run after the 59's of 19/06 is no
+        comité recorded late, but one after the région's comité of 19/06, which counted the 62, is."""
         from acv_xl.outputs.consolidation_result import date_of_label
 
         d = date_of_label(r.comite)
         if d is None:
             return None
         later = None  # (date, id, label) of the latest comité recorded
-        for cid, comite in self.con.execute("SELECT id, comite FROM consolidations WHERE comite IS NOT NULL "
-                                            "AND COALESCE(departement, '') = ?", (r.departement or "",)):
+        scope = r.departement or ""
+        for cid, comite in self.con.execute("SELECT id, comite FROM consolidations WHERE comite IS NOT NULL AND "
+                                            "(COALESCE(departement, '') IN (?, '') OR ? = '')", (scope, scope)):
             other = date_of_label(comite) if isinstance(comite, str) else None
             if other is not None and other > d and (later is None or (other, cid) > later[:2]):
                 later = (other, cid, comite.strip())
