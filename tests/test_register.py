@@ -916,8 +916,11 @@ def test_historique_of_one_departement_of_a_region_s_register(tmp_path, examples
     assert sorted(data["par_convention"]) == ["ACV990", "ACV991"]
     assert all(x["consolidation"] in (2, 4) for xs in data["par_financeur"].values() for x in xs)
     assert _table(tmp_path / "e59.xlsx", "Consolidations")["N°"].tolist() == [2, 4]
-    # without it, the whole register as before: the 62's conventions come and go
+    # without it, the whole register as before: the 62's conventions come and go — and the option is said
     assert "Convention retirée" in set(_movements(reg, tmp_path / "e.xlsx")["Mouvement"])
+    assert ("(colonne « Changement de périmètre » des feuilles Mouvements et Mouvements par financeur) ; le registre "
+            "a des consolidations de plusieurs départements (59, 62) : « acv-xl historique --departement 59 » montre "
+            "celles d'un seul.") in capsys.readouterr().err
     for typed, why in (("60", "n'a aucune consolidation du département 60 (ses consolidations : département 59, "
                               "département 62) : rien n'est écrit."),
                        ("6x", "code de département invalide : « 6x » (attendu : 62, 2A, 974…).")):

@@ -1075,6 +1075,17 @@ def finite(ev: Evolution) -> bool:
     return all(math.isfinite(float(v)) for v in values if v is not None and v == v)
 
 
+def _one_departement_hint(ev: Evolution) -> str:
+    """How to see one département's series, when the runs shown are of several (a région's register, each
+    département consolidated from its folder): at each pair one's conventions « retirées », the other's
+    « ajoutées »; "" otherwise."""
+    deps = sorted({d for d, _ in ev.perimetres.values() if d is not None})
+    if ev.departement is not None or len(deps) < 2:
+        return ""
+    return (f" ; le registre a des consolidations de plusieurs départements ({', '.join(deps)}) : « acv-xl historique "
+            f"--departement {deps[0]} » montre celles d'un seul")
+
+
 def run_historique(registre: Path, out: Path, json_path: Path | None = None, version: str = "",
                    replace: bool = False, departement: str | None = None) -> int:
     """The `acv-xl historique` command: exit status 0, or 2 with a French message. `departement`: the
@@ -1135,8 +1146,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         print(f"Attention : {mixed} paire{'s' if mixed > 1 else ''} de consolidations successives "
               f"{'ne portent' if mixed > 1 else 'ne porte'} pas sur le même périmètre (département, « sans erreurs "
               "seulement ») : leurs conventions ajoutées ou retirées peuvent n'être que l'effet de ce changement "
-              f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur).",
-              file=sys.stderr)
+              f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur)"
+              + _one_departement_hint(ev) + ".", file=sys.stderr)
     for reprise in ev.lignes_reprises:  # a register edited by hand: never in silence
         print(literal(f"Attention : {reprise}."), file=sys.stderr)
     for coupee in coupees:  # past a sheet's last row: never a silent loss
