@@ -37,7 +37,7 @@ import math
 import sqlite3
 import sys
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -248,6 +248,17 @@ class Evolution:
                 index=False):
             out[f][int(c)][s] = round(float(t), 2)
         return out
+
+
+def _numbered(comites: list, dates: list, ids: list[int]) -> list[str]:
+    """Each run's label as the sheets show it: two runs for one comité (a correction) each keep their
+    number — one comité by its label, or by the date it names (« Comité du 15 mars 2026 » and « Comité du
+    15/03/2026 »: each its label, never merged). Counted once: a register fed by a scheduled task holds
+    thousands of runs, and counting each label among all (`list.count`) took seconds of their square."""
+    labels = [_label(c, d) for c, d in zip(comites, dates)]
+    keys = [date_of_label(lab) or lab if isinstance(c, str) and c.strip() else lab for lab, c in zip(labels, comites)]
+    seen = Counter(keys)
+    return [lab if seen[k] == 1 else f"{lab} (n° {i})" for lab, k, i in zip(labels, keys, ids)]
 
 
 def _groupe(code: str | None) -> str:
@@ -615,13 +626,7 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
         cons = cons[[d == departement for d in cons["departement"]]].reset_index(drop=True)
         if total and not len(cons):
             raise UsageError(_no_run_of(reg, departement))
-    labels = [_label(c, d) for c, d in zip(cons["comite"], cons["date"])]
-    # two runs for one comité (a correction): each keeps its number — one comité by its label, or by the
-    # date it names (« Comité du 15 mars 2026 » and « Comité du 15/03/2026 »: each its label, never merged)
-    keys = [date_of_label(lab) or lab if isinstance(c, str) and c.strip() else lab
-            for lab, c in zip(labels, cons["comite"])]
-    seen = {k: keys.count(k) for k in keys}
-    cons["libelle"] = [lab if seen[k] == 1 else f"{lab} (n° {i})" for lab, k, i in zip(labels, keys, cons["id"])]
+    cons["libelle"] = _numbered(list(cons["comite"]), list(cons["date"]), [int(i) for i in cons["id"]])
     # each analysis summed once by (financeur, statut), then added up per consolidation over its
     # counted files: a pivot of pandas (≈ 20 × 1,000 files × 20 sums without a Python loop)
     par_analyse = pd.read_sql_query(
