@@ -928,6 +928,20 @@ def test_historique_of_one_departement_of_a_region_s_register(tmp_path, examples
         assert _run("historique", reg, "-o", tmp_path / "x.xlsx", "--departement", typed) == 2
         assert why in capsys.readouterr().err
         assert not (tmp_path / "x.xlsx").exists()
+    # one run of the 59 among three: never « une seule consolidation dans le registre »
+    assert _run("consolider", theirs, "-o", tmp_path / "c5.xlsx", "--registre", reg, "--jobs", "1", "--comite",
+                "Comité du 20/06/2026") in (0, 1)
+    con = sqlite3.connect(reg)
+    con.execute("DELETE FROM consolidations WHERE id = 4")  # (a trial run removed with an SQLite tool)
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e59.xlsx", "--remplacer", "--departement", "59") == 0
+    assert ("Historique : 1 consolidation du département 59 (sur 4 du registre), 11 financeurs, 0 mouvement → "
+            in (err := capsys.readouterr().err)), err
+    assert ("Une seule consolidation du département 59 dans le registre : les évolutions apparaîtront après la "
+            "prochaine consolidation enregistrée de ce département (« acv-xl consolider … --departement 59 "
+            "--registre »).") in err, err
     with R.Register.open(reg, __version__, create=False) as r:
         assert load(r, "62").ids == [1, 3]
         with pytest.raises(UsageError, match="aucune consolidation du département 2A"):

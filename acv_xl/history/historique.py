@@ -1005,6 +1005,10 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
 
 def rien_a_comparer(ev: Evolution) -> str:
     """Why there is no movement at all, in French (under an empty table, after the command's line)."""
+    if len(ev.ids) < 2 and ev.departement is not None:  # the register may hold many, of other départements
+        return (f"Une seule consolidation du département {ev.departement} dans le registre : les évolutions "
+                "apparaîtront après la prochaine consolidation enregistrée de ce département (« acv-xl consolider … "
+                f"--departement {ev.departement} --registre »).")
     if len(ev.ids) < 2:
         return ("Une seule consolidation dans le registre : les évolutions apparaîtront après la prochaine "
                 "consolidation enregistrée (« acv-xl consolider … --registre »).")
