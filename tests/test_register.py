@@ -2885,6 +2885,23 @@ def test_a_register_of_another_departement_given_with_its_departement_is_said(tm
     con.close()
 
 
+def test_a_first_run_without_departement_points_to_no_series_of_its_own(tmp_path, examples, capsys):
+    """The 59's folder consolidated without --departement in a register of the 62's runs (`--departement
+    62`): the warning told a région's référent that « acv-xl historique » would show « cette série » — a run
+    of every département has none of its own, historique shows it among the others. Said without it."""
+    ours = _folder(tmp_path, examples)
+    theirs = _nord(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    for folder, scope in ((ours, ("--departement", "62")), (theirs, ())):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
+                    *scope) in (0, 1)
+    err = capsys.readouterr().err
+    assert ("(n° 1, département 62 : ACV014, ACV031, ACV034, …), qui n'en a encore aucune sans --departement. S'il "
+            "s'agit du registre d'une région, rien à faire ; sinon, vérifiez qu'il s'agit du registre de ce "
+            "département") in err, err
+
+
 def test_a_register_of_the_region_then_of_each_departement_says_nothing(tmp_path, examples, capsys):
     """A register kept for the région: every département consolidated at once (no `--departement`),
     then each from its own folder (`région/62 --departement 62`, then `région/59 --departement 59`). With

@@ -1068,10 +1068,11 @@ class Register:
         # comes for the first time — both named, so that the référent of a région knows there is nothing to do
         autre = f"département {prev[2]}" if prev[2] else "tous les départements"
         ici = f"du département {scope}" if scope else "sans --departement"
-        montre = f"« acv-xl historique --departement {scope} »" if scope else "« acv-xl historique »"
+        # (a run of every département has no series of its own: historique shows it among the others)
+        montre = f" (« acv-xl historique --departement {scope} » montrera cette série)" if scope else ""
         return (f"aucune des conventions lues ({some(now)}) ne figurait dans la dernière consolidation du registre "
                 f"« {self.path} » (n° {prev[0]}, {autre}{comite} : {some(before)}), qui n'en a encore aucune "
-                f"{ici}. S'il s'agit du registre d'une région, rien à faire ({montre} montrera cette série) ; sinon, "
+                f"{ici}. S'il s'agit du registre d'une région, rien à faire{montre} ; sinon, "
                 "vérifiez qu'il s'agit du registre de ce département : la consolidation y est enregistrée, et "
                 "« acv-xl historique » y montrera les unes retirées et les autres ajoutées.")
 
