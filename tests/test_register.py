@@ -3633,6 +3633,24 @@ def test_historique_of_a_register_without_consolidation_names_it_between_guillem
     assert not (tmp_path / "e.xlsx").exists()
 
 
+def test_historique_departement_of_a_register_without_consolidation_says_it_is_empty(tmp_path, capsys):
+    """`historique --departement 62` on a register created but holding no run yet (its first consolidation
+    stopped before it was recorded): « erreur interne inattendue (KeyError : 'comite') », where the same
+    command without the option says the register is empty. Said the same with it; `load` gives no run."""
+    from acv_xl.history.historique import load, run_historique
+    from acv_xl.history.register import Register
+
+    reg = tmp_path / "vide.sqlite"
+    with Register.open(reg, __version__):
+        pass
+    status = run_historique(reg, tmp_path / "e.xlsx", departement="62")
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
+    assert not (tmp_path / "e.xlsx").exists()
+    with Register.open(reg, __version__, create=False) as r:
+        assert load(r, "62").ids == []
+
+
 @pytest.mark.parametrize("content", ["empty file", "empty database"])
 def test_historique_of_an_empty_file_leaves_it_as_it_was(tmp_path, capsys, content):
     """`historique` only reads: an empty file (a run killed as it created the register, or one made by

@@ -623,7 +623,8 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     cons["departement"] = [norm_departement(d) if isinstance(d, str) and d else d for d in cons["departement"]]
     total = len(cons)
     if departement is not None:
-        cons = cons[[d == departement for d in cons["departement"]]].reset_index(drop=True)
+        # (a mask, not a list: an empty list would select no column of a register without run, KeyError)
+        cons = cons.loc[cons["departement"].eq(departement)].reset_index(drop=True)
         if total and not len(cons):
             raise UsageError(_no_run_of(reg, departement))
     cons["libelle"] = _numbered(list(cons["comite"]), list(cons["date"]), [int(i) for i in cons["id"]])
