@@ -912,6 +912,9 @@ def test_historique_of_one_departement_of_a_region_s_register(tmp_path, examples
     assert "Historique : 2 consolidations du département 59 (sur 4 du registre)" in err, err
     assert "périmètre" not in err, err  # no pair of two départements left
     data = json.loads(js.read_text(encoding="utf-8"))
+    # the file says it is one département's series, and of how many runs: read alone, it passed for the register's
+    assert list(data)[:3] == ["acv_xl", "departement", "consolidations_du_registre"]
+    assert data["departement"] == "59" and data["consolidations_du_registre"] == 4
     assert [(c["id"], c["departement"]) for c in data["consolidations"]] == [(2, "59"), (4, "59")]
     assert sorted(data["par_convention"]) == ["ACV990", "ACV991"]
     assert all(x["consolidation"] in (2, 4) for xs in data["par_financeur"].values() for x in xs)

@@ -1047,7 +1047,8 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
 
 
 def to_json(ev: Evolution) -> dict:
-    """evolution.md's JSON: consolidations, par_financeur, par_convention."""
+    """evolution.md's JSON: consolidations, par_financeur, par_convention (under `--departement`, first the
+    département and how many runs the register holds)."""
     statuts = ev.statuts_financeurs()
     totaux = ev.totaux_financeurs()
     par_convention: dict[str, list[dict]] = {}
@@ -1060,7 +1061,12 @@ def to_json(ev: Evolution) -> dict:
     # `perimetre_modifie`: the scope differs from the previous consolidation's (its movements then
     # mix the filter's effect with the département's)
     modifie = {b: bool(ev.changement_perimetre(a, b)) for a, b in zip(ids, ids[1:])}
+    # `--departement`: said at the top, with the register's count, as the command's line says it — else a
+    # program reading the file took one département's series of a région's register for the whole of it
+    filtre = ({"departement": ev.departement, "consolidations_du_registre": ev.toutes}
+              if ev.departement is not None else {})
     return {
+        **filtre,
         "consolidations": [{"id": int(i), "date": d, "comite": c if isinstance(c, str) else None,
                             "departement": perimetres[int(i)][0], "sans_erreurs": perimetres[int(i)][1],
                             "perimetre_modifie": modifie.get(int(i), False),
