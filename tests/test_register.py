@@ -1011,6 +1011,30 @@ def test_two_labels_of_one_date_are_said_and_numbered_never_merged(tmp_path, exa
         "Point d'étape"]
 
 
+def test_a_third_label_of_one_date_says_every_run_of_that_date_is_numbered(tmp_path, examples, capsys):
+    """« Comité du 15 mars 2027 », « Comité du 15/03/2027 », then « comité du 15/03/2027 »: the third run was
+    told that historique would number « l'une et l'autre », « comme deux consolidations d'un même jour »,
+    naming the second alone — historique numbers all three. The numbers of that date's runs are said, and
+    « toutes »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite in ("Comité du 15 mars 2027", "Comité du 15/03/2027", "comité du 15/03/2027"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert "« acv-xl historique » numérotera l'une et l'autre, chacune sous son libellé, comme deux consolidations " \
+           "d'un même jour." in said[1], said[1]
+    assert (f"le comité « comité du 15/03/2027 » porte la date du comité « Comité du 15/03/2027 » (n° 2), déjà "
+            f"enregistré dans le registre « {reg} » sous ce libellé (consolidations de cette date déjà enregistrées : "
+            "n° 1, n° 2) : cette consolidation y est enregistrée à sa suite, et « acv-xl historique » les numérotera "
+            "toutes, chacune sous son libellé, comme des consolidations d'un même jour.") in said[2], said[2]
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    assert _table(tmp_path / "e.xlsx", "Consolidations")["Comité"].tolist() == [
+        "Comité du 15 mars 2027 (n° 1)", "Comité du 15/03/2027 (n° 2)", "comité du 15/03/2027 (n° 3)"]
+
+
 def test_the_labels_of_thousands_of_runs_are_numbered_once_each():
     """A register fed by a scheduled task (every hour for two years: 16 408 runs): each label was
     counted among all (`list.count`), ≈ 3 s of CPU before historique wrote anything. Counted once; the

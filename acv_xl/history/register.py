@@ -1136,7 +1136,8 @@ class Register:
         and « Comité du 15/03/2026 », « comité du 15/03/2026 »): the same comité typed another way, which
         `historique` would show as two comités — never merged (two comités may also meet on one day), but
         numbered there as two runs of one date, and said here while the label can be checked (the command
-        recalled for the next comité, its label retyped with the old date). The latest such run is named."""
+        recalled for the next comité, its label retyped with the old date). The latest such run is named, and
+        when there are several, their numbers: historique numbers them all."""
         from acv_xl.outputs.consolidation_result import date_of_label
 
         d = date_of_label(label)
@@ -1146,11 +1147,18 @@ class Register:
         if not same:
             return None
         cid, comite = same[-1]
+        if len(same) == 1:
+            deja, montre = "", "numérotera l'une et l'autre, chacune sous son libellé, comme deux consolidations"
+        else:  # historique numbers every run of that date, not two: their numbers said (the latest three, as `_again`)
+            numeros = ", ".join(f"n° {i}" for i, _ in same[-3:])
+            if len(same) > 3:
+                numeros = f"{values.fmt_number(len(same))}, dont les dernières : {numeros}"
+            deja = f" (consolidations de cette date déjà enregistrées : {numeros})"
+            montre = "les numérotera toutes, chacune sous son libellé, comme des consolidations"
         return (f"le comité « {label} » porte la date du comité « {comite} » (n° {cid}), déjà enregistré dans le "
-                f"registre « {self.path} » sous ce libellé : cette consolidation y est enregistrée à sa suite, et "
-                "« acv-xl historique » numérotera l'une et l'autre, chacune sous son libellé, comme deux consolidations "
-                "d'un même jour. S'il s'agit d'une correction de ce comité, ou d'un autre comité ce jour-là, rien à "
-                "faire ; sinon, vérifiez la date du libellé --comite.")
+                f"registre « {self.path} » sous ce libellé{deja} : cette consolidation y est enregistrée à sa suite, "
+                f"et « acv-xl historique » {montre} d'un même jour. S'il s'agit d'une correction de ce comité, ou d'un "
+                "autre comité ce jour-là, rien à faire ; sinon, vérifiez la date du libellé --comite.")
 
     def _insert(self, r: ConsolidationResult, blocs: dict[tuple[str, str], Any]) -> tuple[int, dict[str, int]]:
         """The run's rows, and those of `blocs` (of `r.blocs`: the blocks made before its workbook was written)."""
