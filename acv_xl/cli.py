@@ -528,7 +528,7 @@ def cmd_historique(args) -> int:
     from acv_xl.history.historique import run_historique
 
     return run_historique(Path(args.registre), Path(args.sortie), Path(args.json) if args.json else None,
-                          version=__version__, replace=args.remplacer)
+                          version=__version__, replace=args.remplacer, departement=args.departement)
 
 
 def cmd_reference(args) -> int:
@@ -706,6 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("registre", metavar="REGISTRE.sqlite", help="registre écrit par « consolider --registre »")
     s.add_argument("-o", "--sortie", required=True, metavar="EVOLUTION.xlsx", help="classeur à écrire")
     s.add_argument("--json", metavar="EVOLUTION.json", help="écrit aussi l'évolution en JSON")
+    s.add_argument("--departement", metavar="CODE", help="ne montre que les consolidations de ce département (ex. 62), pour le registre d'une région")
     _replace_option(s)
     s.set_defaults(func=cmd_historique)
 

@@ -35,7 +35,7 @@ from acv_xl.checks.totals import Totaux
 from acv_xl.checks.validate import validate_file
 from acv_xl.cli import main
 from acv_xl.contract import layout
-from acv_xl.contract.model import LigneFinancement, build_row
+from acv_xl.contract.model import FicheAction, LigneFinancement, build_row
 from acv_xl.history import register as R
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.consolidation_result import AVANCEE, EN_COURS, MOINS_PRETE, preparation
@@ -437,12 +437,21 @@ def test_two_comites_then_historique(tmp_path, examples):
                        if _groupe(c) == f)
         assert round(float(pf.loc[f, "Engagements obtenus (€)"]) * 100) == expected, f
     assert round(float(pf.loc[passe.financeur, "Engagements obtenus (€)"]) * 100) >= round((float(passe.montant) - 500) * 100)
-    # a convention added or removed moves its financeurs' écarts alone: the sheet says so, where a funder
-    # read a change of 2 921 000 € with neither commitment obtained nor new line, and nothing to explain it;
-    # in the words of the Mouvements sheet (« Convention désormais comptée », not « de nouveau comptée »)
+    # a convention added or removed moves its financeurs' écarts by its lines: a funder read a change of
+    # 2 921 000 € with neither commitment obtained nor new line, and nothing beside it to explain it (the
+    # note alone said so); its column says how much, the added one's lines less the removed one's
+    retiree = examples["convs"][names[1]].value("acv_id")
+    l1, l2 = _lignes(out1), _lignes(out2)
+    entrees: Counter = Counter()
+    for lignes, acv, sign in ((l2, "ACV950", 1), (l1, retiree, -1)):
+        for code, m in zip(lignes["Financeur"][lignes[H.ACV_ID] == acv], lignes["Montant (€)"][lignes[H.ACV_ID] == acv]):
+            entrees[_groupe(code)] += sign * round(float(m) * 100)
+    assert entrees and {f: round(float(v) * 100) for f, v in pf["Conventions ajoutées ou retirées (€)"].items()
+                        if round(float(v) * 100)} == {f: v for f, v in entrees.items() if v}
     notes = [c.value for row in wb["Mouvements par financeur"].iter_rows() for c in row if isinstance(c.value, str)]
-    assert any("les conventions ajoutées ou retirées (ou désormais comptées, ou non comptées) n'y figurent pas, "
-               "ni parmi les nouvelles lignes : leur financement n'est que dans l'écart" in n for n in notes), notes
+    assert any("Conventions ajoutées ou retirées (€) : le financement de ce financeur dans les conventions ajoutées "
+               "(ou désormais comptées), moins celui des conventions retirées (ou non comptées), compris dans "
+               "l'écart." in n for n in notes), notes
     assert wb["Par financeur"]._charts and wb["Par financeur"].page_setup.orientation == "landscape"
     # the header row is repeated on each printed page only past the first: these few movements fit on it
     assert wb["Mouvements"].print_title_rows is None
@@ -453,6 +462,33 @@ def _movements(reg: Path, evo: Path) -> pd.DataFrame:
     assert _run("historique", reg, "-o", evo) == 0
     mv = pd.read_excel(evo, sheet_name="Mouvements", header=2, engine="openpyxl", dtype=object)
     return mv[mv["Mouvement"].notna()]
+
+
+def test_an_action_abandoned_between_two_comites_is_a_movement(tmp_path, examples):
+    """An action set « Abandonnée » in its fiche-action between two comités, its financing lines left
+    as they were (still counted until refused, ACT-13): historique showed no movement at all — the
+    référent saw it only in the avenant's annex. A row of its own now, without amount (its lines move
+    nothing), and « reprise » when it no longer is; an action that has other fiches of its number still
+    live is not abandoned."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = examples["paths"][0].name
+    conv = examples["convs"][name].model_copy(deep=True)
+    numeros = [a.numero for a in conv.actions]
+    k = next(i for i, a in enumerate(conv.actions) if a.maturite != "Abandonnée" and numeros.count(a.numero) == 1)
+    numero, intitule = conv.actions[k].numero, conv.actions[k].intitule
+    for n, maturite in enumerate(("Abandonnée", conv.actions[k].maturite), 1):
+        _run("consolider", folder, "-o", tmp_path / f"c{n}.xlsx", "--registre", reg, "--jobs", "1")
+        conv.actions[k] = build_row(FicheAction, {**conv.actions[k].raw, "maturite": maturite})
+        _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c3.xlsx", "--registre", reg, "--jobs", "1")
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    rows = mv[mv["Mouvement"].str.startswith("Action ")]
+    acv_id = conv.value("acv_id")
+    assert rows[["Identifiant ACV", "N° action", "Mouvement", "Intitulé de l'action"]].values.tolist() == [
+        [acv_id, numero, "Action abandonnée", intitule], [acv_id, numero, "Action reprise (n'est plus abandonnée)", intitule]]
+    assert rows["Écart (€)"].isna().all() and rows["Montant avant (€)"].isna().all()
+    assert len(mv) == 2  # nothing else moved: the lines are the same
 
 
 def test_a_financeur_code_corrected_is_one_line_changed_never_a_commitment_obtained(tmp_path, examples):
@@ -726,7 +762,7 @@ def test_historique_says_a_line_added_or_removed_with_an_unreadable_amount():
         def financeurs(self):
             return ["ETAT"]
 
-    assert mouvements_par_financeur(_Two()) == [[1, 2, "ETAT", 5.0, 7.0, 2.0, 0.0, 2]]
+    assert mouvements_par_financeur(_Two()) == [[1, 2, "ETAT", 5.0, 7.0, 2.0, 0.0, 0.0, 2]]
 
 
 def test_historique_says_a_line_moved_with_an_unreadable_amount():
@@ -849,6 +885,179 @@ def test_a_region_s_register_says_nothing_of_each_departement_s_run_of_one_comit
         said.append(capsys.readouterr().err)
     assert [("est déjà enregistré" in s) for s in said] == [False, False, False, True], said
     assert "(n° 2) : cette consolidation y est enregistrée à sa suite (n° 4)" in said[3], said[3]
+
+
+def test_historique_of_one_departement_of_a_region_s_register(tmp_path, examples, capsys):
+    """A région's register, each département consolidated from its own folder at each comité: its
+    historique mixed them — at every turn every convention of the 62 « retirée » and every one of the 59
+    « ajoutée ». `historique --departement 59` (the code as `consolider` takes it: « 059 ») shows the
+    runs recorded with that département only, and says how many of the register's it shows; a code of
+    no département, or of none of the register's runs, is refused in French, nothing written. The
+    library function says the same (`load`)."""
+    from acv_xl.history.historique import load
+    from acv_xl.outputs.consolidation_files import UsageError
+
+    region = tmp_path / "region"
+    region.mkdir()
+    ours = _folder(region, examples)
+    theirs = _nord(region, examples)
+    reg = tmp_path / "registre.sqlite"
+    for n, (folder, departement) in enumerate(((ours, "62"), (theirs, "59"), (ours, "62"), (theirs, "59")), 1):
+        assert _run("consolider", folder, "-o", tmp_path / f"c{n}.xlsx", "--registre", reg, "--jobs", "1",
+                    "--comite", f"Comité du 1{n}/06/2026", "--departement", departement) in (0, 1)
+    capsys.readouterr()
+    js = tmp_path / "e59.json"
+    assert _run("historique", reg, "-o", tmp_path / "e59.xlsx", "--json", js, "--departement", "059") == 0
+    err = capsys.readouterr().err
+    assert "Historique : 2 consolidations du département 59 (sur 4 du registre)" in err, err
+    assert "périmètre" not in err, err  # no pair of two départements left
+    data = json.loads(js.read_text(encoding="utf-8"))
+    # the file says it is one département's series, and of how many runs: read alone, it passed for the register's
+    assert list(data)[:3] == ["acv_xl", "departement", "consolidations_du_registre"]
+    assert data["departement"] == "59" and data["consolidations_du_registre"] == 4
+    assert [(c["id"], c["departement"]) for c in data["consolidations"]] == [(2, "59"), (4, "59")]
+    assert sorted(data["par_convention"]) == ["ACV990", "ACV991"]
+    assert all(x["consolidation"] in (2, 4) for xs in data["par_financeur"].values() for x in xs)
+    assert _table(tmp_path / "e59.xlsx", "Consolidations")["N°"].tolist() == [2, 4]
+    # without it, the whole register as before: the 62's conventions come and go — and the option is said
+    assert "Convention retirée" in set(_movements(reg, tmp_path / "e.xlsx")["Mouvement"])
+    assert ("(colonne « Changement de périmètre » des feuilles Mouvements et Mouvements par financeur) ; le registre "
+            "a des consolidations de plusieurs départements (59, 62) : « acv-xl historique --departement 59 » montre "
+            "celles d'un seul.") in capsys.readouterr().err
+    for typed, why in (("60", "n'a aucune consolidation du département 60 (ses consolidations : département 59, "
+                              "département 62) : rien n'est écrit."),
+                       ("6x", "code de département invalide : « 6x » (attendu : 62, 2A, 974…).")):
+        capsys.readouterr()
+        assert _run("historique", reg, "-o", tmp_path / "x.xlsx", "--departement", typed) == 2
+        assert why in capsys.readouterr().err
+        assert not (tmp_path / "x.xlsx").exists()
+    # one run of the 59 among three: never « une seule consolidation dans le registre »
+    assert _run("consolider", theirs, "-o", tmp_path / "c5.xlsx", "--registre", reg, "--jobs", "1", "--comite",
+                "Comité du 20/06/2026") in (0, 1)
+    con = sqlite3.connect(reg)
+    con.execute("DELETE FROM consolidations WHERE id = 4")  # (a trial run removed with an SQLite tool)
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e59.xlsx", "--remplacer", "--departement", "59") == 0
+    assert ("Historique : 1 consolidation du département 59 (sur 4 du registre), 11 financeurs, 0 mouvement → "
+            in (err := capsys.readouterr().err)), err
+    assert ("Une seule consolidation du département 59 dans le registre : les évolutions apparaîtront après la "
+            "prochaine consolidation enregistrée de ce département (« acv-xl consolider … --departement 59 "
+            "--registre »).") in err, err
+    with R.Register.open(reg, __version__, create=False) as r:
+        assert load(r, "62").ids == [1, 3]
+        with pytest.raises(UsageError, match="aucune consolidation du département 2A"):
+            load(r, "2a")
+
+
+def test_a_comite_recorded_late_is_one_of_its_own_departement(tmp_path, examples, capsys):
+    """A région's register: the 62's comité of 18/06 consolidated after the 59's of 19/06 was said
+    « antérieur au comité du 19/06/2026 » (and historique noted it) — a comité of another département,
+    no comité forgotten. Only the runs whose scope (`--departement`) meets its own are compared: the
+    59's own comité of 15/06 after its 19/06 still is said, and the 62's of 19/06 after the région's of
+    20/06 (every département, the 62 too)."""
+    region = tmp_path / "region"
+    region.mkdir()
+    ours = _folder(region, examples)
+    theirs = _nord(region, examples)
+    reg = tmp_path / "registre.sqlite"
+    said = []
+    for folder, departement, jour in ((ours, "62", 12), (theirs, "59", 19), (ours, "62", 18), (theirs, "59", 15),
+                                      (region, None, 20), (ours, "62", 19)):
+        capsys.readouterr()
+        scope = ("--departement", departement) if departement else ()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
+                    "--comite", f"Comité du {jour}/06/2026", *scope) in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("est antérieur au comité" in x) for x in said] == [False, False, False, True, False, True], said
+    assert "antérieur au comité « Comité du 19/06/2026 » (n° 2)" in said[3], said[3]
+    assert "antérieur au comité « Comité du 20/06/2026 » (n° 5)" in said[5], said[5]
+    js = tmp_path / "e.json"
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx", "--json", js) == 0
+    # (the 59's and the 62's comités of 19/06, one label in the whole register, numbered)
+    assert ("« Comité du 15/06/2026 » (n° 4) après « Comité du 19/06/2026 (n° 2) » ; « Comité du 19/06/2026 (n° 6) » "
+            "après « Comité du 20/06/2026 » (n° 5).") in capsys.readouterr().err
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert [c["comite_hors_ordre"] for c in data["consolidations"]] == [False, False, False, True, False, True]
+
+
+def test_two_labels_of_one_date_are_said_and_numbered_never_merged(tmp_path, examples, capsys):
+    """« Comité du 15 mars 2027 » then « Comité du 15/03/2027 »: one comité typed two ways. The run was
+    recorded without a word (its label was not « already recorded ») and historique showed two comités,
+    unnumbered, as if two dates. Now said at the run (naming the label recorded), and historique numbers
+    both as two runs of one date, each under its own label; a label without date, and a run of another
+    scope on that date, say nothing."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite, scope in (("Comité du 15 mars 2027", ()), ("Bilan", ()), ("Comité du 15/03/2027", ("--departement", "62")),
+                          ("comité du 15/03/2027", ()), ("Point d'étape", ())):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1", *scope) in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert [("porte la date du comité" in x) for x in said] == [False, False, False, True, False], said
+    assert (f"acv-xl : attention, le comité « comité du 15/03/2027 » porte la date du comité « Comité du 15 mars 2027 » "
+            f"(n° 1), déjà enregistré dans le registre « {reg} » sous ce libellé : cette consolidation y est enregistrée "
+            "à sa suite, et « acv-xl historique » numérotera l'une et l'autre, chacune sous son libellé, comme deux "
+            "consolidations d'un même jour. S'il s'agit d'une correction de ce comité, ou d'un autre comité ce "
+            "jour-là, rien à faire ; sinon, vérifiez la date du libellé --comite.") in said[3], said[3]
+    assert "est déjà enregistré" not in said[3]
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    assert _table(tmp_path / "e.xlsx", "Consolidations")["Comité"].tolist() == [
+        "Comité du 15 mars 2027 (n° 1)", "Bilan", "Comité du 15/03/2027 (n° 3)", "comité du 15/03/2027 (n° 4)",
+        "Point d'étape"]
+
+
+def test_a_third_label_of_one_date_says_every_run_of_that_date_is_numbered(tmp_path, examples, capsys):
+    """« Comité du 15 mars 2027 », « Comité du 15/03/2027 », then « comité du 15/03/2027 »: the third run was
+    told that historique would number « l'une et l'autre », « comme deux consolidations d'un même jour »,
+    naming the second alone — historique numbers all three. The numbers of that date's runs are said, and
+    « toutes »."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite in ("Comité du 15 mars 2027", "Comité du 15/03/2027", "comité du 15/03/2027"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert "« acv-xl historique » numérotera l'une et l'autre, chacune sous son libellé, comme deux consolidations " \
+           "d'un même jour." in said[1], said[1]
+    assert (f"le comité « comité du 15/03/2027 » porte la date du comité « Comité du 15/03/2027 » (n° 2), déjà "
+            f"enregistré dans le registre « {reg} » sous ce libellé (consolidations de cette date déjà enregistrées : "
+            "n° 1, n° 2) : cette consolidation y est enregistrée à sa suite, et « acv-xl historique » les numérotera "
+            "toutes, chacune sous son libellé, comme des consolidations d'un même jour.") in said[2], said[2]
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    assert _table(tmp_path / "e.xlsx", "Consolidations")["Comité"].tolist() == [
+        "Comité du 15 mars 2027 (n° 1)", "Comité du 15/03/2027 (n° 2)", "comité du 15/03/2027 (n° 3)"]
+
+
+def test_the_labels_of_thousands_of_runs_are_numbered_once_each():
+    """A register fed by a scheduled task (every hour for two years: 16 408 runs): each label was
+    counted among all (`list.count`), ≈ 3 s of CPU before historique wrote anything. Counted once; the
+    numbers are those of runs sharing a comité (a label, or the date it names), the others plain."""
+    from acv_xl.history.historique import _numbered
+
+    def runs(n: int) -> tuple[list, list, list]:
+        comites = [f"Comité du {k % 28 + 1:02d}/{k % 12 + 1:02d}/2026" if k % 3 else None for k in range(n)]
+        dates = [f"2026-06-{k % 28 + 1:02d}T{k % 24:02d}:{k % 60:02d}:00" for k in range(n)]
+        return comites, dates, list(range(1, n + 1))
+
+    n, done = 16_408, []
+    small, big = runs(n // 8), runs(n)
+    # eight times the runs: ≈ 8 × the CPU, where counting each label among all gives ≈ 60 × — a ratio, which
+    # neither a fast machine (the count under any bound of seconds) nor a loaded one changes
+    ratio = growth(lambda: _numbered(*small), lambda: done.append(_numbered(*big)))
+    assert ratio < 24, f"8 fois les consolidations : {ratio:.1f} fois le temps"
+    labels = done[0]
+    assert _numbered(["Comité du 15 mars 2026", None, "Comité du 15/03/2026", "Bilan"],
+                     ["2026-03-15T10:00:00", "2026-03-16T11:30:00", "2026-03-16T12:00:00", "2026-03-17T09:00:00"],
+                     [1, 2, 3, 4]) == ["Comité du 15 mars 2026 (n° 1)", "Consolidation du 16/03/2026 à 11:30",
+                                       "Comité du 15/03/2026 (n° 3)", "Bilan"]
+    assert len(labels) == n and labels[1] == "Comité du 02/02/2026 (n° 2)"
 
 
 def test_consolider_says_a_comite_dated_before_one_recorded(tmp_path, examples, capsys):
@@ -2673,7 +2882,7 @@ def test_a_register_of_another_departement_given_by_mistake_is_said(tmp_path, ex
         assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
                     "--comite", "Comité du 12/06/2026", "--remplacer", *extra) in (0, 1)
         err = capsys.readouterr().err
-        assert ("Vérifiez qu'il s'agit du registre de ce département" in err) == warned, err
+        assert ("qu'il s'agit du registre de ce département" in err) == warned, err
     theirs_ids = sorted(examples["convs"][p.name].value("acv_id") for p in paths[3:])
     assert f"aucune des conventions lues ({', '.join(theirs_ids)}) ne figurait" in err
     assert "(n° 2, « Comité du 12/06/2026 » : " in err
@@ -2698,12 +2907,32 @@ def test_a_register_of_another_departement_given_with_its_departement_is_said(tm
         assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
                     "--comite", f"Comité du 1{n}/06/2026", "--remplacer", *scope) in (0, 1)
         err = capsys.readouterr().err
-        assert ("Vérifiez qu'il s'agit du registre de ce département" in err) == warned, err
-    assert "aucune des conventions lues (ACV990, ACV991) ne figurait" in err
-    assert "(n° 2, « Comité du 12/06/2026 » : " in err
+        assert ("qu'il s'agit du registre de ce département" in err) == warned, err
+    # its first run of the 59: the other run's département named, and what a région's référent need not do
+    assert "aucune des conventions lues (ACV990, ACV991) ne figurait dans la dernière consolidation" in err
+    assert "(n° 2, département 62, « Comité du 12/06/2026 » : " in err
+    assert "qui n'en a encore aucune du département 59. S'il s'agit du registre d'une région, rien à faire " \
+           "(« acv-xl historique --departement 59 » montrera cette série) ; sinon, vérifiez" in err, err
     con = sqlite3.connect(reg)
     assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 3  # recorded all the same
     con.close()
+
+
+def test_a_first_run_without_departement_points_to_no_series_of_its_own(tmp_path, examples, capsys):
+    """The 59's folder consolidated without --departement in a register of the 62's runs (`--departement
+    62`): the warning told a région's référent that « acv-xl historique » would show « cette série » — a run
+    of every département has none of its own, historique shows it among the others. Said without it."""
+    ours = _folder(tmp_path, examples)
+    theirs = _nord(tmp_path, examples)
+    reg = tmp_path / "registre.sqlite"
+    for folder, scope in ((ours, ("--departement", "62")), (theirs, ())):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--remplacer",
+                    *scope) in (0, 1)
+    err = capsys.readouterr().err
+    assert ("(n° 1, département 62 : ACV014, ACV031, ACV034, …), qui n'en a encore aucune sans --departement. S'il "
+            "s'agit du registre d'une région, rien à faire ; sinon, vérifiez qu'il s'agit du registre de ce "
+            "département") in err, err
 
 
 def test_a_register_of_the_region_then_of_each_departement_says_nothing(tmp_path, examples, capsys):
@@ -2723,7 +2952,7 @@ def test_a_register_of_the_region_then_of_each_departement_says_nothing(tmp_path
         assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1",
                     "--comite", f"Comité du 1{n}/06/2026", "--remplacer", *scope) in (0, 1)
         err = capsys.readouterr().err
-        assert "Vérifiez qu'il s'agit du registre de ce département" not in err, (n, err)
+        assert "qu'il s'agit du registre de ce département" not in err, (n, err)
 
 
 def test_historique_past_the_columns_of_a_sheet_shows_the_latest_comites_and_says_so(tmp_path, examples,
@@ -3435,6 +3664,24 @@ def test_historique_of_a_register_without_consolidation_names_it_between_guillem
     err = capsys.readouterr().err
     assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
     assert not (tmp_path / "e.xlsx").exists()
+
+
+def test_historique_departement_of_a_register_without_consolidation_says_it_is_empty(tmp_path, capsys):
+    """`historique --departement 62` on a register created but holding no run yet (its first consolidation
+    stopped before it was recorded): « erreur interne inattendue (KeyError : 'comite') », where the same
+    command without the option says the register is empty. Said the same with it; `load` gives no run."""
+    from acv_xl.history.historique import load, run_historique
+    from acv_xl.history.register import Register
+
+    reg = tmp_path / "vide.sqlite"
+    with Register.open(reg, __version__):
+        pass
+    status = run_historique(reg, tmp_path / "e.xlsx", departement="62")
+    err = capsys.readouterr().err
+    assert status == 2 and f"le registre « {reg} » ne contient encore aucune consolidation" in err, err
+    assert not (tmp_path / "e.xlsx").exists()
+    with Register.open(reg, __version__, create=False) as r:
+        assert load(r, "62").ids == []
 
 
 @pytest.mark.parametrize("content", ["empty file", "empty database"])

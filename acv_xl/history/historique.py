@@ -37,7 +37,7 @@ import math
 import sqlite3
 import sys
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -48,9 +48,11 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, no
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros, fmt_number
-from acv_xl.history.register import (LIGNES_COLUMNS, Register, RegisterError, damaged_error, empty_error, sqlite_why,
-                                     stored_line_rows)
+from acv_xl.history.register import (LIGNES_COLUMNS, Register, damaged_error, empty_error, sqlite_why,
+                                     stored_actions, stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
+from acv_xl.outputs.consolidation_files import UsageError, departement_option
+from acv_xl.outputs.consolidation_result import date_of_label
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 from acv_xl.outputs.terminal import file_text
@@ -77,6 +79,10 @@ MONTANT_ILLISIBLE = " (montant illisible)"
 ANNEE_MODIFIEE = "Année modifiée"  # a line re-dated (2024 → 2025): two rows, the old year's and the new's
 # a line given to another action (an action split in two, a line re-assigned): two rows, the old action's and the new's
 ACTION_MODIFIEE = "Action modifiée"
+# an action (all its fiches) set « Abandonnée », or no longer: its lines move nothing by themselves (they
+# stay counted until refused, ACT-13), so a row of its own, without amount — as the avenant's annex says it
+ACTION_ABANDONNEE = "Action abandonnée"
+ACTION_REPRISE = "Action reprise (n'est plus abandonnée)"
 DISPOSITIF_MODIFIE = "Dispositif modifié"  # another dispositif (what FIN-21 asks), likewise
 NATURE_MODIFIEE = "Nature modifiée"  # another nature, likewise
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
@@ -111,6 +117,7 @@ class Mouvement:
     # did not parse, does not): the écart is what the movement moves in them
     compte_avant: bool = True
     compte_apres: bool = True
+    analyse: int | None = None  # a convention's movement: the analysis of its workbook (its lines by financeur)
 
     @property
     def de_convention(self) -> bool:
@@ -150,6 +157,10 @@ class Evolution:
     mouvements: list[Mouvement] = field(default_factory=list)
     # the analyses whose lines, edited in the register with an SQLite tool, were taken from their sealed summary
     lignes_reprises: list[str] = field(default_factory=list)
+    departement: str | None = None  # the runs of this département only (`historique --departement`)
+    # analysis → financeur (as grouped) → its counted lines' total: a convention added or removed, by financeur
+    par_analyse: dict[int, dict[str, float]] = field(default_factory=dict)
+    toutes: int = 0  # how many runs the register holds (more than shown under `departement`)
 
     @property
     def ids(self) -> list[int]:
@@ -185,19 +196,23 @@ class Evolution:
         date, and of two runs of that comité the later, as `consolider` names it): a comité recorded late
         (« Comité du 12/06/2026 » after « Comité du 19/06/2026 »). Only
         labels holding a date are placed; the series stays in recording order — each run recorded the
-        workbooks as they were that day, not as they were at its comité."""
-        from acv_xl.outputs.consolidation_result import date_of_label
+        workbooks as they were that day, not as they were at its comité. Among scopes (`--departement`)
+        that meet, as `consolider` says it: in a région's register, the 62's comité of 18/06 recorded after
+        the 59's of 19/06 is none, after the région's of 19/06 (every département) one."""
 
         out: dict[int, int] = {}
-        latest = None  # (date, consolidation) of the latest comité recorded so far
+        latest: dict[str | None, tuple] = {}  # scope → (date, consolidation) of its latest comité so far
         for i, comite in zip(self.ids, self.consolidations["comite"]):
             d = date_of_label(comite if isinstance(comite, str) else None)
             if d is None:
                 continue
-            if latest is not None and d < latest[0]:
-                out[i] = latest[1]
-            elif latest is None or d >= latest[0]:
-                latest = (d, i)
+            scope = self.perimetres[i][0]
+            # the latest comité of a scope meeting this one: the same, or every département on either side
+            met = [v for s, v in latest.items() if scope is None or s is None or s == scope]
+            if met and d < max(met)[0]:
+                out[i] = max(met)[1]
+            if scope not in latest or (d, i) >= latest[scope]:
+                latest[scope] = (d, i)
         return out
 
     def hors_ordre_texte(self) -> str:
@@ -233,6 +248,17 @@ class Evolution:
                 index=False):
             out[f][int(c)][s] = round(float(t), 2)
         return out
+
+
+def _numbered(comites: list, dates: list, ids: list[int]) -> list[str]:
+    """Each run's label as the sheets show it: two runs for one comité (a correction) each keep their
+    number — one comité by its label, or by the date it names (« Comité du 15 mars 2026 » and « Comité du
+    15/03/2026 »: each its label, never merged). Counted once: a register fed by a scheduled task holds
+    thousands of runs, and counting each label among all (`list.count`) took seconds of their square."""
+    labels = [_label(c, d) for c, d in zip(comites, dates)]
+    keys = [date_of_label(lab) or lab if isinstance(c, str) and c.strip() else lab for lab, c in zip(labels, comites)]
+    seen = Counter(keys)
+    return [lab if seen[k] == 1 else f"{lab} (n° {i})" for lab, k, i in zip(labels, keys, ids)]
 
 
 def _groupe(code: str | None) -> str:
@@ -562,21 +588,26 @@ def _check_finding_counts(con: sqlite3.Connection, where: str) -> None:
                             "modifiée avec un autre outil, l'historique ne peut plus s'y fier")
 
 
-def load(reg: Register) -> Evolution:
+def load(reg: Register, departement: str | None = None) -> Evolution:
     """The evolution held by an open register, read in one snapshot: a consolidation committed by
     another run while historique read (a colleague's, a scheduled task's) came into some of its reads
     and not others — « erreur interne (KeyError) », or totals checked without it. That run's commit
-    waits for the end of the reading (at most 30 s, `register.ATTENTE`)."""
+    waits for the end of the reading (at most 30 s, `register.ATTENTE`).
+    `departement` (as `--departement` is typed): only the runs recorded with that département — a
+    région's register holds each département's runs, whose series mixed read every convention of one
+    « retirée » and of the other « ajoutée » at each turn; UsageError when the code is none, or when no
+    run of the register has it (the whole register is checked all the same)."""
+    departement = departement_option(departement)
     con = reg.con
     reg.begin_snapshot()
     try:
-        return _load(reg)
+        return _load(reg, departement)
     finally:
         if con.in_transaction:
             con.execute("ROLLBACK")  # only read: nothing to keep (the temporary `lignes` is this connection's)
 
 
-def _load(reg: Register) -> Evolution:
+def _load(reg: Register, departement: str | None = None) -> Evolution:
     import pandas as pd
 
     con = reg.con
@@ -590,10 +621,13 @@ def _load(reg: Register) -> Evolution:
         "FROM consolidations ORDER BY id", con)
     # a register written before `--departement 062` was recorded as 62 holds both spellings
     cons["departement"] = [norm_departement(d) if isinstance(d, str) and d else d for d in cons["departement"]]
-    labels = [_label(c, d) for c, d in zip(cons["comite"], cons["date"])]
-    seen = {lab: labels.count(lab) for lab in labels}
-    # two runs for one comité (a correction): each keeps its number
-    cons["libelle"] = [lab if seen[lab] == 1 else f"{lab} (n° {i})" for lab, i in zip(labels, cons["id"])]
+    total = len(cons)
+    if departement is not None:
+        # (a mask, not a list: an empty list would select no column of a register without run, KeyError)
+        cons = cons.loc[cons["departement"].eq(departement)].reset_index(drop=True)
+        if total and not len(cons):
+            raise UsageError(_no_run_of(reg, departement))
+    cons["libelle"] = _numbered(list(cons["comite"]), list(cons["date"]), [int(i) for i in cons["id"]])
     # each analysis summed once by (financeur, statut), then added up per consolidation over its
     # counted files: a pivot of pandas (≈ 20 × 1,000 files × 20 sums without a Python loop)
     par_analyse = pd.read_sql_query(
@@ -609,6 +643,8 @@ def _load(reg: Register) -> Evolution:
     comptes = pd.read_sql_query(f"SELECT consolidation_id, analyse_id FROM fichiers WHERE compte = 1 AND {_KEPT}", con)
     fs = comptes.merge(pa, on="analyse_id").groupby(["consolidation_id", "financeur", "statut"],
                                                      as_index=False)["total"].sum()
+    shown = set(cons["id"])  # (every run, or those of `departement`)
+    fs = fs[fs["consolidation_id"].isin(shown)].reset_index(drop=True)
     conv = pd.read_sql_query(
         "SELECT consolidation_id, acv_id, libelle, financement_total, etat, erreurs, avertissements, informations "
         f"FROM conventions WHERE compte = 1 AND {_KEPT} ORDER BY consolidation_id, acv_id", con)
@@ -619,9 +655,28 @@ def _load(reg: Register) -> Evolution:
         conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col]], index=conv.index, dtype=object)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
-    ev = Evolution(cons, fs, conv, lignes_reprises=reprises)
+    conv = conv[conv["consolidation_id"].isin(shown)].reset_index(drop=True)
+    ev = Evolution(cons, fs, conv, lignes_reprises=reprises, departement=departement, toutes=total)
     ev.mouvements = _mouvements(con, ev)
+    # the financeurs of the conventions added or removed only (`mouvements_par_financeur`)
+    entrees = {m.analyse for m in ev.mouvements if m.de_convention and m.analyse is not None}
+    for aid, f, t in pa[pa["analyse_id"].isin(entrees)].groupby(["analyse_id", "financeur"], as_index=False)["total"] \
+            .sum().itertuples(index=False):
+        ev.par_analyse.setdefault(int(aid), {})[f] = float(t)
     return ev
+
+
+def _no_run_of(reg: Register, departement: str) -> str:
+    """Why `historique --departement` has nothing to show, in French: the départements the register's
+    runs were recorded with, so that a mistyped code is seen at once."""
+    recorded = {norm_departement(d) if isinstance(d, str) and d.strip() else "" for (d,) in
+                reg.con.execute("SELECT departement FROM consolidations")}
+    parts = [f"département {d}" for d in sorted(recorded - {""})]
+    if "" in recorded:
+        parts.append("sans --departement (tous les départements)")
+    return (f"le registre « {reg.path} » n'a aucune consolidation du département {departement} (ses consolidations : "
+            f"{', '.join(parts)}) : rien n'est écrit. Vérifiez le code donné à --departement ; une consolidation "
+            "sans --departement n'est montrée que par « acv-xl historique » sans --departement.")
 
 
 # a file's identifier as acv-xl writes it, text, or none: bytes written there by a tool (a BLOB) stopped
@@ -693,25 +748,64 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
             motif = non_comptes[avant].get(k) or non_comptes[avant].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_DESORMAIS_COMPTEE} (auparavant : {motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_AJOUTEE)
-            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total))
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_apres=total, analyse=b[k][1]))
         for k in sorted(removed):
             acv, _, lib, total, chemin, _ = a[k]
             motif = non_comptes[apres].get(k) or non_comptes[apres].get(f"\x00{chemin}")
             kind = (f"{CONVENTION_NON_COMPTEE} ({motif.removesuffix(', non compté')})" if motif
                     else CONVENTION_RETIREE)
-            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_avant=total))
+            out.append(Mouvement(avant, apres, acv or SANS_ID, lib, kind, montant_avant=total, analyse=a[k][1]))
         for k in sorted(a.keys() & b.keys()):
             if a[k][1] != b[k][1]:  # another content: compare the lines
                 pairs.append((avant, apres, k, a[k], b[k]))
     needed = {x[3][1] for x in pairs} | {x[4][1] for x in pairs}
     lines = _lines(con, needed)
+    abandons = _abandons(con, needed)
     for avant, apres, _k, pa, pb in pairs:
+        out.extend(_abandoned(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], abandons.get(pa[1]),
+                              abandons.get(pb[1])))
         out.extend(_compare(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], lines.get(pa[1], []),
                             lines.get(pb[1], [])))
     # comité after comité, as the sheet is read and printed (stable: within a pair, the conventions
     # added or removed first, then each convention's lines)
     out.sort(key=lambda m: (m.avant, m.apres))
     return out
+
+
+def _abandons(con, analyses: set[int]) -> dict[int, dict[str, tuple[bool, str | None]]]:
+    """analysis → N° action → (all its fiches « Abandonnée », its intitulé), from the summaries: the
+    table `lignes` holds no maturité. A summary that does not read (an earlier form, damaged: said by
+    `_check_lines`) gives none, and its actions no movement."""
+    out: dict[int, dict[str, tuple[bool, str | None]]] = {}
+    ids = sorted(a for a in analyses if a is not None)
+    for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+        chunk = ids[i:i + 500]
+        for aid, resume in con.execute(f"SELECT id, resume FROM analyses WHERE id IN ({','.join('?' * len(chunk))})",
+                                       chunk):
+            try:
+                actions = stored_actions(resume)
+            except (ValueError, TypeError):
+                continue
+            per: dict[str, tuple[bool, str | None]] = {}
+            for numero, intitule, _axe, _mo, maturite, _cout in actions:
+                if not numero:
+                    continue
+                gone, named = per.get(numero, (True, None))
+                per[numero] = (gone and maturite == layout.MATURITE_ABANDONNEE, named or intitule)
+            out[aid] = per
+    return out
+
+
+def _abandoned(avant: int, apres: int, acv_id: str, libelle: str | None, old: dict | None,
+               new: dict | None) -> list[Mouvement]:
+    """The actions of one convention set « Abandonnée » (every fiche of the number) between two
+    consolidations, or no longer: an action added or removed at once is not one."""
+    if old is None or new is None:
+        return []
+    # (in the order of the fiches-actions, as the workbook shows them)
+    return [Mouvement(avant, apres, acv_id, libelle, ACTION_ABANDONNEE if new[n][0] else ACTION_REPRISE,
+                      numero=n, intitule=new[n][1] or old[n][1])
+            for n in new if n in old and old[n][0] != new[n][0]]
 
 
 def _signature(libelle: Any, communes: Any) -> tuple[str, frozenset[str]] | None:
@@ -912,6 +1006,10 @@ def _compare(avant: int, apres: int, acv_id: str, libelle: str | None, old: list
 
 def rien_a_comparer(ev: Evolution) -> str:
     """Why there is no movement at all, in French (under an empty table, after the command's line)."""
+    if len(ev.ids) < 2 and ev.departement is not None:  # the register may hold many, of other départements
+        return (f"Une seule consolidation du département {ev.departement} dans le registre : les évolutions "
+                "apparaîtront après la prochaine consolidation enregistrée de ce département (« acv-xl consolider … "
+                f"--departement {ev.departement} --registre »).")
     if len(ev.ids) < 2:
         return ("Une seule consolidation dans le registre : les évolutions apparaîtront après la prochaine "
                 "consolidation enregistrée (« acv-xl consolider … --registre »).")
@@ -921,12 +1019,17 @@ def rien_a_comparer(ev: Evolution) -> str:
 
 def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
     """Per pair of consecutive consolidations and per financeur: total before, after, the change,
+    what the conventions added or removed (counted again, or no longer) bring to it or take from it,
     the commitments obtained (lines reaching Acquis, Engagé or Versé) and the new lines."""
     totaux = ev.totaux_financeurs()
     obtenus: dict[tuple, float] = defaultdict(float)
     nouvelles: dict[tuple, int] = defaultdict(int)
+    conventions: dict[tuple, float] = defaultdict(float)
     for m in ev.mouvements:
-        if m.de_convention:  # its amount is the convention's total, not one financeur's
+        if m.de_convention:  # its amount is the convention's total: split by financeur from its lines
+            sign = 1.0 if m.type.startswith((CONVENTION_AJOUTEE, CONVENTION_DESORMAIS_COMPTEE)) else -1.0
+            for f, t in ev.par_analyse.get(m.analyse, {}).items():
+                conventions[(m.avant, m.apres, f)] += sign * t
             continue
         k = (m.avant, m.apres, _groupe(m.financeur))
         if m.engagement:
@@ -938,12 +1041,14 @@ def mouvements_par_financeur(ev: Evolution) -> list[list[Any]]:
         for f in ev.financeurs():
             a, b = totaux[f][avant], totaux[f][apres]
             k = (avant, apres, f)
-            rows.append([avant, apres, f, a, b, round(b - a, 2), round(obtenus[k], 2), nouvelles[k]])
+            rows.append([avant, apres, f, a, b, round(b - a, 2), round(conventions[k], 2), round(obtenus[k], 2),
+                         nouvelles[k]])
     return rows
 
 
 def to_json(ev: Evolution) -> dict:
-    """evolution.md's JSON: consolidations, par_financeur, par_convention."""
+    """evolution.md's JSON: consolidations, par_financeur, par_convention (under `--departement`, first the
+    département and how many runs the register holds)."""
     statuts = ev.statuts_financeurs()
     totaux = ev.totaux_financeurs()
     par_convention: dict[str, list[dict]] = {}
@@ -956,7 +1061,12 @@ def to_json(ev: Evolution) -> dict:
     # `perimetre_modifie`: the scope differs from the previous consolidation's (its movements then
     # mix the filter's effect with the département's)
     modifie = {b: bool(ev.changement_perimetre(a, b)) for a, b in zip(ids, ids[1:])}
+    # `--departement`: said at the top, with the register's count, as the command's line says it — else a
+    # program reading the file took one département's series of a région's register for the whole of it
+    filtre = ({"departement": ev.departement, "consolidations_du_registre": ev.toutes}
+              if ev.departement is not None else {})
     return {
+        **filtre,
         "consolidations": [{"id": int(i), "date": d, "comite": c if isinstance(c, str) else None,
                             "departement": perimetres[int(i)][0], "sans_erreurs": perimetres[int(i)][1],
                             "perimetre_modifie": modifie.get(int(i), False),
@@ -981,9 +1091,21 @@ def finite(ev: Evolution) -> bool:
     return all(math.isfinite(float(v)) for v in values if v is not None and v == v)
 
 
+def _one_departement_hint(ev: Evolution) -> str:
+    """How to see one département's series, when the runs shown are of several (a région's register, each
+    département consolidated from its folder): at each pair one's conventions « retirées », the other's
+    « ajoutées »; "" otherwise."""
+    deps = sorted({d for d, _ in ev.perimetres.values() if d is not None})
+    if ev.departement is not None or len(deps) < 2:
+        return ""
+    return (f" ; le registre a des consolidations de plusieurs départements ({', '.join(deps)}) : « acv-xl historique "
+            f"--departement {deps[0]} » montre celles d'un seul")
+
+
 def run_historique(registre: Path, out: Path, json_path: Path | None = None, version: str = "",
-                   replace: bool = False) -> int:
-    """The `acv-xl historique` command: exit status 0, or 2 with a French message."""
+                   replace: bool = False, departement: str | None = None) -> int:
+    """The `acv-xl historique` command: exit status 0, or 2 with a French message. `departement`: the
+    runs of that département only (`load`)."""
     from acv_xl.outputs.terminal import literal  # paths and texts shown as they are, no escape sequence
 
     t0 = time.perf_counter()
@@ -992,6 +1114,10 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         print(literal(f"acv-xl : {message}"), file=sys.stderr)
         return 2
 
+    try:  # a code of no département is refused before the register is opened, as `consolider` does
+        departement_option(departement)
+    except UsageError as exc:
+        return fail(str(exc))
     if not registre.exists():
         # the name between « » as in every message (« registre introuvable : mon registre.sqlite. » read
         # as a sentence), never pasted into the command shown: unquoted, a name with a space split it
@@ -1005,8 +1131,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         return fail(problem)
     try:
         with Register.open(registre, version, create=False) as reg:
-            ev = load(reg)
-    except RegisterError as exc:
+            ev = load(reg, departement)
+    except UsageError as exc:  # (a RegisterError too)
         return fail(str(exc))
     except Exception as exc:  # damage found while reading (pandas wraps SQLite's error)
         cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
@@ -1036,8 +1162,8 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
         print(f"Attention : {mixed} paire{'s' if mixed > 1 else ''} de consolidations successives "
               f"{'ne portent' if mixed > 1 else 'ne porte'} pas sur le même périmètre (département, « sans erreurs "
               "seulement ») : leurs conventions ajoutées ou retirées peuvent n'être que l'effet de ce changement "
-              f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur).",
-              file=sys.stderr)
+              f"(colonne « {PERIMETRE_MODIFIE} » des feuilles Mouvements et Mouvements par financeur)"
+              + _one_departement_hint(ev) + ".", file=sys.stderr)
     for reprise in ev.lignes_reprises:  # a register edited by hand: never in silence
         print(literal(f"Attention : {reprise}."), file=sys.stderr)
     for coupee in coupees:  # past a sheet's last row: never a silent loss
@@ -1045,7 +1171,11 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     if hors_ordre := ev.hors_ordre_texte():
         print(literal(f"Attention : {hors_ordre} (feuille Consolidations)."), file=sys.stderr)
     duree = f"{time.perf_counter() - t0:.1f}".replace(".", ",")
-    print(literal(f"Historique : {n} consolidation{'s' if n > 1 else ''}, {len(ev.financeurs())} financeur"
+    # under --departement, the runs left aside are counted: never a series read as the whole register
+    portee = (f" du département {ev.departement} (sur {fmt_number(ev.toutes)} du registre)"
+              if ev.departement is not None and ev.toutes > n else
+              f" du département {ev.departement}" if ev.departement is not None else "")
+    print(literal(f"Historique : {n} consolidation{'s' if n > 1 else ''}{portee}, {len(ev.financeurs())} financeur"
                   f"{'s' if len(ev.financeurs()) > 1 else ''}, {len(ev.mouvements)} mouvement"
                   f"{'s' if len(ev.mouvements) > 1 else ''} → {out}" + (f" ; JSON : {json_path}" if json_path else "")
                   + f" ({duree} s)." + (f" {rien_a_comparer(ev)}" if not ev.mouvements else "")), file=sys.stderr)

@@ -52,6 +52,10 @@ _WIDE_MAX = EXCEL_COLUMNS - 2  # the columns left beside the financeur's code an
 _TALL_MAX = EXCEL_ROWS - 12  # the rows left under the titles, the header, the totals and the notes
 
 
+# the column of Mouvements par financeur: what conventions added or removed brought to each financeur's écart
+CONVENTIONS_ENTREES = "Conventions ajoutées ou retirées (€)"
+
+
 class _EvolutionWriter(_Writer):
     def __init__(self, wb, ev: Evolution, registre: Path):
         super().__init__(wb, None)
@@ -261,6 +265,7 @@ class _EvolutionWriter(_Writer):
                 (H.FINANCEUR, 14, None),
                 ("Total avant (€)", 17, "euros"),
                 ("Total après (€)", 17, "euros"), ("Écart (€)", 16, "euros"),
+                (CONVENTIONS_ENTREES, 17, "euros"),
                 ("Engagements obtenus (€)", 17, "euros"), ("Nouvelles lignes", 10, "entier")]
         par_paire = mouvements_par_financeur(ev)
         par_paire, titre = self.tall(Feuille.MOUVEMENTS_FINANCEURS, "Évolutions de chaque financeur d'un comité au "
@@ -271,14 +276,17 @@ class _EvolutionWriter(_Writer):
         if not rows:
             self.first_page_notes(ws, len(rows) + 4, [rien_a_comparer(ev)])
         self.note_perimetre(ws, len(rows) + 6)
-        # a convention added or removed moves its financeurs' écarts alone (its movement is the convention's,
-        # not a financeur's): said, where a funder read a change with nothing beside it to explain it
-        self.first_page_notes(ws, len(rows) + 5, ["Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » "
-                                                  "ou « Versé », et lignes passées à l'un de ces statuts ; les "
-                                                  "conventions ajoutées ou retirées (ou désormais comptées, ou non "
-                                                  "comptées) n'y figurent pas, ni parmi les nouvelles lignes : leur "
-                                                  "financement n'est que dans l'écart (détail : feuille "
-                                                  f"{Feuille.MOUVEMENTS})."])
+        # a convention added or removed moves its financeurs' écarts by its own lines, none of them a
+        # commitment obtained nor a new line: its column says how much, where a funder read a change with
+        # nothing beside it to explain it
+        self.first_page_notes(ws, len(rows) + 5, [f"{CONVENTIONS_ENTREES} : le financement de ce financeur dans les "
+                                                  "conventions ajoutées (ou désormais comptées), moins celui des "
+                                                  "conventions retirées (ou non comptées), compris dans l'écart. "
+                                                  "Engagements obtenus : lignes nouvelles déjà « Acquis », « Engagé » "
+                                                  "ou « Versé », et lignes passées à l'un de ces statuts, dans les "
+                                                  "conventions comptées de part et d'autre ; celles des conventions "
+                                                  "ajoutées ou retirées n'y figurent pas, ni parmi les nouvelles "
+                                                  f"lignes (détail : feuille {Feuille.MOUVEMENTS})."])
 
     def write(self) -> None:
         self.consolidations()

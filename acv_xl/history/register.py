@@ -544,6 +544,24 @@ def stored_line_rows(text: str | bytes) -> list[tuple]:
     return _rows_of_lines(_lines_decoder().decode(text).lines)
 
 
+class _StoredActions(msgspec.Struct, tag_field="format", tag=2):
+    """A stored summary's actions alone: the rest of it skipped by msgspec, never built."""
+
+    actions: tuple[_Action, ...]
+
+
+@cache
+def _actions_decoder() -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(_StoredActions)
+
+
+def stored_actions(text: str | bytes) -> list[tuple]:
+    """The actions (`ACTION_FIELDS`) of the summary stored as `text`, its actions alone decoded
+    (`historique`: an action abandoned between two comités). ValueError when they cannot be read
+    (another form, damaged)."""
+    return list(_actions_decoder().decode(text).actions)
+
+
 class Register:
     """An open register: `lookup` for the batch (the `SummaryCache` of `outputs.consolidation`), and
     `begin` (its `Recorder`: inserts while the workbook is written, committed once every output is) or
@@ -1041,23 +1059,40 @@ class Register:
             return ", ".join(first) + (", …" if len(ids) > 3 else "")
 
         comite = f", « {prev[1]} »" if isinstance(prev[1], str) and prev[1].strip() else ""
-        return (f"aucune des conventions lues ({some(now)}) ne figurait dans la consolidation précédente du "
-                f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
-                "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
-                "montrera les unes retirées et les autres ajoutées.")
+        if prev[2] == scope:
+            return (f"aucune des conventions lues ({some(now)}) ne figurait dans la consolidation précédente du "
+                    f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
+                    "registre de ce département : la consolidation y est enregistrée, et « acv-xl historique » y "
+                    "montrera les unes retirées et les autres ajoutées.")
+        # the first run of its scope: another département's register, or a région's where this département
+        # comes for the first time — both named, so that the référent of a région knows there is nothing to do
+        autre = f"département {prev[2]}" if prev[2] else "tous les départements"
+        ici = f"du département {scope}" if scope else "sans --departement"
+        # (a run of every département has no series of its own: historique shows it among the others)
+        montre = f" (« acv-xl historique --departement {scope} » montrera cette série)" if scope else ""
+        return (f"aucune des conventions lues ({some(now)}) ne figurait dans la dernière consolidation du registre "
+                f"« {self.path} » (n° {prev[0]}, {autre}{comite} : {some(before)}), qui n'en a encore aucune "
+                f"{ici}. S'il s'agit du registre d'une région, rien à faire{montre} ; sinon, "
+                "vérifiez qu'il s'agit du registre de ce département : la consolidation y est enregistrée, et "
+                "« acv-xl historique » y montrera les unes retirées et les autres ajoutées.")
 
     def _earlier(self, r: ConsolidationResult) -> str | None:
         """A warning when this run's comité (the date of its `--comite` label) comes before one already
         recorded: a comité forgotten then run, or a mistyped date. Recorded all the same (the register
         keeps the order of the runs, each having read the workbooks as they were that day), but said
-        while the référent can still check the label: `historique` compares in that order."""
+        while the référent can still check the label: `historique` compares in that order. Among the runs
+        whose scope (`--departement`) meets its own only — the same département, or every département on
+        either side: in a région's register, the 62's comité of 18/06 run after the 59's of 19/06 is no
+        comité recorded late, but one after the région's comité of 19/06, which counted the 62, is."""
         from acv_xl.outputs.consolidation_result import date_of_label
 
         d = date_of_label(r.comite)
         if d is None:
             return None
         later = None  # (date, id, label) of the latest comité recorded
-        for cid, comite in self.con.execute("SELECT id, comite FROM consolidations WHERE comite IS NOT NULL"):
+        scope = r.departement or ""
+        for cid, comite in self.con.execute("SELECT id, comite FROM consolidations WHERE comite IS NOT NULL AND "
+                                            "(COALESCE(departement, '') IN (?, '') OR ? = '')", (scope, scope)):
             other = date_of_label(comite) if isinstance(comite, str) else None
             if other is not None and other > d and (later is None or (other, cid) > later[:2]):
                 later = (other, cid, comite.strip())
@@ -1077,11 +1112,12 @@ class Register:
         label = r.comite.strip() if r.comite else ""
         if not label:
             return None
-        ids = [cid for cid, comite in self.con.execute(
+        runs = [(cid, comite.strip()) for cid, comite in self.con.execute(
             "SELECT id, comite FROM consolidations WHERE COALESCE(departement, '') = ? ORDER BY id",
-            (r.departement or "",)) if isinstance(comite, str) and comite.strip() == label]
+            (r.departement or "",)) if isinstance(comite, str)]
+        ids = [cid for cid, comite in runs if comite == label]
         if not ids:
-            return None
+            return self._same_date(label, runs)
         # (the run's own number: SQLite gives the next row one more than the largest, in this transaction)
         nouveau = self.con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM consolidations").fetchone()[0]
         montre = "montrera l'une et l'autre" if len(ids) == 1 else "les montrera toutes"
@@ -1094,6 +1130,35 @@ class Register:
                 f"({numeros}) : cette consolidation y est enregistrée à sa suite (n° {nouveau}), "
                 f"et « acv-xl historique » {montre}, "
                 "numérotées. S'il s'agit d'une correction, rien à faire ; sinon, vérifiez le libellé --comite.")
+
+    def _same_date(self, label: str, runs: list[tuple[int, str]]) -> str | None:
+        """A warning when another label of this scope's runs names the same date (« Comité du 15 mars 2026 »
+        and « Comité du 15/03/2026 », « comité du 15/03/2026 »): the same comité typed another way, which
+        `historique` would show as two comités — never merged (two comités may also meet on one day), but
+        numbered there as two runs of one date, and said here while the label can be checked (the command
+        recalled for the next comité, its label retyped with the old date). The latest such run is named, and
+        when there are several, their numbers: historique numbers them all."""
+        from acv_xl.outputs.consolidation_result import date_of_label
+
+        d = date_of_label(label)
+        if d is None:
+            return None
+        same = [(cid, comite) for cid, comite in runs if date_of_label(comite) == d]
+        if not same:
+            return None
+        cid, comite = same[-1]
+        if len(same) == 1:
+            deja, montre = "", "numérotera l'une et l'autre, chacune sous son libellé, comme deux consolidations"
+        else:  # historique numbers every run of that date, not two: their numbers said (the latest three, as `_again`)
+            numeros = ", ".join(f"n° {i}" for i, _ in same[-3:])
+            if len(same) > 3:
+                numeros = f"{values.fmt_number(len(same))}, dont les dernières : {numeros}"
+            deja = f" (consolidations de cette date déjà enregistrées : {numeros})"
+            montre = "les numérotera toutes, chacune sous son libellé, comme des consolidations"
+        return (f"le comité « {label} » porte la date du comité « {comite} » (n° {cid}), déjà enregistré dans le "
+                f"registre « {self.path} » sous ce libellé{deja} : cette consolidation y est enregistrée à sa suite, "
+                f"et « acv-xl historique » {montre} d'un même jour. S'il s'agit d'une correction de ce comité, ou d'un "
+                "autre comité ce jour-là, rien à faire ; sinon, vérifiez la date du libellé --comite.")
 
     def _insert(self, r: ConsolidationResult, blocs: dict[tuple[str, str], Any]) -> tuple[int, dict[str, int]]:
         """The run's rows, and those of `blocs` (of `r.blocs`: the blocks made before its workbook was written)."""

@@ -34,7 +34,6 @@ import gc
 import hashlib
 import json
 import os
-import re
 import sys
 import time
 from contextlib import contextmanager
@@ -63,6 +62,7 @@ from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported f
     EXTENSIONS_REFUSEES,
     Prefetch,
     UsageError,
+    departement_option,
     _hidden,
     _identify,
     identify_kept,
@@ -821,12 +821,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     out = Path(out)
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs doit être un nombre entier supérieur ou égal à 1.")
-    typed = departement  # the refusal quotes what the user typed, not its upper-case form
-    departement = str(departement).strip().upper() if departement is not None and str(departement).strip() else None
-    if departement is not None and not re.fullmatch(r"\d{2,3}|2[AB]", departement):
-        raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
-    if departement is not None:  # « 062 » is 62 everywhere: titles, financeur names, the register
-        departement = norm_departement(departement)
+    departement = departement_option(departement)  # « 062 » is 62 everywhere: titles, financeur names, the register
     if par_financeur is not None and (problem := extracts_folder_problem(par_financeur)):
         raise UsageError(problem)
     phases: dict[str, float] = {}

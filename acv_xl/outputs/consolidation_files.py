@@ -59,6 +59,17 @@ class UsageError(Exception):
     """Bad arguments or nothing to consolidate: a French message, exit status 2."""
 
 
+def departement_option(typed: object) -> str | None:
+    """`--departement` as typed → the code every output writes (« 062 » is 62, « 2a » is 2A), None when
+    not given or blank; a code of no département refused in French (`consolider` and `historique` alike)."""
+    from acv_xl.checks.rules.consolidation import norm_departement
+
+    code = str(typed).strip().upper() if typed is not None and str(typed).strip() else None
+    if code is not None and not re.fullmatch(r"\d{2,3}|2[AB]", code):
+        raise UsageError(f"code de département invalide : « {str(typed).strip()} » (attendu : 62, 2A, 974…).")
+    return norm_departement(code) if code is not None else None
+
+
 def _hidden(name: str, path: str | None = None) -> bool:
     """Dot files, Excel lock files (`~$…`), and on Windows files with the « hidden » attribute."""
     if name.startswith(".") or name.startswith("~$"):
