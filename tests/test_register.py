@@ -2521,6 +2521,51 @@ def test_a_region_wide_run_and_a_departements_never_replace_each_others_extracts
         in capsys.readouterr().err
 
 
+def test_another_departements_extracts_written_while_a_run_waits_are_not_replaced(tmp_path, examples, capsys,
+                                                                                  monkeypatch):
+    """The 62's run and the 59's at once, one folder: the 59's found it empty, waited for the 62's to
+    write its extracts (`extracts_lock`), then replaced them — the check before the wait let it. Asked
+    again once the folder is held: the 62's extracts kept, the 59's workbook said written and its
+    extracts not, with the way out; the register as it was."""
+    import contextlib
+
+    from acv_xl.outputs import consolidation_extracts as E
+
+    region = tmp_path / "région"
+    region.mkdir()
+    pas_de_calais, nord = _folder(region, examples), _nord(region, examples)
+    made = tmp_path / "faits"
+    assert _run("consolider", pas_de_calais, "-o", tmp_path / "c62.xlsx", "--departement", "62", "--par-financeur",
+                made, "--jobs", "1") in (0, 1)
+    dossier, reg = region / "extraits", tmp_path / "r.sqlite"
+    real = E.extracts_lock
+
+    @contextlib.contextmanager
+    def meanwhile(folder, wait=None):  # the 62's run writes its extracts while the 59's waits
+        folder.mkdir(exist_ok=True)
+        for p in made.glob("financeur_*.xlsx"):
+            shutil.copy2(p, folder / p.name)
+        with real(folder, wait):
+            yield
+
+    monkeypatch.setattr(E, "extracts_lock", meanwhile)
+    capsys.readouterr()
+    assert _run("consolider", nord, "-o", region / "c59.xlsx", "--departement", "59", "--par-financeur", dossier,
+                "--jobs", "1", "--registre", reg) == 2
+    err = capsys.readouterr().err
+    assert f"une autre consolidation a écrit dans le dossier --par-financeur « {dossier} », depuis le début de " \
+           "celle-ci, 12 extraits par financeur du département 62 (" in err
+    assert "cette consolidation du département 59 ne les remplace ni ne les supprime. Le classeur consolidé est " \
+           "écrit ; les extraits par financeur ne sont pas écrits et la consolidation n'est pas enregistrée dans le " \
+           "registre : relancez-la avec un dossier d'extraits à elle (par exemple --par-financeur " \
+           f"« {dossier / '59'} »), ou avec --remplacer pour remplacer ces extraits." in err
+    assert _bytes_of(dossier) == _bytes_of(made) and (region / "c59.xlsx").exists()
+    if reg.exists():  # created, nothing recorded
+        con = sqlite3.connect(reg)
+        assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+        con.close()
+
+
 def _as_written_before_the_mark(path: Path) -> None:
     """`path` as the previous version wrote it: no département property, only its subject."""
     import zipfile

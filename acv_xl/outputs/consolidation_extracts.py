@@ -87,14 +87,22 @@ def _said(departement: str | None) -> str:
     return f"du département {departement}" if departement else "dont le département ne se lit pas"
 
 
-def other_departement_problem(result: ConsolidationResult, folder: Path) -> str | None:
+class ExtractsOfAnother(Exception):
+    """Another département's extracts found in the folder once this run holds it (`extracts_lock`):
+    written by another run since this one checked (it held the folder while this one waited for it).
+    The message says so; this run's workbook is written, its extracts are not."""
+
+
+def other_departement_problem(result: ConsolidationResult, folder: Path, waited: bool = False) -> str | None:
     """Why this run may not replace nor remove the extracts found in `folder` (French), or None: some
     are of another département than this run's. The 59's run over the folder of the 62's extracts
     replaced every financeur the two share and removed the others as « d'une consolidation
     précédente » — the 62's extracts lost with one line said. An extract of the same département is
     a previous comité's: replaced, as before. A run without `--departement` (a région's) and a
     département's are two: neither replaces the other's. An extract whose département cannot be read
-    (its properties removed by hand) is kept too: nothing says it is this run's."""
+    (its properties removed by hand) is kept too: nothing says it is this run's.
+    `waited`: asked again under the lock (another run wrote them meanwhile): the sentence is then the
+    error that `consolidation._written_before` completes with what is written and the way out."""
     if not folder.is_dir():
         return None
     from acv_xl.reading.provenance import produced_by
@@ -118,12 +126,25 @@ def other_departement_problem(result: ConsolidationResult, folder: Path) -> str 
         parts.append(f"{len(names)} extrait{'s' if len(names) > 1 else ''} par financeur {_said(d)} ({shown})")
     them = "les" if n > 1 else "le"
     run = "de tous les départements (sans --departement)" if mine == TOUS else f"du département {mine}"
-    apart = f"par exemple --par-financeur « {folder / mine} »" if mine != TOUS else "un autre pour cette consolidation"
+    where = (f"une autre consolidation a écrit dans le dossier --par-financeur « {folder} », depuis le début de "
+             "celle-ci," if waited else f"le dossier --par-financeur « {folder} » contient")
+    said = f"{where} {' et '.join(parts)} : cette consolidation {run} ne {them} remplace ni ne {them} supprime"
+    return said + "." if waited else f"{said}, et rien n'est écrit. {way_out(result, folder, n)}."
+
+
+def way_out(result: ConsolidationResult, folder: Path, n: int = 2, again: bool = False) -> str:
+    """What to do of another département's extracts in `folder` (`n` of them): a folder per département,
+    or `--remplacer`. `again`: said of a run whose workbook is written (« relancez-la … »)."""
+    mine = _departement_of(result)
     whose = "ces extraits" if n > 1 else "cet extrait"
-    return (f"le dossier --par-financeur « {folder} » contient {' et '.join(parts)} : cette consolidation {run} "
-            f"ne {them} remplace ni ne {them} supprime, et rien n'est écrit. Écrivez les extraits de chaque "
-            f"département dans son propre dossier ({apart}), ou ajoutez {REMPLACER} pour remplacer {whose} "
-            "par ceux de cette consolidation.")
+    if again:
+        apart = (f"un dossier d'extraits à elle (par exemple --par-financeur « {folder / mine} »)" if mine != TOUS
+                 else "un autre dossier d'extraits")
+        return f"relancez-la avec {apart}, ou avec {REMPLACER} pour remplacer {whose}"
+    apart = (f"par exemple --par-financeur « {folder / mine} »" if mine != TOUS
+             else "un autre pour cette consolidation")
+    return (f"Écrivez les extraits de chaque département dans son propre dossier ({apart}), ou ajoutez "
+            f"{REMPLACER} pour remplacer {whose} par ceux de cette consolidation")
 
 
 def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
