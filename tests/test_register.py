@@ -2454,6 +2454,165 @@ def test_an_extract_of_a_financeur_gone_since_is_removed_never_a_users_file(tmp_
            "financeur_code_inconnu.xlsx" in out
 
 
+def _bytes_of(dossier: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(dossier.iterdir()) if p.is_file()}
+
+
+def test_extracts_of_another_departement_are_neither_replaced_nor_removed(tmp_path, examples, capsys):
+    """The région's référent runs the 62, then the 59, with one folder of extracts: the 59's replaced
+    every financeur the two share and removed the 62's others (`financeur_code_inconnu.xlsx`) as « d'une
+    consolidation précédente » — the 62's extracts lost, one line said. Refused now, nothing written,
+    the 62's named and the way out given; a folder per département works, and --remplacer replaces
+    them on purpose (the 62's stale ones removed with them)."""
+    region = tmp_path / "région"
+    region.mkdir()
+    pas_de_calais, nord = _folder(region, examples), _nord(region, examples)
+    dossier = region / "extraits"
+    assert _run("consolider", pas_de_calais, "-o", region / "c62.xlsx", "--departement", "62",
+                "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    before = _bytes_of(dossier)
+    assert "financeur_code_inconnu.xlsx" in before
+    capsys.readouterr()
+    args = ("consolider", nord, "-o", region / "c59.xlsx", "--departement", "59", "--par-financeur", dossier,
+            "--jobs", "1")
+    assert _run(*args) == 2
+    err = capsys.readouterr().err
+    assert f"le dossier --par-financeur « {dossier} » contient {len(before)} extraits par financeur du " \
+           "département 62 (financeur_" in err
+    assert "cette consolidation du département 59 ne les remplace ni ne les supprime, et rien n'est écrit. " \
+           "Écrivez les extraits de chaque département dans son propre dossier (par exemple --par-financeur " \
+           f"« {dossier / '59'} »), ou ajoutez --remplacer pour remplacer ces extraits par ceux de cette " \
+           "consolidation." in err
+    assert "Traceback" not in err and _bytes_of(dossier) == before and not (region / "c59.xlsx").exists()
+    # a folder per département: both kept
+    assert _run("consolider", nord, "-o", region / "c59.xlsx", "--departement", "59", "--par-financeur",
+                dossier / "59", "--jobs", "1") in (0, 1)
+    assert _bytes_of(dossier) == before
+    # the 62's next comité: its own extracts replaced, as before
+    assert _run("consolider", pas_de_calais, "-o", region / "c62.xlsx", "--departement", "062",
+                "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    assert set(_bytes_of(dossier)) == set(before) and _bytes_of(dossier) != before
+    # --remplacer: the 59's replace them, the 62's financeurs absent from the 59 removed
+    assert _run(*args, "--remplacer") in (0, 1)
+    now = {p.name for p in dossier.glob("financeur_*.xlsx")}
+    assert "financeur_code_inconnu.xlsx" not in now and now < set(before)
+
+
+def test_a_region_wide_run_and_a_departements_never_replace_each_others_extracts(tmp_path, examples, capsys):
+    """Without --departement, a consolidation is the région's: over the 62's extracts it is refused,
+    as the 62's run over the région's — each names the other's (« tous les départements »)."""
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--departement", "62", "--par-financeur", dossier,
+                "--jobs", "1") in (0, 1)
+    before = _bytes_of(dossier)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "r.xlsx", "--par-financeur", dossier, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "extraits par financeur du département 62 (" in err and "cette consolidation de tous les départements " \
+        "(sans --departement) ne les remplace ni ne les supprime" in err and "un autre pour cette consolidation" in err
+    assert _bytes_of(dossier) == before and not (tmp_path / "r.xlsx").exists()
+    other = tmp_path / "région"
+    assert _run("consolider", folder, "-o", tmp_path / "r.xlsx", "--par-financeur", other, "--jobs", "1") in (0, 1)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--departement", "62", "--par-financeur", other,
+                "--jobs", "1") == 2
+    assert "extraits par financeur d'une consolidation de tous les départements (sans --departement) (" \
+        in capsys.readouterr().err
+
+
+def test_another_departements_extracts_written_while_a_run_waits_are_not_replaced(tmp_path, examples, capsys,
+                                                                                  monkeypatch):
+    """The 62's run and the 59's at once, one folder: the 59's found it empty, waited for the 62's to
+    write its extracts (`extracts_lock`), then replaced them — the check before the wait let it. Asked
+    again once the folder is held: the 62's extracts kept, the 59's workbook said written and its
+    extracts not, with the way out; the register as it was."""
+    import contextlib
+
+    from acv_xl.outputs import consolidation_extracts as E
+
+    region = tmp_path / "région"
+    region.mkdir()
+    pas_de_calais, nord = _folder(region, examples), _nord(region, examples)
+    made = tmp_path / "faits"
+    assert _run("consolider", pas_de_calais, "-o", tmp_path / "c62.xlsx", "--departement", "62", "--par-financeur",
+                made, "--jobs", "1") in (0, 1)
+    dossier, reg = region / "extraits", tmp_path / "r.sqlite"
+    real = E.extracts_lock
+
+    @contextlib.contextmanager
+    def meanwhile(folder, wait=None):  # the 62's run writes its extracts while the 59's waits
+        folder.mkdir(exist_ok=True)
+        for p in made.glob("financeur_*.xlsx"):
+            shutil.copy2(p, folder / p.name)
+        with real(folder, wait):
+            yield
+
+    monkeypatch.setattr(E, "extracts_lock", meanwhile)
+    capsys.readouterr()
+    assert _run("consolider", nord, "-o", region / "c59.xlsx", "--departement", "59", "--par-financeur", dossier,
+                "--jobs", "1", "--registre", reg) == 2
+    err = capsys.readouterr().err
+    assert f"une autre consolidation a écrit dans le dossier --par-financeur « {dossier} », depuis le début de " \
+           "celle-ci, 12 extraits par financeur du département 62 (" in err
+    assert "cette consolidation du département 59 ne les remplace ni ne les supprime. Le classeur consolidé est " \
+           "écrit ; les extraits par financeur ne sont pas écrits et la consolidation n'est pas enregistrée dans le " \
+           "registre : relancez-la avec un dossier d'extraits à elle (par exemple --par-financeur " \
+           f"« {dossier / '59'} »), ou avec --remplacer pour remplacer ces extraits." in err
+    assert _bytes_of(dossier) == _bytes_of(made) and (region / "c59.xlsx").exists()
+    if reg.exists():  # created, nothing recorded
+        con = sqlite3.connect(reg)
+        assert con.execute("SELECT COUNT(*) FROM consolidations").fetchone()[0] == 0
+        con.close()
+
+
+def _as_written_before_the_mark(path: Path) -> None:
+    """`path` as the previous version wrote it: no département property, only its subject."""
+    import zipfile
+
+    parts = {}
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            parts[info] = z.read(info)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            if info.filename == "docProps/custom.xml":
+                data = re.sub(rb'<property [^>]*name="acv_xl_departement".*?</property>', b"", data)
+                assert b"acv_xl_departement" not in data and b"acv-xl extrait" in data
+            z.writestr(info, data)
+
+
+def test_extracts_of_the_previous_version_are_judged_by_their_subject(tmp_path, examples, capsys):
+    """An extract written before the département property says its département in its subject
+    (« département 62 », « consolidation »): the 59's run is refused over it, the 62's replaces it."""
+    region = tmp_path / "région"
+    region.mkdir()
+    pas_de_calais, nord = _folder(region, examples), _nord(region, examples)
+    dossier = region / "extraits"
+    assert _run("consolider", pas_de_calais, "-o", region / "c62.xlsx", "--departement", "62",
+                "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    for p in dossier.glob("financeur_*.xlsx"):
+        _as_written_before_the_mark(p)
+    before = _bytes_of(dossier)
+    capsys.readouterr()
+    assert _run("consolider", nord, "-o", region / "c59.xlsx", "--departement", "59", "--par-financeur", dossier,
+                "--jobs", "1") == 2
+    assert "extraits par financeur du département 62 (" in capsys.readouterr().err and _bytes_of(dossier) == before
+    assert _run("consolider", pas_de_calais, "-o", region / "c62.xlsx", "--departement", "62",
+                "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    assert set(_bytes_of(dossier)) == set(before)
+    # a région's run of the previous version (« consolidation ») is no département's either
+    other = region / "r"
+    assert _run("consolider", pas_de_calais, "-o", region / "r.xlsx", "--par-financeur", other, "--jobs", "1") in (0, 1)
+    for p in other.glob("financeur_*.xlsx"):
+        _as_written_before_the_mark(p)
+    assert _run("consolider", pas_de_calais, "-o", region / "r.xlsx", "--par-financeur", other, "--jobs", "1") in (0, 1)
+    capsys.readouterr()
+    assert _run("consolider", pas_de_calais, "-o", region / "c62.xlsx", "--departement", "62",
+                "--par-financeur", other, "--jobs", "1") == 2
+    assert "d'une consolidation de tous les départements (sans --departement) (" in capsys.readouterr().err
+
+
 def test_a_stale_extract_that_cannot_be_removed_is_named_and_the_run_still_recorded(tmp_path, examples, capsys,
                                                                                       monkeypatch):
     """The stale extract open in Excel (Windows refuses its removal): the consolidation, its

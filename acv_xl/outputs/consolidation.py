@@ -55,7 +55,7 @@ from acv_xl.contract import file_kinds, layout
 from acv_xl.contract.system_errors import resolved
 from acv_xl.contract.values import EXCEL_MAX, EXCEL_ROWS, fmt_number
 from acv_xl.outputs.atomic import OutputError
-from acv_xl.outputs.consolidation_extracts import ExtractsBusy
+from acv_xl.outputs.consolidation_extracts import ExtractsBusy, ExtractsOfAnother, way_out
 from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
@@ -931,9 +931,17 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             written.append("son résumé JSON")
             lap("écriture du JSON")
         if par_financeur is not None:
-            from acv_xl.outputs.consolidation_extracts import extracts_lock, remove_stale_extracts, write_extracts
+            from acv_xl.outputs.consolidation_extracts import (
+                extracts_lock,
+                other_departement_problem,
+                remove_stale_extracts,
+                write_extracts,
+            )
 
             with extracts_lock(Path(par_financeur)):  # never two runs' extracts mixed in one folder
+                # asked again: another département's run may have written there while this one waited
+                if not replace and (problem := other_departement_problem(result, Path(par_financeur), waited=True)):
+                    raise ExtractsOfAnother(problem)
                 begun = True
                 result.extracts = write_extracts(result, Path(par_financeur), groups)
                 result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
@@ -945,6 +953,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         if isinstance(exc, ExtractsBusy):  # another run's extracts in that folder: this one's not written
             raise UsageError(_written_before(str(exc), written, False, record is not None, "attendez la fin de "
                                              "l'autre consolidation, puis relancez celle-ci")) from None
+        if isinstance(exc, ExtractsOfAnother):  # written there since the check: this run's not written
+            raise UsageError(_written_before(str(exc), written, False, record is not None,
+                                             way_out(result, Path(par_financeur), again=True))) from None
         if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
                                              record is not None)) from None

@@ -7,7 +7,9 @@ convention, année and statut. Codes outside the reference list share one extrac
 (CON-05), as they share one column of the consolidation.
 
 Each extract carries the consolidated workbook's custom property: a later `consolider` over a
-folder holding it lists it as ignored, never reads it as a convention.
+folder holding it lists it as ignored, never reads it as a convention. And its département
+(`provenance.extract_departement`): a run replaces or removes only the extracts of its own
+département — `--departement 59` over the 62's extracts is refused, never their silent loss.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Sequence
 
-from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe
+from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement
 from acv_xl.checks.totals import ZERO
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
@@ -31,7 +33,8 @@ from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import OutputError, atomic_write
 from acv_xl.outputs.consolidation_result import ConsolidationResult
 from acv_xl.outputs.consolidation_workbook import LIGNES_KEYS, SANS_ID, H, _financeur_order, _Writer, gc_paused, write_packed
-from acv_xl.outputs.output_guard import EXTRAIT, Output, check_outputs, mark_xlsxwriter
+from acv_xl.outputs.output_guard import EXTRAIT, REMPLACER, Output, check_outputs, mark_xlsxwriter
+from acv_xl.reading.provenance import DEPARTEMENT_PROPERTY, TOUS, extract_departement
 
 
 FEUILLE_LIGNES = "Lignes"
@@ -69,7 +72,79 @@ def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence
         return None
     outputs = [Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
                for _, target in _targets(extract_lines(result) if groups is None else groups, folder)]
-    return check_outputs(inputs, [*others, *outputs], replace=replace, resolved=True, input_ids=input_ids)
+    return check_outputs(inputs, [*others, *outputs], replace=replace, resolved=True, input_ids=input_ids) \
+        or (None if replace else other_departement_problem(result, folder))
+
+
+def _departement_of(result: ConsolidationResult) -> str:
+    """What a run's extracts record as their département: `--departement`'s code, else `TOUS`."""
+    return result.departement or TOUS
+
+
+def _said(departement: str | None) -> str:
+    if departement == TOUS:
+        return "d'une consolidation de tous les départements (sans --departement)"
+    return f"du département {departement}" if departement else "dont le département ne se lit pas"
+
+
+class ExtractsOfAnother(Exception):
+    """Another département's extracts found in the folder once this run holds it (`extracts_lock`):
+    written by another run since this one checked (it held the folder while this one waited for it).
+    The message says so; this run's workbook is written, its extracts are not."""
+
+
+def other_departement_problem(result: ConsolidationResult, folder: Path, waited: bool = False) -> str | None:
+    """Why this run may not replace nor remove the extracts found in `folder` (French), or None: some
+    are of another département than this run's. The 59's run over the folder of the 62's extracts
+    replaced every financeur the two share and removed the others as « d'une consolidation
+    précédente » — the 62's extracts lost with one line said. An extract of the same département is
+    a previous comité's: replaced, as before. A run without `--departement` (a région's) and a
+    département's are two: neither replaces the other's. An extract whose département cannot be read
+    (its properties removed by hand) is kept too: nothing says it is this run's.
+    `waited`: asked again under the lock (another run wrote them meanwhile): the sentence is then the
+    error that `consolidation._written_before` completes with what is written and the way out."""
+    if not folder.is_dir():
+        return None
+    from acv_xl.reading.provenance import produced_by
+
+    mine = _departement_of(result)
+    named = _extract_names()
+    found: dict[str | None, list[str]] = defaultdict(list)
+    for p in sorted(folder.glob("financeur_*.xlsx")):
+        if p.name not in named or not p.is_file() or produced_by(p) != EXTRAIT:
+            continue
+        theirs = extract_departement(p)
+        if theirs is None or norm_departement(theirs) != norm_departement(mine):
+            found[None if theirs is None else theirs if theirs == TOUS else norm_departement(theirs)].append(p.name)
+    if not found:
+        return None
+    n = sum(map(len, found.values()))
+    parts = []
+    for d, names in found.items():
+        shown = ", ".join(names[:5]) + (f" et {len(names) - 5} autre{'s' if len(names) > 6 else ''}"
+                                        if len(names) > 5 else "")
+        parts.append(f"{len(names)} extrait{'s' if len(names) > 1 else ''} par financeur {_said(d)} ({shown})")
+    them = "les" if n > 1 else "le"
+    run = "de tous les départements (sans --departement)" if mine == TOUS else f"du département {mine}"
+    where = (f"une autre consolidation a écrit dans le dossier --par-financeur « {folder} », depuis le début de "
+             "celle-ci," if waited else f"le dossier --par-financeur « {folder} » contient")
+    said = f"{where} {' et '.join(parts)} : cette consolidation {run} ne {them} remplace ni ne {them} supprime"
+    return said + "." if waited else f"{said}, et rien n'est écrit. {way_out(result, folder, n)}."
+
+
+def way_out(result: ConsolidationResult, folder: Path, n: int = 2, again: bool = False) -> str:
+    """What to do of another département's extracts in `folder` (`n` of them): a folder per département,
+    or `--remplacer`. `again`: said of a run whose workbook is written (« relancez-la … »)."""
+    mine = _departement_of(result)
+    whose = "ces extraits" if n > 1 else "cet extrait"
+    if again:
+        apart = (f"un dossier d'extraits à elle (par exemple --par-financeur « {folder / mine} »)" if mine != TOUS
+                 else "un autre dossier d'extraits")
+        return f"relancez-la avec {apart}, ou avec {REMPLACER} pour remplacer {whose}"
+    apart = (f"par exemple --par-financeur « {folder / mine} »" if mine != TOUS
+             else "un autre pour cette consolidation")
+    return (f"Écrivez les extraits de chaque département dans son propre dossier ({apart}), ou ajoutez "
+            f"{REMPLACER} pour remplacer {whose} par ceux de cette consolidation")
 
 
 def extract_lines(result: ConsolidationResult) -> dict[str, list[list[Any]]]:
@@ -180,6 +255,8 @@ class _ExtractWriter(_Writer):
         d = f"département {self.r.departement}" if self.r.departement else "consolidation"
         self.wb.set_properties({"title": f"Extrait par financeur — {self.nom}", "subject": d, "author": "acv-xl"})
         mark_xlsxwriter(self.wb, EXTRAIT)  # a derived report: replaced by the next run, never counted
+        # its département, read by the next run (`other_departement_problem`) rather than the subject's words
+        self.wb.set_custom_property(DEPARTEMENT_PROPERTY, _departement_of(self.r))
 
 
 def write_extracts(result: ConsolidationResult, folder: Path,

@@ -91,6 +91,38 @@ def _zip_part(path: Path, name: str) -> bytes | None:
         return None
 
 
+# An extract's département (`consolider --departement`), or `TOUS` for a consolidation without that
+# option: a custom property beside the mark. An extract of a version before it says so only in its
+# « subject » property (« département 62 », « consolidation »), read instead.
+DEPARTEMENT_PROPERTY = "acv_xl_departement"
+TOUS = "tous"
+_CORE_PART = "docProps/core.xml"
+_XML_DEPARTEMENT = re.compile(
+    rb"""name\s*=\s*["']""" + DEPARTEMENT_PROPERTY.encode() + rb"""["'][^>]*>\s*<(?:\w+:)?lpwstr>([^<]*)<""")
+_XML_SUBJECT = re.compile(rb"<(?:\w+:)?subject>([^<]*)<")
+_OLD_SUBJECT = re.compile(r"département\s+(\S+)")
+
+
+def extract_departement(path: str | Path) -> str | None:
+    """The département of an extract by financeur (`consolider --par-financeur`): its code as written
+    (« 62 »), `TOUS` for a consolidation without `--departement`, or None when neither property says
+    it (removed by hand, or unreadable). Bounded reads of two small parts, as `produced_by`."""
+    from html import unescape
+
+    path = Path(path)
+    data = _zip_part(path, _CUSTOM_PART)
+    if data and (m := _XML_DEPARTEMENT.search(data)):
+        value = unescape(m.group(1).decode("utf-8", "replace")).strip()
+        return value or None
+    data = _zip_part(path, _CORE_PART)
+    if not data or not (m := _XML_SUBJECT.search(data)):
+        return None
+    subject = unescape(m.group(1).decode("utf-8", "replace")).strip()
+    if subject == "consolidation":  # what an extract of a run without --departement was given
+        return TOUS
+    return m.group(1) if (m := _OLD_SUBJECT.fullmatch(subject)) else None
+
+
 def produced_by(path: str | Path) -> str | None:
     """The kind of acv-xl report `path` is (« consolidation », « annexe »…), or None: a
     convention's workbook, another file, a missing or unreadable one."""
