@@ -641,6 +641,36 @@ def test_an_answer_sent_before_its_request_s_body_closes_the_connection(tmp_path
         assert "entetes_trop_lents" not in log.read_text()
 
 
+def test_a_request_refused_before_its_body_was_read_keeps_its_connection_for_the_next(server):
+    """A call refused before its body was read (no token: 401; text/plain: 415), its body sent whole:
+    the connection was closed after the answer, with the body still unread. The next request a client
+    sent on that kept-alive connection got « Connection reset by peer » (httpx's pool, run in the full
+    suite), and the answer itself could be lost to the reset. The body is let in, and the next request
+    answered on the same connection."""
+    client, _ = server
+    port = client.base_url.port
+    body = b"[" + b" " * 400_000 + b"]"  # more than one read of the server: still coming when it answers
+    calls = (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body,
+             b"POST /xlwings/custom-scripts-call/valider HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+             + TOKEN.encode() + b"\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    for call, status in zip(calls, (b"401", b"415")):
+        got = b""
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.settimeout(30)
+            try:
+                s.sendall(call + b"GET /manifest HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                while got.count(b"HTTP/1.1 ") < 2 or not got.rstrip().endswith(b">"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except OSError:  # reset: what came before it is the answer
+                pass
+        assert got.startswith(b"HTTP/1.1 " + status), got[:200]
+        assert got.count(b"HTTP/1.1 200") == 1, got[:300]
+
+
 def test_a_bad_chunk_leaves_one_log_line_naming_its_request(server):
     """A body sent in chunks with a bad chunk size (« zz ») got its 400, and two log lines: « - - issue=
     requete_http_invalide statut=400 », naming no request, and the application's « POST … client=jeton

@@ -175,6 +175,7 @@ class DeadlineProtocol(_Base):
         self._answering = None  # the request whose answer is being sent (httptools)
         self._stall_timer = None  # armed while the client reads none of what is sent (`pause_writing`)
         self._head_started = False  # a byte of the awaited head arrived
+        self._draining = False  # the answered request's body still coming (`on_response_complete`)
         self._in_head = False  # between the start of a request and the end of its headers (httptools)
         self._head_size = 0  # bytes received meanwhile
         self._head_since = 0.0  # when the wait for the head began (the log line's duration)
@@ -211,6 +212,9 @@ class DeadlineProtocol(_Base):
 
     def _head_expired(self) -> None:
         self._head_timer = None
+        if self._draining:  # the rest of an answered request's body never came: nothing left to answer
+            self.transport.close()
+            return
         if self.transport.is_closing() or not self._waiting():
             return  # a request under way: its body and its computation have their own limits
         if self._head_started:
@@ -343,14 +347,23 @@ class DeadlineProtocol(_Base):
         if self.cycle is not None and self.cycle.response_complete and self.cycle.more_body:
             # answered before its body was all in (a GET announcing one, a call refused unread): what comes
             # next is that body, not a head — it was waited for as one, and a 408 « en-têtes » followed the
-            # answer on the same connection. Closed, as nginx does past an unread body.
-            self.transport.close()
+            # answer on the same connection. Closing at once lost the next request of a client that had sent
+            # its body whole (a reset on its kept-alive connection, even on the answer itself): the rest is
+            # let in within the same deadline, then the next head awaited; past it, closed without a word.
+            self._draining = True
+            self._wait_for_head()
             return
         if self._waiting():
             self._wait_for_head()
 
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self._draining and not self.transport.is_closing():  # the answered request's body is all in
+            self._draining = False
+            self._wait_for_head()
+
     def data_received(self, data: bytes) -> None:
-        if self._waiting() and data:
+        if self._waiting() and data and not self._draining:
             self._head_started = True
         super().data_received(data)
         if self._in_head:  # httptools keeps an unfinished header in memory, whatever its size
