@@ -3583,6 +3583,35 @@ def test_the_comite_date_is_read_in_the_forms_a_prefecture_writes_never_guessed(
     assert "au 12/06/2027 (date du comité « Comité du 12.06.2027 »)" in texts, texts
 
 
+def test_a_label_without_a_date_says_the_forms_read_and_a_part_of_a_date_what_it_lacks(tmp_path, examples, capsys):
+    """« Comité de juin 2027 » was told « aucune date reconnue … (attendu par exemple « Comité du 12/06/2026 »
+    ou « Comité du 12 juin 2026 ») », as if the label held nothing of a date, and naming two forms of the
+    seven read. Now: the part typed and what it lacks (never completed), and every form read."""
+    from acv_xl.outputs.consolidation_result import FORMES_LUES, partial_date_in_label
+
+    assert partial_date_in_label("Comité de JUIN 2027") == ("JUIN 2027", "un mois sans jour")
+    assert partial_date_in_label("Comité du 1er Décembre") == ("1er Décembre", "un jour sans année")
+    assert partial_date_in_label("CE 06/12") == ("06/12", "un jour sans année")
+    for label in ("Comité du 12 juin 2027", "Comité du 31/02/2026", "Comité n° 3", "Réunion 2027", "CE 13/13"):
+        assert partial_date_in_label(label) is None, label
+    folder = _folder(tmp_path, examples)
+    said = []
+    for comite in ("Comité de juin 2027", "Comité n° 3", "Comité du 06/13/2027"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--comite", comite,
+                    "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    ailleurs = "la phase de chaque convention est mesurée à la date de son prochain comité, sinon à la date du jour"
+    assert ("acv-xl : le libellé du comité « Comité de juin 2027 » ne donne pas de date entière (« juin 2027 » : un "
+            f"mois sans jour, jamais complété) : {ailleurs}. Écrivez la date entière dans le libellé (--comite) pour "
+            f"la mesurer à la date du comité ; dates lues : {FORMES_LUES}.") in said[0], said[0]
+    assert (f"acv-xl : aucune date reconnue dans le libellé du comité « Comité n° 3 » : {ailleurs}. Dates lues : "
+            f"{FORMES_LUES}.") in said[1], said[1]
+    assert f"« 06/13/2027 » du libellé du comité « Comité du 06/13/2027 » n'existe pas" in said[2], said[2]
+    assert f"dates lues : {FORMES_LUES}." in said[2], said[2]
+    assert "« 2027-06-12 » (année, mois, jour)" in FORMES_LUES and "« 12/06/27 »" in FORMES_LUES
+
+
 def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
     """« Comité du 31/02/2026 » was told « aucune date reconnue … (attendu par exemple « Comité du
     12/06/2026 ») », the very form the user had typed: now the date typed and that it does not exist."""

@@ -86,6 +86,13 @@ _NOT_AFTER_FIGURES, _NOT_BEFORE_FIGURES = r"(?<!\d)(?<!\d[./-])", r"(?!\d)(?![./
 _DAY_FIRST = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})" + _NOT_BEFORE_FIGURES)
 _YEAR_FIRST = re.compile(_NOT_AFTER_FIGURES + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})" + _NOT_BEFORE_FIGURES)
 _DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?:er)? ?([a-z]+)\.? (\d{4})(?!\d)")
+# The forms read, as the warnings name them when a label holds no date.
+FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
+               "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
+# A part of a date, searched in the label as typed (a word is a month when folded: « Décembre », « JUIN »)
+_MONTH_AND_YEAR = re.compile(r"([^\W\d_]+)\.?\s+(\d{4})(?!\d)")
+_DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:er)?\s*([^\W\d_]+)")
+_DAY_AND_MONTH_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})[./](\d{1,2})" + _NOT_BEFORE_FIGURES)
 
 
 def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
@@ -130,6 +137,24 @@ def impossible_date_in_label(text: str | None) -> str | None:
     « 31 juin 2026 », « 2027-13-01 »): `date_of_label` finds none, and the user must be told why."""
     found = _date_in_label(text)
     return found[0] if found and found[1] is None else None
+
+
+def partial_date_in_label(text: str | None) -> tuple[str, str] | None:
+    """A part of a date in a comité's label that holds none, as typed, and what it lacks: « juin 2027 », a
+    month without a day; « 12 juin » or « 12/06 », a day without a year — never completed (the 1st? the
+    current year?), but said, so that the référent writes the date whole."""
+    if _date_in_label(text) is not None:
+        return None
+    for m in _MONTH_AND_YEAR.finditer(text or ""):
+        if fold(m.group(1)) in _MOIS:
+            return m.group(0), "un mois sans jour"
+    for m in _DAY_AND_MONTH.finditer(text or ""):
+        if fold(m.group(2)) in _MOIS and 1 <= int(m.group(1)) <= 31:
+            return m.group(0), "un jour sans année"
+    for m in _DAY_AND_MONTH_IN_FIGURES.finditer(text or ""):
+        if 1 <= int(m.group(1)) <= 31 and 1 <= int(m.group(2)) <= 12:
+            return m.group(0), "un jour sans année"
+    return None
 
 
 _MATURITE = itemgetter(4)  # an action's maturité (`ACTION_FIELDS`)
