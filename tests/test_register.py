@@ -3612,6 +3612,18 @@ def test_a_label_without_a_date_says_the_forms_read_and_a_part_of_a_date_what_it
     assert "« 2027-06-12 » (année, mois, jour)" in FORMES_LUES and "« 12/06/27 »" in FORMES_LUES
 
 
+def test_a_month_in_figures_without_a_day_is_said_as_such():
+    """« Comité 06/2027 », « CE 2027-06 »: a month and its year in figures, told « aucune date reconnue »
+    as if nothing of a date were there, where « Comité de juin 2027 » is told its day is missing."""
+    from acv_xl.outputs.consolidation_result import partial_date_in_label
+
+    assert partial_date_in_label("Comité 06/2027") == ("06/2027", "un mois sans jour")
+    assert partial_date_in_label("CE 2027-06") == ("2027-06", "un mois sans jour")
+    assert partial_date_in_label("Comité 6.2027") == ("6.2027", "un mois sans jour")
+    for label in ("CE 2027-13", "Comité 13/2027", "Programme 2026-2027", "CE 2027-06-12"):
+        assert partial_date_in_label(label) is None, label
+
+
 def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
     """« Comité du 31/02/2026 » was told « aucune date reconnue … (attendu par exemple « Comité du
     12/06/2026 ») », the very form the user had typed: now the date typed and that it does not exist."""

@@ -93,6 +93,8 @@ FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06
 _MONTH_AND_YEAR = re.compile(r"([^\W\d_]+)\.?\s+(\d{4})(?!\d)")
 _DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:er)?\s*([^\W\d_]+)")
 _DAY_AND_MONTH_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})[./](\d{1,2})" + _NOT_BEFORE_FIGURES)
+_MONTH_AND_YEAR_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(?:(\d{1,2})[./-](\d{4})|(\d{4})[./-](\d{1,2}))"
+                                        + _NOT_BEFORE_FIGURES)
 
 
 def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
@@ -140,13 +142,16 @@ def impossible_date_in_label(text: str | None) -> str | None:
 
 
 def partial_date_in_label(text: str | None) -> tuple[str, str] | None:
-    """A part of a date in a comité's label that holds none, as typed, and what it lacks: « juin 2027 », a
-    month without a day; « 12 juin » or « 12/06 », a day without a year — never completed (the 1st? the
-    current year?), but said, so that the référent writes the date whole."""
+    """A part of a date in a comité's label that holds none, as typed, and what it lacks: « juin 2027 »
+    (« 06/2027 », « 2027-06 » too), a month without a day; « 12 juin » or « 12/06 », a day without a
+    year — never completed (the 1st? the current year?), but said, so that the référent writes it whole."""
     if _date_in_label(text) is not None:
         return None
     for m in _MONTH_AND_YEAR.finditer(text or ""):
         if fold(m.group(1)) in _MOIS:
+            return m.group(0), "un mois sans jour"
+    for m in _MONTH_AND_YEAR_IN_FIGURES.finditer(text or ""):  # « 06/2027 », « 2027-06 »
+        if 1 <= int(m.group(1) or m.group(4)) <= 12:
             return m.group(0), "un mois sans jour"
     for m in _DAY_AND_MONTH.finditer(text or ""):
         if fold(m.group(2)) in _MOIS and 1 <= int(m.group(1)) <= 31:
