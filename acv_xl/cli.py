@@ -448,7 +448,8 @@ def _consolider(args, prefetched) -> int:
             return status
         chemin = reference.chemin
     if args.comite:
-        from acv_xl.outputs.consolidation_result import date_of_label, impossible_date_in_label
+        from acv_xl.outputs.consolidation_result import (FORMES_LUES, date_of_label, impossible_date_in_label,
+                                                         partial_date_in_label)
         from acv_xl.reading.errors import file_text
 
         if file_text(args.comite) != args.comite:  # bytes not UTF-8 (a script saved in Latin-1): no writer takes them
@@ -456,14 +457,19 @@ def _consolider(args, prefetched) -> int:
                          "(un script enregistré dans un autre codage ?) : enregistrez le script en UTF-8, ou "
                          "tapez le libellé dans le terminal.")
 
+        # said, never guessed (the readiness needs a date), with the forms read: the référent retypes it in one
+        ailleurs = "la phase de chaque convention est mesurée à la date de son prochain comité, sinon à la date du jour"
         if (typed := impossible_date_in_label(args.comite)) is not None:  # « 31/02/2026 »: a date, but none
-            _say(f"acv-xl : la date « {typed} » du libellé du comité « {args.comite} » n'existe pas : la phase "
-                 "de chaque convention est mesurée à la date de son prochain comité, sinon à la date du jour. "
-                 "Corrigez le libellé (--comite) pour la mesurer à la date du comité.", sys.stderr)
-        elif date_of_label(args.comite) is None:  # said, not guessed: the readiness needs a date
-            _say(f"acv-xl : aucune date reconnue dans le libellé du comité « {args.comite} » (attendu par "
-                 "exemple « Comité du 12/06/2026 » ou « Comité du 12 juin 2026 ») : la phase de chaque "
-                 "convention est mesurée à la date de son prochain comité, sinon à la date du jour.", sys.stderr)
+            _say(f"acv-xl : la date « {typed} » du libellé du comité « {args.comite} » n'existe pas : {ailleurs}. "
+                 f"Corrigez le libellé (--comite) pour la mesurer à la date du comité ; dates lues : {FORMES_LUES}.",
+                 sys.stderr)
+        elif (part := partial_date_in_label(args.comite)) is not None:  # « juin 2027 », « 12 juin »
+            _say(f"acv-xl : le libellé du comité « {args.comite} » ne donne pas de date entière (« {part[0]} » : "
+                 f"{part[1]}, jamais complété) : {ailleurs}. Écrivez la date entière dans le libellé (--comite) pour "
+                 f"la mesurer à la date du comité ; dates lues : {FORMES_LUES}.", sys.stderr)
+        elif date_of_label(args.comite) is None:
+            _say(f"acv-xl : aucune date reconnue dans le libellé du comité « {args.comite} » : {ailleurs}. Dates "
+                 f"lues : {FORMES_LUES}.", sys.stderr)
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs, "not_taken": args.not_taken,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None

@@ -3706,6 +3706,83 @@ def test_the_comite_date_is_read_in_figures_or_in_words_and_an_unreadable_one_is
     assert "aucune date reconnue" in capsys.readouterr().err
 
 
+def test_the_comite_date_is_read_in_the_forms_a_prefecture_writes_never_guessed(tmp_path, examples, capsys):
+    """« CE 2027-06-12 », « Comité du 12.06.2027 », « 12-06-2027 », « 12/06/27 »: no date was read, so no
+    comité recorded late was said, historique did not number two labels of one date, and the Synthèse's
+    phase was measured at each convention's next comité, not at the comité's. Read now; a part of a date
+    (« juin 2027 », « 12 juin », « 06/12 ») or an impossible one (« 2027-13-01 », an American « 06/13/2027 »)
+    still none."""
+    from acv_xl.history.historique import _numbered
+    from acv_xl.outputs.consolidation_result import date_of_label, impossible_date_in_label
+
+    for label in ("CE 2027-06-12", "Comité du 12.06.2027", "12-06-2027", "Comité du 12/06/27", "12 JUIN 2027",
+                  "comite_2027.06.12", "Comité du mardi 12 juin 2027", "CE du 12 juin 2027 (ordre du jour du 01/06/2027)"):
+        assert date_of_label(label) == date(2027, 6, 12), label
+    assert date_of_label("1er juin 2027") == date(2027, 6, 1) and date_of_label("12 juil. 2027") == date(2027, 7, 12)
+    assert date_of_label("06/12/2027") == date(2027, 12, 6)  # day first, as in French
+    for label in ("Comité de juin 2027", "12 juin", "06/12", "2027-13-01", "06/13/2027", "112/06/2027",
+                  "12/06/2027/3", "CE 12/06/202", "Comité n° 2027"):
+        assert date_of_label(label) is None, label
+    assert impossible_date_in_label("CE 2027-13-01") == "2027-13-01"
+    assert impossible_date_in_label("Comité du 06/13/2027") == "06/13/2027"
+    assert _numbered(["CE 2027-06-12", "Comité du 12/06/27", "CE 2027-06-19"], ["2027-06-12T10:00:00"] * 3,
+                     [1, 2, 3]) == ["CE 2027-06-12 (n° 1)", "Comité du 12/06/27 (n° 2)", "CE 2027-06-19"]
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    said = []
+    for comite in ("CE 2027-06-19", "Comité du 12.06.2027"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--registre", reg, "--comite",
+                    comite, "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    assert "aucune date reconnue" not in said[0] + said[1], said
+    assert "le comité « Comité du 12.06.2027 » est antérieur au comité « CE 2027-06-19 » (n° 1)" in said[1], said[1]
+    texts = " ".join(str(c.value) for row in openpyxl.load_workbook(tmp_path / "c.xlsx")[Feuille.SYNTHESE].iter_rows()
+                     for c in row if isinstance(c.value, str))
+    assert "au 12/06/2027 (date du comité « Comité du 12.06.2027 »)" in texts, texts
+
+
+def test_a_label_without_a_date_says_the_forms_read_and_a_part_of_a_date_what_it_lacks(tmp_path, examples, capsys):
+    """« Comité de juin 2027 » was told « aucune date reconnue … (attendu par exemple « Comité du 12/06/2026 »
+    ou « Comité du 12 juin 2026 ») », as if the label held nothing of a date, and naming two forms of the
+    seven read. Now: the part typed and what it lacks (never completed), and every form read."""
+    from acv_xl.outputs.consolidation_result import FORMES_LUES, partial_date_in_label
+
+    assert partial_date_in_label("Comité de JUIN 2027") == ("JUIN 2027", "un mois sans jour")
+    assert partial_date_in_label("Comité du 1er Décembre") == ("1er Décembre", "un jour sans année")
+    assert partial_date_in_label("CE 06/12") == ("06/12", "un jour sans année")
+    for label in ("Comité du 12 juin 2027", "Comité du 31/02/2026", "Comité n° 3", "Réunion 2027", "CE 13/13"):
+        assert partial_date_in_label(label) is None, label
+    folder = _folder(tmp_path, examples)
+    said = []
+    for comite in ("Comité de juin 2027", "Comité n° 3", "Comité du 06/13/2027"):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--remplacer", "--comite", comite,
+                    "--jobs", "1") in (0, 1)
+        said.append(capsys.readouterr().err)
+    ailleurs = "la phase de chaque convention est mesurée à la date de son prochain comité, sinon à la date du jour"
+    assert ("acv-xl : le libellé du comité « Comité de juin 2027 » ne donne pas de date entière (« juin 2027 » : un "
+            f"mois sans jour, jamais complété) : {ailleurs}. Écrivez la date entière dans le libellé (--comite) pour "
+            f"la mesurer à la date du comité ; dates lues : {FORMES_LUES}.") in said[0], said[0]
+    assert (f"acv-xl : aucune date reconnue dans le libellé du comité « Comité n° 3 » : {ailleurs}. Dates lues : "
+            f"{FORMES_LUES}.") in said[1], said[1]
+    assert f"« 06/13/2027 » du libellé du comité « Comité du 06/13/2027 » n'existe pas" in said[2], said[2]
+    assert f"dates lues : {FORMES_LUES}." in said[2], said[2]
+    assert "« 2027-06-12 » (année, mois, jour)" in FORMES_LUES and "« 12/06/27 »" in FORMES_LUES
+
+
+def test_a_month_in_figures_without_a_day_is_said_as_such():
+    """« Comité 06/2027 », « CE 2027-06 »: a month and its year in figures, told « aucune date reconnue »
+    as if nothing of a date were there, where « Comité de juin 2027 » is told its day is missing."""
+    from acv_xl.outputs.consolidation_result import partial_date_in_label
+
+    assert partial_date_in_label("Comité 06/2027") == ("06/2027", "un mois sans jour")
+    assert partial_date_in_label("CE 2027-06") == ("2027-06", "un mois sans jour")
+    assert partial_date_in_label("Comité 6.2027") == ("6.2027", "un mois sans jour")
+    for label in ("CE 2027-13", "Comité 13/2027", "Programme 2026-2027", "CE 2027-06-12"):
+        assert partial_date_in_label(label) is None, label
+
+
 def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
     """« Comité du 31/02/2026 » was told « aucune date reconnue … (attendu par exemple « Comité du
     12/06/2026 ») », the very form the user had typed: now the date typed and that it does not exist."""

@@ -64,7 +64,6 @@ AVANCEE, EN_COURS, MOINS_PRETE = "avancée", "en cours", "moins prête"
 # → « avancée »; both below the second → « moins prête »; otherwise « en cours ».
 SEUIL_AVANCEE = (Decimal("0.50"), Decimal("0.50"))
 SEUIL_MOINS_PRETE = (Decimal("0.25"), Decimal("0.25"))
-_DATE_IN_TEXT = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b")
 
 
 @dataclass(frozen=True)
@@ -77,34 +76,89 @@ class Preparation:
 
 _MOIS = {m: i for i, m in enumerate(("janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout",
                                       "septembre", "octobre", "novembre", "decembre"), start=1)}
-_DATE_IN_WORDS = re.compile(r"\b(\d{1,2})(?:er)?\s+([a-z]+)\s+(\d{4})\b")
+_MOIS |= {"janv": 1, "fevr": 2, "fev": 2, "avr": 4, "juil": 7, "sept": 9, "oct": 10, "nov": 11, "dec": 12}
+# Each searched in the folded label (`fold`: lower case, no accents, single spaces), never inside a longer
+# run of figures (« 112/06/2027 », « 12/06/2027/3 » are no dates). Day first, as in French: « 06/12/2027 »
+# is the 6th of December, never an American June 12 (« 06/13/2027 » is a date that does not exist); year
+# first only with four figures (« 2027-06-12 », a file name's ISO date), year, month, day, the one order
+# that starts with a year. A two-figure year is of the 2000s: the programme started in 2018.
+_NOT_AFTER_FIGURES, _NOT_BEFORE_FIGURES = r"(?<!\d)(?<!\d[./-])", r"(?!\d)(?![./-]\d)"
+_DAY_FIRST = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})" + _NOT_BEFORE_FIGURES)
+_YEAR_FIRST = re.compile(_NOT_AFTER_FIGURES + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})" + _NOT_BEFORE_FIGURES)
+_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?:er)? ?([a-z]+)\.? (\d{4})(?!\d)")
+# The forms read, as the warnings name them when a label holds no date.
+FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
+               "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
+# A part of a date, searched in the label as typed (a word is a month when folded: « Décembre », « JUIN »)
+_MONTH_AND_YEAR = re.compile(r"([^\W\d_]+)\.?\s+(\d{4})(?!\d)")
+_DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:er)?\s*([^\W\d_]+)")
+_DAY_AND_MONTH_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})[./](\d{1,2})" + _NOT_BEFORE_FIGURES)
+_MONTH_AND_YEAR_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(?:(\d{1,2})[./-](\d{4})|(\d{4})[./-](\d{1,2}))"
+                                        + _NOT_BEFORE_FIGURES)
+
+
+def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
+    """The first date a comité's label names, as typed, and the date it is (None when no calendar holds
+    it: « 31/02/2026 », « 2027-13-01 »); None when the label names none."""
+    folded = fold(text or "")
+    found = []
+    for m in (_DAY_FIRST.search(folded), _YEAR_FIRST.search(folded)):
+        if m is not None:
+            if len(m.group(1)) == 4:
+                year, month, day = int(m.group(1)), int(m.group(3)), int(m.group(4))
+            else:
+                day, month, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
+                year += 2000 if len(m.group(4)) == 2 else 0
+            found.append((m.start(), m.group(0), day, month, year))
+    for w in _DATE_IN_WORDS.finditer(folded):
+        if w.group(2) in _MOIS:  # (« 12 juin 2027 »; « 12 exemplaires 2027 » is none)
+            # as typed, accents kept (fold keeps a date's figures: the first of them in the label)
+            typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:er)?\s*\S+?\.?\s+" + w.group(3) + r"(?!\d)",
+                              text or "")
+            found.append((w.start(), typed.group(0) if typed else w.group(0), int(w.group(1)), _MOIS[w.group(2)],
+                          int(w.group(3))))
+            break
+    if not found:
+        return None
+    _, typed, day, month, year = min(found)
+    try:
+        return typed, date(year, month, day)
+    except ValueError:
+        return typed, None
 
 
 def date_of_label(text: str | None) -> date | None:
-    """The date a comité's label holds (« Comité du 12/06/2026 », « Comité du 12 juin 2026 »), if any."""
-    m = _DATE_IN_TEXT.search(text or "")
-    if m:
-        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    else:
-        w = _DATE_IN_WORDS.search(fold(text or ""))
-        if not w or w.group(2) not in _MOIS:
-            return None
-        day, month, year = int(w.group(1)), _MOIS[w.group(2)], int(w.group(3))
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
+    """The date a comité's label holds (« Comité du 12/06/2026 », « CE 2026-06-12 », « Comité du 12 juin
+    2026 »), if any: never guessed from a part of one (« juin 2026 », « 12/06 »)."""
+    found = _date_in_label(text)
+    return found[1] if found else None
 
 
 def impossible_date_in_label(text: str | None) -> str | None:
     """The date as typed in a comité's label when it is one no calendar holds (« 31/02/2026 »,
-    « 31 juin 2026 »): `date_of_label` finds none, and the user must be told why."""
-    if (m := _DATE_IN_TEXT.search(text or "")) is not None:
-        return m.group(0) if date_of_label(m.group(0)) is None else None
-    w = _DATE_IN_WORDS.search(fold(text or ""))
-    if w and w.group(2) in _MOIS and date_of_label(text) is None:
-        typed = re.search(r"\b\d{1,2}(?:er)?\s+\S+\s+\d{4}\b", text or "")  # as typed, accents kept
-        return typed.group(0) if typed else w.group(0)
+    « 31 juin 2026 », « 2027-13-01 »): `date_of_label` finds none, and the user must be told why."""
+    found = _date_in_label(text)
+    return found[0] if found and found[1] is None else None
+
+
+def partial_date_in_label(text: str | None) -> tuple[str, str] | None:
+    """A part of a date in a comité's label that holds none, as typed, and what it lacks: « juin 2027 »
+    (« 06/2027 », « 2027-06 » too), a month without a day; « 12 juin » or « 12/06 », a day without a
+    year — never completed (the 1st? the current year?), but said, so that the référent writes it whole."""
+    if _date_in_label(text) is not None:
+        return None
+    for m in _MONTH_AND_YEAR.finditer(text or ""):
+        if fold(m.group(1)) in _MOIS:
+            return m.group(0), "un mois sans jour"
+    for m in _MONTH_AND_YEAR_IN_FIGURES.finditer(text or ""):  # « 06/2027 », « 2027-06 »
+        if 1 <= int(m.group(1) or m.group(4)) <= 12:
+            return m.group(0), "un mois sans jour"
+    for m in _DAY_AND_MONTH.finditer(text or ""):
+        if fold(m.group(2)) in _MOIS and 1 <= int(m.group(1)) <= 31:
+            return m.group(0), "un jour sans année"
+    for m in _DAY_AND_MONTH_IN_FIGURES.finditer(text or ""):
+        if 1 <= int(m.group(1)) <= 31 and 1 <= int(m.group(2)) <= 12:
+            return m.group(0), "un jour sans année"
     return None
 
 
