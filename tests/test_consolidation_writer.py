@@ -181,3 +181,14 @@ def test_the_packers_thread_deflates_each_part_in_order_hands_back_its_error_and
         failed.result()
     packer.close()
     assert not packer._thread.is_alive()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_rows_run_past_a_page_as_their_whole_sum_does(seed):
+    """`_runs_past` stops at the first row past the room: the verdict of the whole sum, to the last bit."""
+    rng = random.Random(seed)
+    heights = [rng.choice([15.0, 17.0, 32.5, 0.1, 47.3, 409.0]) for _ in range(rng.randint(0, 80))]
+    before, after = rng.choice([0.0, 17.0, 32.5]), rng.choice([0.0, 0.1, 216.0])
+    whole = before + sum(heights) + after
+    for room in (whole, whole - 1e-9, whole + 1e-9, whole / 2, 0.0, 500.0):
+        assert W._runs_past(iter(heights), room, before, after) == (bool(heights) and whole > room)

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, partial
-from itertools import islice, repeat
+from itertools import accumulate, islice, repeat
 from operator import is_not, itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -777,6 +777,13 @@ def lignes_total(cols: list[tuple[str, float, str | None]], n: int, total: Decim
                 f'--({counted}="{OUI}"))', total)}
 
 
+def _runs_past(heights: Iterable[float], room: float, before: float = 0.0, after: float = 0.0) -> bool:
+    """Whether `before`, the rows of `heights` (points, none negative) and `after` run past `room`:
+    the same sums and test as on all the rows, stopped at the first row that runs past — a page
+    holds some forty rows, a Synthèse or `Fichiers` one per file (thousands of heights looked up)."""
+    return any(before + used + after > room for used in accumulate(heights))
+
+
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
@@ -959,7 +966,7 @@ class _Writer:
 
     def within_first_page(self, ws, p: page_layout.PrintPlan, last: int) -> bool:
         """Whether the rows down to `last` (0-based) surely print on the sheet's first page."""
-        return sum(self.row_height(ws, r) for r in range(last + 1)) <= self.page_points(ws, p)
+        return not _runs_past(map(partial(self.row_height, ws), range(last + 1)), self.page_points(ws, p))
 
     def first_page_chart(self, ws, chart, width: int, height: int, beside: tuple[int, int], below: int,
                          keep_from: int | None = None) -> None:
@@ -1001,8 +1008,7 @@ class _Writer:
         # it was cut across two. A block that does not surely end on that page starts the next one.
         start = max((b for b in ws.hbreaks if b <= row), default=0)
         repeated = height(2) if ws.repeat_row_range and start else 0.0
-        used = repeated + sum(height(r) for r in range(start, row))
-        if used + height_pt > page and row > start:
+        if row > start and _runs_past(map(height, range(start, row)), page, repeated, height_pt):
             ws.set_h_pagebreaks(sorted({*ws.hbreaks, row}))
 
     @staticmethod
