@@ -183,6 +183,20 @@ def test_the_packers_thread_deflates_each_part_in_order_hands_back_its_error_and
     assert not packer._thread.is_alive()
 
 
+@pytest.mark.parametrize("amounts", [
+    [Decimal("1.10"), Decimal("1.1"), 1.1, None, Decimal("2.5"), 2.5, Decimal("-1234567.89")],
+    # two Decimals apart whose floats are one: one cell's XML, as before
+    [Decimal("0.1"), Decimal("0.1000000000000000000001"), None, Decimal("0.1000000000000000000001")],
+    [Decimal("0"), Decimal("0.00"), 0.0, None, Decimal("1E+3"), Decimal("1000")],
+])
+def test_a_column_of_amounts_is_written_as_cell_by_cell(amounts):
+    """A column of amounts is looked up by its floats (`_rows_xml_parts`), not its Decimals: the
+    same cells as one by one, whatever the amounts' exponents and the floats among them."""
+    rows = [(f"c{i % 3}", v, i) for i, v in enumerate(amounts * 3)]
+    fast, slow = _both(rows, [0, 4, 0])
+    assert fast == slow
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_rows_run_past_a_page_as_their_whole_sum_does(seed):
     """`_runs_past` stops at the first row past the room: the verdict of the whole sum, to the last bit."""
