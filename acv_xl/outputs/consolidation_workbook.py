@@ -1064,9 +1064,10 @@ class _Writer:
             t = f.totaux
             p = r.preparation(f)
             classes[p.classe] += 1
+            ecart = t.ecart  # (a property: computed once a row)
             rows.append([
                 f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme, f.rel,
-                f.nb_actions, t.cout_total, t.financement_total, t.ecart, max(t.ecart, ZERO), max(-t.ecart, ZERO),
+                f.nb_actions, t.cout_total, t.financement_total, ecart, max(ecart, ZERO), max(-ecart, ZERO),
                 # the shares beside their class: never shown on the wrong side of its thresholds
                 f.acquis, ratio_for_cell(f.acquis / t.financement_total if t.financement_total else None, SEUILS_ACQUIS),
                 STATUT_LIBELLE.get(f.etat, f.etat), *r.counts(f), p.phase, ratio_for_cell(p.part_actions, SEUILS_ACTIONS),
@@ -1076,11 +1077,11 @@ class _Writer:
         last_row = 3 + max(len(rows), 1) + 1  # the total row, 1-based
         # The gap's total is shown as what is missing and what is in excess, never netted (318 000 €
         # missing and 50 000 € in excess are not « 268 000 € »): the net column has no total.
-        manque = sum((max(f.totaux.ecart, ZERO) for f in r.counted), ZERO)
-        excedent = sum((max(-f.totaux.ecart, ZERO) for f in r.counted), ZERO)
-        totals = {7: sum(f.nb_actions for f in r.counted), 8: g.cout_total, 9: g.financement_total, 11: manque,
-                  12: excedent, 13: r.acquis, 16: sum(r.counts(f)[0] for f in r.counted),
-                  17: sum(r.counts(f)[1] for f in r.counted),
+        # (Those and the counts added up from the rows just made, in C: the same values, in the same order.)
+        manque = sum(map(itemgetter(11), rows), ZERO)
+        excedent = sum(map(itemgetter(12), rows), ZERO)
+        totals = {7: sum(map(itemgetter(7), rows)), 8: g.cout_total, 9: g.financement_total, 11: manque,
+                  12: excedent, 13: r.acquis, 16: sum(map(itemgetter(16), rows)), 17: sum(map(itemgetter(17), rows)),
                   14: (f'=IFERROR(N{last_row}/J{last_row},"")',
                        float(r.acquis / g.financement_total) if g.financement_total else "")}
         _, last = self.table(ws, TABLES[Feuille.SYNTHESE], cols, rows, totals, freeze_cols=2)
