@@ -1554,16 +1554,22 @@ class _Stitched:
 _ENTRY_STATE = ("_compressor", "_crc", "_file_size", "_compress_size", "_fileobj")  # zipfile's, Python 3.6–3.13
 
 
-def _write_deflated(dest, length: int, crc: int, deflated: bytes, crc32_combine) -> None:
-    """A part of a table's rows already deflated (`_pack`) into the zip entry `dest` (zipfile's entry
-    writer, its compressor a `_Stitched`): its CRC-32 combined with the entry's (`crc32_combine`:
-    zlib-ng's, looked up once per entry rather than imported for each of its ≈ 3 000 parts), its sizes added."""
+def _write_deflated(dest, parts: list[tuple[int, int, bytes]], crc32_combine) -> None:
+    """Parts of a table's rows already deflated (`_pack`: length, CRC-32, deflate), one after the other,
+    into the zip entry `dest` (zipfile's entry writer, its compressor a `_Stitched`, cut once before
+    them): their CRC-32 combined with the entry's (`crc32_combine`: zlib-ng's, looked up once per
+    entry), their sizes added, their bytes given to the file in one call (`writelines`), not two
+    calls each: a block of `Lignes` holds a thousand parts, one per workbook."""
     head = dest._compressor.cut()
-    dest._fileobj.write(head)
-    dest._fileobj.write(deflated)
-    dest._compress_size += len(head) + len(deflated)
+    crc, length, size = dest._crc, 0, len(head)
+    for n, part_crc, deflated in parts:
+        crc = crc32_combine(crc, part_crc, n)
+        length += n
+        size += len(deflated)
+    dest._fileobj.writelines([head, *map(itemgetter(2), parts)])
+    dest._compress_size += size
     dest._file_size += length
-    dest._crc = crc32_combine(dest._crc, crc, length)
+    dest._crc = crc
 
 
 class _PackedZip(ZipFile):
@@ -1597,8 +1603,7 @@ class _PackedZip(ZipFile):
                 if k % 2 == 0:
                     dest.write(piece)
                 elif stitched:
-                    for part in piece:
-                        _write_deflated(dest, *part, zlib_ng.crc32_combine)
+                    _write_deflated(dest, piece, zlib_ng.crc32_combine)
                 else:  # another zipfile: the block inflated and compressed by it, the same bytes
                     inflate = zlib.decompressobj(-15)
                     for part in piece:
