@@ -24,8 +24,8 @@ from operator import itemgetter
 from typing import Any, Sequence
 
 from acv_xl.checks.findings import Finding, Gravite
-from acv_xl.checks.rules import meant_acv_id, q  # the package, loaded anyway as this module's parent (and
-# these defined before it loads its families, this module among them)
+# the package, this module's parent, loaded first (`q` and `meant_acv_id` defined before its rule families)
+from acv_xl.checks.rules import meant_acv_id, q
 from acv_xl.checks.totals import Totaux, add_up
 from acv_xl.checks.validate import (  # `Report.etat`, defined once
     ETAT_ILLISIBLE,
