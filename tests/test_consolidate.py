@@ -2035,3 +2035,27 @@ def test_files_refused_for_a_departement_say_what_to_do_with_them(tmp_path, caps
     assert "parmi les 2 fichiers trouvés (2 fichiers illisibles) : rien n'est écrit. Consolidez sans --departement : " \
            "le classeur consolidé dit pourquoi les fichiers illisibles ne peuvent être lus." in err, err
     assert "département renseigné" not in err and not (tmp_path / "c.xlsx").exists()
+
+
+def test_synthese_and_json_gap_and_acquired_totals_are_exact_past_10_26(tmp_path):
+    """A convention of 100 000 000 000 000 030 534 533 120,01 € not financed: its shortfall and its
+    acquired amount, added up in the default 28 digits, lost their cent, and the rounding that was left
+    fell on the other side of a float's half-way: the Synthèse's total row and the JSON said
+    100 000 000 000 000 013 354 663 936 € (17 179 869 184 € less) beside a row, and a cost total, of
+    …030 534 533 120. Added up as every other total (`totals.add_up`): the row's amount, exactly."""
+    big = Decimal("100000000000000030534533120.01")  # a float's exact integer (…120), and a cent
+    t = Totaux(cout_total=big, financement_total=Decimal("0.00"))
+    f = FileSummary(path="/d/a.xlsx", rel="a.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, acquis=big)
+    result = C.ConsolidationResult([f], judge([f]))
+    out = tmp_path / "c.xlsx"
+    W.write_workbook(result, out)
+    ws = openpyxl.load_workbook(out, data_only=True)[Feuille.SYNTHESE]
+    headers = [c.value for c in ws[3]]
+    row, total = [c.value for c in ws[4]], [c.value for c in ws[5]]
+    assert total[0] == "Total"
+    for h in (H.MANQUE, H.ACQUIS):
+        j = headers.index(h)
+        assert total[j] == row[j] == float(big), h
+    assert total[headers.index(H.COUT)] == float(big)
+    data = W.to_json(result)["totaux"]
+    assert data["manque"] == data["acquis"] == data["cout_total"] == float(big)

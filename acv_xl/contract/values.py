@@ -558,8 +558,12 @@ def ratio_for_cell(ratio: Decimal | float | None, seuils: tuple = ()) -> Decimal
     # far from every threshold (nearly always), the shown places cannot cross one: the ratio as it
     # is, without the Decimal rounding below (a Synthèse of 1 000 conventions asks 2 000 times)
     x = float(ratio)
-    if abs(x) < 1e15 and all(abs(x - float(s)) > _FAR_FROM_THRESHOLD for s in seuils):
-        return ratio
+    if abs(x) < 1e15:
+        for s in seuils:  # (a loop, not `all` over a generator made for each of those 2 000 cells)
+            if not abs(x - float(s)) > _FAR_FROM_THRESHOLD:
+                break
+        else:
+            return ratio
     d = _finite(ratio)
     shown = d.quantize(PERCENT_CELL_PLACES, ROUND_HALF_UP, _digits_for(d, 4))
     for s in seuils:

@@ -18,7 +18,7 @@ from typing import Any
 
 from acv_xl.checks.findings import ORDER, Gravite
 from acv_xl.checks.rules.consolidation import FileSummary, Verdict, norm_departement
-from acv_xl.checks.totals import ZERO, Totaux, combine
+from acv_xl.checks.totals import ZERO, Totaux, add_up, combine
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros, fmt_number, fold
 
@@ -262,7 +262,7 @@ class ConsolidationResult:
 
     @cached_property
     def acquis(self) -> Decimal:
-        return sum((f.acquis for f in self.counted), ZERO)
+        return add_up(f.acquis for f in self.counted)  # exact past 10^26 €, as `totaux`
 
     @cached_property
     def anomalies(self) -> list[Anomalie]:

@@ -30,14 +30,14 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache, partial
-from itertools import islice, repeat
+from itertools import accumulate, islice, repeat
 from operator import is_not, itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from zipfile import ZipFile, ZipInfo
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, LINE_FIELDS, financeur_groupe
-from acv_xl.checks.totals import ZERO
+from acv_xl.checks.totals import ZERO, add_up
 from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
 from acv_xl.contract.values import EXCEL_CELL_HALF, excel_text, ratio_for_cell
@@ -368,6 +368,7 @@ def _cell_maker(start: str, sst_index: dict[str, int]):
 
 
 _NUMBERS = frozenset({int, float, Decimal, bool})
+_AMOUNT_TYPES = frozenset({Decimal, float, type(None)})
 _NONE = type(None)
 
 
@@ -412,6 +413,11 @@ def _rows_xml_parts(rows: list[list[Any]], first_row: int, styles: list[int],
     # one distinct value per key in each column's dicts below: 1, 1.0 and True are one key, not one cell
     if not all(k <= _FAST_TYPES and len(k & _NUMBERS) <= 1 + (float in k and Decimal in k) for k in kinds):
         return iter([_rows_xml_cells(list(rows), first_row, styles, row_styles, sst, heights)])
+    # An amount's cell is its float's: the columns of amounts looked up by their floats, whose hash is a
+    # few instructions, where a Decimal's costs ≈ 1 µs (a modular power; 30 000 cells of a consolidation's
+    # Synthèse and matrices). Equal Decimals have equal floats: each cell the same XML as before.
+    cols = [[v if v is None else float(v) for v in c] if Decimal in k and k <= _AMOUNT_TYPES else c
+            for c, k in zip(cols, kinds)]
     # The shared strings get their indexes in the order their first cells are met row by row: each
     # column's distinct values come in the order of their first rows, found by one scan of it.
     index = sst._get_shared_string_index
@@ -777,6 +783,15 @@ def lignes_total(cols: list[tuple[str, float, str | None]], n: int, total: Decim
                 f'--({counted}="{OUI}"))', total)}
 
 
+def _runs_past(heights: Iterable[float], room: float, before: float = 0.0, after: float = 0.0) -> bool:
+    """Whether `before`, the rows of `heights` (points, none negative) and `after` run past `room`:
+    the same sums and test as on all the rows, stopped at the first row that runs past — a page
+    holds some forty rows, a Synthèse or `Fichiers` one per file (thousands of heights looked up).
+    The same verdict as `sum` because the heights are whole pixels (0,75 pt) or whole points: every
+    sum exact, where Python 3.12's `sum` of inexact floats compensates roundings a running sum keeps."""
+    return any(before + used + after > room for used in accumulate(heights))
+
+
 class _Writer:
     def __init__(self, wb, result: ConsolidationResult, packer: _Packer | None = None):
         self.wb = wb
@@ -959,7 +974,7 @@ class _Writer:
 
     def within_first_page(self, ws, p: page_layout.PrintPlan, last: int) -> bool:
         """Whether the rows down to `last` (0-based) surely print on the sheet's first page."""
-        return sum(self.row_height(ws, r) for r in range(last + 1)) <= self.page_points(ws, p)
+        return not _runs_past(map(partial(self.row_height, ws), range(last + 1)), self.page_points(ws, p))
 
     def first_page_chart(self, ws, chart, width: int, height: int, beside: tuple[int, int], below: int,
                          keep_from: int | None = None) -> None:
@@ -1001,8 +1016,7 @@ class _Writer:
         # it was cut across two. A block that does not surely end on that page starts the next one.
         start = max((b for b in ws.hbreaks if b <= row), default=0)
         repeated = height(2) if ws.repeat_row_range and start else 0.0
-        used = repeated + sum(height(r) for r in range(start, row))
-        if used + height_pt > page and row > start:
+        if row > start and _runs_past(map(height, range(start, row)), page, repeated, height_pt):
             ws.set_h_pagebreaks(sorted({*ws.hbreaks, row}))
 
     @staticmethod
@@ -1052,9 +1066,10 @@ class _Writer:
             t = f.totaux
             p = r.preparation(f)
             classes[p.classe] += 1
+            ecart = t.ecart  # (a property: computed once a row)
             rows.append([
                 f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme, f.rel,
-                f.nb_actions, t.cout_total, t.financement_total, t.ecart, max(t.ecart, ZERO), max(-t.ecart, ZERO),
+                f.nb_actions, t.cout_total, t.financement_total, ecart, max(ecart, ZERO), max(-ecart, ZERO),
                 # the shares beside their class: never shown on the wrong side of its thresholds
                 f.acquis, ratio_for_cell(f.acquis / t.financement_total if t.financement_total else None, SEUILS_ACQUIS),
                 STATUT_LIBELLE.get(f.etat, f.etat), *r.counts(f), p.phase, ratio_for_cell(p.part_actions, SEUILS_ACTIONS),
@@ -1064,11 +1079,12 @@ class _Writer:
         last_row = 3 + max(len(rows), 1) + 1  # the total row, 1-based
         # The gap's total is shown as what is missing and what is in excess, never netted (318 000 €
         # missing and 50 000 € in excess are not « 268 000 € »): the net column has no total.
-        manque = sum((max(f.totaux.ecart, ZERO) for f in r.counted), ZERO)
-        excedent = sum((max(-f.totaux.ecart, ZERO) for f in r.counted), ZERO)
-        totals = {7: sum(f.nb_actions for f in r.counted), 8: g.cout_total, 9: g.financement_total, 11: manque,
-                  12: excedent, 13: r.acquis, 16: sum(r.counts(f)[0] for f in r.counted),
-                  17: sum(r.counts(f)[1] for f in r.counted),
+        # (Those and the counts added up from the rows just made; the amounts by `add_up`, exact to the cent
+        # past 10^26 €, as the cost and financing beside them: a plain `sum` rounded to 28 digits.)
+        manque = add_up(map(itemgetter(11), rows))
+        excedent = add_up(map(itemgetter(12), rows))
+        totals = {7: sum(map(itemgetter(7), rows)), 8: g.cout_total, 9: g.financement_total, 11: manque,
+                  12: excedent, 13: r.acquis, 16: sum(map(itemgetter(16), rows)), 17: sum(map(itemgetter(17), rows)),
                   14: (f'=IFERROR(N{last_row}/J{last_row},"")',
                        float(r.acquis / g.financement_total) if g.financement_total else "")}
         _, last = self.table(ws, TABLES[Feuille.SYNTHESE], cols, rows, totals, freeze_cols=2)
@@ -1541,16 +1557,22 @@ class _Stitched:
 _ENTRY_STATE = ("_compressor", "_crc", "_file_size", "_compress_size", "_fileobj")  # zipfile's, Python 3.6–3.13
 
 
-def _write_deflated(dest, length: int, crc: int, deflated: bytes, crc32_combine) -> None:
-    """A part of a table's rows already deflated (`_pack`) into the zip entry `dest` (zipfile's entry
-    writer, its compressor a `_Stitched`): its CRC-32 combined with the entry's (`crc32_combine`:
-    zlib-ng's, looked up once per entry rather than imported for each of its ≈ 3 000 parts), its sizes added."""
+def _write_deflated(dest, parts: list[tuple[int, int, bytes]], crc32_combine) -> None:
+    """Parts of a table's rows already deflated (`_pack`: length, CRC-32, deflate), one after the other,
+    into the zip entry `dest` (zipfile's entry writer, its compressor a `_Stitched`, cut once before
+    them): their CRC-32 combined with the entry's (`crc32_combine`: zlib-ng's, looked up once per
+    entry), their sizes added, their bytes given to the file in one call (`writelines`), not two
+    calls each: a block of `Lignes` holds a thousand parts, one per workbook."""
     head = dest._compressor.cut()
-    dest._fileobj.write(head)
-    dest._fileobj.write(deflated)
-    dest._compress_size += len(head) + len(deflated)
+    crc, length, size = dest._crc, 0, len(head)
+    for n, part_crc, deflated in parts:
+        crc = crc32_combine(crc, part_crc, n)
+        length += n
+        size += len(deflated)
+    dest._fileobj.writelines([head, *map(itemgetter(2), parts)])
+    dest._compress_size += size
     dest._file_size += length
-    dest._crc = crc32_combine(dest._crc, crc, length)
+    dest._crc = crc
 
 
 class _PackedZip(ZipFile):
@@ -1584,8 +1606,7 @@ class _PackedZip(ZipFile):
                 if k % 2 == 0:
                     dest.write(piece)
                 elif stitched:
-                    for part in piece:
-                        _write_deflated(dest, *part, zlib_ng.crc32_combine)
+                    _write_deflated(dest, piece, zlib_ng.crc32_combine)
                 else:  # another zipfile: the block inflated and compressed by it, the same bytes
                     inflate = zlib.decompressobj(-15)
                     for part in piece:
@@ -1679,8 +1700,8 @@ def to_json(result: ConsolidationResult) -> dict:
             "financement_total": _f(g.financement_total),
             "ecart": _f(g.ecart),
             # the gap of each counted convention, shortfalls and excesses added separately
-            "manque": _f(sum((max(f.totaux.ecart, ZERO) for f in result.counted), ZERO)),
-            "excedent": _f(sum((max(-f.totaux.ecart, ZERO) for f in result.counted), ZERO)),
+            "manque": _f(add_up(max(f.totaux.ecart, ZERO) for f in result.counted)),
+            "excedent": _f(add_up(max(-f.totaux.ecart, ZERO) for f in result.counted)),
             "acquis": _f(result.acquis),
             "par_financeur": {k: _f(v) for k, v in g.par_financeur.items()},
             "par_axe": {k: _f(v) for k, v in sorted(g.par_axe.items())},

@@ -24,7 +24,8 @@ from operator import itemgetter
 from typing import Any, Sequence
 
 from acv_xl.checks.findings import Finding, Gravite
-from acv_xl.checks.rules import q  # the package, loaded anyway as this module's parent
+# the package, this module's parent, loaded first (`q` and `meant_acv_id` defined before its rule families)
+from acv_xl.checks.rules import meant_acv_id, q
 from acv_xl.checks.totals import Totaux, add_up
 from acv_xl.checks.validate import (  # `Report.etat`, defined once
     ETAT_ILLISIBLE,
@@ -136,8 +137,6 @@ def norm_id(acv_id: str | None) -> str:
     """`acv_id` as compared across files: « acv 001 », « acv 14 », « ACV-014 » and « ACV014 » are the same
     convention (the identifier the rules compare with the national list, `meant_acv_id`: « acv 14 » was
     « ACV14 » here, and Arras was counted twice); another text, spaces and case aside."""
-    from . import meant_acv_id  # the package's own helper (this module is imported by it)
-
     return meant_acv_id(acv_id) or "".join((acv_id or "").split()).upper()
 
 
