@@ -37,7 +37,7 @@ from typing import Any, Iterable, Iterator
 from zipfile import ZipFile, ZipInfo
 
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, LINE_FIELDS, financeur_groupe
-from acv_xl.checks.totals import ZERO, add_up
+from acv_xl.checks.totals import ZERO
 from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
 from acv_xl.contract.values import EXCEL_CELL_HALF, excel_text, ratio_for_cell
@@ -1079,12 +1079,10 @@ class _Writer:
         last_row = 3 + max(len(rows), 1) + 1  # the total row, 1-based
         # The gap's total is shown as what is missing and what is in excess, never netted (318 000 €
         # missing and 50 000 € in excess are not « 268 000 € »): the net column has no total.
-        # (Those and the counts added up from the rows just made; the amounts by `add_up`, exact to the cent
-        # past 10^26 €, as the cost and financing beside them: a plain `sum` rounded to 28 digits.)
-        manque = add_up(map(itemgetter(11), rows))
-        excedent = add_up(map(itemgetter(12), rows))
-        totals = {7: sum(map(itemgetter(7), rows)), 8: g.cout_total, 9: g.financement_total, 11: manque,
-                  12: excedent, 13: r.acquis, 16: sum(map(itemgetter(16), rows)), 17: sum(map(itemgetter(17), rows)),
+        # (The amounts from the result, as the JSON's, exact to the cent past 10^26 €; the counts added up
+        # from the rows just made.)
+        totals = {7: sum(map(itemgetter(7), rows)), 8: g.cout_total, 9: g.financement_total, 11: r.manque,
+                  12: r.excedent, 13: r.acquis, 16: sum(map(itemgetter(16), rows)), 17: sum(map(itemgetter(17), rows)),
                   14: (f'=IFERROR(N{last_row}/J{last_row},"")',
                        float(r.acquis / g.financement_total) if g.financement_total else "")}
         _, last = self.table(ws, TABLES[Feuille.SYNTHESE], cols, rows, totals, freeze_cols=2)
@@ -1700,8 +1698,8 @@ def to_json(result: ConsolidationResult) -> dict:
             "financement_total": _f(g.financement_total),
             "ecart": _f(g.ecart),
             # the gap of each counted convention, shortfalls and excesses added separately
-            "manque": _f(add_up(max(f.totaux.ecart, ZERO) for f in result.counted)),
-            "excedent": _f(add_up(max(-f.totaux.ecart, ZERO) for f in result.counted)),
+            "manque": _f(result.manque),
+            "excedent": _f(result.excedent),
             "acquis": _f(result.acquis),
             "par_financeur": {k: _f(v) for k, v in g.par_financeur.items()},
             "par_axe": {k: _f(v) for k, v in sorted(g.par_axe.items())},
