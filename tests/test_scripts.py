@@ -2263,6 +2263,52 @@ def test_a_filter_on_controles_hides_no_finding_of_the_annotated_copy(tmp_path):
     assert [(c.colId, c.hiddenButton, c.filters) for c in t.autoFilter.filterColumn] == [(6, True, None)]
 
 
+@pytest.mark.parametrize("other_filter", [None, "table", "hidden row"])
+def test_the_sheet_of_controles_is_no_longer_said_filtered_once_its_filter_is_lifted(tmp_path, other_filter):
+    """T_Controles filtered on « Erreur »: Excel marks its sheet `<sheetPr filterMode="1">` (« a filter hides rows
+    here », Excel's FilterMode). `--annoter` lifted the filter and showed every row, but left the flag: a sheet said
+    filtered with no filter on it (LibreOffice ignores the flag, and shows every row either way; Excel trusts it).
+    Dropped once no filter is left on the sheet; kept while another table of the sheet is still filtered, or a row
+    above the table is hidden (an advanced filter's, which leaves no criterion in the sheet)."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    from openpyxl.worksheet.table import Table
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-filtre.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    for i, f in enumerate(findings, start=r1 + 1):
+        ws.cell(i, c1).value, ws.cell(i, c1 + 1).value = f.gravite.libelle, f.code
+        ws.row_dimensions[i].hidden = f.gravite.libelle != "Erreur"
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(findings)}"
+    t.autoFilter.add_filter_column(0, ["Erreur"])
+    if other_filter == "table":  # a table of the user's beside it, filtered on « Oui » (its rows not hidden: beside the list)
+        k = c2 + 3
+        for r, (a, b) in enumerate([("Sujet", "Fait"), ("Relance", "Oui"), ("Comité", "Non")], start=r1):
+            ws.cell(r, k).value, ws.cell(r, k + 1).value = a, b
+        notes = Table(displayName="T_Suivi", ref=f"{get_column_letter(k)}{r1}:{get_column_letter(k + 1)}{r1 + 2}")
+        ws.add_table(notes)
+        notes._initialise_columns()
+        notes.autoFilter.add_filter_column(1, ["Oui"])
+    elif other_filter == "hidden row":
+        ws.row_dimensions[r1 - 1].hidden = True
+    ws.sheet_properties.filterMode = True
+    wb.save(path)
+    assert any(ws.row_dimensions[r].hidden for r in range(r1 + 1, r1 + len(findings) + 1))
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert bool(ws.sheet_properties.filterMode) is (other_filter is not None)
+    if other_filter == "table":  # the user's filter, not T_Controles', left as it was
+        assert [c.filters.filter for c in ws.tables["T_Suivi"].autoFilter.filterColumn] == [["Oui"]]
+    assert [r for r in range(r1 + 1, r1 + len(findings) + 1) if ws.row_dimensions[r].hidden] == []
+
+
 def test_a_sort_on_controles_is_lifted_in_the_annotated_copy(tmp_path):
     """T_Controles sorted by the user on « Gravité » (Z→A), seven rows: `--annoter` listed the three findings in
     their own order under the sort's arrow, and left its range on the seven rows of old, past the table's end

@@ -495,9 +495,28 @@ class _Book:
         for row in range(first_data, max(old_last, new_last) + 1):
             if (el := ws.rows.get(row)) is not None and el.attrib.pop("hidden", None) is not None:
                 ws.touch()
+        self._filter_mode_off(ws, part)
         self.pkg.touch(table_part)
         ws.touch()
         return True
+
+    def _filter_mode_off(self, ws: Worksheet, part: str) -> None:
+        """The sheet's flag « a filter hides rows here » (`<sheetPr filterMode="1">`, Excel's FilterMode) dropped once
+        T_Controles' filter is lifted and no other is left on the sheet: kept, it said so of a sheet whose every row
+        is shown — LibreOffice ignores it, but Excel trusts it (« Effacer » the filter, a macro's ShowAllData). Kept
+        while a filter of another table or of the sheet still has a criterion, or a row outside T_Controles is
+        hidden (an advanced filter leaves no criterion in the sheet, only its hidden rows)."""
+        pr = ws.child("sheetPr")
+        if pr is None or pr.get("filterMode") not in ("1", "true"):
+            return
+        filters = [ws.child("autoFilter")] + [self.pkg.xml(target).root.find(q("autoFilter"))
+                                              for _rid, ty, target in self.pkg.relationships(part)
+                                              if ty == REL_TABLE and self.pkg.has(target)]
+        if any(len(column) for af in filters if af is not None for column in af.findall(q("filterColumn"))) \
+                or any(el.get("hidden") in ("1", "true") for el in ws.rows.values()):
+            return
+        del pr.attrib["filterMode"]
+        ws.touch()
 
     def _move_drawings(self, part: str, first_row: int, c1: int, c2: int, by: int) -> None:
         """The pictures, charts and shapes anchored on the moved cells go down with them, as an inserted row
