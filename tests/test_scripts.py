@@ -1441,6 +1441,48 @@ def test_controles_stretched_down_to_the_grids_end_is_read_by_its_rows_held_in_t
     assert ws.tables[layout.T_CONTROLES.name].ref == f"A{r1}:G{r1 + len(report.findings)}"
 
 
+def test_controles_stretched_down_to_the_grids_end_costs_the_annotated_copy_no_more_than_its_rows_held(tmp_path):
+    """T_Controles stretched down to row 1 048 576, a filter on it: `--annoter` read only the rows the sheet holds,
+    but then went down every row of the table's old range to clear its cells, to unshare their formulas, to reset
+    the heights a previous run set and to show the rows the filter hid — four loops of a million rows. The work is
+    counted (lines run in the writer and in the OOXML layer, not a time: the same on any machine), against the same
+    table stretched only a little: a few lines more, not millions."""
+    import sys
+
+    import openpyxl
+
+    from acv_xl.outputs import annotate as writer
+    from acv_xl.reading import ooxml
+
+    counted = {writer.__file__, ooxml.__file__}
+
+    def lines_run(end: int) -> int:
+        path, out = tmp_path / f"controles-{end}.xlsx", tmp_path / f"annotee-{end}.xlsx"
+        wb = openpyxl.load_workbook(_faulty()[0])
+        t = wb[layout.Sheet.CONTROLES].tables[layout.T_CONTROLES.name]
+        t.ref = t.autoFilter.ref = f"{t.ref.split(':')[0]}:G{end}"
+        t.autoFilter.add_filter_column(0, ["Erreur"])
+        wb.save(path)
+        report = validate_file(path)
+        n = [0]
+
+        def trace(frame, event, _arg):
+            if frame.f_code.co_filename not in counted:
+                return None
+            n[0] += event == "line"
+            return trace
+
+        before = sys.gettrace()
+        sys.settrace(trace)
+        try:
+            writer.annotate(path, out, report, today=TODAY)
+        finally:
+            sys.settrace(before)
+        return n[0]
+
+    assert lines_run(1_048_576) < lines_run(60) + 1_000
+
+
 def _drawn_as_excel_draws(path: Path, anchor) -> None:
     """The drawing of the notes of `path` as Excel writes it: openpyxl's prefixes (ns0…) made Excel's (o, v, x),
     and an anchor to each note, `anchor(row, column)` (0-based, as the drawing counts)."""

@@ -406,7 +406,8 @@ class _Book:
             _SheetNotes(self.pkg, ws, []).relocate(
                 lambda r, c: (r, c) if not (follows(r, c) or (first_data <= r <= old_last and c1 <= c <= c2))
                 else (went[r], c) if r in went else None)
-        for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
+        # (here and below, the rows the sheet holds only: the table's range may run down to row 1 048 576)
+        for row in _held(ws.cells, first_data, max(old_last, new_last) + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
         if links:
@@ -466,7 +467,7 @@ class _Book:
             height = tall[i - len(findings)]
             ws.set_row_height(first_data + at[i], float(height) if height is not None
                               and re.fullmatch(r"\d+(\.\d+)?", height.strip()) else None)
-        for row in range(first_data + count, old_last + 1):  # rows a previous run made tall, left empty
+        for row in _held(ws.rows, first_data + count, old_last):  # rows a previous run made tall, left empty
             ws.set_row_height(row, None)
 
         for k, cells in enumerate(totals):
@@ -492,8 +493,8 @@ class _Book:
         for holder in (table.root, af):
             for sort in holder.findall(q("sortState")) if holder is not None else ():
                 holder.remove(sort)
-        for row in range(first_data, max(old_last, new_last) + 1):
-            if (el := ws.rows.get(row)) is not None and el.attrib.pop("hidden", None) is not None:
+        for row in _held(ws.rows, first_data, max(old_last, new_last)):
+            if ws.rows[row].attrib.pop("hidden", None) is not None:
                 ws.touch()
         self._filter_mode_off(ws, part)
         self.pkg.touch(table_part)
@@ -1058,6 +1059,11 @@ def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
     """The cells of a range, at most MAX_CELLS_PER_FINDING (a whole column must not blow up)."""
     gen = ((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1))
     return list(itertools.islice(gen, MAX_CELLS_PER_FINDING))
+
+
+def _held(rows: dict[int, Any], first: int, last: int) -> list[int]:
+    """The rows from `first` to `last` that `rows` (a sheet's rows or cells, by row) holds."""
+    return [r for r in rows if first <= r <= last]
 
 
 def _copy_el(el: ET.Element) -> ET.Element:
