@@ -3003,3 +3003,66 @@ def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty
         last = r1 + n + len(kept)
         assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
         assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+
+
+def _with_formula(path: Path, sheet: str, cell: str, formula: str) -> None:
+    """`path` with the cell `cell` of `sheet` computed by `formula`, the value it holds kept as the value it showed
+    (what Excel saves; openpyxl writes a formula without one)."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    part = f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(sheet) + 1}.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {i: z.read(i) for i in z.infolist()}
+    for info in parts:
+        if info.filename == part:
+            parts[info], n = re.subn(rb'(<c r="%s"[^>]*>)' % cell.encode(),
+                                     lambda m: m.group(1) + b"<f>" + formula.encode() + b"</f>", parts[info])
+            assert n == 1
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            z.writestr(info, data)
+
+
+@pytest.mark.parametrize("shown", ["#N/A", "#VALUE!", "#REF!", "'#N/A"])
+def test_a_column_of_controles_showing_an_error_for_nothing_keeps_no_empty_row_under_the_findings(tmp_path, shown):
+    """A column « Financeur » of the user's looking up each finding's code (=RECHERCHEV([@Code];…)) shows #N/A on the
+    table's empty row, whose code is empty: both writers took that error for a note typed, and kept the empty row
+    under the findings run after run — the button receiving the error, the copy the value the formula showed. An
+    error alone says nothing, as a dash does (no one types #N/A for a note); a note on such a row is kept. So does
+    the text « #N/A » (typed '#N/A), which the add-in sends as it sends the error."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    for typed, kept in ((shown, []), ("À revoir", ["À revoir"])):
+        path = tmp_path / f"controles-erreur-{len(kept)}.xlsx"
+        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+        wb = openpyxl.load_workbook(path)
+        ws = wb[layout.Sheet.CONTROLES]
+        t = ws.tables[layout.T_CONTROLES.name]
+        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+        ws.cell(empty, mine).value = typed.lstrip("'")
+        if typed.startswith("'"):
+            ws.cell(empty, mine).data_type = "s"
+        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+        wb.save(path)
+        if not kept and not typed.startswith("'"):
+            _with_formula(path, layout.Sheet.CONTROLES, f"{get_column_letter(mine)}{empty}",
+                          f"VLOOKUP({get_column_letter(c1 + 1)}{empty},Financeurs!A:B,2,FALSE)")
+        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+        n = len(report.findings)
+        assert [row[mine - 1] for row in payload["sheets"][_index(payload, layout.Sheet.CONTROLES)]["values"]][empty - 1] \
+            == typed.lstrip("'")  # the add-in sends the error as its text
+        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+        assert [row[mine - c1] for row in written][n:] == kept
+
+        out = tmp_path / f"annotee-{len(kept)}.xlsx"
+        annotate(path, out, validate_file(path), today=TODAY)
+        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+        last = r1 + n + len(kept)
+        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
+        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept

@@ -39,7 +39,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number, fold
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ERRORS, EXCEL_ROWS, ExcelError, fmt_number, fold
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
@@ -957,8 +957,12 @@ _NOTHING = re.compile(r"^[\s\-\u2013\u2014]*$")  # a dash, or a few: the « - »
 def left_empty(value: Any) -> bool:
     """A user's cell of T_Controles that says nothing: empty, an unchecked box (FALSE, the state Excel gives every
     new row of a column of checkboxes), a zero or a dash (« - », what a formula of the column shows on a row with
-    no finding: =SI([@Code]="";"-";…), a count of 0) — the template's empty row was kept under the findings, run
-    after run, as if typed. The button sees the values only, so a formula is told by what it shows."""
+    no finding: =SI([@Code]="";"-";…), a count of 0), an error value (#N/A, #VALEUR!…: a lookup of the row's
+    empty code, =RECHERCHEV([@Code];…), which no one types for a note) — the template's empty row was kept under
+    the findings, run after run, as if typed. The button sees the values only, so a formula is told by what it
+    shows; and an error's text (« '#N/A ») as the error, which the add-in sends alike."""
+    if isinstance(value, ExcelError) or isinstance(value, str) and value in EXCEL_ERRORS:
+        return True
     if isinstance(value, bool):
         return value is False
     if isinstance(value, (int, float)):
@@ -1072,7 +1076,7 @@ def _copy_el(el: ET.Element) -> ET.Element:
 
 def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
     """A cell of the copy (`_as_value`'s: a formula as the value it showed) that `left_empty` takes for nothing,
-    read as the button receives it: a boolean, a number or a text — the two writers keep the same rows."""
+    read as the button receives it: a boolean, a number, a text or an error — the two writers keep the same rows."""
     t, v = cell.get("t"), cell.find(q("v"))
     text = (v.text or "") if v is not None else None
     if t == "b":
@@ -1090,6 +1094,8 @@ def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
             return left_empty(shared[int(text)])
         except (TypeError, ValueError, IndexError):
             return False
+    if t == "e":  # the button receives it as its `ExcelError`
+        return left_empty(ExcelError(text or ""))
     return t == "str" and left_empty(text)
 
 
