@@ -3066,3 +3066,50 @@ def test_a_column_of_controles_showing_an_error_for_nothing_keeps_no_empty_row_u
         last = r1 + n + len(kept)
         assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
         assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+
+
+@pytest.mark.parametrize("kind", ["", ' t="n"', ' t="s"'])
+def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the_findings(tmp_path, kind):
+    """A cell of the user's column on the table's empty row saved as `<c><v/></c>`, a value element with nothing in
+    it (some programs write one for a cell they leave empty): Excel and the add-in read it as an empty cell, and the
+    button kept no row for it; the copy read a value there, took the row for a note typed and kept it under the
+    findings at every run. Empty for both."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-v-vide.xlsx"
+    findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+    ws.cell(empty, mine).value = 7
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+    wb.save(path)
+    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {i: z.read(i) for i in z.infolist()}
+    for info in parts:
+        if info.filename == part:
+            cell = f"{get_column_letter(mine)}{empty}".encode()
+            parts[info], n = re.subn(rb'<c r="%s"[^>]*>\s*<v>7</v>\s*</c>' % cell,
+                                     b'<c r="%s"%s><v/></c>' % (cell, kind.encode()), parts[info])
+            assert n == 1
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            z.writestr(info, data)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert len(written) == n  # the button: no row kept under the findings
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n}"

@@ -1079,6 +1079,8 @@ def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
     read as the button receives it: a boolean, a number, a text or an error — the two writers keep the same rows."""
     t, v = cell.get("t"), cell.find(q("v"))
     text = (v.text or "") if v is not None else None
+    if not text and t != "inlineStr":  # no value, or an empty <v/> (some programs write one): an empty cell for Excel
+        return left_empty(None)
     if t == "b":
         return left_empty(text is not None and text.strip() == "1")
     if t in (None, "n"):
