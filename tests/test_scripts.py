@@ -3113,3 +3113,50 @@ def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the
     annotate(path, out, validate_file(path), today=TODAY)
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n}"
+
+
+def test_a_cell_of_controles_own_columns_holding_an_empty_text_value_is_read_as_empty(tmp_path):
+    """« Code » of T_Controles' empty row saved as `<c t="s"><v/></c>` (a shared text of no index, written by some
+    programs for an empty cell; Excel, the add-in and the validation read an empty cell): `--annoter` stopped on
+    « erreur interne inattendue (TypeError : int() argument must be … not 'NoneType') », no copy written. Read as
+    empty, the findings listed and the row, which holds nothing, not kept."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-code-vide.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    for i, f in enumerate(findings, start=r1 + 1):
+        ws.cell(i, c1).value, ws.cell(i, c1 + 1).value = f.gravite.libelle, f.code
+    empty = r1 + len(findings) + 1
+    ws.cell(empty, c1 + 1).value = 7
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{empty}"
+    wb.save(path)
+    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {i: z.read(i) for i in z.infolist()}
+    for info in parts:
+        if info.filename == part:
+            cell = f"{get_column_letter(c1 + 1)}{empty}".encode()
+            parts[info], n = re.subn(rb'<c r="%s"[^>]*>\s*<v>7</v>\s*</c>' % cell, b'<c r="%s" t="s"><v/></c>' % cell,
+                                     parts[info])
+            assert n == 1
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            z.writestr(info, data)
+    assert openpyxl.load_workbook(path)[layout.Sheet.CONTROLES].cell(empty, c1 + 1).value is None
+
+    report = validate_file(path)
+    annotate(path, out, report, today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    n = len(report.findings)
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + n}"
+    assert [ws.cell(r, c1 + 1).value for r in range(r1 + 1, r1 + n + 1)] == [f.code for f in report.findings]

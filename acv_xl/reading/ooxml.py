@@ -706,7 +706,7 @@ class Worksheet:
             is_ = c.find(q("is"))
             return "".join(x.text or "" for x in is_.iter(q("t"))) if is_ is not None else ""
         v = c.find(q("v"))
-        if v is None:
+        if v is None or not v.text:  # (an empty <v/>, which some programs write: an empty cell, as Excel reads it)
             return None
         if t == "s":
             return shared[int(v.text)]
