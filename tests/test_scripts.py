@@ -3115,11 +3115,15 @@ def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the
     assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n}"
 
 
-def test_a_cell_of_controles_own_columns_holding_an_empty_text_value_is_read_as_empty(tmp_path):
+@pytest.mark.parametrize("value", [b"<v/>", b"<v>99999</v>"])
+def test_a_cell_of_controles_own_columns_holding_an_empty_text_value_is_read_as_empty(tmp_path, value):
     """« Code » of T_Controles' empty row saved as `<c t="s"><v/></c>` (a shared text of no index, written by some
     programs for an empty cell; Excel, the add-in and the validation read an empty cell): `--annoter` stopped on
     « erreur interne inattendue (TypeError : int() argument must be … not 'NoneType') », no copy written. Read as
-    empty, the findings listed and the row, which holds nothing, not kept."""
+    empty, the findings listed and the row, which holds nothing, not kept. The index of a text the file has not (a
+    damaged file, which Excel repairs) stopped it on « (IndexError : list index out of range) »: the copy is refused
+    as for any part damaged, in French."""
+    from acv_xl.outputs.annotate import AnnotationError
     import re
     import zipfile
 
@@ -3146,15 +3150,19 @@ def test_a_cell_of_controles_own_columns_holding_an_empty_text_value_is_read_as_
     for info in parts:
         if info.filename == part:
             cell = f"{get_column_letter(c1 + 1)}{empty}".encode()
-            parts[info], n = re.subn(rb'<c r="%s"[^>]*>\s*<v>7</v>\s*</c>' % cell, b'<c r="%s" t="s"><v/></c>' % cell,
-                                     parts[info])
+            parts[info], n = re.subn(rb'<c r="%s"[^>]*>\s*<v>7</v>\s*</c>' % cell,
+                                     b'<c r="%s" t="s">%s</c>' % (cell, value), parts[info])
             assert n == 1
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for info, data in parts.items():
             z.writestr(info, data)
-    assert openpyxl.load_workbook(path)[layout.Sheet.CONTROLES].cell(empty, c1 + 1).value is None
-
     report = validate_file(path)
+    if value != b"<v/>":
+        with pytest.raises(AnnotationError, match="n'a pas pu être écrite : une partie du classeur controles-code-vide"
+                                                  ".xlsx est illisible ou endommagée"):
+            annotate(path, out, report, today=TODAY)
+        return
+    assert openpyxl.load_workbook(path)[layout.Sheet.CONTROLES].cell(empty, c1 + 1).value is None
     annotate(path, out, report, today=TODAY)
     ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
     n = len(report.findings)

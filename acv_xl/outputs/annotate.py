@@ -204,7 +204,7 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         book.write_status(report, today or date.today())
         book.write_snapshot(_snapshot_cells(report))
         book.finish()
-    except (zipfile.BadZipFile, ET.ParseError, KeyError, StopIteration, ValueError) as exc:
+    except (zipfile.BadZipFile, ET.ParseError, KeyError, IndexError, StopIteration, ValueError) as exc:
         if isinstance(exc, AnnotationError):
             raise
         # the validator reads leniently; a part this writer must rewrite may still be damaged
