@@ -1441,6 +1441,48 @@ def test_controles_stretched_down_to_the_grids_end_is_read_by_its_rows_held_in_t
     assert ws.tables[layout.T_CONTROLES.name].ref == f"A{r1}:G{r1 + len(report.findings)}"
 
 
+def test_controles_stretched_down_to_the_grids_end_costs_the_annotated_copy_no_more_than_its_rows_held(tmp_path):
+    """T_Controles stretched down to row 1 048 576, a filter on it: `--annoter` read only the rows the sheet holds,
+    but then went down every row of the table's old range to clear its cells, to unshare their formulas, to reset
+    the heights a previous run set and to show the rows the filter hid — four loops of a million rows. The work is
+    counted (lines run in the writer and in the OOXML layer, not a time: the same on any machine), against the same
+    table stretched only a little: a few lines more, not millions."""
+    import sys
+
+    import openpyxl
+
+    from acv_xl.outputs import annotate as writer
+    from acv_xl.reading import ooxml
+
+    counted = {writer.__file__, ooxml.__file__}
+
+    def lines_run(end: int) -> int:
+        path, out = tmp_path / f"controles-{end}.xlsx", tmp_path / f"annotee-{end}.xlsx"
+        wb = openpyxl.load_workbook(_faulty()[0])
+        t = wb[layout.Sheet.CONTROLES].tables[layout.T_CONTROLES.name]
+        t.ref = t.autoFilter.ref = f"{t.ref.split(':')[0]}:G{end}"
+        t.autoFilter.add_filter_column(0, ["Erreur"])
+        wb.save(path)
+        report = validate_file(path)
+        n = [0]
+
+        def trace(frame, event, _arg):
+            if frame.f_code.co_filename not in counted:
+                return None
+            n[0] += event == "line"
+            return trace
+
+        before = sys.gettrace()
+        sys.settrace(trace)
+        try:
+            writer.annotate(path, out, report, today=TODAY)
+        finally:
+            sys.settrace(before)
+        return n[0]
+
+    assert lines_run(1_048_576) < lines_run(60) + 1_000
+
+
 def _drawn_as_excel_draws(path: Path, anchor) -> None:
     """The drawing of the notes of `path` as Excel writes it: openpyxl's prefixes (ns0…) made Excel's (o, v, x),
     and an anchor to each note, `anchor(row, column)` (0-based, as the drawing counts)."""
@@ -2263,6 +2305,52 @@ def test_a_filter_on_controles_hides_no_finding_of_the_annotated_copy(tmp_path):
     assert [(c.colId, c.hiddenButton, c.filters) for c in t.autoFilter.filterColumn] == [(6, True, None)]
 
 
+@pytest.mark.parametrize("other_filter", [None, "table", "hidden row"])
+def test_the_sheet_of_controles_is_no_longer_said_filtered_once_its_filter_is_lifted(tmp_path, other_filter):
+    """T_Controles filtered on « Erreur »: Excel marks its sheet `<sheetPr filterMode="1">` (« a filter hides rows
+    here », Excel's FilterMode). `--annoter` lifted the filter and showed every row, but left the flag: a sheet said
+    filtered with no filter on it (LibreOffice ignores the flag, and shows every row either way; Excel trusts it).
+    Dropped once no filter is left on the sheet; kept while another table of the sheet is still filtered, or a row
+    above the table is hidden (an advanced filter's, which leaves no criterion in the sheet)."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+    from openpyxl.worksheet.table import Table
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-filtre.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    for i, f in enumerate(findings, start=r1 + 1):
+        ws.cell(i, c1).value, ws.cell(i, c1 + 1).value = f.gravite.libelle, f.code
+        ws.row_dimensions[i].hidden = f.gravite.libelle != "Erreur"
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + len(findings)}"
+    t.autoFilter.add_filter_column(0, ["Erreur"])
+    if other_filter == "table":  # a table of the user's beside it, filtered on « Oui » (its rows not hidden: beside the list)
+        k = c2 + 3
+        for r, (a, b) in enumerate([("Sujet", "Fait"), ("Relance", "Oui"), ("Comité", "Non")], start=r1):
+            ws.cell(r, k).value, ws.cell(r, k + 1).value = a, b
+        notes = Table(displayName="T_Suivi", ref=f"{get_column_letter(k)}{r1}:{get_column_letter(k + 1)}{r1 + 2}")
+        ws.add_table(notes)
+        notes._initialise_columns()
+        notes.autoFilter.add_filter_column(1, ["Oui"])
+    elif other_filter == "hidden row":
+        ws.row_dimensions[r1 - 1].hidden = True
+    ws.sheet_properties.filterMode = True
+    wb.save(path)
+    assert any(ws.row_dimensions[r].hidden for r in range(r1 + 1, r1 + len(findings) + 1))
+
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert bool(ws.sheet_properties.filterMode) is (other_filter is not None)
+    if other_filter == "table":  # the user's filter, not T_Controles', left as it was
+        assert [c.filters.filter for c in ws.tables["T_Suivi"].autoFilter.filterColumn] == [["Oui"]]
+    assert [r for r in range(r1 + 1, r1 + len(findings) + 1) if ws.row_dimensions[r].hidden] == []
+
+
 def test_a_sort_on_controles_is_lifted_in_the_annotated_copy(tmp_path):
     """T_Controles sorted by the user on « Gravité » (Z→A), seven rows: `--annoter` listed the three findings in
     their own order under the sort's arrow, and left its range on the seven rows of old, past the table's end
@@ -2915,3 +3003,168 @@ def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty
         last = r1 + n + len(kept)
         assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
         assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+
+
+def _with_formula(path: Path, sheet: str, cell: str, formula: str) -> None:
+    """`path` with the cell `cell` of `sheet` computed by `formula`, the value it holds kept as the value it showed
+    (what Excel saves; openpyxl writes a formula without one)."""
+    import re
+    import zipfile
+
+    import openpyxl
+
+    part = f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(sheet) + 1}.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {i: z.read(i) for i in z.infolist()}
+    for info in parts:
+        if info.filename == part:
+            parts[info], n = re.subn(rb'(<c r="%s"[^>]*>)' % cell.encode(),
+                                     lambda m: m.group(1) + b"<f>" + formula.encode() + b"</f>", parts[info])
+            assert n == 1
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            z.writestr(info, data)
+
+
+@pytest.mark.parametrize("shown", ["#N/A", "#VALUE!", "#REF!", "'#N/A"])
+def test_a_column_of_controles_showing_an_error_for_nothing_keeps_no_empty_row_under_the_findings(tmp_path, shown):
+    """A column « Financeur » of the user's looking up each finding's code (=RECHERCHEV([@Code];…)) shows #N/A on the
+    table's empty row, whose code is empty: both writers took that error for a note typed, and kept the empty row
+    under the findings run after run — the button receiving the error, the copy the value the formula showed. An
+    error alone says nothing, as a dash does (no one types #N/A for a note); a note on such a row is kept. So does
+    the text « #N/A » (typed '#N/A), which the add-in sends as it sends the error."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    for typed, kept in ((shown, []), ("À revoir", ["À revoir"])):
+        path = tmp_path / f"controles-erreur-{len(kept)}.xlsx"
+        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+        wb = openpyxl.load_workbook(path)
+        ws = wb[layout.Sheet.CONTROLES]
+        t = ws.tables[layout.T_CONTROLES.name]
+        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+        ws.cell(empty, mine).value = typed.lstrip("'")
+        if typed.startswith("'"):
+            ws.cell(empty, mine).data_type = "s"
+        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+        wb.save(path)
+        if not kept and not typed.startswith("'"):
+            _with_formula(path, layout.Sheet.CONTROLES, f"{get_column_letter(mine)}{empty}",
+                          f"VLOOKUP({get_column_letter(c1 + 1)}{empty},Financeurs!A:B,2,FALSE)")
+        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+        n = len(report.findings)
+        assert [row[mine - 1] for row in payload["sheets"][_index(payload, layout.Sheet.CONTROLES)]["values"]][empty - 1] \
+            == typed.lstrip("'")  # the add-in sends the error as its text
+        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+        assert [row[mine - c1] for row in written][n:] == kept
+
+        out = tmp_path / f"annotee-{len(kept)}.xlsx"
+        annotate(path, out, validate_file(path), today=TODAY)
+        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+        last = r1 + n + len(kept)
+        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
+        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+
+
+@pytest.mark.parametrize("kind", ["", ' t="n"', ' t="s"'])
+def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the_findings(tmp_path, kind):
+    """A cell of the user's column on the table's empty row saved as `<c><v/></c>`, a value element with nothing in
+    it (some programs write one for a cell they leave empty): Excel and the add-in read it as an empty cell, and the
+    button kept no row for it; the copy read a value there, took the row for a note typed and kept it under the
+    findings at every run. Empty for both."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    path = tmp_path / "controles-v-vide.xlsx"
+    findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+    ws.cell(empty, mine).value = 7
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+    wb.save(path)
+    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {i: z.read(i) for i in z.infolist()}
+    for info in parts:
+        if info.filename == part:
+            cell = f"{get_column_letter(mine)}{empty}".encode()
+            parts[info], n = re.subn(rb'<c r="%s"[^>]*>\s*<v>7</v>\s*</c>' % cell,
+                                     b'<c r="%s"%s><v/></c>' % (cell, kind.encode()), parts[info])
+            assert n == 1
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            z.writestr(info, data)
+
+    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    n = len(report.findings)
+    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+    assert len(written) == n  # the button: no row kept under the findings
+
+    out = tmp_path / "annotee.xlsx"
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n}"
+
+
+@pytest.mark.parametrize("value", [b"<v/>", b"<v>99999</v>"])
+def test_a_cell_of_controles_own_columns_holding_an_empty_text_value_is_read_as_empty(tmp_path, value):
+    """« Code » of T_Controles' empty row saved as `<c t="s"><v/></c>` (a shared text of no index, written by some
+    programs for an empty cell; Excel, the add-in and the validation read an empty cell): `--annoter` stopped on
+    « erreur interne inattendue (TypeError : int() argument must be … not 'NoneType') », no copy written. Read as
+    empty, the findings listed and the row, which holds nothing, not kept. The index of a text the file has not (a
+    damaged file, which Excel repairs) stopped it on « (IndexError : list index out of range) »: the copy is refused
+    as for any part damaged, in French."""
+    from acv_xl.outputs.annotate import AnnotationError
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter, range_boundaries
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-code-vide.xlsx", tmp_path / "annotee.xlsx"
+    findings = validate_file(_faulty()[0]).findings
+    wb = openpyxl.load_workbook(_faulty()[0])
+    ws = wb[layout.Sheet.CONTROLES]
+    t = ws.tables[layout.T_CONTROLES.name]
+    c1, r1, c2, _ = range_boundaries(t.ref)
+    for i, f in enumerate(findings, start=r1 + 1):
+        ws.cell(i, c1).value, ws.cell(i, c1 + 1).value = f.gravite.libelle, f.code
+    empty = r1 + len(findings) + 1
+    ws.cell(empty, c1 + 1).value = 7
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{empty}"
+    wb.save(path)
+    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    with zipfile.ZipFile(path) as z:
+        parts = {i: z.read(i) for i in z.infolist()}
+    for info in parts:
+        if info.filename == part:
+            cell = f"{get_column_letter(c1 + 1)}{empty}".encode()
+            parts[info], n = re.subn(rb'<c r="%s"[^>]*>\s*<v>7</v>\s*</c>' % cell,
+                                     b'<c r="%s" t="s">%s</c>' % (cell, value), parts[info])
+            assert n == 1
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            z.writestr(info, data)
+    report = validate_file(path)
+    if value != b"<v/>":
+        with pytest.raises(AnnotationError, match="n'a pas pu être écrite : une partie du classeur controles-code-vide"
+                                                  ".xlsx est illisible ou endommagée"):
+            annotate(path, out, report, today=TODAY)
+        return
+    assert openpyxl.load_workbook(path)[layout.Sheet.CONTROLES].cell(empty, c1 + 1).value is None
+    annotate(path, out, report, today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    n = len(report.findings)
+    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1 + n}"
+    assert [ws.cell(r, c1 + 1).value for r in range(r1 + 1, r1 + n + 1)] == [f.code for f in report.findings]

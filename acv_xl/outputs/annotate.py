@@ -39,7 +39,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number, fold
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ERRORS, EXCEL_ROWS, ExcelError, fmt_number, fold
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
@@ -204,7 +204,7 @@ def annotate(src: Path, out: Path, report: _ReportLike, today: date | None = Non
         book.write_status(report, today or date.today())
         book.write_snapshot(_snapshot_cells(report))
         book.finish()
-    except (zipfile.BadZipFile, ET.ParseError, KeyError, StopIteration, ValueError) as exc:
+    except (zipfile.BadZipFile, ET.ParseError, KeyError, IndexError, StopIteration, ValueError) as exc:
         if isinstance(exc, AnnotationError):
             raise
         # the validator reads leniently; a part this writer must rewrite may still be damaged
@@ -406,7 +406,8 @@ class _Book:
             _SheetNotes(self.pkg, ws, []).relocate(
                 lambda r, c: (r, c) if not (follows(r, c) or (first_data <= r <= old_last and c1 <= c <= c2))
                 else (went[r], c) if r in went else None)
-        for row in range(first_data, max(old_last, new_last) + 1 + totals_rows):
+        # (here and below, the rows the sheet holds only: the table's range may run down to row 1 048 576)
+        for row in _held(ws.cells, first_data, max(old_last, new_last) + totals_rows):
             ws.remove_row_cells(row, c1, c2)
         self._remove_hyperlinks(ws, first_data, c1, max(old_last, new_last) + totals_rows, c2)
         if links:
@@ -466,7 +467,7 @@ class _Book:
             height = tall[i - len(findings)]
             ws.set_row_height(first_data + at[i], float(height) if height is not None
                               and re.fullmatch(r"\d+(\.\d+)?", height.strip()) else None)
-        for row in range(first_data + count, old_last + 1):  # rows a previous run made tall, left empty
+        for row in _held(ws.rows, first_data + count, old_last):  # rows a previous run made tall, left empty
             ws.set_row_height(row, None)
 
         for k, cells in enumerate(totals):
@@ -492,12 +493,31 @@ class _Book:
         for holder in (table.root, af):
             for sort in holder.findall(q("sortState")) if holder is not None else ():
                 holder.remove(sort)
-        for row in range(first_data, max(old_last, new_last) + 1):
-            if (el := ws.rows.get(row)) is not None and el.attrib.pop("hidden", None) is not None:
+        for row in _held(ws.rows, first_data, max(old_last, new_last)):
+            if ws.rows[row].attrib.pop("hidden", None) is not None:
                 ws.touch()
+        self._filter_mode_off(ws, part)
         self.pkg.touch(table_part)
         ws.touch()
         return True
+
+    def _filter_mode_off(self, ws: Worksheet, part: str) -> None:
+        """The sheet's flag « a filter hides rows here » (`<sheetPr filterMode="1">`, Excel's FilterMode) dropped once
+        T_Controles' filter is lifted and no other is left on the sheet: kept, it said so of a sheet whose every row
+        is shown — LibreOffice ignores it, but Excel trusts it (« Effacer » the filter, a macro's ShowAllData). Kept
+        while a filter of another table or of the sheet still has a criterion, or a row outside T_Controles is
+        hidden (an advanced filter leaves no criterion in the sheet, only its hidden rows)."""
+        pr = ws.child("sheetPr")
+        if pr is None or pr.get("filterMode") not in ("1", "true"):
+            return
+        filters = [ws.child("autoFilter")] + [self.pkg.xml(target).root.find(q("autoFilter"))
+                                              for _rid, ty, target in self.pkg.relationships(part)
+                                              if ty == REL_TABLE and self.pkg.has(target)]
+        if any(len(column) for af in filters if af is not None for column in af.findall(q("filterColumn"))) \
+                or any(el.get("hidden") in ("1", "true") for el in ws.rows.values()):
+            return
+        del pr.attrib["filterMode"]
+        ws.touch()
 
     def _move_drawings(self, part: str, first_row: int, c1: int, c2: int, by: int) -> None:
         """The pictures, charts and shapes anchored on the moved cells go down with them, as an inserted row
@@ -937,8 +957,12 @@ _NOTHING = re.compile(r"^[\s\-\u2013\u2014]*$")  # a dash, or a few: the « - »
 def left_empty(value: Any) -> bool:
     """A user's cell of T_Controles that says nothing: empty, an unchecked box (FALSE, the state Excel gives every
     new row of a column of checkboxes), a zero or a dash (« - », what a formula of the column shows on a row with
-    no finding: =SI([@Code]="";"-";…), a count of 0) — the template's empty row was kept under the findings, run
-    after run, as if typed. The button sees the values only, so a formula is told by what it shows."""
+    no finding: =SI([@Code]="";"-";…), a count of 0), an error value (#N/A, #VALEUR!…: a lookup of the row's
+    empty code, =RECHERCHEV([@Code];…), which no one types for a note) — the template's empty row was kept under
+    the findings, run after run, as if typed. The button sees the values only, so a formula is told by what it
+    shows; and an error's text (« '#N/A ») as the error, which the add-in sends alike."""
+    if isinstance(value, ExcelError) or isinstance(value, str) and value in EXCEL_ERRORS:
+        return True
     if isinstance(value, bool):
         return value is False
     if isinstance(value, (int, float)):
@@ -1041,15 +1065,22 @@ def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
     return list(itertools.islice(gen, MAX_CELLS_PER_FINDING))
 
 
+def _held(rows: dict[int, Any], first: int, last: int) -> list[int]:
+    """The rows from `first` to `last` that `rows` (a sheet's rows or cells, by row) holds."""
+    return [r for r in rows if first <= r <= last]
+
+
 def _copy_el(el: ET.Element) -> ET.Element:
     return ET.fromstring(ET.tostring(el))
 
 
 def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
     """A cell of the copy (`_as_value`'s: a formula as the value it showed) that `left_empty` takes for nothing,
-    read as the button receives it: a boolean, a number or a text — the two writers keep the same rows."""
+    read as the button receives it: a boolean, a number, a text or an error — the two writers keep the same rows."""
     t, v = cell.get("t"), cell.find(q("v"))
     text = (v.text or "") if v is not None else None
+    if not text and t != "inlineStr":  # no value, or an empty <v/> (some programs write one): an empty cell for Excel
+        return left_empty(None)
     if t == "b":
         return left_empty(text is not None and text.strip() == "1")
     if t in (None, "n"):
@@ -1065,6 +1096,8 @@ def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
             return left_empty(shared[int(text)])
         except (TypeError, ValueError, IndexError):
             return False
+    if t == "e":  # the button receives it as its `ExcelError`
+        return left_empty(ExcelError(text or ""))
     return t == "str" and left_empty(text)
 
 

@@ -706,7 +706,7 @@ class Worksheet:
             is_ = c.find(q("is"))
             return "".join(x.text or "" for x in is_.iter(q("t"))) if is_ is not None else ""
         v = c.find(q("v"))
-        if v is None:
+        if v is None or not v.text:  # (an empty <v/>, which some programs write: an empty cell, as Excel reads it)
             return None
         if t == "s":
             return shared[int(v.text)]
@@ -731,8 +731,8 @@ class Worksheet:
         row, moved under the findings), whose cells of such a formula, its first one too, get the text the
         formula filled down there gives — that of their old row named a cell of the row they left."""
         firsts: dict[str, tuple[str, str]] = {}  # si → (its text, its cell)
-        for r in range(r1, r2 + 1):
-            for col, c in self.cells.get(r, {}).items():
+        for r in [r for r in self.cells if r1 <= r <= r2]:  # (held only: r2 may be the grid's last row)
+            for col, c in self.cells[r].items():
                 f = c.find(q("f"))
                 if c1 <= col <= c2 and f is not None and f.get("t") == "shared" and f.text and f.get("ref"):
                     firsts[f.get("si")] = (f.text, _a1(r, col))
