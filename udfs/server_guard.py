@@ -34,7 +34,7 @@ from .server_config import ServerConfig
 
 log = logging.getLogger("acv_xl.serveur")
 
-STATE_KEYS = ("cible", "client", "issue", "origine")  # what the handlers may add to the log line
+STATE_KEYS = ("cible", "client", "issue", "origine", "hote")  # what the handlers may add to the log line
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 
@@ -85,6 +85,38 @@ def _climbs(path: str) -> bool:
         if part and (part[-1] in ". " or part.split(".", 1)[0].rstrip(" ").lower() in _DEVICES):
             return True
     return False
+
+
+def _host_name(value: str) -> str | None:
+    """The name a `Host` header gives (lower case, without its port nor a final dot), None if unreadable."""
+    try:
+        parts = urlsplit("//" + value.strip())
+        parts.port  # noqa: B018 (a port that is no number raises here)
+    except ValueError:
+        return None
+    if parts.path or parts.query or parts.fragment or "@" in parts.netloc or not parts.hostname:
+        return None
+    return parts.hostname.rstrip(".")
+
+
+def _is_loopback_name(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _from_network(scope) -> bool:
+    """Whether the request came over a network connection (its peer has an IP address): an in-process
+    call (FastAPI's TestClient) sends no Host anyone chose."""
+    peer = scope.get("client")
+    try:
+        ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+    except (TypeError, IndexError, ValueError):
+        return False
+    return True
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -260,8 +292,38 @@ class Guard:
             return (parts.hostname or "").lower() in LOOPBACK_NAMES
         return same
 
+    def host_refused(self, scope) -> bool:
+        """With --url-publique, a request whose `Host` names neither the public address nor the loopback
+        (supervision on the machine itself): xlwings Server built the manifest's, the task pane's and its
+        redirects' addresses from `Host`, so « Host: evil.example » (through the front end, which relays any
+        name) made them point Excel at another server — a poisoned cache, or a manifest installed from a
+        crafted link. The port is not compared: nginx's `$host` has none, and the app sees the public
+        address whatever the request said (`as_public`)."""
+        if self.config.public_url is None or not _from_network(scope):
+            return False
+        host = _header(scope, b"host")
+        if host is None:  # HTTP/1.0: nothing chosen by the client
+            return False
+        name = _host_name(host)
+        return name is None or not (name == urlsplit(self.config.public_url).hostname or _is_loopback_name(name))
+
+    def as_public(self, scope):
+        """The request as xlwings Server sees it: addressed to --url-publique (HTTPS, its name and port),
+        so that every address it writes (manifest, task pane, redirects) is the public one."""
+        if self.config.public_url is None:
+            return scope
+        netloc = urlsplit(self.config.public_url).netloc.encode("latin-1")
+        headers = [(k, v) for k, v in scope.get("headers") or () if k != b"host"] + [(b"host", netloc)]
+        return dict(scope, headers=headers, scheme="https")
+
     def refusal(self, scope) -> tuple[int, str, list] | None:
         method = scope["method"]
+        if self.host_refused(scope):
+            # the name said in the log (`_safe`), never in the answer: a button's refusal is sealed for the
+            # add-in's box (server_alert), and « Host » is any text the client chose
+            scope.setdefault("acv", {}).update(issue="hote_refuse", hote=_header(scope, b"host"))
+            return 400, (f"Adresse de serveur refusée : ce serveur ne répond qu'à l'adresse {self.config.public_url} "
+                         "(en-tête Host)."), []
         if _climbs(scope.get("path", "")):
             # xlwings Server's static files (`OverridableStaticFiles`) look in the project's folder
             # first without Starlette's check that the file stays inside it: GET
@@ -397,13 +459,14 @@ class Guard:
                     state["issue"] = "client_parti"  # one token of the log line, as the others
                     return
                 receive = replay(body)
+            inner = self.as_public(scope)
             if scope["method"] == "HEAD":
                 # FastAPI's routes take only GET: `curl -I …/manifest` (a supervision's probe) got 405
                 # « Méthode non permise ». Answered as GET, whose body uvicorn leaves out (it knows
                 # the request was HEAD); the log line keeps HEAD.
-                await self.app(dict(scope, method="GET"), receive, watched_send)
+                await self.app(dict(inner, method="GET"), receive, watched_send)
                 return
-            await self.app(scope, receive, watched_send)
+            await self.app(inner, receive, watched_send)
         finally:
             self.active -= 1
             self.public -= public
