@@ -316,6 +316,23 @@ def test_refusals_in_order_origin_token_type_size():
     assert entraid.refusal(_scope(**{**ok, "authorization": "Bearer jwt-entra"})) is None  # xlwings checks it
 
 
+def test_a_method_no_address_takes_is_not_allowed_whether_or_not_a_token_is_sent():
+    """`OPTIONS *` and `TRACE /` got 401 « Jeton d'accès absent ou invalide », as if a token would make them
+    work: no address of the server takes them (an OPTIONS without a preflight's headers is no preflight)."""
+    guard = Guard(None, ServerConfig(tokens=Tokens(GOOD)))
+    for method, path in (("OPTIONS", "*"), ("OPTIONS", "/manifest"), ("TRACE", "/"), ("CONNECT", "/"),
+                         ("PROPFIND", "/")):
+        for auth in ({}, {"authorization": f"Bearer {GOOD}"}):
+            scope = dict(_scope(method, host="h", **auth), path=path)
+            assert guard.refusal(scope) == (405, "Méthode non permise pour cette adresse.",
+                                            [(b"allow", b"GET, HEAD, POST")]), (method, path, auth)
+    # a preflight from an allowed origin still passes (answered by the CORS layer), a foreign one 403
+    preflight = _scope("OPTIONS", host="h", origin="https://h", access_control_request_method="POST")
+    assert guard.refusal(preflight) is None
+    assert guard.refusal(dict(preflight, headers=[(k, b"https://x.example" if k == b"origin" else v)
+                                                  for k, v in preflight["headers"]]))[0] == 403
+
+
 def test_a_client_gone_before_its_body_leaves_one_token_in_the_log(caplog):
     """The log line is split on spaces by whoever reads it (`grep 'issue=…'`): the issue of a
     request abandoned mid-body was « client déconnecté », two tokens."""

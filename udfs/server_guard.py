@@ -344,6 +344,11 @@ class Guard:
         # above), it asks whether the call may be made, and the call itself needs the token
         preflight = method == "OPTIONS" and origin is not None and \
             _header(scope, b"access-control-request-method") is not None
+        if method not in PUBLIC_METHODS | WRITE_METHODS and not preflight:
+            # OPTIONS without a preflight's headers (« OPTIONS * »), TRACE, CONNECT, any other method: none
+            # is served at any address, and the token check answered them « Jeton d'accès absent ou
+            # invalide » (401), as if a token would have made them work
+            return 405, FRAMEWORK_ERRORS[405], [(b"allow", b"GET, HEAD, POST")]
         if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS and not preflight:
             label = self.config.tokens.check(_header(scope, b"authorization"))
             if label is None:
