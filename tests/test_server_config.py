@@ -819,7 +819,8 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
     files, no connection accepted. Reads keep their places until sent, one address a quarter of them."""
     import asyncio
 
-    config = ServerConfig(tokens=Tokens(GOOD))
+    # (off loopback, the server has its public address: the only name it answers besides the loopback)
+    config = ServerConfig(tokens=Tokens(GOOD), public_url="https://acv.exemple.gouv.fr")
     share = config.max_public_per_address
     assert share == config.max_requests // 4
 
@@ -833,7 +834,7 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
     sending_of: dict[str, list[int]] = {}  # the same, per address: [now, most]
 
     def read(address: str, stalled: asyncio.Event | None):
-        scope = dict(_scope("GET", host="h"), path="/taskpane", client=(address, 50000))
+        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path="/taskpane", client=(address, 50000))
 
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -981,7 +982,7 @@ def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy()
 
     from udfs.server_guard import BUSY
 
-    config = ServerConfig(tokens=Tokens(GOOD))
+    config = ServerConfig(tokens=Tokens(GOOD), public_url="https://acv.exemple.gouv.fr")  # (its name: Host)
     config.receive_timeout = 0.01
     share = config.max_public_per_address
     answered: list[tuple[str, int, bytes]] = []
@@ -996,7 +997,7 @@ def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy()
     guard = Guard(app, config)
 
     async def read(path: str):
-        scope = dict(_scope("GET", host="h"), path=path, client=("203.0.113.1", 50000))
+        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
         sent = []
 
         async def receive():

@@ -93,3 +93,25 @@ def test_with_a_public_address_no_request_makes_the_add_in_point_elsewhere():
         assert got["/static"][:3] == [307, "", f"{PUBLIC}/static/"], (name, got["/static"])
     # in process (tests): TestClient's own name, no network peer, served the public manifest
     assert out["testclient"][0] == 200 and _public(out["testclient"][3])
+
+
+def test_without_a_public_address_only_the_machine_s_own_names_are_answered():
+    """Without --url-publique (one PC, or a front end the server was not told of), the manifest and the
+    redirects were built from the request's name: relayed by nginx, « Host: evil.example » got a manifest
+    naming https://evil.example. A request from the network naming another server than the loopback is
+    now refused; the loopback's names, and TestClient's in-process calls, are served as before."""
+    out, log = _run_app()
+    refusal = ("Adresse de serveur refusée : sans adresse publique (--url-publique), ce serveur ne répond qu'à "
+               "l'adresse de la machine elle-même (localhost, 127.0.0.1). Derrière un frontal, démarrez-le avec "
+               "--url-publique (voir docs/serveur.md).\n")
+    for name in ("evil", "evil_relayed", "evil_port", "public", "public_port"):
+        assert all(got == [400, refusal, "", []] for got in out[name].values()), (name, out[name])
+    assert out["absolute"] == [400, refusal, "", []] and out["call"] == [400, refusal]
+    assert "issue=hote_refuse hote=evil.example statut=400" in log
+    for name, base in (("loopback", "http://127.0.0.1:8000"), ("loopback6", "http://[::1]:8000"),
+                       ("localhost", "http://localhost")):
+        got = out[name]
+        assert got["/manifest"][0] == 200 and got["/manifest"][3], (name, got["/manifest"])
+        assert all(u.startswith(base) for u in got["/manifest"][3]), (name, got["/manifest"][3])
+        assert got["/manifest/"][:3] == [307, "", f"{base}/manifest"], (name, got["/manifest/"])
+    assert out["testclient"][0] == 200

@@ -293,19 +293,31 @@ class Guard:
         return same
 
     def host_refused(self, scope) -> bool:
-        """With --url-publique, a request whose `Host` names neither the public address nor the loopback
-        (supervision on the machine itself): xlwings Server built the manifest's, the task pane's and its
-        redirects' addresses from `Host`, so « Host: evil.example » (through the front end, which relays any
+        """A request whose `Host` names neither the public address (--url-publique) nor the loopback
+        (supervision on the machine itself): xlwings Server built the manifest's addresses and its
+        redirects from `Host`, so « Host: evil.example » (through the front end, which relays any
         name) made them point Excel at another server — a poisoned cache, or a manifest installed from a
         crafted link. The port is not compared: nginx's `$host` has none, and the app sees the public
         address whatever the request said (`as_public`)."""
-        if self.config.public_url is None or not _from_network(scope):
+        if not _from_network(scope):
             return False
         host = _header(scope, b"host")
         if host is None:  # HTTP/1.0: nothing chosen by the client
             return False
         name = _host_name(host)
-        return name is None or not (name == urlsplit(self.config.public_url).hostname or _is_loopback_name(name))
+        public = urlsplit(self.config.public_url).hostname if self.config.public_url else None
+        # without --url-publique (one PC, or a front end whose address the server was not given: the manifest
+        # then took the name the request sent), only the loopback: `acv-xl serveur` refuses to listen
+        # beyond it without --url-publique
+        return name is None or not (name == public or _is_loopback_name(name))
+
+    def host_refusal(self) -> str:
+        if self.config.public_url:
+            return (f"Adresse de serveur refusée : ce serveur ne répond qu'à l'adresse {self.config.public_url} "
+                    "(en-tête Host).")
+        return ("Adresse de serveur refusée : sans adresse publique (--url-publique), ce serveur ne répond qu'à "
+                "l'adresse de la machine elle-même (localhost, 127.0.0.1). Derrière un frontal, démarrez-le avec "
+                "--url-publique (voir docs/serveur.md).")
 
     def as_public(self, scope):
         """The request as xlwings Server sees it: addressed to --url-publique (HTTPS, its name and port),
@@ -322,8 +334,7 @@ class Guard:
             # the name said in the log (`_safe`), never in the answer: a button's refusal is sealed for the
             # add-in's box (server_alert), and « Host » is any text the client chose
             scope.setdefault("acv", {}).update(issue="hote_refuse", hote=_header(scope, b"host"))
-            return 400, (f"Adresse de serveur refusée : ce serveur ne répond qu'à l'adresse {self.config.public_url} "
-                         "(en-tête Host)."), []
+            return 400, self.host_refusal(), []
         if _climbs(scope.get("path", "")):
             # xlwings Server's static files (`OverridableStaticFiles`) look in the project's folder
             # first without Starlette's check that the file stays inside it: GET
