@@ -355,8 +355,19 @@ def test_an_unusable_certificate_or_key_is_refused_in_french_before_the_start_up
                             ((cert, locked), f"la clé {locked} est protégée par un mot de passe")):
         err = _start_refused("--port", port, "--certificat", str(given[0]), "--cle", str(given[1]))
         assert expected in err, err
-    err = _start_refused("--port", port, "--hote", "192.0.2.1", "--certificat", str(cert), "--cle", str(key))
+    err = _start_refused("--port", port, "--hote", "192.0.2.1", "--certificat", str(cert), "--cle", str(key),
+                         "--url-publique", "https://acv.example.fr")
     assert "impossible d'écouter sur 192.0.2.1:" in err and "adresse absente de cette machine" in err
+
+
+def test_listening_beyond_the_machine_needs_the_public_address(tmp_path):
+    """On 0.0.0.0 with a token and a certificate, the server started without --url-publique and built the
+    manifest from whatever name a request sent (« Host: evil.example » → an add-in loaded from evil.example).
+    It answers only the loopback and the public name now, so it refuses to start without the latter."""
+    cert, key = _self_signed(tmp_path)
+    err = _start_refused("--port", str(_free_port()), "--hote", "0.0.0.0", "--certificat", str(cert), "--cle", str(key))
+    assert ("écouter sur 0.0.0.0, hors de cette machine, demande l'adresse par laquelle les communes joignent le "
+            "serveur : donnez --url-publique https://…") in err, err
 
 
 def test_an_absurd_number_of_processes_is_refused_in_french_before_anything_starts():
@@ -1131,7 +1142,8 @@ def test_one_client_address_cannot_take_every_connection(tmp_path):
             return False
 
     with running_server(tmp_path / "serveur.log", "--hote", "0.0.0.0", "--certificat", str(cert), "--cle", str(key),
-                        "--connexions-par-adresse", "3", env=_env(ACV_XL_JETON=TOKEN), https=True) as (_, log, port):
+                        "--connexions-par-adresse", "3", "--url-publique", "https://acv",
+                        env=_env(ACV_XL_JETON=TOKEN), https=True) as (_, log, port):
         assert "3 connexions ouvertes par adresse de client (hors boucle locale)" in log.read_text()
         held = [opened(address, port) for _ in range(3)]
         try:
@@ -1176,8 +1188,10 @@ def test_https_connections_are_counted_per_address_before_their_handshake(tmp_pa
         except TimeoutError:
             return False
 
+    # (the public address from the environment, as a container is given it: deploy/Dockerfile)
     with running_server(tmp_path / "serveur.log", "--hote", "0.0.0.0", "--certificat", str(cert), "--cle", str(key),
-                        "--connexions-par-adresse", "3", env=_env(ACV_XL_JETON=TOKEN), https=True) as (_, log, port):
+                        "--connexions-par-adresse", "3", env=_env(ACV_XL_JETON=TOKEN, ACV_XL_URL_PUBLIQUE="https://acv"),
+                        https=True) as (_, log, port):
         silent = [socket.create_connection((address, port), timeout=10) for _ in range(3)]  # no handshake
         try:
             more = [socket.create_connection((address, port), timeout=10) for _ in range(3)]

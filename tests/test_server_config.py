@@ -316,6 +316,23 @@ def test_refusals_in_order_origin_token_type_size():
     assert entraid.refusal(_scope(**{**ok, "authorization": "Bearer jwt-entra"})) is None  # xlwings checks it
 
 
+def test_a_method_no_address_takes_is_not_allowed_whether_or_not_a_token_is_sent():
+    """`OPTIONS *` and `TRACE /` got 401 « Jeton d'accès absent ou invalide », as if a token would make them
+    work: no address of the server takes them (an OPTIONS without a preflight's headers is no preflight)."""
+    guard = Guard(None, ServerConfig(tokens=Tokens(GOOD)))
+    for method, path in (("OPTIONS", "*"), ("OPTIONS", "/manifest"), ("TRACE", "/"), ("CONNECT", "/"),
+                         ("PROPFIND", "/")):
+        for auth in ({}, {"authorization": f"Bearer {GOOD}"}):
+            scope = dict(_scope(method, host="h", **auth), path=path)
+            assert guard.refusal(scope) == (405, "Méthode non permise pour cette adresse.",
+                                            [(b"allow", b"GET, HEAD, POST")]), (method, path, auth)
+    # a preflight from an allowed origin still passes (answered by the CORS layer), a foreign one 403
+    preflight = _scope("OPTIONS", host="h", origin="https://h", access_control_request_method="POST")
+    assert guard.refusal(preflight) is None
+    assert guard.refusal(dict(preflight, headers=[(k, b"https://x.example" if k == b"origin" else v)
+                                                  for k, v in preflight["headers"]]))[0] == 403
+
+
 def test_a_client_gone_before_its_body_leaves_one_token_in_the_log(caplog):
     """The log line is split on spaces by whoever reads it (`grep 'issue=…'`): the issue of a
     request abandoned mid-body was « client déconnecté », two tokens."""
@@ -802,7 +819,8 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
     files, no connection accepted. Reads keep their places until sent, one address a quarter of them."""
     import asyncio
 
-    config = ServerConfig(tokens=Tokens(GOOD))
+    # (off loopback, the server has its public address: the only name it answers besides the loopback)
+    config = ServerConfig(tokens=Tokens(GOOD), public_url="https://acv.exemple.gouv.fr")
     share = config.max_public_per_address
     assert share == config.max_requests // 4
 
@@ -816,7 +834,7 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
     sending_of: dict[str, list[int]] = {}  # the same, per address: [now, most]
 
     def read(address: str, stalled: asyncio.Event | None):
-        scope = dict(_scope("GET", host="h"), path="/taskpane", client=(address, 50000))
+        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path="/taskpane", client=(address, 50000))
 
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -964,7 +982,7 @@ def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy()
 
     from udfs.server_guard import BUSY
 
-    config = ServerConfig(tokens=Tokens(GOOD))
+    config = ServerConfig(tokens=Tokens(GOOD), public_url="https://acv.exemple.gouv.fr")  # (its name: Host)
     config.receive_timeout = 0.01
     share = config.max_public_per_address
     answered: list[tuple[str, int, bytes]] = []
@@ -979,7 +997,7 @@ def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy()
     guard = Guard(app, config)
 
     async def read(path: str):
-        scope = dict(_scope("GET", host="h"), path=path, client=("203.0.113.1", 50000))
+        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
         sent = []
 
         async def receive():

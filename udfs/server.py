@@ -342,7 +342,14 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         return _fail(f"écouter sur {host}, hors de cette machine, demande HTTPS (le jeton et les "
                      "classeurs circuleraient en clair) : donnez --certificat et --cle, ou écoutez sur "
                      "127.0.0.1 derrière le frontal HTTPS de la préfecture (voir docs/serveur.md).")
-    public = (options.get("url_publique") or "").rstrip("/")
+    # (the option, or the environment a container is given: deploy/Dockerfile)
+    public = (options.get("url_publique") or os.environ.get(ENV_PUBLIC_URL, "")).strip().rstrip("/")
+    if not local and not public:
+        # the server answers only the loopback's names and the public one (`server_guard`): reached beyond
+        # this machine by a name it was not given, it built the manifest from whatever name a request sent
+        return _fail(f"écouter sur {host}, hors de cette machine, demande l'adresse par laquelle les communes "
+                     "joignent le serveur : donnez --url-publique https://… (celle du certificat ; le manifeste la "
+                     "porte, et une requête adressée à un autre nom est refusée). Voir docs/serveur.md.")
     if public:
         parts = urlsplit(public)
         try:  # the origin's own check: a port past 65535, « moi@ », « ?x=1 » went into the manifest's address

@@ -387,6 +387,9 @@ class ServerConfig:
     threads: int = field(default_factory=default_threads)
     origins: frozenset[str] = frozenset()  # allowed beyond the server's own origin
     per_address: int = DEFAULT_PER_ADDRESS  # open connections of one client address (0: no cap)
+    # --url-publique as a browser writes an origin (`web_origin`), or None: the only name requests may
+    # carry in `Host` besides the loopback, and the one the add-in's addresses are built from (`server_guard`)
+    public_url: str | None = None
 
     @property
     def max_requests(self) -> int:
@@ -408,9 +411,11 @@ class ServerConfig:
         tokens = Tokens(os.environ.get(ENV_TOKEN, "").strip() or None, Path(path) if path else None)
         origins = {web_origin(o) for o in os.environ.get(ENV_ORIGINS, "").split(",") if o.strip()}
         public = os.environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
+        public_url = None
         if public:
             try:
-                origins.add(web_origin(public, ENV_PUBLIC_URL))
+                public_url = web_origin(public, ENV_PUBLIC_URL)
+                origins.add(public_url)
             except ConfigError:  # `acv-xl serveur` refuses it with its own words (an HTTPS address)
                 origins.add(public)
         config = cls(
@@ -422,6 +427,7 @@ class ServerConfig:
             # (a thread is a process's task: the service unit allows 256 of them)
             threads=int(_number(ENV_THREADS, default_threads(), int, maximum=MAX_THREADS)),
             origins=frozenset(origins),
+            public_url=public_url,
         )
         config.per_address = per_address_limit(connection_limit(config.max_requests))
         return config

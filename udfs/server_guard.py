@@ -34,7 +34,7 @@ from .server_config import ServerConfig
 
 log = logging.getLogger("acv_xl.serveur")
 
-STATE_KEYS = ("cible", "client", "issue", "origine")  # what the handlers may add to the log line
+STATE_KEYS = ("cible", "client", "issue", "origine", "hote")  # what the handlers may add to the log line
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 
@@ -85,6 +85,38 @@ def _climbs(path: str) -> bool:
         if part and (part[-1] in ". " or part.split(".", 1)[0].rstrip(" ").lower() in _DEVICES):
             return True
     return False
+
+
+def _host_name(value: str) -> str | None:
+    """The name a `Host` header gives (lower case, without its port nor a final dot), None if unreadable."""
+    try:
+        parts = urlsplit("//" + value.strip())
+        parts.port  # noqa: B018 (a port that is no number raises here)
+    except ValueError:
+        return None
+    if parts.path or parts.query or parts.fragment or "@" in parts.netloc or not parts.hostname:
+        return None
+    return parts.hostname.rstrip(".")
+
+
+def _is_loopback_name(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _from_network(scope) -> bool:
+    """Whether the request came over a network connection (its peer has an IP address): an in-process
+    call (FastAPI's TestClient) sends no Host anyone chose."""
+    peer = scope.get("client")
+    try:
+        ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+    except (TypeError, IndexError, ValueError):
+        return False
+    return True
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -260,8 +292,49 @@ class Guard:
             return (parts.hostname or "").lower() in LOOPBACK_NAMES
         return same
 
+    def host_refused(self, scope) -> bool:
+        """A request whose `Host` names neither the public address (--url-publique) nor the loopback
+        (supervision on the machine itself): xlwings Server built the manifest's addresses and its
+        redirects from `Host`, so « Host: evil.example » (through the front end, which relays any
+        name) made them point Excel at another server — a poisoned cache, or a manifest installed from a
+        crafted link. The port is not compared: nginx's `$host` has none, and the app sees the public
+        address whatever the request said (`as_public`)."""
+        if not _from_network(scope):
+            return False
+        host = _header(scope, b"host")
+        if host is None:  # HTTP/1.0: nothing chosen by the client
+            return False
+        name = _host_name(host)
+        public = urlsplit(self.config.public_url).hostname if self.config.public_url else None
+        # without --url-publique (one PC, or a front end whose address the server was not given: the manifest
+        # then took the name the request sent), only the loopback: `acv-xl serveur` refuses to listen
+        # beyond it without --url-publique
+        return name is None or not (name == public or _is_loopback_name(name))
+
+    def host_refusal(self) -> str:
+        if self.config.public_url:
+            return (f"Adresse de serveur refusée : ce serveur ne répond qu'à l'adresse {self.config.public_url} "
+                    "(en-tête Host).")
+        return ("Adresse de serveur refusée : sans adresse publique (--url-publique), ce serveur ne répond qu'à "
+                "l'adresse de la machine elle-même (localhost, 127.0.0.1). Derrière un frontal, démarrez-le avec "
+                "--url-publique (voir docs/serveur.md).")
+
+    def as_public(self, scope):
+        """The request as xlwings Server sees it: addressed to --url-publique (HTTPS, its name and port),
+        so that every address it writes (manifest, task pane, redirects) is the public one."""
+        if self.config.public_url is None:
+            return scope
+        netloc = urlsplit(self.config.public_url).netloc.encode("latin-1")
+        headers = [(k, v) for k, v in scope.get("headers") or () if k != b"host"] + [(b"host", netloc)]
+        return dict(scope, headers=headers, scheme="https")
+
     def refusal(self, scope) -> tuple[int, str, list] | None:
         method = scope["method"]
+        if self.host_refused(scope):
+            # the name said in the log (`_safe`), never in the answer: a button's refusal is sealed for the
+            # add-in's box (server_alert), and « Host » is any text the client chose
+            scope.setdefault("acv", {}).update(issue="hote_refuse", hote=_header(scope, b"host"))
+            return 400, self.host_refusal(), []
         if _climbs(scope.get("path", "")):
             # xlwings Server's static files (`OverridableStaticFiles`) look in the project's folder
             # first without Starlette's check that the file stays inside it: GET
@@ -282,6 +355,11 @@ class Guard:
         # above), it asks whether the call may be made, and the call itself needs the token
         preflight = method == "OPTIONS" and origin is not None and \
             _header(scope, b"access-control-request-method") is not None
+        if method not in PUBLIC_METHODS | WRITE_METHODS and not preflight:
+            # OPTIONS without a preflight's headers (« OPTIONS * »), TRACE, CONNECT, any other method: none
+            # is served at any address, and the token check answered them « Jeton d'accès absent ou
+            # invalide » (401), as if a token would have made them work
+            return 405, FRAMEWORK_ERRORS[405], [(b"allow", b"GET, HEAD, POST")]
         if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS and not preflight:
             label = self.config.tokens.check(_header(scope, b"authorization"))
             if label is None:
@@ -397,13 +475,14 @@ class Guard:
                     state["issue"] = "client_parti"  # one token of the log line, as the others
                     return
                 receive = replay(body)
+            inner = self.as_public(scope)
             if scope["method"] == "HEAD":
                 # FastAPI's routes take only GET: `curl -I …/manifest` (a supervision's probe) got 405
                 # « Méthode non permise ». Answered as GET, whose body uvicorn leaves out (it knows
                 # the request was HEAD); the log line keeps HEAD.
-                await self.app(dict(scope, method="GET"), receive, watched_send)
+                await self.app(dict(inner, method="GET"), receive, watched_send)
                 return
-            await self.app(scope, receive, watched_send)
+            await self.app(inner, receive, watched_send)
         finally:
             self.active -= 1
             self.public -= public
