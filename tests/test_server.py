@@ -1215,6 +1215,8 @@ def test_https_connections_are_counted_per_address_before_their_handshake(tmp_pa
         text = log.read_text()
     assert text.count("issue=connexions_par_adresse") == 1, text
     assert "Traceback" not in text and address not in text
+    # served directly over HTTPS: no front end to be behind (the start-up line said « derrière le frontal »)
+    assert f"(écoute sur https://0.0.0.0:{port})" in text, text
 
 
 @pytest.mark.parametrize("https", [True, False], ids=["https", "http"])

@@ -373,7 +373,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
     base = public or f"{scheme}://{shown}:{port}"
     print(f"Serveur xlwings ACV : {base}")
     if public:
-        print(f"  (écoute sur {scheme}://{host}:{port}, derrière le frontal)")
+        # served directly over HTTPS, there is no front end to be behind
+        print(f"  (écoute sur {scheme}://{host}:{port}" + (")" if https else ", derrière le frontal)"))
     print(f"Manifeste du complément à charger dans Excel : {base}/manifest")
     print(f"  (téléchargement : {base}/manifest/download)")
     if config.tokens.enabled:
