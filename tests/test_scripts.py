@@ -2106,21 +2106,12 @@ def test_a_line_of_another_value_inserted_above_takes_not_the_note_of_the_findin
     assert kept_beside(previous, [fse, at(f, 20), g]) == ["Vu avec le porteur", None, "Relancé le 3/12"]
 
 
-def test_a_comment_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tmp_path):
-    """An Excel comment the user put on a finding's own cells of T_Controles (its message: « à voir avec la DDT »),
-    with no column of their own: `--annoter` rewrote the rows in their new order and left the comment on its old
-    row, shown beside another finding; that of a finding gone stayed too. The comment now goes with its finding,
-    the drawing Excel shows with it; the other goes with the finding gone."""
-    import re
-    import zipfile
-
+def _reversed_findings_and_one_gone():
+    """The faulty example's T_Controles listing its findings in reverse order, then one finding since fixed
+    (« FIN-05 » on M99): (findings, workbook, Contrôles, first column, header row, rows written)."""
     import openpyxl
-    from openpyxl.comments import Comment
     from openpyxl.utils.cell import range_boundaries
 
-    from acv_xl.outputs.annotate import annotate
-
-    path, out = tmp_path / "controles-commentaires.xlsx", tmp_path / "annotee.xlsx"
     findings = validate_file(_faulty()[0]).findings
     assert len(findings) > 2
     wb = openpyxl.load_workbook(_faulty()[0])
@@ -2133,6 +2124,24 @@ def test_a_comment_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tm
             ws.cell(i, c1 + j).value = v
     ws.tables[layout.T_CONTROLES.name].ref = ws.tables[layout.T_CONTROLES.name].autoFilter.ref \
         = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + len(rows), c1 + 6).coordinate}"
+    return findings, wb, ws, c1, r1, rows
+
+
+def test_a_comment_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tmp_path):
+    """An Excel comment the user put on a finding's own cells of T_Controles (its message: « à voir avec la DDT »),
+    with no column of their own: `--annoter` rewrote the rows in their new order and left the comment on its old
+    row, shown beside another finding; that of a finding gone stayed too. The comment now goes with its finding,
+    the drawing Excel shows with it; the other goes with the finding gone."""
+    import re
+    import zipfile
+
+    import openpyxl
+    from openpyxl.comments import Comment
+
+    from acv_xl.outputs.annotate import annotate
+
+    path, out = tmp_path / "controles-commentaires.xlsx", tmp_path / "annotee.xlsx"
+    findings, wb, ws, c1, r1, rows = _reversed_findings_and_one_gone()
     message = c1 + 5
     ws.cell(r1 + len(findings), message).comment = Comment("À voir avec la DDT", "Agent")  # findings[0]'s
     ws.cell(r1 + len(rows), c1 + 1).comment = Comment("Classé", "Agent")  # the finding gone
@@ -2196,23 +2205,11 @@ def test_a_link_on_a_finding_of_controles_follows_it_in_the_annotated_copy(tmp_p
     no column of their own: `--annoter` deleted it, though a comment there follows its finding. It now goes with
     its finding to its new row; that of a finding gone goes with it; « Cellule » keeps the link to the cell."""
     import openpyxl
-    from openpyxl.utils.cell import range_boundaries
 
     from acv_xl.outputs.annotate import annotate
 
     path, out = tmp_path / "controles-lien-message.xlsx", tmp_path / "annotee.xlsx"
-    findings = validate_file(_faulty()[0]).findings
-    assert len(findings) > 2
-    wb = openpyxl.load_workbook(_faulty()[0])
-    ws = wb[layout.Sheet.CONTROLES]
-    c1, r1, _c2, _ = range_boundaries(ws.tables[layout.T_CONTROLES.name].ref)
-    rows = [[f.gravite.libelle, f.code, f.feuille, f.cellule, f.action, f.message, f.suggestion]
-            for f in reversed(findings)] + [["Erreur", "FIN-05", "Fiches-actions", "M99", "9.9", "Corrigé depuis.", ""]]
-    for i, row in enumerate(rows, start=r1 + 1):
-        for j, v in enumerate(row):
-            ws.cell(i, c1 + j).value = v
-    ws.tables[layout.T_CONTROLES.name].ref = ws.tables[layout.T_CONTROLES.name].autoFilter.ref \
-        = f"{ws.cell(r1, c1).coordinate}:{ws.cell(r1 + len(rows), c1 + 6).coordinate}"
+    findings, wb, ws, c1, r1, rows = _reversed_findings_and_one_gone()
     message = c1 + 5
     ws.cell(r1 + len(findings), message).hyperlink = "https://example.org/dossier-1"  # findings[0]'s
     ws.cell(r1 + len(rows), message).hyperlink = "https://example.org/dossier-2"  # the finding gone's
