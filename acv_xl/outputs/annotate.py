@@ -1066,8 +1066,9 @@ def _cells(r1: int, c1: int, r2: int, c2: int) -> list[tuple[int, int]]:
 
 
 def _held(rows: dict[int, Any], first: int, last: int) -> list[int]:
-    """The rows from `first` to `last` that `rows` (a sheet's rows or cells, by row) holds."""
-    return [r for r in rows if first <= r <= last]
+    """The rows from `first` to `last` that `rows` (a sheet's rows or cells, by row) holds, in order, as the range
+    they replace went (a row added to the sheet comes last in the dict)."""
+    return sorted(r for r in rows if first <= r <= last)
 
 
 def _copy_el(el: ET.Element) -> ET.Element:
