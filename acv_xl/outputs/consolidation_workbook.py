@@ -809,7 +809,7 @@ class _Writer:
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.packer = self.packer
-        d = f"département {self.r.departement}" if self.r.departement else "tous départements"
+        d = self.r.perimetre
         if self.r.comite:
             d += f" — {' '.join(self.r.comite.split())}"
         if self.r.sans_erreurs:
@@ -845,7 +845,7 @@ class _Writer:
 
     def footer_label(self, ws) -> str:
         """Left of each printed page's footer: the sheet and what the workbook is."""
-        d = f"département {self.r.departement}" if self.r.departement else "tous départements"
+        d = self.r.perimetre
         return f"{ws.name} — consolidation, {d}"
 
     def footer_date(self) -> str:
