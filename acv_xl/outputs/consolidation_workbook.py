@@ -493,6 +493,21 @@ _PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR", "SUMPRODUCT", "OFFSET", "RO
 _CALLS = re.compile(r"[A-Za-z_][\w.]*(?=\()")  # every name written before a parenthesis
 
 
+# the widest span of years whose gaps `_years_without_gaps` fills: the programme's years, never a
+# column for each year up to a mistyped 1924
+YEAR_SPAN = 20
+
+
+def _years_without_gaps(keys: list[str]) -> list[str]:
+    """The columns of `Par année`: the years financed, and those between them with nothing planned.
+    A year without financing had no column: its chart's line joined 2022 to 2024 as the next points,
+    on paper a trend through a year when nothing is planned, and the table hid that year."""
+    years = [int(k) for k in keys if len(k) == 4 and k.isdigit()]
+    if len(years) < 2 or max(years) - min(years) >= YEAR_SPAN:
+        return keys
+    return sorted(set(keys) | {str(y) for y in range(min(years), max(years) + 1)})
+
+
 def _worth_a_chart(values) -> bool:
     """Whether a chart of `values` shows anything: of values all 0 (no convention counted, no
     financing), it printed an empty frame over an axis « 1 € 1 € » on a page of its own."""
@@ -1212,7 +1227,7 @@ class _Writer:
 
     def par_annee(self) -> None:
         g = self.r.totaux
-        keys = sorted(g.par_annee)
+        keys = _years_without_gaps(sorted(g.par_annee))
         ws, first, last = self._matrix(Feuille.PAR_ANNEE, "Financement par année et par convention", keys, keys,
                                        lambda f: f.totaux.par_annee, lambda t: t.par_annee, True)
         if _worth_a_chart(g.par_annee.get(k) for k in keys):
