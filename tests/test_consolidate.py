@@ -2059,3 +2059,53 @@ def test_synthese_and_json_gap_and_acquired_totals_are_exact_past_10_26(tmp_path
     assert total[headers.index(H.COUT)] == float(big)
     data = W.to_json(result)["totaux"]
     assert data["manque"] == data["acquis"] == data["cout_total"] == float(big)
+
+
+def test_titles_and_footers_name_the_one_departement_of_a_folder_consolidated_without_filter(tmp_path):
+    """A folder holding the 62's conventions alone, consolidated without `--departement` (the référent's
+    usual run), printed « tous départements » under every title and in every footer, and so did each
+    financeur's extract: read as a national report. They name the départements of the counted
+    conventions; « tous départements » is left for a report that counts none."""
+    from acv_xl.outputs.examples import example_conventions, write_examples
+
+    folder = tmp_path / "62"
+    write_examples(folder)
+    out, extraits = tmp_path / "c.xlsx", tmp_path / "extraits"
+    C.consolidate([folder], out, jobs=1, par_financeur=extraits)
+    paths = [out, *sorted(extraits.glob("*.xlsx"))]
+    assert len(paths) > 2
+    for path in paths:
+        for ws in openpyxl.load_workbook(path):
+            assert "— département 62 —" in ws["A2"].value, (path.name, ws.title, ws["A2"].value)
+            assert "tous départements" not in (ws.oddFooter.left.text or ""), (path.name, ws.title)
+    # a convention of the 59 beside them: both named, never one
+    base = next(iter(example_conventions().values()))
+    _write_variant(base, folder / "nord.xlsx", acv_id="ACV998", acv_departement="59", acv_libelle="Maubeuge")
+    out2 = tmp_path / "c2.xlsx"
+    C.consolidate([folder], out2, jobs=1)
+    ws = openpyxl.load_workbook(out2)[Feuille.SYNTHESE]
+    assert "— départements 59, 62 —" in ws["A2"].value, ws["A2"].value
+    assert ws.oddFooter.left.text.endswith("consolidation, départements 59, 62"), ws.oddFooter.left.text
+
+
+def test_par_annee_shows_the_years_without_financing_between_the_first_and_the_last(tmp_path):
+    """The shipped examples plan nothing in 2023: `Par année` had no 2023 column, and the line of its
+    chart went from 2022 straight to 2024 as if they were consecutive years — a trend drawn through a
+    year with nothing planned. That year now has its column, empty, its total 0,00 €, a point at 0."""
+    from acv_xl.outputs.examples import write_examples
+
+    folder = tmp_path / "62"
+    write_examples(folder)
+    out = tmp_path / "c.xlsx"
+    result = C.consolidate([folder], out, jobs=1)
+    financed = sorted(result.totaux.par_annee)
+    assert "2023" not in financed and "2022" in financed and "2024" in financed  # the case at hand
+    ws = openpyxl.load_workbook(out, data_only=True)[Feuille.PAR_ANNEE]  # the totals as computed
+    header = [c.value for c in ws[3]]
+    years = header[2:header.index(H.NON_VENTILE)]
+    assert years == [str(y) for y in range(int(financed[0]), int(financed[-1]) + 1)], years
+    total = next(row for row in ws.iter_rows(min_row=4) if row[0].value == "Total")
+    assert total[header.index("2023")].value == 0
+    # a mistyped year far from the others never makes a column of each year between them
+    assert W._years_without_gaps(["1924", "2024"]) == ["1924", "2024"]
+    assert W._years_without_gaps(["2024", "2026", "à définir"]) == ["2024", "2025", "2026", "à définir"]

@@ -261,6 +261,17 @@ class ConsolidationResult:
         return frozenset(norm_departement(f.departement) for f in self.counted if f.departement)
 
     @cached_property
+    def perimetre(self) -> str:
+        """The départements the titles and footers name: without `--departement`, those of the counted
+        conventions — « tous départements » over a folder of the 62 alone read as a national report."""
+        deps = sorted(self.departements)
+        if not deps:
+            return "tous départements"
+        if len(deps) == 1:
+            return f"département {deps[0]}"
+        return f"départements {', '.join(deps)}" if len(deps) <= 3 else f"{len(deps)} départements"
+
+    @cached_property
     def acquis(self) -> Decimal:
         return add_up(f.acquis for f in self.counted)  # exact past 10^26 €, as `totaux`
 

@@ -493,6 +493,21 @@ _PLAIN_FUNCTIONS = frozenset({"SUBTOTAL", "IFERROR", "SUMPRODUCT", "OFFSET", "RO
 _CALLS = re.compile(r"[A-Za-z_][\w.]*(?=\()")  # every name written before a parenthesis
 
 
+# the widest span of years whose gaps `_years_without_gaps` fills: the programme's years, never a
+# column for each year up to a mistyped 1924
+YEAR_SPAN = 20
+
+
+def _years_without_gaps(keys: list[str]) -> list[str]:
+    """The columns of `Par année`: the years financed, and those between them with nothing planned.
+    A year without financing had no column: its chart's line joined 2022 to 2024 as the next points,
+    on paper a trend through a year when nothing is planned, and the table hid that year."""
+    years = [int(k) for k in keys if len(k) == 4 and k.isdigit()]
+    if len(years) < 2 or max(years) - min(years) >= YEAR_SPAN:
+        return keys
+    return sorted(set(keys) | {str(y) for y in range(min(years), max(years) + 1)})
+
+
 def _worth_a_chart(values) -> bool:
     """Whether a chart of `values` shows anything: of values all 0 (no convention counted, no
     financing), it printed an empty frame over an axis « 1 € 1 € » on a page of its own."""
@@ -809,7 +824,7 @@ class _Writer:
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         ws.packer = self.packer
-        d = f"département {self.r.departement}" if self.r.departement else "tous départements"
+        d = self.r.perimetre
         if self.r.comite:
             d += f" — {' '.join(self.r.comite.split())}"
         if self.r.sans_erreurs:
@@ -845,7 +860,7 @@ class _Writer:
 
     def footer_label(self, ws) -> str:
         """Left of each printed page's footer: the sheet and what the workbook is."""
-        d = f"département {self.r.departement}" if self.r.departement else "tous départements"
+        d = self.r.perimetre
         return f"{ws.name} — consolidation, {d}"
 
     def footer_date(self) -> str:
@@ -1212,7 +1227,7 @@ class _Writer:
 
     def par_annee(self) -> None:
         g = self.r.totaux
-        keys = sorted(g.par_annee)
+        keys = _years_without_gaps(sorted(g.par_annee))
         ws, first, last = self._matrix(Feuille.PAR_ANNEE, "Financement par année et par convention", keys, keys,
                                        lambda f: f.totaux.par_annee, lambda t: t.par_annee, True)
         if _worth_a_chart(g.par_annee.get(k) for k in keys):
