@@ -126,6 +126,37 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
+# the headers every answer carries, xlwings Server's own choices (its `security_headers`, OWASP's) for the
+# answers it does not write itself: ours (a call's JSON, every French refusal) had none of them — a token-bearing
+# call's answer could be kept by a cache on an agent's machine or a proxy, and a text sniffed as something else
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
+NO_STORE = (b"cache-control", b"no-store, max-age=0")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def secured(send, scope):
+    """`send`, adding to an answer's start those of `SECURITY_HEADERS` it lacks; `NO_STORE` to the answer of a
+    call (no GET nor HEAD: a token, a workbook's values) and to every refusal — a public file read keeps xlwings
+    Server's choice (none on the ribbon's icons, which Excel on Windows would not show); and HSTS when the server
+    speaks HTTPS itself (behind the front end, on HTTP, it is the front end's answer that counts)."""
+    extra = list(SECURITY_HEADERS)
+    if scope.get("scheme") == "https":
+        extra.append(HSTS)
+
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or ())
+            have = {k.lower() for k, _ in headers}
+            wanted = extra + ([NO_STORE] if scope.get("method") not in PUBLIC_METHODS or message["status"] >= 400
+                              else [])
+            added = [(k, v) for k, v in wanted if k not in have]
+            if added:
+                message = dict(message, headers=headers + added)
+        await send(message)
+
+    return wrapped
+
+
 async def send_text(send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = (message + "\n").encode("utf-8")
     await send({"type": "http.response.start", "status": status,
@@ -416,6 +447,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        send = secured(send, scope)
         status = {"code": 0}
         state = scope.setdefault("acv", {})  # filled by the checks and handlers, read by the log
 
