@@ -325,7 +325,7 @@ def test_a_method_no_address_takes_is_not_allowed_whether_or_not_a_token_is_sent
         for auth in ({}, {"authorization": f"Bearer {GOOD}"}):
             scope = dict(_scope(method, host="h", **auth), path=path)
             assert guard.refusal(scope) == (405, "Méthode non permise pour cette adresse.",
-                                            [(b"allow", b"GET, HEAD, POST")]), (method, path, auth)
+                                            [(b"allow", b"GET, HEAD, POST")], "methode_refusee"), (method, path, auth)
     # a preflight from an allowed origin still passes (answered by the CORS layer), a foreign one 403
     preflight = _scope("OPTIONS", host="h", origin="https://h", access_control_request_method="POST")
     assert guard.refusal(preflight) is None
@@ -362,8 +362,7 @@ def test_a_windows_path_out_of_the_add_in_s_files_is_refused(path):
     (tests/test_server.py sends those on a socket). No address of the add-in has a colon."""
     guard = Guard(None, ServerConfig())
     scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"host", b"127.0.0.1:8000")]}
-    assert guard.refusal(scope) == (404, "Adresse inconnue de ce serveur.", [])
-    assert scope["acv"]["issue"] == "chemin_refuse"
+    assert guard.refusal(scope) == (404, "Adresse inconnue de ce serveur.", [], "chemin_refuse")
     for served in ("/static/js/auth.js", "/manifest", "/xlwings/custom-scripts-call/valider"):
         assert guard.refusal(dict(scope, path=served)) is None
 

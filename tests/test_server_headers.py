@@ -78,3 +78,51 @@ def test_every_answer_says_nosniff_and_no_referrer_and_a_call_s_answer_is_never_
     assert "cache-control" not in out["http icon"][1]
     # HSTS over plain HTTP means nothing to a browser; ours is never added there
     assert "strict-transport-security" not in out["http call"][1]
+
+
+_REFUSALS = r"""
+import json, os, sys
+os.environ["XLWINGS_ON_SERVER"] = "true"
+from udfs.server import configure_environment
+configure_environment()
+from fastapi.testclient import TestClient
+from udfs import server_app
+
+c = TestClient(server_app.app, follow_redirects=False)
+auth = {"Authorization": "Bearer " + os.environ["ACV_XL_JETON"]}
+call = {"func_name": "ACV_TOTAL_FINANCEUR", "args": [[["Financeur", "Montant"], ["État", 10]], "État"],
+        "caller_address": "Synthèse!B2", "client": "Office.js", "version": "0.0.0", "runtime": "1.4"}
+F, S = "/xlwings/custom-functions-call", "/xlwings/custom-scripts-call/valider"
+raw = {**auth, "content-type": "application/json"}
+sent = {
+    "runtime": c.post(F, json=dict(call, runtime=[1]), headers=auth),
+    "appel_incomplet": c.post(F, json={k: v for k, v in call.items() if k != "client"}, headers=auth),
+    "arguments": c.post(F, json=dict(call, args=3), headers=auth),
+    "json_invalide": c.post(F, content=b"{", headers=raw),
+    "json_trop_imbrique": c.post(F, content=b"[" * 100000, headers=raw),
+    "nombre_hors_limites": c.post(F, content=b'{"func_name": "ACV_TOTAL_FINANCEUR", "args": [1e400]}', headers=raw),
+    "fonction_inconnue": c.post(F, json=dict(call, func_name="os.system"), headers=auth),
+    "script_inconnu": c.post("/xlwings/custom-scripts-call/inconnu", json={}, headers=auth),
+    "classeur_mal_forme": c.post(S, json={"args": []}, headers=auth),
+    "jeton_refuse": c.post(F, json=call),
+    "type_refuse": c.post(F, content=b"x", headers={**auth, "content-type": "text/plain"}),
+    "trop_volumineux": c.post(F, content=b"x", headers={**raw, "content-length": str(10 ** 12)}),
+    "methode_refusee": c.request("TRACE", "/"),
+    "adresse_inconnue": c.get("/inconnue"),
+    "requete_incomplete": c.get("/xlwings/alert"),
+}
+print(json.dumps({k: r.status_code for k, r in sent.items()}))
+"""
+
+
+def test_the_journal_says_why_every_refused_request_was_refused():
+    """A function's call with a `runtime` no add-in sends, or missing a key the add-in always sends (« appel
+    incomplet »), an unreadable JSON, an unknown function were journaled « issue=refus », and a missing token
+    (401), a refused type (415), a body too large (413), a method or an address unknown (405, 404) with no
+    `issue=` at all: a burst of refusals in the journal said nothing of their cause. Each says it now."""
+    out, log = _run(_REFUSALS)
+    assert all(400 <= status < 500 for status in out.values()), out
+    lines = [line for line in log.splitlines() if " statut=" in line]
+    assert len(lines) == len(out), lines
+    for (issue, status), line in zip(out.items(), lines):
+        assert f" issue={issue} statut={status} " in line, (issue, line)

@@ -54,6 +54,11 @@ FRAMEWORK_ERRORS = {
 }
 
 
+# their reason in the log line (`issue=`), as for every other refusal
+FRAMEWORK_ISSUES = {400: "controle_prealable_refuse", 404: "adresse_inconnue", 405: "methode_refusee",
+                    422: "requete_incomplete"}
+
+
 _FRAMEWORK_BODIES = frozenset({b"Not Found", b"Method Not Allowed", b'{"detail":"Not Found"}',
                                b'{"detail":"Method Not Allowed"}'})
 
@@ -359,29 +364,29 @@ class Guard:
         headers = [(k, v) for k, v in scope.get("headers") or () if k != b"host"] + [(b"host", netloc)]
         return dict(scope, headers=headers, scheme="https")
 
-    def refusal(self, scope) -> tuple[int, str, list] | None:
+    def refusal(self, scope) -> tuple[int, str, list, str] | None:
+        """(status, French text, headers, the reason the log line gives) of a request refused at the door."""
         method = scope["method"]
         if self.host_refused(scope):
             # the name said in the log (`_safe`), never in the answer: a button's refusal is sealed for the
             # add-in's box (server_alert), and « Host » is any text the client chose
-            scope.setdefault("acv", {}).update(issue="hote_refuse", hote=_header(scope, b"host"))
-            return 400, self.host_refusal(), []
+            scope.setdefault("acv", {})["hote"] = _header(scope, b"host")
+            return 400, self.host_refusal(), [], "hote_refuse"
         if _climbs(scope.get("path", "")):
             # xlwings Server's static files (`OverridableStaticFiles`) look in the project's folder
             # first without Starlette's check that the file stays inside it: GET
             # /static/%2e%2e/%2e%2e/… served, without a token, any file the service may read — the
             # token file, the TLS key, serveur.env. No file of the add-in has such a segment.
-            scope.setdefault("acv", {})["issue"] = "chemin_refuse"
-            return 404, FRAMEWORK_ERRORS[404], []
+            return 404, FRAMEWORK_ERRORS[404], [], "chemin_refuse"
         origin = _header(scope, b"origin")
         # GET/HEAD only read the add-in's public files (Office may fetch them from its own
         # origin); what they return stays unreadable to a foreign page (no CORS header for it)
         if origin is not None and method not in PUBLIC_METHODS and not self.origin_allowed(scope, origin):
             # the origin in the log: a front end on another port than 443 (https://acv…:8443) while
             # --url-publique has none refused every call with only « statut=403 » to go on
-            scope.setdefault("acv", {}).update(issue="origine_refusee", origine=origin)
+            scope.setdefault("acv", {})["origine"] = origin
             return 403, ("Origine refusée : ce serveur ne répond qu'au complément Excel « Action Cœur de "
-                         "Ville » qu'il distribue."), []
+                         "Ville » qu'il distribue."), [], "origine_refusee"
         # a browser's preflight (CORS) never carries the token: from an allowed origin (checked
         # above), it asks whether the call may be made, and the call itself needs the token
         preflight = method == "OPTIONS" and origin is not None and \
@@ -390,13 +395,13 @@ class Guard:
             # OPTIONS without a preflight's headers (« OPTIONS * »), TRACE, CONNECT, any other method: none
             # is served at any address, and the token check answered them « Jeton d'accès absent ou
             # invalide » (401), as if a token would have made them work
-            return 405, FRAMEWORK_ERRORS[405], [(b"allow", b"GET, HEAD, POST")]
+            return 405, FRAMEWORK_ERRORS[405], [(b"allow", b"GET, HEAD, POST")], "methode_refusee"
         if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS and not preflight:
             label = self.config.tokens.check(_header(scope, b"authorization"))
             if label is None:
                 return 401, ("Jeton d'accès absent ou invalide : saisissez le jeton fourni par la "
                              "préfecture dans le volet du complément (Volet ACV › Jeton d'accès)."), \
-                    [(b"www-authenticate", b'Bearer realm="acv-xl"')]
+                    [(b"www-authenticate", b'Bearer realm="acv-xl"')], "jeton_refuse"
             scope.setdefault("acv", {})["client"] = label
         if method in WRITE_METHODS:
             ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
@@ -405,12 +410,12 @@ class Guard:
                 # box (server_alert) — a phishing text in the préfecture's own words
                 shown = ctype if _MEDIA_TYPE.fullmatch(ctype) else ("aucun" if not ctype else "illisible")
                 return 415, (f"Type de contenu refusé (« {shown} ») : le serveur n'accepte "
-                             "que application/json."), []
+                             "que application/json."), [], "type_refuse"
             length = _header(scope, b"content-length")
             # « ² » is a digit to str.isdigit, and int() would raise: the HTTP parser refuses it first
             digits = length is not None and length.strip().isascii() and length.strip().isdigit()
             if length is not None and (not digits or int(length) > self.config.max_body):
-                return 413, self.too_large(), []
+                return 413, self.too_large(), [], "trop_volumineux"
         return None
 
     def own_preflight(self, scope) -> bool:
@@ -457,6 +462,7 @@ class Guard:
 
         async def in_french(start, body: bytes) -> None:
             if _framework_error(body):
+                state.setdefault("issue", FRAMEWORK_ISSUES[start["status"]])
                 keep = [(k, v) for k, v in start.get("headers", ()) if k.lower() == b"allow"]
                 await send_text(send, start["status"], FRAMEWORK_ERRORS[start["status"]], keep)
                 return
@@ -484,7 +490,7 @@ class Guard:
         try:
             refused = self.refusal(scope)
             if refused is not None:
-                code, message, headers = refused
+                code, message, headers, state["issue"] = refused
                 await send_text(watched_send, code, message, headers)
                 return
             if self.own_preflight(scope):
@@ -501,6 +507,7 @@ class Guard:
                                     [(b"connection", b"close")])
                     return
                 except BodyTooLarge:
+                    state["issue"] = "trop_volumineux"
                     await send_text(watched_send, 413, self.too_large(), [(b"connection", b"close")])
                     return
                 except ConnectionError:
