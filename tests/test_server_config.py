@@ -808,6 +808,31 @@ def test_a_token_without_label_broken_by_spaces_is_not_said_in_part(tmp_path, li
         "« Saint-Omer … »", "« arras »"]
 
 
+@pytest.mark.parametrize("line", [
+    "3q7XZt0pAb #cD8eF7gH6iJ5kL4mN3oP2qR1sT",  # token_urlsafe(32) broken before a « # » of its own
+    "9f86d0 #81884c7d659a2feaa0c55ad015a3bf",  # openssl rand -hex
+    "3q7XZt0p-_aB9c eF7g #H6iJ5kL4mN3oP2qR1sT0uVw",
+])
+def test_a_token_broken_before_a_comment_is_not_said_in_part(tmp_path, line):
+    """A token written after « # » was said so, the line's first word quoted as its label: when that word was
+    the token's first piece (« 3q7XZt0pAb #cD8e… », a token pasted with a « # » typed into it, or the start of
+    one set aside), a piece of the secret was in the journal, at start and at each reading. It is quoted only
+    if written as a name, as on any refused line; « calais # <jeton> » still names calais."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\narras {GOOD}\n")
+    tokens = Tokens(path=path)
+    with _journal() as lines:
+        _rewritten(path, f"calais {OTHER}\n{line}\n")
+        assert tokens.check(f"Bearer {OTHER}") == "calais"
+    _rewritten(path, f"calais {OTHER}\n{line}\n")
+    said = lines + Tokens(path=path).ignored
+    pieces = [w.lstrip("#") for w in line.split() if w.lstrip("#")]
+    assert len(said) == 2 and not any(w in s for w in pieces for s in said), said
+    assert all("ligne 2 : jeton écrit après « # »" in s for s in said), said
+    _rewritten(path, f"calais # {OTHER}\narras {GOOD}\n")
+    assert [s.split(" : ligne ignorée : ")[1].split(" n'a")[0] for s in Tokens(path=path).ignored] == ["« calais »"]
+
+
 def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_nor_the_connections():
     """A client reading nothing of the add-in's files keeps each read until its answer is sent, which it
     stalls for `--delai-reception` (served directly): 64 of them, from one address (allowed 256
