@@ -899,7 +899,7 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
     assert sorted(statuses["203.0.113.1"]) == [200] * (2 * share) + [503] * (config.max_requests + 3 - 2 * share)
     assert sending_of["203.0.113.1"][1] == share
     assert sending["most"] == config.max_requests  # never more than the reads' places, whatever the addresses
-    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.freed_of
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of
     assert not guard.waiting_of
     # `--connexions-par-adresse 0`: a front end elsewhere relays every commune from its one address
     config.per_address, statuses, sending["most"] = 0, {}, 0
@@ -997,6 +997,67 @@ def test_a_label_refused_as_a_token_s_piece_is_told_how_to_be_written(tmp_path):
     assert Tokens(path=path).check(f"Bearer {OTHER}") == "arras-2027-v2-b"
 
 
+def test_a_place_freed_goes_to_the_read_waiting_longest_not_to_one_arriving_at_that_instant():
+    """Past its address's quarter, a read waited for one of its address's reads to end; but the reads waiting
+    were only woken, and a read arriving at that instant took the place first: the one waiting since longest
+    waited again, and past `--delai-reception` it was told « Serveur occupé » while newer ones were served.
+    The place is now handed to the read waiting longest, and a new one queues behind it. (No clock: the
+    order of the event loop alone decides.)"""
+    import asyncio
+
+    config = ServerConfig(tokens=Tokens(GOOD), public_url="https://acv.exemple.gouv.fr")  # (its name: Host)
+    share = config.max_public_per_address
+    entered: list[str] = []
+    release: dict[str, asyncio.Event] = {}
+
+    async def app(scope, receive, send):
+        entered.append(scope["path"])
+        await release.setdefault(scope["path"], asyncio.Event()).wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>"})
+
+    guard = Guard(app, config)
+
+    async def read(path: str) -> int:
+        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await guard(scope, receive, send)
+        return sent[0]["status"]
+
+    async def main():
+        held = [asyncio.ensure_future(read(f"/held{i}")) for i in range(share)]
+        await asyncio.sleep(0)
+        first = asyncio.ensure_future(read("/waiting-first"))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(read("/waiting-second"))
+        await asyncio.sleep(0)
+        assert len(entered) == share
+        release["/held0"].set()  # a place frees, and at that instant a new read arrives
+        newcomer = asyncio.ensure_future(read("/newcomer"))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert entered[share:] == ["/waiting-first"], entered
+        release["/held1"].set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert entered[share:] == ["/waiting-first", "/waiting-second"], entered
+        for path in ["/waiting-first", "/waiting-second", "/newcomer"] + [f"/held{i}" for i in range(share)]:
+            release.setdefault(path, asyncio.Event()).set()
+        return await asyncio.gather(first, second, newcomer, *held)
+
+    statuses = asyncio.run(asyncio.wait_for(main(), 60))
+    assert statuses == [200] * (share + 3)
+    assert entered[share:] == ["/waiting-first", "/waiting-second", "/newcomer"]
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
+
+
 def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy():
     """Agents behind one address (a mairie), their task panes loading office.js over a slow line, held 16
     reads at once, and the 17th was told « Serveur occupé » at once: a script refused, an add-in that did
@@ -1061,5 +1122,5 @@ def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy()
     assert all(body.decode().strip() == BUSY for _, _, body in refused)
     assert [a[:2] for a in answered[share + 1:]].count(("/taskpane", 200)) == 1
     assert all(status == 200 for _, status, _ in answered[share + 1:])
-    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.freed_of
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of
     assert not guard.waiting_of

@@ -20,6 +20,7 @@ function), client label, status, duration — never a cell value.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import logging
 import re
@@ -259,8 +260,8 @@ class Guard:
         self.active = 0  # requests being handled (one event loop per process: no lock)
         self.public = 0  # of which reads of the add-in's public files, counted apart (`busy`)
         self.public_of: dict[str, int] = {}  # those reads per client address (`address_key`)
-        self.freed_of: dict[str, asyncio.Event] = {}  # set when a read of an address ends (`_share`)
-        self.waiting_of: dict[str, int] = {}  # reads waiting for a place, per address (`_share`)
+        # the reads waiting for a place, per address, first come first (`_share`, `_hand_over`)
+        self.waiting_of: dict[str, collections.deque[asyncio.Future]] = {}
 
     def busy(self, public: bool, address: str | None = None) -> bool:
         """Whether a process holds as many requests of this kind as it takes (`max_requests`): reads of the
@@ -289,29 +290,53 @@ class Guard:
         nothing of its answers still holds at most a quarter of them. A waiting read's connection, its
         request under way, is never closed to make room (`server_http`): as many wait as hold, a quarter
         per address and the reads' places in all, else a few addresses, each with its connections
-        waiting, would hold every connection of the process."""
+        waiting, would hold every connection of the process.
+        The place is the one of a read of this address as it ends, handed to the read waiting longest
+        (`_hand_over`) and counted as held already: woken together, the waiting reads raced for it, and a read
+        arriving at that instant took it first, the one waiting since longest left to wait again; nor does a
+        new read take a place freed while others wait (their address's quarter stays full meanwhile)."""
         share, places = self.config.max_public_per_address, self.config.max_requests
-        if self.waiting_of.get(address, 0) >= share or sum(self.waiting_of.values()) >= places:
+        queue = self.waiting_of.get(address, ())
+        if len(queue) >= share or sum(map(len, self.waiting_of.values())) >= places:
             return False
-        self.waiting_of[address] = self.waiting_of.get(address, 0) + 1
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.receive_timeout
+        granted = asyncio.get_running_loop().create_future()
+        self.waiting_of.setdefault(address, collections.deque()).append(granted)
         try:
-            while self.public_of.get(address, 0) >= share:
-                left = deadline - loop.time()
-                if left <= 0 or self.public >= places:
-                    return False
-                freed = self.freed_of.setdefault(address, asyncio.Event())
-                try:
-                    await asyncio.wait_for(freed.wait(), left)
-                except asyncio.TimeoutError:
-                    return False
-            return not self.busy(True, address)
+            await asyncio.wait_for(asyncio.shield(granted), self.config.receive_timeout)
+        except asyncio.TimeoutError:
+            pass
+        except BaseException:  # the server stopping: a place handed meanwhile is given back
+            if granted.done() and not granted.cancelled():
+                self._free(address)
+            raise
         finally:
-            if self.waiting_of[address] == 1:
-                del self.waiting_of[address]
+            if not granted.done():  # never handed: out of the queue
+                granted.cancel()
+                queue = self.waiting_of[address]
+                queue.remove(granted)
+                if not queue:
+                    del self.waiting_of[address]
+        return not granted.cancelled()
+
+    def _hand_over(self, address: str) -> bool:
+        """Whether the place of a read of `address` that ends went to the read of that address waiting longest."""
+        queue = self.waiting_of.get(address)
+        if not queue:
+            return False
+        queue.popleft().set_result(True)  # (a read that stopped waiting has left the queue)
+        if not queue:
+            del self.waiting_of[address]
+        return True
+
+    def _free(self, address: str | None, public: bool = True) -> None:
+        """A request's place given back: an end of a read of `address` not handed over (`_hand_over`)."""
+        self.active -= 1
+        self.public -= public
+        if address is not None:
+            if self.public_of[address] == 1:
+                del self.public_of[address]
             else:
-                self.waiting_of[address] -= 1
+                self.public_of[address] -= 1
 
     # ------------------------------------------------------------------ decisions
     def origin_allowed(self, scope, origin: str) -> bool:
@@ -474,7 +499,8 @@ class Guard:
         public = scope["method"] in PUBLIC_METHODS
         # (`--connexions-par-adresse 0`: every commune arrives from a front end's one address)
         address = address_key(scope.get("client")) if public and self.config.per_address else None
-        if self.busy(public, address) and not (address is not None and self.public < self.config.max_requests
+        handed = False  # a place handed by a read of this address as it ended (`_share`): counted already
+        if self.busy(public, address) and not (handed := address is not None and self.public < self.config.max_requests
                                                and await self._share(address)):
             # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
             state["issue"] = "serveur_occupe"
@@ -483,10 +509,11 @@ class Guard:
             finally:
                 self.log_line(scope, state, status["code"], time.perf_counter() - started)
             return
-        self.active += 1
-        self.public += public
-        if address is not None:
-            self.public_of[address] = self.public_of.get(address, 0) + 1
+        if not handed:
+            self.active += 1
+            self.public += public
+            if address is not None:
+                self.public_of[address] = self.public_of.get(address, 0) + 1
         try:
             refused = self.refusal(scope)
             if refused is not None:
@@ -523,15 +550,8 @@ class Guard:
                 return
             await self.app(inner, receive, watched_send)
         finally:
-            self.active -= 1
-            self.public -= public
-            if address is not None:
-                if self.public_of[address] == 1:
-                    del self.public_of[address]
-                else:
-                    self.public_of[address] -= 1
-                if freed := self.freed_of.pop(address, None):
-                    freed.set()  # the reads of this address waiting for a place (`_share`)
+            if address is None or not self._hand_over(address):
+                self._free(address, public)
             if not state.get("logged"):  # (by the HTTP layer, which answered it: `server_http._answer`)
                 self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
