@@ -120,6 +120,7 @@ def test_the_supervision_answer_is_the_one_the_docs_give(server):
     finally:
         client.headers.update(AUTH)
     assert r.status_code == 200
+    assert "server" not in r.headers  # (« uvicorn » named the software to whoever asked)
     doc = (ROOT / "docs" / "serveur.md").read_text(encoding="utf-8")
     assert f"`GET https://acv.departement.gouv.fr/` répond `{r.text}` (sans jeton)" in doc
 
