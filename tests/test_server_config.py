@@ -1057,6 +1057,38 @@ def test_a_place_freed_goes_to_the_read_waiting_longest_not_to_one_arriving_at_t
     assert entered[share:] == ["/waiting-first", "/waiting-second", "/newcomer"]
     assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
 
+    # a read handed a place but stopped as it got it (the server stopping; asyncio's wait_for raises then since
+    # Python 3.12): the place goes on to the next read waiting, not freed for a newcomer while that one waits
+    entered.clear()
+    release.clear()
+
+    async def stopped_when_handed(waited, timeout):
+        await waited
+        raise asyncio.CancelledError
+
+    async def stopped():
+        held = [asyncio.ensure_future(read(f"/held{i}")) for i in range(share)]
+        await asyncio.sleep(0)
+        waiting = [asyncio.ensure_future(read(f"/waiting{i}")) for i in range(2)]
+        await asyncio.sleep(0)
+        assert len(guard.waiting_of["203.0.113.1"]) == 2
+        release["/held0"].set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert all(w.cancelled() for w in waiting) and not guard.waiting_of
+        assert guard.public_of["203.0.113.1"] == share - 1  # the place of /held0, passed on twice, then freed
+        for i in range(share):
+            release.setdefault(f"/held{i}", asyncio.Event()).set()
+        await asyncio.gather(*held)
+
+    real_wait_for = asyncio.wait_for
+    asyncio.wait_for = stopped_when_handed  # (nothing else of this run awaits it: no clock either way)
+    try:
+        asyncio.run(stopped())
+    finally:
+        asyncio.wait_for = real_wait_for
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
+
 
 def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy():
     """Agents behind one address (a mairie), their task panes loading office.js over a slow line, held 16

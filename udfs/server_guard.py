@@ -305,9 +305,9 @@ class Guard:
             await asyncio.wait_for(asyncio.shield(granted), self.config.receive_timeout)
         except asyncio.TimeoutError:
             pass
-        except BaseException:  # the server stopping: a place handed meanwhile is given back
+        except BaseException:  # the server stopping: a place handed meanwhile is passed on, or given back
             if granted.done() and not granted.cancelled():
-                self._free(address)
+                self._end(address, True)
             raise
         finally:
             if not granted.done():  # never handed: out of the queue
@@ -328,8 +328,10 @@ class Guard:
             del self.waiting_of[address]
         return True
 
-    def _free(self, address: str | None, public: bool = True) -> None:
-        """A request's place given back: an end of a read of `address` not handed over (`_hand_over`)."""
+    def _end(self, address: str | None, public: bool) -> None:
+        """A request's place, at its end: handed to a read of its address that waits (`_hand_over`), else freed."""
+        if address is not None and self._hand_over(address):
+            return
         self.active -= 1
         self.public -= public
         if address is not None:
@@ -550,8 +552,7 @@ class Guard:
                 return
             await self.app(inner, receive, watched_send)
         finally:
-            if address is None or not self._hand_over(address):
-                self._free(address, public)
+            self._end(address, public)
             if not state.get("logged"):  # (by the HTTP layer, which answered it: `server_http._answer`)
                 self.log_line(scope, state, status["code"], time.perf_counter() - started)
 
