@@ -1057,13 +1057,12 @@ def test_a_place_freed_goes_to_the_read_waiting_longest_not_to_one_arriving_at_t
     assert entered[share:] == ["/waiting-first", "/waiting-second", "/newcomer"]
     assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
 
-    # a read handed a place but stopped as it got it (the server stopping; asyncio's wait_for raises then since
-    # Python 3.12): the place goes on to the next read waiting, not freed for a newcomer while that one waits
+    # a read handed a place but stopped as it got it (the server stopping): the place goes on to the next read waiting, not freed for a newcomer while that one waits
     entered.clear()
     release.clear()
 
-    async def stopped_when_handed(waited, timeout):
-        await waited
+    async def stopped_when_handed(waited, timeout=None, return_when=None):
+        await next(f for f in waited if not isinstance(f, asyncio.Task))  # its place, not its client's leaving
         raise asyncio.CancelledError
 
     async def stopped():
@@ -1081,12 +1080,81 @@ def test_a_place_freed_goes_to_the_read_waiting_longest_not_to_one_arriving_at_t
             release.setdefault(f"/held{i}", asyncio.Event()).set()
         await asyncio.gather(*held)
 
-    real_wait_for = asyncio.wait_for
-    asyncio.wait_for = stopped_when_handed  # (nothing else of this run awaits it: no clock either way)
+    real_wait = asyncio.wait
+    asyncio.wait = stopped_when_handed  # (nothing else of this run awaits it: no clock either way)
     try:
         asyncio.run(stopped())
     finally:
-        asyncio.wait_for = real_wait_for
+        asyncio.wait = real_wait
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
+
+
+def test_a_read_whose_client_left_while_waiting_gives_up_its_turn(caplog):
+    """A read waiting past its address's quarter whose client left (an agent closing Excel as the task pane
+    loaded) kept its turn until `--delai-reception` ended: one of the quarter's turns of its address held for
+    nobody, and the place handed to it as a read ended, sent to a closed connection. It now leaves the queue as
+    its client leaves (« client_parti » in the journal), and the next read waiting gets the place."""
+    import asyncio
+    import logging
+
+    config = ServerConfig(tokens=Tokens(GOOD), public_url="https://acv.exemple.gouv.fr")  # (its name: Host)
+    share = config.max_public_per_address
+    entered: list[str] = []
+    release: dict[str, asyncio.Event] = {}
+    sent_to: dict[str, list] = {}
+
+    async def app(scope, receive, send):
+        entered.append(scope["path"])
+        assert (await receive())["type"] == "http.request"  # (the request's own message, even after a wait)
+        await release.setdefault(scope["path"], asyncio.Event()).wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>"})
+
+    guard = Guard(app, config)
+
+    async def read(path: str, leaves: asyncio.Event | None = None) -> None:
+        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
+        messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+        async def receive():  # as uvicorn's: the request, then nothing until its client leaves
+            message = next(messages, None)
+            if message is not None:
+                return message
+            await (leaves or asyncio.Event()).wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent_to.setdefault(path, []).append(message)
+
+        await guard(scope, receive, send)
+
+    async def main():
+        held = [asyncio.ensure_future(read(f"/held{i}")) for i in range(share)]
+        await asyncio.sleep(0)
+        gone = asyncio.Event()
+        leaving = asyncio.ensure_future(read("/leaving", gone))
+        await asyncio.sleep(0)
+        staying = asyncio.ensure_future(read("/staying"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(guard.waiting_of["203.0.113.1"]) == 2
+        gone.set()  # its client leaves
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert leaving.done() and len(guard.waiting_of["203.0.113.1"]) == 1
+        release["/held0"].set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert entered[share:] == ["/staying"], entered
+        for path in ["/staying"] + [f"/held{i}" for i in range(share)]:
+            release.setdefault(path, asyncio.Event()).set()
+        await asyncio.gather(staying, *held)
+
+    with caplog.at_level(logging.INFO, logger="acv_xl.serveur"):
+        asyncio.run(asyncio.wait_for(main(), 60))
+    assert "/leaving" not in sent_to  # nothing to send to a client gone
+    [line] = [r.getMessage() for r in caplog.records if " /leaving " in r.getMessage()]
+    assert " issue=client_parti statut=- " in line
     assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
 
 

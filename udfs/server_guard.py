@@ -198,6 +198,20 @@ async def read_body(receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def replay_first(message: dict, receive):
+    """`receive`, giving `message` (already received) first."""
+    given = False
+
+    async def wrapped():
+        nonlocal given
+        if not given:
+            given = True
+            return message
+        return await receive()
+
+    return wrapped
+
+
 def replay(body: bytes):
     sent = False
 
@@ -281,9 +295,9 @@ class Guard:
         held = self.public if public else self.active - self.public
         return held >= self.config.max_requests
 
-    async def _share(self, address: str) -> bool:
-        """Whether a read of `address`, past its quarter of the reads' places, got one within
-        `--delai-reception` (one of its own reads ended, and the reads' places are not all taken). It was
+    async def _share(self, address: str, receive, state: dict):
+        """The `receive` a read of `address`, past its quarter of the reads' places, goes on with once it got one
+        within `--delai-reception` (one of its own reads ended, and the reads' places are not all taken). It was
         told « Serveur occupé » at once: agents behind one address (a mairie), their task panes loading
         office.js's 1,6 Mo over a slow line, hold 16 reads for seconds, and a 17th script refused is an
         add-in that does not load (a browser retries no script). Waiting holds no place: a client reading
@@ -294,29 +308,53 @@ class Guard:
         The place is the one of a read of this address as it ends, handed to the read waiting longest
         (`_hand_over`) and counted as held already: woken together, the waiting reads raced for it, and a read
         arriving at that instant took it first, the one waiting since longest left to wait again; nor does a
-        new read take a place freed while others wait (their address's quarter stays full meanwhile)."""
+        new read take a place freed while others wait (their address's quarter stays full meanwhile).
+        None when it got none, or when its client left meanwhile (« client_parti »): a read whose client had
+        gone kept its turn until the delay ended, and the place handed to it was held for nobody."""
         share, places = self.config.max_public_per_address, self.config.max_requests
         queue = self.waiting_of.get(address, ())
         if len(queue) >= share or sum(map(len, self.waiting_of.values())) >= places:
-            return False
+            return None
         granted = asyncio.get_running_loop().create_future()
         self.waiting_of.setdefault(address, collections.deque()).append(granted)
+        first: list[dict] = []
+
+        async def gone() -> bool:  # a read's request has no body: after it, the next message is its client leaving
+            first.append(await receive())
+            if first[0]["type"] == "http.disconnect":
+                return True
+            return not first[0].get("more_body") and (await receive())["type"] == "http.disconnect"
+
+        loop = asyncio.get_running_loop()
+        deadline, watch = loop.time() + self.config.receive_timeout, asyncio.ensure_future(gone())
+        left = False
         try:
-            await asyncio.wait_for(asyncio.shield(granted), self.config.receive_timeout)
-        except asyncio.TimeoutError:
-            pass
+            pending = {granted, watch}
+            while not granted.done() and not left and loop.time() < deadline:
+                await asyncio.wait(pending, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+                if watch.done():  # (a receive that failed: its client is gone too)
+                    left = watch.cancelled() or watch.exception() is not None or watch.result()
+                    pending = {granted}
         except BaseException:  # the server stopping: a place handed meanwhile is passed on, or given back
             if granted.done() and not granted.cancelled():
                 self._end(address, True)
             raise
         finally:
+            watch.cancel()
             if not granted.done():  # never handed: out of the queue
                 granted.cancel()
                 queue = self.waiting_of[address]
                 queue.remove(granted)
                 if not queue:
                     del self.waiting_of[address]
-        return not granted.cancelled()
+        if left:
+            state["issue"] = "client_parti"
+            if not granted.cancelled():
+                self._end(address, True)  # handed as its client left: to the next read waiting
+            return None
+        if granted.cancelled():
+            return None
+        return replay_first(first[0], receive) if first else receive
 
     def _hand_over(self, address: str) -> bool:
         """Whether the place of a read of `address` that ends went to the read of that address waiting longest."""
@@ -501,17 +539,22 @@ class Guard:
         public = scope["method"] in PUBLIC_METHODS
         # (`--connexions-par-adresse 0`: every commune arrives from a front end's one address)
         address = address_key(scope.get("client")) if public and self.config.per_address else None
-        handed = False  # a place handed by a read of this address as it ended (`_share`): counted already
-        if self.busy(public, address) and not (handed := address is not None and self.public < self.config.max_requests
-                                               and await self._share(address)):
-            # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
-            state["issue"] = "serveur_occupe"
-            try:
-                await send_text(watched_send, 503, BUSY, [(b"retry-after", b"1")])
-            finally:
-                self.log_line(scope, state, status["code"], time.perf_counter() - started)
-            return
-        if not handed:
+        if self.busy(public, address):
+            # a place handed by a read of this address as it ended (`_share`): counted already
+            handed = None
+            if address is not None and self.public < self.config.max_requests:
+                handed = await self._share(address, receive, state)
+            if handed is None:
+                try:
+                    if state.get("issue") != "client_parti":
+                        # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
+                        state["issue"] = "serveur_occupe"
+                        await send_text(watched_send, 503, BUSY, [(b"retry-after", b"1")])
+                finally:
+                    self.log_line(scope, state, status["code"], time.perf_counter() - started)
+                return
+            receive = handed
+        else:
             self.active += 1
             self.public += public
             if address is not None:
