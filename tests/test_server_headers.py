@@ -126,3 +126,30 @@ def test_the_journal_says_why_every_refused_request_was_refused():
     assert len(lines) == len(out), lines
     for (issue, status), line in zip(out.items(), lines):
         assert f" issue={issue} statut={status} " in line, (issue, line)
+
+
+_FAILING_PAGE = r"""
+import json, os, sys
+os.environ["XLWINGS_ON_SERVER"] = "true"
+from udfs.server import configure_environment
+configure_environment()
+from fastapi.testclient import TestClient
+from udfs import server_app
+import xlwings.server
+
+def failing(*args, **kwargs):
+    raise RuntimeError("panne")
+
+xlwings.server.custom_functions_meta = failing  # what the functions' metadata page calls
+r = TestClient(server_app.app, raise_server_exceptions=False).get("/xlwings/custom-functions-meta")
+print(json.dumps([r.status_code, r.text]))
+"""
+
+
+def test_an_error_of_xlwings_server_on_a_page_of_the_add_in_is_said_in_french_and_named_in_the_journal():
+    """An exception in a page or a file of the add-in (its functions' metadata, the manifest) was answered by
+    xlwings Server's own handler, « An error occurred. » in English, and journaled « statut=500 » with no
+    reason. It is now the server's own French text, and « issue=erreur_interne »."""
+    out, log = _run(_FAILING_PAGE)
+    assert out == [500, "Erreur interne du serveur ACV : prévenez la préfecture.\n"]
+    assert " GET /xlwings/custom-functions-meta issue=erreur_interne statut=500 " in log, log

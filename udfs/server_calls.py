@@ -31,7 +31,7 @@ from .cells import count_cells, officejs_cell
 from .server_alert import for_the_box, seal_actions
 from .server_config import ServerConfig
 from .server_payload import check_book
-from .server_guard import BUSY, send_text
+from .server_guard import BUSY, INTERNAL, send_text
 from .tables import PREFIX
 
 log = logging.getLogger("acv_xl.serveur")
@@ -427,7 +427,7 @@ class Calls:
                                    "avec le serveur (rechargez le complément).",
                               f"requete_invalide_{type(exc).__name__}") from None
             log.error("erreur interne (%s) sur %s", type(exc).__name__, state.get("cible", "?"))
-            raise Refused(500, "Erreur interne du serveur ACV : prévenez la préfecture.",
+            raise Refused(500, INTERNAL,
                           f"erreur_{type(exc).__name__}") from None
 
     def _finished(self, _future) -> None:

@@ -43,6 +43,7 @@ PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,40}/[a-z0-9!#$&^_.+-]{1,60}")
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 BUSY = "Serveur occupé : réessayez dans un instant."
+INTERNAL = "Erreur interne du serveur ACV : prévenez la préfecture."
 
 
 # FastAPI's own refusals, {"detail": "Not Found"}… in English, for an address or a method that the
@@ -52,16 +53,19 @@ FRAMEWORK_ERRORS = {
     404: "Adresse inconnue de ce serveur.",
     405: "Méthode non permise pour cette adresse.",
     422: "Requête incomplète ou mal formée pour cette adresse.",
+    # xlwings Server's « An error occurred. » (its handler of any exception, on a page or a file of the add-in;
+    # the calls' own are `server_calls`'): English, and nothing in the journal's line said what had happened
+    500: INTERNAL,
 }
 
 
 # their reason in the log line (`issue=`), as for every other refusal
 FRAMEWORK_ISSUES = {400: "controle_prealable_refuse", 404: "adresse_inconnue", 405: "methode_refusee",
-                    422: "requete_incomplete"}
+                    422: "requete_incomplete", 500: "erreur_interne"}
 
 
 _FRAMEWORK_BODIES = frozenset({b"Not Found", b"Method Not Allowed", b'{"detail":"Not Found"}',
-                               b'{"detail":"Method Not Allowed"}'})
+                               b'{"detail":"Method Not Allowed"}', b"An error occurred.", b"Internal Server Error"})
 
 
 def _framework_error(body: bytes) -> bool:
