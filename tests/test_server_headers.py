@@ -141,7 +141,8 @@ def failing(*args, **kwargs):
     raise RuntimeError("panne")
 
 xlwings.server.custom_functions_meta = failing  # what the functions' metadata page calls
-r = TestClient(server_app.app, raise_server_exceptions=False).get("/xlwings/custom-functions-meta")
+# (an exception raised to the test client is one raised to uvicorn, which prints its traceback)
+r = TestClient(server_app.app).get("/xlwings/custom-functions-meta")
 print(json.dumps([r.status_code, r.text]))
 """
 
@@ -149,7 +150,9 @@ print(json.dumps([r.status_code, r.text]))
 def test_an_error_of_xlwings_server_on_a_page_of_the_add_in_is_said_in_french_and_named_in_the_journal():
     """An exception in a page or a file of the add-in (its functions' metadata, the manifest) was answered by
     xlwings Server's own handler, « An error occurred. » in English, and journaled « statut=500 » with no
-    reason. It is now the server's own French text, and « issue=erreur_interne »."""
+    reason; and the exception, raised again after the answer, reached uvicorn, which printed its traceback in the
+    journal. It is now the server's own French text, « issue=erreur_interne », and the exception's type only."""
     out, log = _run(_FAILING_PAGE)
     assert out == [500, "Erreur interne du serveur ACV : prévenez la préfecture.\n"]
     assert " GET /xlwings/custom-functions-meta issue=erreur_interne statut=500 " in log, log
+    assert "erreur interne (RuntimeError) sur /xlwings/custom-functions-meta" in log and "Traceback" not in log, log

@@ -595,9 +595,16 @@ class Guard:
                 # FastAPI's routes take only GET: `curl -I …/manifest` (a supervision's probe) got 405
                 # « Méthode non permise ». Answered as GET, whose body uvicorn leaves out (it knows
                 # the request was HEAD); the log line keeps HEAD.
-                await self.app(dict(inner, method="GET"), receive, watched_send)
-                return
+                inner = dict(inner, method="GET")
             await self.app(inner, receive, watched_send)
+        except Exception as exc:
+            # xlwings Server answers an exception of its pages (« An error occurred. », in French above), then
+            # raises it again: uvicorn printed its whole traceback in the journal. Its type only, as for a call's
+            # (`server_calls`); answered here if it was not.
+            state.setdefault("issue", "erreur_interne")
+            log.error("erreur interne (%s) sur %s", type(exc).__name__, _safe(scope.get("path", "")))
+            if not status["code"]:
+                await send_text(watched_send, 500, INTERNAL)
         finally:
             self._end(address, public)
             if not state.get("logged"):  # (by the HTTP layer, which answered it: `server_http._answer`)
