@@ -156,3 +156,5 @@ def test_an_error_of_xlwings_server_on_a_page_of_the_add_in_is_said_in_french_an
     assert out == [500, "Erreur interne du serveur ACV : prévenez la préfecture.\n"]
     assert " GET /xlwings/custom-functions-meta issue=erreur_interne statut=500 " in log, log
     assert "erreur interne (RuntimeError) sur /xlwings/custom-functions-meta" in log and "Traceback" not in log, log
+    # nor its text, which xlwings Server's handler logged itself (« ERROR:xlwings_server.main:panne »)
+    assert "panne" not in log, log

@@ -35,6 +35,18 @@ from .server_config import ServerConfig
 
 log = logging.getLogger("acv_xl.serveur")
 
+
+class _ErrorText(logging.Filter):
+    """xlwings Server's handler of an exception on its pages logs the exception itself (`logger.error(exception)`),
+    its text in the journal — « ERROR:xlwings_server.main:<message> », which may quote what the page was given —
+    where an internal error is named by its type only: the guard's line says it (`Guard.__call__`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.funcName == "exception_handler" and isinstance(record.msg, BaseException))
+
+
+logging.getLogger("xlwings_server.main").addFilter(_ErrorText())
+
 STATE_KEYS = ("cible", "client", "issue", "origine", "hote")  # what the handlers may add to the log line
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
