@@ -159,8 +159,9 @@ HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 def secured(send, scope):
     """`send`, adding to an answer's start those of `SECURITY_HEADERS` it lacks; `NO_STORE` to the answer of a
     call (no GET nor HEAD: a token, a workbook's values) and to every refusal — a public file read keeps xlwings
-    Server's choice (none on the ribbon's icons, which Excel on Windows would not show); and HSTS when the server
-    speaks HTTPS itself (behind the front end, on HTTP, it is the front end's answer that counts)."""
+    Server's choice (none on the ribbon's icons, which Excel on Windows would not show); and HSTS to a request come
+    in HTTPS — served directly, or by the front end of this machine (uvicorn takes its X-Forwarded-Proto from the
+    loopback only): over HTTP, a browser ignores it."""
     extra = list(SECURITY_HEADERS)
     if scope.get("scheme") == "https":
         extra.append(HSTS)
