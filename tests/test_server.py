@@ -120,6 +120,7 @@ def test_the_supervision_answer_is_the_one_the_docs_give(server):
     finally:
         client.headers.update(AUTH)
     assert r.status_code == 200
+    assert "server" not in r.headers  # (« uvicorn » named the software to whoever asked)
     doc = (ROOT / "docs" / "serveur.md").read_text(encoding="utf-8")
     assert f"`GET https://acv.departement.gouv.fr/` répond `{r.text}` (sans jeton)" in doc
 
@@ -693,6 +694,9 @@ def test_a_bad_chunk_leaves_one_log_line_naming_its_request(server):
                              b"Authorization: Bearer " + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
                              b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\nzz\r\n")
     assert got.startswith(b"HTTP/1.1 400") and "Requête HTTP invalide." in got.decode()
+    # the HTTP layer's own answers carry the headers of every other (`server_guard.secured`)
+    head = got.split(b"\r\n\r\n", 1)[0].lower()
+    assert b"\r\nx-content-type-options: nosniff\r\n" in head and b"\r\ncache-control: no-store" in head, head
     assert client.get("/manifest").status_code == 200  # its line written once the one before is
     deadline = time.monotonic() + 30
     while log.read_text().count("GET /manifest ") <= before.count("GET /manifest "):

@@ -325,7 +325,7 @@ def test_a_method_no_address_takes_is_not_allowed_whether_or_not_a_token_is_sent
         for auth in ({}, {"authorization": f"Bearer {GOOD}"}):
             scope = dict(_scope(method, host="h", **auth), path=path)
             assert guard.refusal(scope) == (405, "Méthode non permise pour cette adresse.",
-                                            [(b"allow", b"GET, HEAD, POST")]), (method, path, auth)
+                                            [(b"allow", b"GET, HEAD, POST")], "methode_refusee"), (method, path, auth)
     # a preflight from an allowed origin still passes (answered by the CORS layer), a foreign one 403
     preflight = _scope("OPTIONS", host="h", origin="https://h", access_control_request_method="POST")
     assert guard.refusal(preflight) is None
@@ -362,8 +362,7 @@ def test_a_windows_path_out_of_the_add_in_s_files_is_refused(path):
     (tests/test_server.py sends those on a socket). No address of the add-in has a colon."""
     guard = Guard(None, ServerConfig())
     scope = {"type": "http", "method": "GET", "path": path, "headers": [(b"host", b"127.0.0.1:8000")]}
-    assert guard.refusal(scope) == (404, "Adresse inconnue de ce serveur.", [])
-    assert scope["acv"]["issue"] == "chemin_refuse"
+    assert guard.refusal(scope) == (404, "Adresse inconnue de ce serveur.", [], "chemin_refuse")
     for served in ("/static/js/auth.js", "/manifest", "/xlwings/custom-scripts-call/valider"):
         assert guard.refusal(dict(scope, path=served)) is None
 
@@ -809,6 +808,31 @@ def test_a_token_without_label_broken_by_spaces_is_not_said_in_part(tmp_path, li
         "« Saint-Omer … »", "« arras »"]
 
 
+@pytest.mark.parametrize("line", [
+    "3q7XZt0pAb #cD8eF7gH6iJ5kL4mN3oP2qR1sT",  # token_urlsafe(32) broken before a « # » of its own
+    "9f86d0 #81884c7d659a2feaa0c55ad015a3bf",  # openssl rand -hex
+    "3q7XZt0p-_aB9c eF7g #H6iJ5kL4mN3oP2qR1sT0uVw",
+])
+def test_a_token_broken_before_a_comment_is_not_said_in_part(tmp_path, line):
+    """A token written after « # » was said so, the line's first word quoted as its label: when that word was
+    the token's first piece (« 3q7XZt0pAb #cD8e… », a token pasted with a « # » typed into it, or the start of
+    one set aside), a piece of the secret was in the journal, at start and at each reading. It is quoted only
+    if written as a name, as on any refused line; « calais # <jeton> » still names calais."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\narras {GOOD}\n")
+    tokens = Tokens(path=path)
+    with _journal() as lines:
+        _rewritten(path, f"calais {OTHER}\n{line}\n")
+        assert tokens.check(f"Bearer {OTHER}") == "calais"
+    _rewritten(path, f"calais {OTHER}\n{line}\n")
+    said = lines + Tokens(path=path).ignored
+    pieces = [w.lstrip("#") for w in line.split() if w.lstrip("#")]
+    assert len(said) == 2 and not any(w in s for w in pieces for s in said), said
+    assert all("ligne 2 : jeton écrit après « # »" in s for s in said), said
+    _rewritten(path, f"calais # {OTHER}\narras {GOOD}\n")
+    assert [s.split(" : ligne ignorée : ")[1].split(" n'a")[0] for s in Tokens(path=path).ignored] == ["« calais »"]
+
+
 def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_nor_the_connections():
     """A client reading nothing of the add-in's files keeps each read until its answer is sent, which it
     stalls for `--delai-reception` (served directly): 64 of them, from one address (allowed 256
@@ -875,7 +899,7 @@ def test_public_reads_whose_answers_are_never_read_hold_neither_the_task_pane_no
     assert sorted(statuses["203.0.113.1"]) == [200] * (2 * share) + [503] * (config.max_requests + 3 - 2 * share)
     assert sending_of["203.0.113.1"][1] == share
     assert sending["most"] == config.max_requests  # never more than the reads' places, whatever the addresses
-    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.freed_of
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of
     assert not guard.waiting_of
     # `--connexions-par-adresse 0`: a front end elsewhere relays every commune from its one address
     config.per_address, statuses, sending["most"] = 0, {}, 0
@@ -973,6 +997,167 @@ def test_a_label_refused_as_a_token_s_piece_is_told_how_to_be_written(tmp_path):
     assert Tokens(path=path).check(f"Bearer {OTHER}") == "arras-2027-v2-b"
 
 
+def test_a_place_freed_goes_to_the_read_waiting_longest_not_to_one_arriving_at_that_instant():
+    """Past its address's quarter, a read waited for one of its address's reads to end; but the reads waiting
+    were only woken, and a read arriving at that instant took the place first: the one waiting since longest
+    waited again, and past `--delai-reception` it was told « Serveur occupé » while newer ones were served.
+    The place is now handed to the read waiting longest, and a new one queues behind it. (No clock: the
+    order of the event loop alone decides.)"""
+    import asyncio
+
+    config = ServerConfig(tokens=Tokens(GOOD), public_url="https://acv.exemple.gouv.fr")  # (its name: Host)
+    share = config.max_public_per_address
+    entered: list[str] = []
+    release: dict[str, asyncio.Event] = {}
+
+    async def app(scope, receive, send):
+        entered.append(scope["path"])
+        await release.setdefault(scope["path"], asyncio.Event()).wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>"})
+
+    guard = Guard(app, config)
+
+    async def read(path: str) -> int:
+        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await guard(scope, receive, send)
+        return sent[0]["status"]
+
+    async def main():
+        held = [asyncio.ensure_future(read(f"/held{i}")) for i in range(share)]
+        await asyncio.sleep(0)
+        first = asyncio.ensure_future(read("/waiting-first"))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(read("/waiting-second"))
+        await asyncio.sleep(0)
+        assert len(entered) == share
+        release["/held0"].set()  # a place frees, and at that instant a new read arrives
+        newcomer = asyncio.ensure_future(read("/newcomer"))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert entered[share:] == ["/waiting-first"], entered
+        release["/held1"].set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert entered[share:] == ["/waiting-first", "/waiting-second"], entered
+        for path in ["/waiting-first", "/waiting-second", "/newcomer"] + [f"/held{i}" for i in range(share)]:
+            release.setdefault(path, asyncio.Event()).set()
+        return await asyncio.gather(first, second, newcomer, *held)
+
+    statuses = asyncio.run(asyncio.wait_for(main(), 60))
+    assert statuses == [200] * (share + 3)
+    assert entered[share:] == ["/waiting-first", "/waiting-second", "/newcomer"]
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
+
+    # a read handed a place but stopped as it got it (the server stopping): the place goes on to the next read waiting, not freed for a newcomer while that one waits
+    entered.clear()
+    release.clear()
+
+    async def stopped_when_handed(waited, timeout=None, return_when=None):
+        await next(f for f in waited if not isinstance(f, asyncio.Task))  # its place, not its client's leaving
+        raise asyncio.CancelledError
+
+    async def stopped():
+        held = [asyncio.ensure_future(read(f"/held{i}")) for i in range(share)]
+        await asyncio.sleep(0)
+        waiting = [asyncio.ensure_future(read(f"/waiting{i}")) for i in range(2)]
+        await asyncio.sleep(0)
+        assert len(guard.waiting_of["203.0.113.1"]) == 2
+        release["/held0"].set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert all(w.cancelled() for w in waiting) and not guard.waiting_of
+        assert guard.public_of["203.0.113.1"] == share - 1  # the place of /held0, passed on twice, then freed
+        for i in range(share):
+            release.setdefault(f"/held{i}", asyncio.Event()).set()
+        await asyncio.gather(*held)
+
+    real_wait = asyncio.wait
+    asyncio.wait = stopped_when_handed  # (nothing else of this run awaits it: no clock either way)
+    try:
+        asyncio.run(stopped())
+    finally:
+        asyncio.wait = real_wait
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
+
+
+def test_a_read_whose_client_left_while_waiting_gives_up_its_turn(caplog):
+    """A read waiting past its address's quarter whose client left (an agent closing Excel as the task pane
+    loaded) kept its turn until `--delai-reception` ended: one of the quarter's turns of its address held for
+    nobody, and the place handed to it as a read ended, sent to a closed connection. It now leaves the queue as
+    its client leaves (« client_parti » in the journal), and the next read waiting gets the place."""
+    import asyncio
+    import logging
+
+    config = ServerConfig(tokens=Tokens(GOOD), public_url="https://acv.exemple.gouv.fr")  # (its name: Host)
+    share = config.max_public_per_address
+    entered: list[str] = []
+    release: dict[str, asyncio.Event] = {}
+    sent_to: dict[str, list] = {}
+
+    async def app(scope, receive, send):
+        entered.append(scope["path"])
+        assert (await receive())["type"] == "http.request"  # (the request's own message, even after a wait)
+        await release.setdefault(scope["path"], asyncio.Event()).wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"<html>"})
+
+    guard = Guard(app, config)
+
+    async def read(path: str, leaves: asyncio.Event | None = None) -> None:
+        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
+        messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+        async def receive():  # as uvicorn's: the request, then nothing until its client leaves
+            message = next(messages, None)
+            if message is not None:
+                return message
+            await (leaves or asyncio.Event()).wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent_to.setdefault(path, []).append(message)
+
+        await guard(scope, receive, send)
+
+    async def main():
+        held = [asyncio.ensure_future(read(f"/held{i}")) for i in range(share)]
+        await asyncio.sleep(0)
+        gone = asyncio.Event()
+        leaving = asyncio.ensure_future(read("/leaving", gone))
+        await asyncio.sleep(0)
+        staying = asyncio.ensure_future(read("/staying"))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(guard.waiting_of["203.0.113.1"]) == 2
+        gone.set()  # its client leaves
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert leaving.done() and len(guard.waiting_of["203.0.113.1"]) == 1
+        release["/held0"].set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert entered[share:] == ["/staying"], entered
+        for path in ["/staying"] + [f"/held{i}" for i in range(share)]:
+            release.setdefault(path, asyncio.Event()).set()
+        await asyncio.gather(staying, *held)
+
+    with caplog.at_level(logging.INFO, logger="acv_xl.serveur"):
+        asyncio.run(asyncio.wait_for(main(), 60))
+    assert "/leaving" not in sent_to  # nothing to send to a client gone
+    [line] = [r.getMessage() for r in caplog.records if " /leaving " in r.getMessage()]
+    assert " issue=client_parti statut=- " in line
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
+
+
 def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy():
     """Agents behind one address (a mairie), their task panes loading office.js over a slow line, held 16
     reads at once, and the 17th was told « Serveur occupé » at once: a script refused, an add-in that did
@@ -1037,5 +1222,5 @@ def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy()
     assert all(body.decode().strip() == BUSY for _, _, body in refused)
     assert [a[:2] for a in answered[share + 1:]].count(("/taskpane", 200)) == 1
     assert all(status == 200 for _, status, _ in answered[share + 1:])
-    assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.freed_of
+    assert guard.active == 0 and guard.public == 0 and not guard.public_of
     assert not guard.waiting_of

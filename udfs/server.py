@@ -404,6 +404,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         ssl_certfile=str(cert) if https else None,
         log_level="warning",
         access_log=False,  # uvicorn's line has the query string; ours has no data (server_guard)
+        server_header=False,  # « server: uvicorn » named the software to whoever asked, served in HTTPS directly
         # a backstop for connections (idle keep-alive ones count): the requests themselves are capped
         # before, in French, by server_guard (uvicorn's « Service Unavailable » reached the cells)
         limit_concurrency=connection_limit(config.max_requests),

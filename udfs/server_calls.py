@@ -31,7 +31,7 @@ from .cells import count_cells, officejs_cell
 from .server_alert import for_the_box, seal_actions
 from .server_config import ServerConfig
 from .server_payload import check_book
-from .server_guard import BUSY, send_text
+from .server_guard import BUSY, INTERNAL, send_text
 from .tables import PREFIX
 
 log = logging.getLogger("acv_xl.serveur")
@@ -44,11 +44,14 @@ _FUNCTION_PATH = "/xlwings/custom-functions-call"
 
 
 class Refused(Exception):
-    """A request answered with an HTTP error: `status`, and the French text."""
+    """A request answered with an HTTP error: `status`, the French text, and the `issue` the log line
+    gives as its reason (`Calls.__call__`: one place; a refusal without one left « issue=refus », which
+    said nothing of why)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, issue: str):
         super().__init__(message)
         self.status = status
+        self.issue = issue
 
 
 def alert_actions(message: str) -> dict[str, Any]:
@@ -122,15 +125,17 @@ def _loads(body: bytes, finite: bool = False) -> dict[str, Any]:
         data = json.loads(body, parse_constant=_no_constant, parse_float=_finite if checked else None,
                           parse_int=_finite_int if checked else None)
     except _NotJson as exc:
-        raise Refused(400, f"Requête illisible : JSON invalide (« {exc} » n'est pas un nombre JSON).") from None
+        raise Refused(400, f"Requête illisible : JSON invalide (« {exc} » n'est pas un nombre JSON).",
+                      "json_invalide") from None
     except _TooLarge as exc:
-        raise Refused(400, f"Requête illisible : nombre hors des limites d'Excel (« {exc} »).") from None
+        raise Refused(400, f"Requête illisible : nombre hors des limites d'Excel (« {exc} »).",
+                      "nombre_hors_limites") from None
     except (ValueError, UnicodeDecodeError):
-        raise Refused(400, "Requête illisible : JSON invalide.") from None
+        raise Refused(400, "Requête illisible : JSON invalide.", "json_invalide") from None
     except RecursionError:  # thousands of nested lists: no workbook sends that
-        raise Refused(400, "Requête illisible : JSON trop imbriqué.") from None
+        raise Refused(400, "Requête illisible : JSON trop imbriqué.", "json_trop_imbrique") from None
     if not isinstance(data, dict):
-        raise Refused(400, "Requête illisible : un objet JSON est attendu.")
+        raise Refused(400, "Requête illisible : un objet JSON est attendu.", "json_invalide")
     return data
 
 
@@ -159,16 +164,16 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
     name = data.get("func_name")
     functions, _ = _modules()
     if not isinstance(name, str) or not hasattr(getattr(functions, name, None), "__xlfunc__"):
-        raise Refused(404, "Fonction inconnue de ce serveur.")
+        raise Refused(404, "Fonction inconnue de ce serveur.", "fonction_inconnue")
     state["cible"] = name
     args = data.get("args")
     if not isinstance(args, list):
-        raise Refused(400, "Requête illisible : « args » doit être une liste.")
-    _check_arity(name, getattr(functions, name), args, state)
-    _check_ranges(args, state)
+        raise Refused(400, "Requête illisible : « args » doit être une liste.", "arguments")
+    _check_arity(name, getattr(functions, name), args)
+    _check_ranges(args)
     _check_runtime(data)
     if body.find(b"{", body.find(b"{") + 1) != -1:  # an object besides the request's own: a data type's cell
-        _check_cells(args, state)
+        _check_cells(args)
     cells = count_cells(args)
     if cells > config.max_cells:
         state["issue"] = "trop_de_cellules"
@@ -179,7 +184,7 @@ def call_function(body: bytes, user, config: ServerConfig, state: dict) -> dict[
                                                        typehint_to_value={CurrentUser: user}))
     except KeyError:  # a key the add-in always sends (version, client, runtime…), missing: our
         # functions never raise (`functions._safe`), so the request is at fault, not the server
-        raise Refused(400, "Requête illisible : appel de fonction incomplet.") from None
+        raise Refused(400, "Requête illisible : appel de fonction incomplet.", "appel_incomplet") from None
     return {"result": rv}
 
 
@@ -190,19 +195,18 @@ def _arity(function) -> tuple[int, int]:
     return sum(1 for p in params if p.default is inspect.Parameter.empty), len(params)
 
 
-def _check_arity(name: str, function, args: list, state: dict) -> None:
+def _check_arity(name: str, function, args: list) -> None:
     """An add-in whose description of the functions predates the server's (an update) sends another
     number of arguments: the function's TypeError was « Erreur interne du serveur ACV »."""
     least, most = _arity(function)
     if least <= len(args) <= most:
         return
-    state["issue"] = "arguments"
     expected = f"{most}" if least == most else f"de {least} à {most}"
     raise Refused(400, f"Requête refusée : {name} prend {expected} arguments sur ce serveur, {len(args)} "
-                       f"reçu{'s' if len(args) > 1 else ''} (rechargez le complément).")
+                       f"reçu{'s' if len(args) > 1 else ''} (rechargez le complément).", "arguments")
 
 
-def _check_ranges(args: list, state: dict) -> None:
+def _check_ranges(args: list) -> None:
     """Excel sends a range as rows of cells, never an empty one: `[]` or an empty row, which no
     add-in sends, failed inside xlwings' conversion (IndexError) as « Erreur interne du serveur ACV »,
     and so did a list as its first cell."""
@@ -211,9 +215,8 @@ def _check_ranges(args: list, state: dict) -> None:
         # the rows, and a cell for a row — « 'bool' object is not iterable », an internal error)
         if arg.__class__ is list and (not arg or any(row.__class__ is list and not row for row in arg)
                                       or arg[0].__class__ is list and arg[0][0].__class__ is list):
-            state["issue"] = "arguments"
             raise Refused(400, f"Requête illisible : argument {i} : plage vide ou mal formée (des lignes de "
-                               "cellules sont attendues).")
+                               "cellules sont attendues).", "arguments")
 
 
 def _check_runtime(data: dict) -> None:
@@ -226,7 +229,8 @@ def _check_runtime(data: dict) -> None:
             return
     except ValueError:
         pass
-    raise Refused(400, "Requête illisible : « runtime » doit être la version des fonctions d'Excel (« 1.4 »).")
+    raise Refused(400, "Requête illisible : « runtime » doit être la version des fonctions d'Excel (« 1.4 »).",
+                  "runtime")
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -243,7 +247,7 @@ def _cell_refusal(cell: Any) -> bool:
     return not isinstance(cell.get("basicValue"), _SCALARS)
 
 
-def _check_cells(args: list, state: dict) -> None:
+def _check_cells(args: list) -> None:
     """A forged cell — `{}`, an object without a type, a data type whose value is a list — failed in xlwings'
     conversion or in the functions' (KeyError): « #ACV: erreur inattendue (KeyError) » in the cell, or a call
     said « incomplet ». Walked only when the body holds an object besides the request's own (`call_function`):
@@ -260,10 +264,9 @@ def _check_cells(args: list, state: dict) -> None:
         for r, row in enumerate(rows, 1):
             for c, cell in enumerate(row, 1):
                 if _cell_refusal(cell):
-                    state["issue"] = "arguments"
                     where = f"argument {i}" if arg.__class__ is not list else f"argument {i}, ligne {r}, colonne {c}"
                     raise Refused(400, f"Requête illisible : {where} : une cellule doit être un texte, un nombre, "
-                                       "un booléen, vide ou la valeur d'un type de données d'Excel.")
+                                       "un booléen, vide ou la valeur d'un type de données d'Excel.", "arguments")
                 if cell.__class__ is dict and "basicValue" not in cell:
                     cell["basicValue"] = officejs_cell(cell)
 
@@ -275,16 +278,15 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
 
     _, scripts = _modules()
     if not hasattr(getattr(scripts, name, None), "__xlscript__"):
-        raise Refused(404, "Script inconnu de ce serveur.")
+        raise Refused(404, "Script inconnu de ce serveur.", "script_inconnu")
     data = _loads(body)
     args = data.pop("args", None) or []
     sheets = data.get("sheets")
     if not isinstance(args, list) or not isinstance(sheets, list):
-        raise Refused(400, "Requête illisible : classeur attendu (« sheets »).")
+        raise Refused(400, "Requête illisible : classeur attendu (« sheets »).", "classeur_mal_forme")
     malformed = check_book(data)  # before xlwings and the ACV code, which failed on it in English
     if malformed:
-        state["issue"] = "classeur_mal_forme"
-        raise Refused(400, f"Requête illisible : classeur incomplet ou mal formé ({malformed}).")
+        raise Refused(400, f"Requête illisible : classeur incomplet ou mal formé ({malformed}).", "classeur_mal_forme")
     per_sheet = [(count_cells(s.get("values") or []), str(s.get("name", ""))) for s in sheets if isinstance(s, dict)]
     cells = sum(n for n, _ in per_sheet)
     if cells > config.max_cells:
@@ -300,7 +302,7 @@ def call_script(name: str, body: bytes, user, config: ServerConfig, state: dict)
     try:
         book = xw.Book(json=data)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # what the add-in always sends, missing
-        raise Refused(400, "Requête illisible : classeur incomplet ou mal formé.") from None
+        raise Refused(400, "Requête illisible : classeur incomplet ou mal formé.", "classeur_mal_forme") from None
     try:
         done = _run(xlwings.server.custom_scripts_call(scripts, name, user, args=args,
                                                        typehint_to_value={CurrentUser: user, xw.Book: book}))
@@ -366,7 +368,7 @@ class Calls:
             body = await _body(receive)
             answer = await self.submit(kind, name, body, user, state)
         except Refused as exc:
-            state.setdefault("issue", "refus")
+            state["issue"] = exc.issue
             await send_text(send, exc.status, str(exc))
             return
         if kind == "script" and for_the_box(scope):  # sealed: the box's page shows only those (server_alert)
@@ -389,15 +391,15 @@ class Calls:
             return await dep.get_user(request, current)
         except HTTPException as exc:
             if exc.status_code == 401:
-                raise Refused(401, "Authentification refusée : reconnectez-vous au complément.") from None
+                raise Refused(401, "Authentification refusée : reconnectez-vous au complément.",
+                              "authentification_refusee") from None
             if exc.status_code == 403:
-                raise Refused(403, "Accès refusé : votre compte n'a pas le rôle requis.") from None
-            raise Refused(exc.status_code, "Authentification impossible.") from None
+                raise Refused(403, "Accès refusé : votre compte n'a pas le rôle requis.", "role_absent") from None
+            raise Refused(exc.status_code, "Authentification impossible.", "authentification_impossible") from None
 
     async def submit(self, kind: str, name: str | None, body: bytes, user, state: dict):
         if self.running >= self.queue_limit:
-            state["issue"] = "serveur_occupe"
-            raise Refused(503, BUSY)
+            raise Refused(503, BUSY, "serveur_occupe")
         if kind == "function":
             job = (call_function, body, user, self.config, state)
         else:
@@ -421,12 +423,12 @@ class Calls:
 
             # the type only, in the log: an exception's text may quote cell values
             if isinstance(exc, XlwingsError):  # xlwings' checks of the call (version, arguments)
-                state["issue"] = f"requete_invalide_{type(exc).__name__}"
                 raise Refused(400, "Requête refusée : arguments ou version du complément incompatibles "
-                                   "avec le serveur (rechargez le complément).") from None
-            state["issue"] = f"erreur_{type(exc).__name__}"
+                                   "avec le serveur (rechargez le complément).",
+                              f"requete_invalide_{type(exc).__name__}") from None
             log.error("erreur interne (%s) sur %s", type(exc).__name__, state.get("cible", "?"))
-            raise Refused(500, "Erreur interne du serveur ACV : prévenez la préfecture.") from None
+            raise Refused(500, INTERNAL,
+                          f"erreur_{type(exc).__name__}") from None
 
     def _finished(self, _future) -> None:
         with self._count:  # called from the worker thread
@@ -482,7 +484,7 @@ async def _body(receive) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise Refused(400, "Requête interrompue.")
+            raise Refused(400, "Requête interrompue.", "client_parti")
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)

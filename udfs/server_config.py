@@ -77,7 +77,10 @@ def parse_token_lines(text: str, source: str, refused: list[tuple[str | None, st
             if comment and any(not _too_short(w, "") and not _not_bearer(w, "") for w in comment[0].split()):
                 # « lens #2 3q7… », a label written with « # », or « calais # 3q7… », a token set aside: what
                 # is left of the line was said a token too short (« 4 caractères »), the label taken for it
-                label = None if any(len(w) >= MIN_TOKEN for w in parts) else parts[0] + " …" * (len(parts) > 1)
+                # (its first word quoted only if written as a name: « 3q7XZt0pAb #cD8e… », a token broken before
+                # its « # », put a piece of it in the journal)
+                label = None if any(len(w) >= MIN_TOKEN for w in parts) else \
+                    _label_shown(parts[0], " …" * (len(parts) > 1))
                 refused.append((label, f"{source}, ligne {n} : jeton écrit après « # », qui commence un commentaire "
                                        "en début de ligne ou après une espace"))
                 continue

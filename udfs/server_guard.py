@@ -20,6 +20,7 @@ function), client label, status, duration — never a cell value.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import logging
 import re
@@ -34,6 +35,18 @@ from .server_config import ServerConfig
 
 log = logging.getLogger("acv_xl.serveur")
 
+
+class _ErrorText(logging.Filter):
+    """xlwings Server's handler of an exception on its pages logs the exception itself (`logger.error(exception)`),
+    its text in the journal — « ERROR:xlwings_server.main:<message> », which may quote what the page was given —
+    where an internal error is named by its type only: the guard's line says it (`Guard.__call__`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.funcName == "exception_handler" and isinstance(record.msg, BaseException))
+
+
+logging.getLogger("xlwings_server.main").addFilter(_ErrorText())
+
 STATE_KEYS = ("cible", "client", "issue", "origine", "hote")  # what the handlers may add to the log line
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_METHODS = frozenset({"GET", "HEAD"})
@@ -42,6 +55,7 @@ PUBLIC_METHODS = frozenset({"GET", "HEAD"})
 _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,40}/[a-z0-9!#$&^_.+-]{1,60}")
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 BUSY = "Serveur occupé : réessayez dans un instant."
+INTERNAL = "Erreur interne du serveur ACV : prévenez la préfecture."
 
 
 # FastAPI's own refusals, {"detail": "Not Found"}… in English, for an address or a method that the
@@ -51,11 +65,19 @@ FRAMEWORK_ERRORS = {
     404: "Adresse inconnue de ce serveur.",
     405: "Méthode non permise pour cette adresse.",
     422: "Requête incomplète ou mal formée pour cette adresse.",
+    # xlwings Server's « An error occurred. » (its handler of any exception, on a page or a file of the add-in;
+    # the calls' own are `server_calls`'): English, and nothing in the journal's line said what had happened
+    500: INTERNAL,
 }
 
 
+# their reason in the log line (`issue=`), as for every other refusal
+FRAMEWORK_ISSUES = {400: "controle_prealable_refuse", 404: "adresse_inconnue", 405: "methode_refusee",
+                    422: "requete_incomplete", 500: "erreur_interne"}
+
+
 _FRAMEWORK_BODIES = frozenset({b"Not Found", b"Method Not Allowed", b'{"detail":"Not Found"}',
-                               b'{"detail":"Method Not Allowed"}'})
+                               b'{"detail":"Method Not Allowed"}', b"An error occurred.", b"Internal Server Error"})
 
 
 def _framework_error(body: bytes) -> bool:
@@ -126,6 +148,38 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
+# the headers every answer carries, xlwings Server's own choices (its `security_headers`, OWASP's) for the
+# answers it does not write itself: ours (a call's JSON, every French refusal) had none of them — a token-bearing
+# call's answer could be kept by a cache on an agent's machine or a proxy, and a text sniffed as something else
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
+NO_STORE = (b"cache-control", b"no-store, max-age=0")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def secured(send, scope):
+    """`send`, adding to an answer's start those of `SECURITY_HEADERS` it lacks; `NO_STORE` to the answer of a
+    call (no GET nor HEAD: a token, a workbook's values) and to every refusal — a public file read keeps xlwings
+    Server's choice (none on the ribbon's icons, which Excel on Windows would not show); and HSTS to a request come
+    in HTTPS — served directly, or by the front end of this machine (uvicorn takes its X-Forwarded-Proto from the
+    loopback only): over HTTP, a browser ignores it."""
+    extra = list(SECURITY_HEADERS)
+    if scope.get("scheme") == "https":
+        extra.append(HSTS)
+
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers") or ())
+            have = {k.lower() for k, _ in headers}
+            wanted = extra + ([NO_STORE] if scope.get("method") not in PUBLIC_METHODS or message["status"] >= 400
+                              else [])
+            added = [(k, v) for k, v in wanted if k not in have]
+            if added:
+                message = dict(message, headers=headers + added)
+        await send(message)
+
+    return wrapped
+
+
 async def send_text(send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     body = (message + "\n").encode("utf-8")
     await send({"type": "http.response.start", "status": status,
@@ -159,6 +213,20 @@ async def read_body(receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def replay_first(message: dict, receive):
+    """`receive`, giving `message` (already received) first."""
+    given = False
+
+    async def wrapped():
+        nonlocal given
+        if not given:
+            given = True
+            return message
+        return await receive()
+
+    return wrapped
 
 
 def replay(body: bytes):
@@ -223,8 +291,8 @@ class Guard:
         self.active = 0  # requests being handled (one event loop per process: no lock)
         self.public = 0  # of which reads of the add-in's public files, counted apart (`busy`)
         self.public_of: dict[str, int] = {}  # those reads per client address (`address_key`)
-        self.freed_of: dict[str, asyncio.Event] = {}  # set when a read of an address ends (`_share`)
-        self.waiting_of: dict[str, int] = {}  # reads waiting for a place, per address (`_share`)
+        # the reads waiting for a place, per address, first come first (`_share`, `_hand_over`)
+        self.waiting_of: dict[str, collections.deque[asyncio.Future]] = {}
 
     def busy(self, public: bool, address: str | None = None) -> bool:
         """Whether a process holds as many requests of this kind as it takes (`max_requests`): reads of the
@@ -244,38 +312,88 @@ class Guard:
         held = self.public if public else self.active - self.public
         return held >= self.config.max_requests
 
-    async def _share(self, address: str) -> bool:
-        """Whether a read of `address`, past its quarter of the reads' places, got one within
-        `--delai-reception` (one of its own reads ended, and the reads' places are not all taken). It was
+    async def _share(self, address: str, receive, state: dict):
+        """The `receive` a read of `address`, past its quarter of the reads' places, goes on with once it got one
+        within `--delai-reception` (one of its own reads ended, and the reads' places are not all taken). It was
         told « Serveur occupé » at once: agents behind one address (a mairie), their task panes loading
         office.js's 1,6 Mo over a slow line, hold 16 reads for seconds, and a 17th script refused is an
         add-in that does not load (a browser retries no script). Waiting holds no place: a client reading
         nothing of its answers still holds at most a quarter of them. A waiting read's connection, its
         request under way, is never closed to make room (`server_http`): as many wait as hold, a quarter
         per address and the reads' places in all, else a few addresses, each with its connections
-        waiting, would hold every connection of the process."""
+        waiting, would hold every connection of the process.
+        The place is the one of a read of this address as it ends, handed to the read waiting longest
+        (`_hand_over`) and counted as held already: woken together, the waiting reads raced for it, and a read
+        arriving at that instant took it first, the one waiting since longest left to wait again; nor does a
+        new read take a place freed while others wait (their address's quarter stays full meanwhile).
+        None when it got none, or when its client left meanwhile (« client_parti »): a read whose client had
+        gone kept its turn until the delay ended, and the place handed to it was held for nobody."""
         share, places = self.config.max_public_per_address, self.config.max_requests
-        if self.waiting_of.get(address, 0) >= share or sum(self.waiting_of.values()) >= places:
-            return False
-        self.waiting_of[address] = self.waiting_of.get(address, 0) + 1
+        queue = self.waiting_of.get(address, ())
+        if len(queue) >= share or sum(map(len, self.waiting_of.values())) >= places:
+            return None
+        granted = asyncio.get_running_loop().create_future()
+        self.waiting_of.setdefault(address, collections.deque()).append(granted)
+        first: list[dict] = []
+
+        async def gone() -> bool:  # a read's request has no body: after it, the next message is its client leaving
+            first.append(await receive())
+            if first[0]["type"] == "http.disconnect":
+                return True
+            return not first[0].get("more_body") and (await receive())["type"] == "http.disconnect"
+
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.receive_timeout
+        deadline, watch = loop.time() + self.config.receive_timeout, asyncio.ensure_future(gone())
+        left = False
         try:
-            while self.public_of.get(address, 0) >= share:
-                left = deadline - loop.time()
-                if left <= 0 or self.public >= places:
-                    return False
-                freed = self.freed_of.setdefault(address, asyncio.Event())
-                try:
-                    await asyncio.wait_for(freed.wait(), left)
-                except asyncio.TimeoutError:
-                    return False
-            return not self.busy(True, address)
+            pending = {granted, watch}
+            while not granted.done() and not left and loop.time() < deadline:
+                await asyncio.wait(pending, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+                if watch.done():  # (a receive that failed: its client is gone too)
+                    left = watch.cancelled() or watch.exception() is not None or watch.result()
+                    pending = {granted}
+        except BaseException:  # the server stopping: a place handed meanwhile is passed on, or given back
+            if granted.done() and not granted.cancelled():
+                self._end(address, True)
+            raise
         finally:
-            if self.waiting_of[address] == 1:
-                del self.waiting_of[address]
+            watch.cancel()
+            if not granted.done():  # never handed: out of the queue
+                granted.cancel()
+                queue = self.waiting_of[address]
+                queue.remove(granted)
+                if not queue:
+                    del self.waiting_of[address]
+        if left:
+            state["issue"] = "client_parti"
+            if not granted.cancelled():
+                self._end(address, True)  # handed as its client left: to the next read waiting
+            return None
+        if granted.cancelled():
+            return None
+        return replay_first(first[0], receive) if first else receive
+
+    def _hand_over(self, address: str) -> bool:
+        """Whether the place of a read of `address` that ends went to the read of that address waiting longest."""
+        queue = self.waiting_of.get(address)
+        if not queue:
+            return False
+        queue.popleft().set_result(True)  # (a read that stopped waiting has left the queue)
+        if not queue:
+            del self.waiting_of[address]
+        return True
+
+    def _end(self, address: str | None, public: bool) -> None:
+        """A request's place, at its end: handed to a read of its address that waits (`_hand_over`), else freed."""
+        if address is not None and self._hand_over(address):
+            return
+        self.active -= 1
+        self.public -= public
+        if address is not None:
+            if self.public_of[address] == 1:
+                del self.public_of[address]
             else:
-                self.waiting_of[address] -= 1
+                self.public_of[address] -= 1
 
     # ------------------------------------------------------------------ decisions
     def origin_allowed(self, scope, origin: str) -> bool:
@@ -328,29 +446,29 @@ class Guard:
         headers = [(k, v) for k, v in scope.get("headers") or () if k != b"host"] + [(b"host", netloc)]
         return dict(scope, headers=headers, scheme="https")
 
-    def refusal(self, scope) -> tuple[int, str, list] | None:
+    def refusal(self, scope) -> tuple[int, str, list, str] | None:
+        """(status, French text, headers, the reason the log line gives) of a request refused at the door."""
         method = scope["method"]
         if self.host_refused(scope):
             # the name said in the log (`_safe`), never in the answer: a button's refusal is sealed for the
             # add-in's box (server_alert), and « Host » is any text the client chose
-            scope.setdefault("acv", {}).update(issue="hote_refuse", hote=_header(scope, b"host"))
-            return 400, self.host_refusal(), []
+            scope.setdefault("acv", {})["hote"] = _header(scope, b"host")
+            return 400, self.host_refusal(), [], "hote_refuse"
         if _climbs(scope.get("path", "")):
             # xlwings Server's static files (`OverridableStaticFiles`) look in the project's folder
             # first without Starlette's check that the file stays inside it: GET
             # /static/%2e%2e/%2e%2e/… served, without a token, any file the service may read — the
             # token file, the TLS key, serveur.env. No file of the add-in has such a segment.
-            scope.setdefault("acv", {})["issue"] = "chemin_refuse"
-            return 404, FRAMEWORK_ERRORS[404], []
+            return 404, FRAMEWORK_ERRORS[404], [], "chemin_refuse"
         origin = _header(scope, b"origin")
         # GET/HEAD only read the add-in's public files (Office may fetch them from its own
         # origin); what they return stays unreadable to a foreign page (no CORS header for it)
         if origin is not None and method not in PUBLIC_METHODS and not self.origin_allowed(scope, origin):
             # the origin in the log: a front end on another port than 443 (https://acv…:8443) while
             # --url-publique has none refused every call with only « statut=403 » to go on
-            scope.setdefault("acv", {}).update(issue="origine_refusee", origine=origin)
+            scope.setdefault("acv", {})["origine"] = origin
             return 403, ("Origine refusée : ce serveur ne répond qu'au complément Excel « Action Cœur de "
-                         "Ville » qu'il distribue."), []
+                         "Ville » qu'il distribue."), [], "origine_refusee"
         # a browser's preflight (CORS) never carries the token: from an allowed origin (checked
         # above), it asks whether the call may be made, and the call itself needs the token
         preflight = method == "OPTIONS" and origin is not None and \
@@ -359,13 +477,13 @@ class Guard:
             # OPTIONS without a preflight's headers (« OPTIONS * »), TRACE, CONNECT, any other method: none
             # is served at any address, and the token check answered them « Jeton d'accès absent ou
             # invalide » (401), as if a token would have made them work
-            return 405, FRAMEWORK_ERRORS[405], [(b"allow", b"GET, HEAD, POST")]
+            return 405, FRAMEWORK_ERRORS[405], [(b"allow", b"GET, HEAD, POST")], "methode_refusee"
         if self.config.tokens.enabled and not self.entraid and method not in PUBLIC_METHODS and not preflight:
             label = self.config.tokens.check(_header(scope, b"authorization"))
             if label is None:
                 return 401, ("Jeton d'accès absent ou invalide : saisissez le jeton fourni par la "
                              "préfecture dans le volet du complément (Volet ACV › Jeton d'accès)."), \
-                    [(b"www-authenticate", b'Bearer realm="acv-xl"')]
+                    [(b"www-authenticate", b'Bearer realm="acv-xl"')], "jeton_refuse"
             scope.setdefault("acv", {})["client"] = label
         if method in WRITE_METHODS:
             ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
@@ -374,12 +492,12 @@ class Guard:
                 # box (server_alert) — a phishing text in the préfecture's own words
                 shown = ctype if _MEDIA_TYPE.fullmatch(ctype) else ("aucun" if not ctype else "illisible")
                 return 415, (f"Type de contenu refusé (« {shown} ») : le serveur n'accepte "
-                             "que application/json."), []
+                             "que application/json."), [], "type_refuse"
             length = _header(scope, b"content-length")
             # « ² » is a digit to str.isdigit, and int() would raise: the HTTP parser refuses it first
             digits = length is not None and length.strip().isascii() and length.strip().isdigit()
             if length is not None and (not digits or int(length) > self.config.max_body):
-                return 413, self.too_large(), []
+                return 413, self.too_large(), [], "trop_volumineux"
         return None
 
     def own_preflight(self, scope) -> bool:
@@ -416,6 +534,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        send = secured(send, scope)
         status = {"code": 0}
         state = scope.setdefault("acv", {})  # filled by the checks and handlers, read by the log
 
@@ -425,6 +544,7 @@ class Guard:
 
         async def in_french(start, body: bytes) -> None:
             if _framework_error(body):
+                state.setdefault("issue", FRAMEWORK_ISSUES[start["status"]])
                 keep = [(k, v) for k, v in start.get("headers", ()) if k.lower() == b"allow"]
                 await send_text(send, start["status"], FRAMEWORK_ERRORS[start["status"]], keep)
                 return
@@ -436,23 +556,30 @@ class Guard:
         public = scope["method"] in PUBLIC_METHODS
         # (`--connexions-par-adresse 0`: every commune arrives from a front end's one address)
         address = address_key(scope.get("client")) if public and self.config.per_address else None
-        if self.busy(public, address) and not (address is not None and self.public < self.config.max_requests
-                                               and await self._share(address)):
-            # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
-            state["issue"] = "serveur_occupe"
-            try:
-                await send_text(watched_send, 503, BUSY, [(b"retry-after", b"1")])
-            finally:
-                self.log_line(scope, state, status["code"], time.perf_counter() - started)
-            return
-        self.active += 1
-        self.public += public
-        if address is not None:
-            self.public_of[address] = self.public_of.get(address, 0) + 1
+        if self.busy(public, address):
+            # a place handed by a read of this address as it ended (`_share`): counted already
+            handed = None
+            if address is not None and self.public < self.config.max_requests:
+                handed = await self._share(address, receive, state)
+            if handed is None:
+                try:
+                    if state.get("issue") != "client_parti":
+                        # before uvicorn's own limit, whose 503 says « Service Unavailable » in the cell
+                        state["issue"] = "serveur_occupe"
+                        await send_text(watched_send, 503, BUSY, [(b"retry-after", b"1")])
+                finally:
+                    self.log_line(scope, state, status["code"], time.perf_counter() - started)
+                return
+            receive = handed
+        else:
+            self.active += 1
+            self.public += public
+            if address is not None:
+                self.public_of[address] = self.public_of.get(address, 0) + 1
         try:
             refused = self.refusal(scope)
             if refused is not None:
-                code, message, headers = refused
+                code, message, headers, state["issue"] = refused
                 await send_text(watched_send, code, message, headers)
                 return
             if self.own_preflight(scope):
@@ -469,6 +596,7 @@ class Guard:
                                     [(b"connection", b"close")])
                     return
                 except BodyTooLarge:
+                    state["issue"] = "trop_volumineux"
                     await send_text(watched_send, 413, self.too_large(), [(b"connection", b"close")])
                     return
                 except ConnectionError:
@@ -480,19 +608,18 @@ class Guard:
                 # FastAPI's routes take only GET: `curl -I …/manifest` (a supervision's probe) got 405
                 # « Méthode non permise ». Answered as GET, whose body uvicorn leaves out (it knows
                 # the request was HEAD); the log line keeps HEAD.
-                await self.app(dict(inner, method="GET"), receive, watched_send)
-                return
+                inner = dict(inner, method="GET")
             await self.app(inner, receive, watched_send)
+        except Exception as exc:
+            # xlwings Server answers an exception of its pages (« An error occurred. », in French above), then
+            # raises it again: uvicorn printed its whole traceback in the journal. Its type only, as for a call's
+            # (`server_calls`); answered here if it was not.
+            state.setdefault("issue", "erreur_interne")
+            log.error("erreur interne (%s) sur %s", type(exc).__name__, _safe(scope.get("path", "")))
+            if not status["code"]:
+                await send_text(watched_send, 500, INTERNAL)
         finally:
-            self.active -= 1
-            self.public -= public
-            if address is not None:
-                if self.public_of[address] == 1:
-                    del self.public_of[address]
-                else:
-                    self.public_of[address] -= 1
-                if freed := self.freed_of.pop(address, None):
-                    freed.set()  # the reads of this address waiting for a place (`_share`)
+            self._end(address, public)
             if not state.get("logged"):  # (by the HTTP layer, which answered it: `server_http._answer`)
                 self.log_line(scope, state, status["code"], time.perf_counter() - started)
 

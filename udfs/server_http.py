@@ -38,7 +38,7 @@ from typing import Callable
 
 from .server_alert import seal, sealing, to_the_box
 from .server_config import per_address_limit, receive_timeout
-from .server_guard import BUSY, Guard, address_key, send_text, too_slow
+from .server_guard import BUSY, NO_STORE, SECURITY_HEADERS, Guard, address_key, secured, send_text, too_slow
 
 try:  # as uvicorn's « auto »: httptools when installed, else h11 (which caps a head at 16 KiB itself,
     # and calls none of the parser callbacks below)
@@ -70,7 +70,7 @@ logging.getLogger("uvicorn.error").addFilter(_Refused())
 async def _busy(scope, receive, send) -> None:
     if to_the_box(scope):  # shown in the add-in's box
         send = sealing(send)
-    await send_text(send, 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
+    await send_text(secured(send, scope), 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
 
 
@@ -253,8 +253,9 @@ class DeadlineProtocol(_Base):
             message = seal(message)
         Guard.log_line(scope, dict(state, issue=issue), status, self.loop.time() - self._head_since)
         body = (message + "\n").encode("utf-8")
+        fixed = b"".join(b"%s: %s\r\n" % h for h in (*SECURITY_HEADERS, NO_STORE))
         head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-                b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
+                b"%sconnection: close\r\n\r\n" % (status, _REASONS[status], len(body), fixed))
         self.transport.write(head + body)
         self.transport.close()
 
