@@ -542,7 +542,7 @@ def test_an_oversized_body_gets_413_at_once(server):
     t = time.monotonic()
     r = client.post("/xlwings/custom-functions-call", content=big, headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and "au plus 8 Mo" in r.text
-    assert time.monotonic() - t < 10  # at once: not after the server's 60 s wait for the body (10: a loaded machine)
+    assert time.monotonic() - t < 30  # at once: not after the server's 60 s wait for the body (30: a loaded machine)
 
     def chunks():  # no Content-Length: the body is counted as it arrives
         for _ in range(160):
