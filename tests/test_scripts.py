@@ -3065,12 +3065,14 @@ def test_a_column_of_controles_showing_an_error_for_nothing_keeps_no_empty_row_u
         assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
 
 
+@pytest.mark.parametrize("value", [b"<v/>", b"<v> </v>", b"<v>\t \n</v>"])
 @pytest.mark.parametrize("kind", ["", ' t="n"', ' t="s"'])
-def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the_findings(tmp_path, kind):
+def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the_findings(tmp_path, kind, value):
     """A cell of the user's column on the table's empty row saved as `<c><v/></c>`, a value element with nothing in
     it (some programs write one for a cell they leave empty): Excel and the add-in read it as an empty cell, and the
     button kept no row for it; the copy read a value there, took the row for a note typed and kept it under the
-    findings at every run. Empty for both."""
+    findings at every run. Empty for both. So is a value of spaces alone (`<v> </v>`, a number of no digit): the copy
+    kept its row, where the button, whatever the add-in sends for it (nothing, or the spaces), kept none."""
     import re
     import zipfile
 
@@ -3095,16 +3097,20 @@ def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the
         if info.filename == part:
             cell = f"{get_column_letter(mine)}{empty}".encode()
             parts[info], n = re.subn(rb'<c r="%s"[^>]*>\s*<v>7</v>\s*</c>' % cell,
-                                     b'<c r="%s"%s><v/></c>' % (cell, kind.encode()), parts[info])
+                                     b'<c r="%s"%s>%s</c>' % (cell, kind.encode(), value), parts[info])
             assert n == 1
+    # (the add-in's payload, its cell set below as the add-in may send it: openpyxl reads no number of spaces)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for info, data in parts.items():
             z.writestr(info, data)
 
-    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-    n = len(report.findings)
-    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-    assert len(written) == n  # the button: no row kept under the findings
+    for sent in ((None,) if value == b"<v/>" else (None, value[3:-4].decode())):
+        payload["sheets"][_index(payload, layout.Sheet.CONTROLES)]["values"][empty - 1][mine - 1] = sent
+        payload, report, actions = _run(path, payload)
+        n = len(report.findings)
+        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+        assert len(written) == n  # the button: no row kept under the findings
 
     out = tmp_path / "annotee.xlsx"
     annotate(path, out, validate_file(path), today=TODAY)

@@ -1080,7 +1080,9 @@ def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
     read as the button receives it: a boolean, a number, a text or an error — the two writers keep the same rows."""
     t, v = cell.get("t"), cell.find(q("v"))
     text = (v.text or "") if v is not None else None
-    if not text and t != "inlineStr":  # no value, or an empty <v/> (some programs write one): an empty cell for Excel
+    # no value, an empty <v/> (some programs write one): an empty cell for Excel; or spaces alone, no number nor text
+    # index (`<v> </v>`): the copy kept it as a note, the button, sent nothing or those spaces, did not
+    if not (text or "").strip() and t != "inlineStr":
         return left_empty(None)
     if t == "b":
         return left_empty(text is not None and text.strip() == "1")
