@@ -3002,6 +3002,45 @@ def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty
         assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
 
 
+@pytest.mark.parametrize("column, shown", [("code", "-"), ("code", "#N/A"), ("message", "–"), ("feuille", "#REF!"),
+                                           ("gravite", "- -")])
+def test_a_dash_or_an_error_in_a_column_of_controles_own_says_nothing(tmp_path, column, shown):
+    """« - » typed in « Code » (or #N/A shown there by a formula) on a row of no finding: both writers took the row
+    for a finding's, paired with none, and cleared it — a note the user wrote beside it in their own column (« À
+    revoir ») lost without a word; the same in « Message » or « Feuille », the row was kept under the findings,
+    run after run, as if typed. In a column acv-xl writes as in the user's own, a dash or an error alone says
+    nothing: the empty row is not kept, a note beside it is, by the button and in the copy alike."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    from acv_xl.outputs.annotate import annotate
+
+    at = [c.attr for c in layout.T_CONTROLES.columns].index(column)
+    for note, kept in ((None, []), ("À revoir", ["À revoir"])):
+        path = tmp_path / f"controles-tiret-{len(kept)}.xlsx"
+        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+        wb = openpyxl.load_workbook(path)
+        ws = wb[layout.Sheet.CONTROLES]
+        t = ws.tables[layout.T_CONTROLES.name]
+        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+        ws.cell(empty, c1 + at).value = shown  # (openpyxl writes « #N/A » as the error)
+        ws.cell(empty, mine).value = note
+        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+        wb.save(path)
+
+        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+        n = len(report.findings)
+        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
+        assert [row[mine - c1] for row in written][n:] == kept
+
+        out = tmp_path / f"annotee-{len(kept)}.xlsx"
+        annotate(path, out, validate_file(path), today=TODAY)
+        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+        last = r1 + n + len(kept)
+        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
+        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+
+
 def _with_formula(path: Path, sheet: str, cell: str, formula: str) -> None:
     """`path` with the cell `cell` of `sheet` computed by `formula`, the value it holds kept as the value it showed
     (what Excel saves; openpyxl writes a formula without one)."""
