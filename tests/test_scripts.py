@@ -380,6 +380,57 @@ class _DesktopBook:
         return getattr(self._book, name)
 
 
+@pytest.mark.parametrize("protected, unlocked, stopped", [
+    ({layout.Sheet.CONTROLES}, False, layout.Sheet.CONTROLES),
+    ({layout.Sheet.ACCUEIL}, False, layout.Sheet.ACCUEIL),
+    ({layout.Sheet.ACCUEIL, layout.Sheet.FINANCEMENT}, True, None),  # its status cells unlocked; a sheet coloured only
+])
+def test_valider_on_the_desktop_stops_on_a_protected_sheet_it_writes_into_before_any_write(tmp_path, protected,
+                                                                                           unlocked, stopped):
+    """Contrôles protected, on the desktop: the first write refused by Excel (COM), « Validation impossible : erreur
+    inattendue (détail technique … com_error …) », what came before written. Asked of Excel first: the sheet named,
+    what to do said, nothing written. The Accueil protected with its status cells left unlocked takes the status,
+    and a sheet only coloured stops nothing (its colours come last)."""
+    from types import SimpleNamespace
+
+    path = _faulty()[0]
+    remote = remote_book(payload_from_xlsx(path, include=scripts.INCLUDE))
+    book = _DesktopBook(remote, tmp_path / path.name)
+
+    class _Range:  # the remote range, with the COM `Locked` of Windows' Excel
+        def __init__(self, rng, locked):
+            object.__setattr__(self, "_rng", rng)
+            object.__setattr__(self, "api", SimpleNamespace(Locked=locked))
+
+        def __getattr__(self, name):
+            return getattr(self._rng, name)
+
+        def __setattr__(self, name, value):
+            setattr(self._rng, name, value)
+
+    class _Sheet:  # the remote sheet, with the COM `ProtectContents`
+        def __init__(self, sh):
+            self._sh, self.api = sh, SimpleNamespace(ProtectContents=sh.name in protected)
+
+        def __getattr__(self, name):
+            return getattr(self._sh, name)
+
+        def range(self, *args):
+            return _Range(self._sh.range(*args), not unlocked)
+
+    book.sheets = [_Sheet(sh) for sh in remote.sheets]
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    actions = remote.json()["actions"]
+    if stopped is None:
+        assert book.opened == [] and any(a["func"] == "setValues" for a in actions)
+        return
+    (kind, message), = book.opened
+    assert kind == "alert" and actions == []
+    assert message.startswith(f"Validation impossible : la feuille « {stopped} » est protégée, et ")
+    assert message.endswith("Déprotégez-la (onglet Révision > Ôter la protection de la feuille), puis cliquez de "
+                            "nouveau sur « Valider ». Rien n'a été modifié dans le classeur.")
+
+
 def test_generer_annexe_on_the_desktop_writes_a_workbook_next_to_the_open_one(tmp_path):
     import openpyxl
 
