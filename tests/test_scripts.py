@@ -681,6 +681,29 @@ def test_generer_annexe_shows_its_sheet_when_the_user_hid_it(tmp_path):
     assert mine == [("setSheetVisibility", ["Visible"]), ("activateSheet", [i])], mine
 
 
+def test_a_message_box_goes_to_the_click_it_answers_not_to_another_request_s(tmp_path):
+    """The server runs the clicks of several communes at once, each workbook opened in xlwings' one app: a message
+    box (`book.app.alert`) was appended to the last workbook that app opened — another commune's answer, who saw
+    a message about a workbook not theirs, while the one who clicked saw none. Each message goes to its own book."""
+    import openpyxl
+
+    path = tmp_path / "budget.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Budget 2025"
+    wb.active.append(["Poste", "Montant"])
+    wb.save(path)
+    budget = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))  # a click of one commune…
+    other = remote_book(payload_from_xlsx(_clean()[0], exclude=scripts.EXCLUDE))  # …another's, opened meanwhile
+    scripts.valider(budget)
+    assert [a["func"] for a in budget.json()["actions"]] == ["alert"]
+    assert other.json()["actions"] == []
+    scripts._guarded(other, lambda book: (_ for _ in ()).throw(scripts.ValidationImpossible("déplacez-le.")),
+                     "Validation")
+    assert [a["args"] for a in other.json()["actions"]] \
+        == [["Validation impossible : déplacez-le.", scripts.TITRE_ALERTE, "ok", "", ""]]
+    assert [a["func"] for a in budget.json()["actions"]] == ["alert"]
+
+
 def test_a_workbook_of_another_program_is_said_so_and_left_untouched(tmp_path):
     """The add-in's pane offers « Valider » in any open workbook: on a budget of the commune, the button
     said « le tableau « T_Controles » … introuvable (feuille supprimée…) », « à corriger, 1 erreur », and

@@ -381,9 +381,10 @@ def check_protection(book, src: XwSource, controles: TableBlock | None) -> None:
 
 
 def _act(book, func: str, args: list) -> None:
-    """An action appended to the answer of `book` itself (remote engine). xlwings' `book.app.macro(…)` appends it to
-    the last book its app opened: on the server, whose requests share one app from their threads, another request's
-    — a click on « Valider » was answered with another commune's check."""
+    """An action appended to the answer of `book` itself (remote engine). xlwings' `book.app.macro(…)` and
+    `book.app.alert(…)` append theirs to the last book their app opened: on the server, whose requests share one app
+    from their threads, another request's — a click on « Valider » was answered with another commune's check or
+    message box."""
     book.impl.append_json_action(func=func, args=args)
 
 
@@ -633,7 +634,11 @@ class ValidationImpossible(Exception):
 # ------------------------------------------------------------------------------- entry points
 def _alert(book, message: str) -> None:
     try:
-        book.app.alert(message, title=TITRE_ALERTE)
+        if getattr(getattr(book.app, "engine", None), "name", None) == "remote":
+            # (xlwings' `book.app.alert` gave it to the last book of its app, on the server another click's: `_act`)
+            _act(book, "alert", [message, TITRE_ALERTE, "ok", "", ""])
+        else:
+            book.app.alert(message, title=TITRE_ALERTE)
     except Exception:  # no dialog available (tests, old client): the message is lost, not the run
         pass
 
