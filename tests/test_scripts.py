@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -429,6 +430,25 @@ def test_valider_on_the_desktop_stops_on_a_protected_sheet_it_writes_into_before
     assert message.startswith(f"Validation impossible : la feuille « {stopped} » est protégée, et ")
     assert message.endswith("Déprotégez-la (onglet Révision > Ôter la protection de la feuille), puis cliquez de "
                             "nouveau sur « Valider ». Rien n'a été modifié dans le classeur.")
+
+
+def test_valider_in_xlwings_lite_asks_excel_for_no_check_it_cannot_run(monkeypatch):
+    """xlwings Lite runs the scripts in the browser (Pyodide) and sends « Office.js » as the add-in does, but its
+    task pane is its own, without acv-protection.js: the check of the protected sheets, the answer's first action,
+    failed there on every click (« n'a pas pu vérifier les feuilles ») and nothing was ever validated. Not asked
+    there, as for VBA's client: the findings written, as before."""
+    from udfs.server_alert import PROTECTION_CHECK
+
+    payload = payload_from_xlsx(_faulty()[0], include=scripts.INCLUDE)
+    assert payload["client"] == "Office.js"
+    server = remote_book(json.loads(json.dumps(payload)))
+    scripts.run_valider(server)
+    assert server.json()["actions"][0]["args"][0] == PROTECTION_CHECK  # (the add-in of the server: asked)
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    lite = remote_book(payload)
+    scripts.run_valider(lite)
+    actions = lite.json()["actions"]
+    assert all(a["func"] != "runMacro" for a in actions) and any(a["func"] == "setValues" for a in actions)
 
 
 def test_generer_annexe_on_the_desktop_writes_a_workbook_next_to_the_open_one(tmp_path):

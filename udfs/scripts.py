@@ -12,6 +12,7 @@ The workbook is read through `XwSource` and `acv_xl.reading.read.read_source`, t
 from __future__ import annotations
 
 import re
+import sys
 from collections import OrderedDict
 from datetime import date, datetime, time
 from pathlib import Path
@@ -372,7 +373,9 @@ def check_protection(book, src: XwSource, controles: TableBlock | None) -> None:
                 raise ValidationImpossible(message)
         return
     try:
-        office_js = engine == "remote" and book.api.get("client") == "Office.js"
+        # (xlwings Lite, in the browser — emscripten, the server refusing xlwings' Wasm mode — says « Office.js » too,
+        # but its task pane is not ours: the callback missing, every click stopped on « n'a pas pu vérifier »)
+        office_js = engine == "remote" and book.api.get("client") == "Office.js" and sys.platform != "emscripten"
     except Exception:  # noqa: BLE001 — a book that does not say: as before
         office_js = False
     if office_js and (sheets := _written_sheets(book, src, controles)):
