@@ -137,7 +137,8 @@ def seal_actions(answer: dict) -> dict:
 _FRAMED = re.compile(r"(?:Error: )?(?:Action (\d{1,9}) \((\w{1,40})\) failed: )?(.*?)"
                      r"(?:\. Up to \d{1,9} actions? may already have been applied, including the failing action\.)?", re.S)
 # the same check failed otherwise: its callback missing (a task pane loaded before the server was updated, until Excel
-# reloads it) or Excel refusing to say; nothing was written, the action being the first
+# reloads it; an Excel refusing to say is no failure: acv-protection.js then stops nothing); nothing was written, the
+# action being the first
 CHECK_FAILED = ("Le complément n'a pas pu vérifier les feuilles du classeur avant de les modifier ; rien n'a été "
                 "modifié. Fermez puis rouvrez le classeur (le complément se recharge), puis cliquez de nouveau sur le "
                 "bouton ; si cela se reproduit, prévenez la préfecture.")
