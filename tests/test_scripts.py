@@ -3008,39 +3008,62 @@ def test_a_row_typed_in_controles_decides_nothing_of_how_the_notes_find_their_fi
     assert kept_beside([(cleared, "Vu")], [moved]) == [None]
 
 
-def test_a_column_of_unchecked_boxes_in_controles_keeps_no_empty_row_under_the_findings(tmp_path):
-    """A column of checkboxes « Traité » added to T_Controles: Excel gives every row FALSE, the template's
-    empty row under the findings too. Both writers took that row for one the user typed, and kept it under
-    the findings run after run. An unchecked box says nothing; a checked one on such a row is kept."""
+def _controles_ending_on_an_empty_row(tmp_path: Path, name: str, fill) -> tuple[Path, int, int, int, int]:
+    """The faulty example as after a run, a column of the user's added to T_Controles (`_controles_with_notes`), the
+    table ending under the findings on the template's empty row, whose cells `fill(ws, c1, r1, empty, mine)` sets:
+    (the workbook saved as `name`, the table's first column and header row, the empty row, the user's column)."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    path = tmp_path / f"{name}.xlsx"
+    findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+    fill(ws, c1, r1, empty, mine)
+    t = ws.tables[layout.T_CONTROLES.name]
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+    wb.save(path)
+    return path, c1, r1, empty, mine
+
+
+def _both_keep_under_the_findings(path: Path, c1: int, r1: int, mine: int, kept: list,
+                                  payloads: list[dict] | None = None) -> None:
+    """The rows the two writers keep under the findings of T_Controles, in the user's column `mine`, are `kept`: the
+    button's, for each of `payloads` (what the add-in may send; by default what it sends of `path`), and those of
+    the copy of `acv-xl valider --annoter`, its table ending on the last row kept."""
     import openpyxl
     from openpyxl.utils.cell import get_column_letter
 
     from acv_xl.outputs.annotate import annotate
 
-    for box, kept in ((False, []), (True, [True])):
-        path = tmp_path / f"controles-cases-{box}.xlsx"
-        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-        wb = openpyxl.load_workbook(path)
-        ws = wb[layout.Sheet.CONTROLES]
-        t = ws.tables[layout.T_CONTROLES.name]
-        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-        for r in range(r1 + 1, empty):
-            ws.cell(r, mine).value = False
-        ws.cell(empty, mine).value = box
-        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-        wb.save(path)
-
-        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    for payload in payloads or [payload_from_xlsx(path, exclude=scripts.EXCLUDE)]:
+        payload, report, actions = _run(path, payload)
         n = len(report.findings)
         written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
         assert [row[mine - c1] for row in written][n:] == kept
 
-        out = tmp_path / f"annotee-{box}.xlsx"
-        annotate(path, out, validate_file(path), today=TODAY)
-        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-        last = r1 + n + len(kept)
-        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{max(last, r1 + 1)}"
-        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, r1 + n + 1 + len(kept))] == kept
+    out = path.with_name(f"{path.stem}-annotee.xlsx")
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    last = r1 + n + len(kept)
+    assert ws.tables[layout.T_CONTROLES.name].ref \
+        == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{max(last, r1 + 1)}"
+    assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+
+
+def test_a_column_of_unchecked_boxes_in_controles_keeps_no_empty_row_under_the_findings(tmp_path):
+    """A column of checkboxes « Traité » added to T_Controles: Excel gives every row FALSE, the template's
+    empty row under the findings too. Both writers took that row for one the user typed, and kept it under
+    the findings run after run. An unchecked box says nothing; a checked one on such a row is kept."""
+    for box, kept in ((False, []), (True, [True])):
+        def fill(ws, c1, r1, empty, mine, box=box):
+            for r in range(r1 + 1, empty):
+                ws.cell(r, mine).value = False
+            ws.cell(empty, mine).value = box
+
+        path, c1, r1, _empty, mine = _controles_ending_on_an_empty_row(tmp_path, f"controles-cases-{box}", fill)
+        _both_keep_under_the_findings(path, c1, r1, mine, kept)
 
 
 def test_the_button_s_verdict_without_a_list_says_the_workbook_it_validated_is_validated(tmp_path):
@@ -3067,33 +3090,12 @@ def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty
     (=SI([@Code]="";"-";…)): the template's empty row under the findings held that « - », taken by both writers for
     a note typed, and kept under the findings run after run. A dash or a zero alone says nothing; a note on such a
     row is kept, by the button and in the copy alike."""
-    import openpyxl
-    from openpyxl.utils.cell import get_column_letter
-
-    from acv_xl.outputs.annotate import annotate
-
     for typed, kept in ((shown, []), ("À revoir", ["À revoir"])):
-        path = tmp_path / f"controles-tiret-{len(kept)}.xlsx"
-        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-        wb = openpyxl.load_workbook(path)
-        ws = wb[layout.Sheet.CONTROLES]
-        t = ws.tables[layout.T_CONTROLES.name]
-        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-        ws.cell(empty, mine).value = typed
-        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-        wb.save(path)
+        def fill(ws, c1, r1, empty, mine, typed=typed):
+            ws.cell(empty, mine).value = typed
 
-        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-        n = len(report.findings)
-        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-        assert [row[mine - c1] for row in written][n:] == kept
-
-        out = tmp_path / f"annotee-{len(kept)}.xlsx"
-        annotate(path, out, validate_file(path), today=TODAY)
-        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-        last = r1 + n + len(kept)
-        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
-        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+        path, c1, r1, _empty, mine = _controles_ending_on_an_empty_row(tmp_path, f"controles-tiret-{len(kept)}", fill)
+        _both_keep_under_the_findings(path, c1, r1, mine, kept)
 
 
 @pytest.mark.parametrize("column, shown", [("code", "-"), ("code", "#N/A"), ("message", "–"), ("feuille", "#REF!"),
@@ -3104,35 +3106,14 @@ def test_a_dash_or_an_error_in_a_column_of_controles_own_says_nothing(tmp_path, 
     revoir ») lost without a word; the same in « Message » or « Feuille », the row was kept under the findings,
     run after run, as if typed. In a column acv-xl writes as in the user's own, a dash or an error alone says
     nothing: the empty row is not kept, a note beside it is, by the button and in the copy alike."""
-    import openpyxl
-    from openpyxl.utils.cell import get_column_letter
-
-    from acv_xl.outputs.annotate import annotate
-
     at = [c.attr for c in layout.T_CONTROLES.columns].index(column)
     for note, kept in ((None, []), ("À revoir", ["À revoir"])):
-        path = tmp_path / f"controles-tiret-{len(kept)}.xlsx"
-        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-        wb = openpyxl.load_workbook(path)
-        ws = wb[layout.Sheet.CONTROLES]
-        t = ws.tables[layout.T_CONTROLES.name]
-        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-        ws.cell(empty, c1 + at).value = shown  # (openpyxl writes « #N/A » as the error)
-        ws.cell(empty, mine).value = note
-        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-        wb.save(path)
+        def fill(ws, c1, r1, empty, mine, note=note):
+            ws.cell(empty, c1 + at).value = shown  # (openpyxl writes « #N/A » as the error)
+            ws.cell(empty, mine).value = note
 
-        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-        n = len(report.findings)
-        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-        assert [row[mine - c1] for row in written][n:] == kept
-
-        out = tmp_path / f"annotee-{len(kept)}.xlsx"
-        annotate(path, out, validate_file(path), today=TODAY)
-        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-        last = r1 + n + len(kept)
-        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
-        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+        path, c1, r1, _empty, mine = _controles_ending_on_an_empty_row(tmp_path, f"controles-tiret-{len(kept)}", fill)
+        _both_keep_under_the_findings(path, c1, r1, mine, kept)
 
 
 def _with_formula(path: Path, sheet: str, cell: str, formula: str) -> None:
@@ -3163,39 +3144,22 @@ def test_a_column_of_controles_showing_an_error_for_nothing_keeps_no_empty_row_u
     under the findings run after run — the button receiving the error, the copy the value the formula showed. An
     error alone says nothing, as a dash does (no one types #N/A for a note); a note on such a row is kept. So does
     the text « #N/A » (typed '#N/A), which the add-in sends as it sends the error."""
-    import openpyxl
     from openpyxl.utils.cell import get_column_letter
 
-    from acv_xl.outputs.annotate import annotate
-
     for typed, kept in ((shown, []), ("À revoir", ["À revoir"])):
-        path = tmp_path / f"controles-erreur-{len(kept)}.xlsx"
-        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-        wb = openpyxl.load_workbook(path)
-        ws = wb[layout.Sheet.CONTROLES]
-        t = ws.tables[layout.T_CONTROLES.name]
-        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-        ws.cell(empty, mine).value = typed.lstrip("'")
-        if typed.startswith("'"):
-            ws.cell(empty, mine).data_type = "s"
-        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-        wb.save(path)
+        def fill(ws, c1, r1, empty, mine, typed=typed):
+            ws.cell(empty, mine).value = typed.lstrip("'")
+            if typed.startswith("'"):
+                ws.cell(empty, mine).data_type = "s"
+
+        path, c1, r1, empty, mine = _controles_ending_on_an_empty_row(tmp_path, f"controles-erreur-{len(kept)}", fill)
         if not kept and not typed.startswith("'"):
             _with_formula(path, layout.Sheet.CONTROLES, f"{get_column_letter(mine)}{empty}",
                           f"VLOOKUP({get_column_letter(c1 + 1)}{empty},Financeurs!A:B,2,FALSE)")
-        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-        n = len(report.findings)
+        payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
         assert [row[mine - 1] for row in payload["sheets"][_index(payload, layout.Sheet.CONTROLES)]["values"]][empty - 1] \
             == typed.lstrip("'")  # the add-in sends the error as its text
-        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-        assert [row[mine - c1] for row in written][n:] == kept
-
-        out = tmp_path / f"annotee-{len(kept)}.xlsx"
-        annotate(path, out, validate_file(path), today=TODAY)
-        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-        last = r1 + n + len(kept)
-        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
-        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+        _both_keep_under_the_findings(path, c1, r1, mine, kept, [payload])
 
 
 @pytest.mark.parametrize("value", [b"<v/>", b"<v> </v>", b"<v>\t \n</v>"])
@@ -3212,18 +3176,9 @@ def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the
     import openpyxl
     from openpyxl.utils.cell import get_column_letter
 
-    from acv_xl.outputs.annotate import annotate
-
-    path = tmp_path / "controles-v-vide.xlsx"
-    findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-    wb = openpyxl.load_workbook(path)
-    ws = wb[layout.Sheet.CONTROLES]
-    t = ws.tables[layout.T_CONTROLES.name]
-    empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-    ws.cell(empty, mine).value = 7
-    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-    wb.save(path)
-    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    path, c1, r1, empty, mine = _controles_ending_on_an_empty_row(
+        tmp_path, "controles-v-vide", lambda ws, c1, r1, empty, mine: ws.cell(empty, mine, 7))
+    part = f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
     with zipfile.ZipFile(path) as z:
         parts = {i: z.read(i) for i in z.infolist()}
     for info in parts:
@@ -3238,17 +3193,11 @@ def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the
         for info, data in parts.items():
             z.writestr(info, data)
 
+    payloads = []
     for sent in ((None,) if value == b"<v/>" else (None, value[3:-4].decode())):
-        payload["sheets"][_index(payload, layout.Sheet.CONTROLES)]["values"][empty - 1][mine - 1] = sent
-        payload, report, actions = _run(path, payload)
-        n = len(report.findings)
-        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-        assert len(written) == n  # the button: no row kept under the findings
-
-    out = tmp_path / "annotee.xlsx"
-    annotate(path, out, validate_file(path), today=TODAY)
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n}"
+        payloads.append(copy.deepcopy(payload))
+        payloads[-1]["sheets"][_index(payload, layout.Sheet.CONTROLES)]["values"][empty - 1][mine - 1] = sent
+    _both_keep_under_the_findings(path, c1, r1, mine, [], payloads)  # no row kept under the findings
 
 
 @pytest.mark.parametrize("value", [b"<v/>", b"<v>99999</v>"])
