@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -380,6 +381,76 @@ class _DesktopBook:
         return getattr(self._book, name)
 
 
+@pytest.mark.parametrize("protected, unlocked, stopped", [
+    ({layout.Sheet.CONTROLES}, False, layout.Sheet.CONTROLES),
+    ({layout.Sheet.ACCUEIL}, False, layout.Sheet.ACCUEIL),
+    ({layout.Sheet.ACCUEIL, layout.Sheet.FINANCEMENT}, True, None),  # its status cells unlocked; a sheet coloured only
+])
+def test_valider_on_the_desktop_stops_on_a_protected_sheet_it_writes_into_before_any_write(tmp_path, protected,
+                                                                                           unlocked, stopped):
+    """Contrôles protected, on the desktop: the first write refused by Excel (COM), « Validation impossible : erreur
+    inattendue (détail technique … com_error …) », what came before written. Asked of Excel first: the sheet named,
+    what to do said, nothing written. The Accueil protected with its status cells left unlocked takes the status,
+    and a sheet only coloured stops nothing (its colours come last)."""
+    from types import SimpleNamespace
+
+    path = _faulty()[0]
+    remote = remote_book(payload_from_xlsx(path, include=scripts.INCLUDE))
+    book = _DesktopBook(remote, tmp_path / path.name)
+
+    class _Range:  # the remote range, with the COM `Locked` of Windows' Excel
+        def __init__(self, rng, locked):
+            object.__setattr__(self, "_rng", rng)
+            object.__setattr__(self, "api", SimpleNamespace(Locked=locked))
+
+        def __getattr__(self, name):
+            return getattr(self._rng, name)
+
+        def __setattr__(self, name, value):
+            setattr(self._rng, name, value)
+
+    class _Sheet:  # the remote sheet, with the COM `ProtectContents`
+        def __init__(self, sh):
+            self._sh, self.api = sh, SimpleNamespace(ProtectContents=sh.name in protected)
+
+        def __getattr__(self, name):
+            return getattr(self._sh, name)
+
+        def range(self, *args):
+            return _Range(self._sh.range(*args), not unlocked)
+
+    book.sheets = [_Sheet(sh) for sh in remote.sheets]
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    actions = remote.json()["actions"]
+    if stopped is None:
+        assert book.opened == [] and any(a["func"] == "setValues" for a in actions)
+        return
+    (kind, message), = book.opened
+    assert kind == "alert" and actions == []
+    assert message.startswith(f"Validation impossible : la feuille « {stopped} » est protégée, et ")
+    assert message.endswith("Déprotégez-la (onglet Révision > Ôter la protection de la feuille), puis cliquez de "
+                            "nouveau sur « Valider ». Rien n'a été modifié dans le classeur.")
+
+
+def test_valider_in_xlwings_lite_asks_excel_for_no_check_it_cannot_run(monkeypatch):
+    """xlwings Lite runs the scripts in the browser (Pyodide) and sends « Office.js » as the add-in does, but its
+    task pane is its own, without acv-protection.js: the check of the protected sheets, the answer's first action,
+    failed there on every click (« n'a pas pu vérifier les feuilles ») and nothing was ever validated. Not asked
+    there, as for VBA's client: the findings written, as before."""
+    from udfs.server_alert import PROTECTION_CHECK
+
+    payload = payload_from_xlsx(_faulty()[0], include=scripts.INCLUDE)
+    assert payload["client"] == "Office.js"
+    server = remote_book(json.loads(json.dumps(payload)))
+    scripts.run_valider(server)
+    assert server.json()["actions"][0]["args"][0] == PROTECTION_CHECK  # (the add-in of the server: asked)
+    monkeypatch.setattr(sys, "platform", "emscripten")
+    lite = remote_book(payload)
+    scripts.run_valider(lite)
+    actions = lite.json()["actions"]
+    assert all(a["func"] != "runMacro" for a in actions) and any(a["func"] == "setValues" for a in actions)
+
+
 def test_generer_annexe_on_the_desktop_writes_a_workbook_next_to_the_open_one(tmp_path):
     import openpyxl
 
@@ -628,6 +699,29 @@ def test_generer_annexe_shows_its_sheet_when_the_user_hid_it(tmp_path):
     mine = [(a["func"], a["args"]) for a in book.json()["actions"]
             if a["func"] in ("setSheetVisibility", "activateSheet") and a["sheet_position"] == i]
     assert mine == [("setSheetVisibility", ["Visible"]), ("activateSheet", [i])], mine
+
+
+def test_a_message_box_goes_to_the_click_it_answers_not_to_another_request_s(tmp_path):
+    """The server runs the clicks of several communes at once, each workbook opened in xlwings' one app: a message
+    box (`book.app.alert`) was appended to the last workbook that app opened — another commune's answer, who saw
+    a message about a workbook not theirs, while the one who clicked saw none. Each message goes to its own book."""
+    import openpyxl
+
+    path = tmp_path / "budget.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Budget 2025"
+    wb.active.append(["Poste", "Montant"])
+    wb.save(path)
+    budget = remote_book(payload_from_xlsx(path, exclude=scripts.EXCLUDE))  # a click of one commune…
+    other = remote_book(payload_from_xlsx(_clean()[0], exclude=scripts.EXCLUDE))  # …another's, opened meanwhile
+    scripts.valider(budget)
+    assert [a["func"] for a in budget.json()["actions"]] == ["alert"]
+    assert other.json()["actions"] == []
+    scripts._guarded(other, lambda book: (_ for _ in ()).throw(scripts.ValidationImpossible("déplacez-le.")),
+                     "Validation")
+    assert [a["args"] for a in other.json()["actions"]] \
+        == [["Validation impossible : déplacez-le.", scripts.TITRE_ALERTE, "ok", "", ""]]
+    assert [a["func"] for a in budget.json()["actions"]] == ["alert"]
 
 
 def test_a_workbook_of_another_program_is_said_so_and_left_untouched(tmp_path):
@@ -2914,39 +3008,62 @@ def test_a_row_typed_in_controles_decides_nothing_of_how_the_notes_find_their_fi
     assert kept_beside([(cleared, "Vu")], [moved]) == [None]
 
 
-def test_a_column_of_unchecked_boxes_in_controles_keeps_no_empty_row_under_the_findings(tmp_path):
-    """A column of checkboxes « Traité » added to T_Controles: Excel gives every row FALSE, the template's
-    empty row under the findings too. Both writers took that row for one the user typed, and kept it under
-    the findings run after run. An unchecked box says nothing; a checked one on such a row is kept."""
+def _controles_ending_on_an_empty_row(tmp_path: Path, name: str, fill) -> tuple[Path, int, int, int, int]:
+    """The faulty example as after a run, a column of the user's added to T_Controles (`_controles_with_notes`), the
+    table ending under the findings on the template's empty row, whose cells `fill(ws, c1, r1, empty, mine)` sets:
+    (the workbook saved as `name`, the table's first column and header row, the empty row, the user's column)."""
+    import openpyxl
+    from openpyxl.utils.cell import get_column_letter
+
+    path = tmp_path / f"{name}.xlsx"
+    findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[layout.Sheet.CONTROLES]
+    empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
+    fill(ws, c1, r1, empty, mine)
+    t = ws.tables[layout.T_CONTROLES.name]
+    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
+    wb.save(path)
+    return path, c1, r1, empty, mine
+
+
+def _both_keep_under_the_findings(path: Path, c1: int, r1: int, mine: int, kept: list,
+                                  payloads: list[dict] | None = None) -> None:
+    """The rows the two writers keep under the findings of T_Controles, in the user's column `mine`, are `kept`: the
+    button's, for each of `payloads` (what the add-in may send; by default what it sends of `path`), and those of
+    the copy of `acv-xl valider --annoter`, its table ending on the last row kept."""
     import openpyxl
     from openpyxl.utils.cell import get_column_letter
 
     from acv_xl.outputs.annotate import annotate
 
-    for box, kept in ((False, []), (True, [True])):
-        path = tmp_path / f"controles-cases-{box}.xlsx"
-        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-        wb = openpyxl.load_workbook(path)
-        ws = wb[layout.Sheet.CONTROLES]
-        t = ws.tables[layout.T_CONTROLES.name]
-        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-        for r in range(r1 + 1, empty):
-            ws.cell(r, mine).value = False
-        ws.cell(empty, mine).value = box
-        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-        wb.save(path)
-
-        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
+    for payload in payloads or [payload_from_xlsx(path, exclude=scripts.EXCLUDE)]:
+        payload, report, actions = _run(path, payload)
         n = len(report.findings)
         written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
         assert [row[mine - c1] for row in written][n:] == kept
 
-        out = tmp_path / f"annotee-{box}.xlsx"
-        annotate(path, out, validate_file(path), today=TODAY)
-        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-        last = r1 + n + len(kept)
-        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{max(last, r1 + 1)}"
-        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, r1 + n + 1 + len(kept))] == kept
+    out = path.with_name(f"{path.stem}-annotee.xlsx")
+    annotate(path, out, validate_file(path), today=TODAY)
+    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
+    last = r1 + n + len(kept)
+    assert ws.tables[layout.T_CONTROLES.name].ref \
+        == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{max(last, r1 + 1)}"
+    assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+
+
+def test_a_column_of_unchecked_boxes_in_controles_keeps_no_empty_row_under_the_findings(tmp_path):
+    """A column of checkboxes « Traité » added to T_Controles: Excel gives every row FALSE, the template's
+    empty row under the findings too. Both writers took that row for one the user typed, and kept it under
+    the findings run after run. An unchecked box says nothing; a checked one on such a row is kept."""
+    for box, kept in ((False, []), (True, [True])):
+        def fill(ws, c1, r1, empty, mine, box=box):
+            for r in range(r1 + 1, empty):
+                ws.cell(r, mine).value = False
+            ws.cell(empty, mine).value = box
+
+        path, c1, r1, _empty, mine = _controles_ending_on_an_empty_row(tmp_path, f"controles-cases-{box}", fill)
+        _both_keep_under_the_findings(path, c1, r1, mine, kept)
 
 
 def test_the_button_s_verdict_without_a_list_says_the_workbook_it_validated_is_validated(tmp_path):
@@ -2973,33 +3090,30 @@ def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty
     (=SI([@Code]="";"-";…)): the template's empty row under the findings held that « - », taken by both writers for
     a note typed, and kept under the findings run after run. A dash or a zero alone says nothing; a note on such a
     row is kept, by the button and in the copy alike."""
-    import openpyxl
-    from openpyxl.utils.cell import get_column_letter
-
-    from acv_xl.outputs.annotate import annotate
-
     for typed, kept in ((shown, []), ("À revoir", ["À revoir"])):
-        path = tmp_path / f"controles-tiret-{len(kept)}.xlsx"
-        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-        wb = openpyxl.load_workbook(path)
-        ws = wb[layout.Sheet.CONTROLES]
-        t = ws.tables[layout.T_CONTROLES.name]
-        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-        ws.cell(empty, mine).value = typed
-        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-        wb.save(path)
+        def fill(ws, c1, r1, empty, mine, typed=typed):
+            ws.cell(empty, mine).value = typed
 
-        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-        n = len(report.findings)
-        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-        assert [row[mine - c1] for row in written][n:] == kept
+        path, c1, r1, _empty, mine = _controles_ending_on_an_empty_row(tmp_path, f"controles-tiret-{len(kept)}", fill)
+        _both_keep_under_the_findings(path, c1, r1, mine, kept)
 
-        out = tmp_path / f"annotee-{len(kept)}.xlsx"
-        annotate(path, out, validate_file(path), today=TODAY)
-        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-        last = r1 + n + len(kept)
-        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
-        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+
+@pytest.mark.parametrize("column, shown", [("code", "-"), ("code", "#N/A"), ("message", "–"), ("feuille", "#REF!"),
+                                           ("gravite", "- -")])
+def test_a_dash_or_an_error_in_a_column_of_controles_own_says_nothing(tmp_path, column, shown):
+    """« - » typed in « Code » (or #N/A shown there by a formula) on a row of no finding: both writers took the row
+    for a finding's, paired with none, and cleared it — a note the user wrote beside it in their own column (« À
+    revoir ») lost without a word; the same in « Message » or « Feuille », the row was kept under the findings,
+    run after run, as if typed. In a column acv-xl writes as in the user's own, a dash or an error alone says
+    nothing: the empty row is not kept, a note beside it is, by the button and in the copy alike."""
+    at = [c.attr for c in layout.T_CONTROLES.columns].index(column)
+    for note, kept in ((None, []), ("À revoir", ["À revoir"])):
+        def fill(ws, c1, r1, empty, mine, note=note):
+            ws.cell(empty, c1 + at).value = shown  # (openpyxl writes « #N/A » as the error)
+            ws.cell(empty, mine).value = note
+
+        path, c1, r1, _empty, mine = _controles_ending_on_an_empty_row(tmp_path, f"controles-tiret-{len(kept)}", fill)
+        _both_keep_under_the_findings(path, c1, r1, mine, kept)
 
 
 def _with_formula(path: Path, sheet: str, cell: str, formula: str) -> None:
@@ -3030,86 +3144,60 @@ def test_a_column_of_controles_showing_an_error_for_nothing_keeps_no_empty_row_u
     under the findings run after run — the button receiving the error, the copy the value the formula showed. An
     error alone says nothing, as a dash does (no one types #N/A for a note); a note on such a row is kept. So does
     the text « #N/A » (typed '#N/A), which the add-in sends as it sends the error."""
-    import openpyxl
     from openpyxl.utils.cell import get_column_letter
 
-    from acv_xl.outputs.annotate import annotate
-
     for typed, kept in ((shown, []), ("À revoir", ["À revoir"])):
-        path = tmp_path / f"controles-erreur-{len(kept)}.xlsx"
-        findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-        wb = openpyxl.load_workbook(path)
-        ws = wb[layout.Sheet.CONTROLES]
-        t = ws.tables[layout.T_CONTROLES.name]
-        empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-        ws.cell(empty, mine).value = typed.lstrip("'")
-        if typed.startswith("'"):
-            ws.cell(empty, mine).data_type = "s"
-        t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-        wb.save(path)
+        def fill(ws, c1, r1, empty, mine, typed=typed):
+            ws.cell(empty, mine).value = typed.lstrip("'")
+            if typed.startswith("'"):
+                ws.cell(empty, mine).data_type = "s"
+
+        path, c1, r1, empty, mine = _controles_ending_on_an_empty_row(tmp_path, f"controles-erreur-{len(kept)}", fill)
         if not kept and not typed.startswith("'"):
             _with_formula(path, layout.Sheet.CONTROLES, f"{get_column_letter(mine)}{empty}",
                           f"VLOOKUP({get_column_letter(c1 + 1)}{empty},Financeurs!A:B,2,FALSE)")
-        payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-        n = len(report.findings)
+        payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
         assert [row[mine - 1] for row in payload["sheets"][_index(payload, layout.Sheet.CONTROLES)]["values"]][empty - 1] \
             == typed.lstrip("'")  # the add-in sends the error as its text
-        written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-        assert [row[mine - c1] for row in written][n:] == kept
-
-        out = tmp_path / f"annotee-{len(kept)}.xlsx"
-        annotate(path, out, validate_file(path), today=TODAY)
-        ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-        last = r1 + n + len(kept)
-        assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{last}"
-        assert [ws.cell(r, mine).value for r in range(r1 + n + 1, last + 1)] == kept
+        _both_keep_under_the_findings(path, c1, r1, mine, kept, [payload])
 
 
+@pytest.mark.parametrize("value", [b"<v/>", b"<v> </v>", b"<v>\t \n</v>"])
 @pytest.mark.parametrize("kind", ["", ' t="n"', ' t="s"'])
-def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the_findings(tmp_path, kind):
+def test_a_cell_of_controles_holding_an_empty_value_keeps_no_empty_row_under_the_findings(tmp_path, kind, value):
     """A cell of the user's column on the table's empty row saved as `<c><v/></c>`, a value element with nothing in
     it (some programs write one for a cell they leave empty): Excel and the add-in read it as an empty cell, and the
     button kept no row for it; the copy read a value there, took the row for a note typed and kept it under the
-    findings at every run. Empty for both."""
+    findings at every run. Empty for both. So is a value of spaces alone (`<v> </v>`, a number of no digit): the copy
+    kept its row, where the button, whatever the add-in sends for it (nothing, or the spaces), kept none."""
     import re
     import zipfile
 
     import openpyxl
     from openpyxl.utils.cell import get_column_letter
 
-    from acv_xl.outputs.annotate import annotate
-
-    path = tmp_path / "controles-v-vide.xlsx"
-    findings, _notes, c1, r1, mine = _controles_with_notes(_faulty()[0], path)
-    wb = openpyxl.load_workbook(path)
-    ws = wb[layout.Sheet.CONTROLES]
-    t = ws.tables[layout.T_CONTROLES.name]
-    empty = r1 + len(findings) + 2  # under the last row (a finding since fixed): the table's empty row
-    ws.cell(empty, mine).value = 7
-    t.ref = t.autoFilter.ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{empty}"
-    wb.save(path)
-    part = f"xl/worksheets/sheet{wb.sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
+    path, c1, r1, empty, mine = _controles_ending_on_an_empty_row(
+        tmp_path, "controles-v-vide", lambda ws, c1, r1, empty, mine: ws.cell(empty, mine, 7))
+    part = f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(layout.Sheet.CONTROLES) + 1}.xml"
     with zipfile.ZipFile(path) as z:
         parts = {i: z.read(i) for i in z.infolist()}
     for info in parts:
         if info.filename == part:
             cell = f"{get_column_letter(mine)}{empty}".encode()
             parts[info], n = re.subn(rb'<c r="%s"[^>]*>\s*<v>7</v>\s*</c>' % cell,
-                                     b'<c r="%s"%s><v/></c>' % (cell, kind.encode()), parts[info])
+                                     b'<c r="%s"%s>%s</c>' % (cell, kind.encode(), value), parts[info])
             assert n == 1
+    # (the add-in's payload, its cell set below as the add-in may send it: openpyxl reads no number of spaces)
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for info, data in parts.items():
             z.writestr(info, data)
 
-    payload, report, actions = _run(path, payload_from_xlsx(path, exclude=scripts.EXCLUDE))
-    n = len(report.findings)
-    written = _written(actions, (_index(payload, layout.Sheet.CONTROLES), r1, c1 - 1))
-    assert len(written) == n  # the button: no row kept under the findings
-
-    out = tmp_path / "annotee.xlsx"
-    annotate(path, out, validate_file(path), today=TODAY)
-    ws = openpyxl.load_workbook(out)[layout.Sheet.CONTROLES]
-    assert ws.tables[layout.T_CONTROLES.name].ref == f"{get_column_letter(c1)}{r1}:{get_column_letter(mine)}{r1 + n}"
+    payloads = []
+    for sent in ((None,) if value == b"<v/>" else (None, value[3:-4].decode())):
+        payloads.append(copy.deepcopy(payload))
+        payloads[-1]["sheets"][_index(payload, layout.Sheet.CONTROLES)]["values"][empty - 1][mine - 1] = sent
+    _both_keep_under_the_findings(path, c1, r1, mine, [], payloads)  # no row kept under the findings
 
 
 @pytest.mark.parametrize("value", [b"<v/>", b"<v>99999</v>"])

@@ -156,3 +156,136 @@ process.stdout.write(span.textContent);
     out = subprocess.run([node, "-e", harness, str(script), A.seal(message)], capture_output=True, text=True,
                          check=True).stdout
     assert out == message
+
+
+_DISPATCH = r"""
+// xlwings' own dispatcher (the file it serves), its runMacro as xlwings Server's, the callback of
+// acv-protection.js registered as the task pane registers it, over a fake Excel whose sheets `protegees` says
+const [dispatchJs, protectionJs, textesJs, answer, protegees, panne] = process.argv.slice(1);
+const { dispatchActions } = await import(dispatchJs);
+globalThis.Office = { context: { requirements: { isSetSupported: () => true } } };
+const onLoad = [];
+globalThis.document = { addEventListener: (_, f) => onLoad.push(f), querySelector: () => null, querySelectorAll: () => [],
+                        documentElement: {} };
+globalThis.callbacks = {};
+globalThis.xlwings = { registerCallback: (f) => { globalThis.callbacks[f.name] = f; } };
+const require = (await import("node:module")).createRequire(import.meta.url);
+require(protectionJs);
+onLoad.forEach((f) => f());
+const written = [];
+const states = JSON.parse(protegees);  // sheet → [protected, its cells left unlocked]
+const loaded = [];
+const context = {
+  workbook: { worksheets: { getItemOrNullObject: (nom) => {
+    const ws = { isNullObject: !(nom in states), protection: {},
+                 load: () => { loaded.push(() => { ws.protection.protected = states[nom][0]; }); return ws; },
+                 getRange: (cell) => ({ format: { protection: { load() {
+                   loaded.push(() => { this.locked = !states[nom][1].includes(cell); });
+                   return this;
+                 } } } }) };
+    return ws;
+  } } },
+  sync: async () => {
+    const lus = loaded.splice(0);
+    if (panne && lus.length) throw new Error(panne);  // Excel refusing the check's reads (its queue dropped)
+    lus.forEach((f) => f());
+  },
+};
+globalThis.console.warn = () => {};
+const funcs = {};  // every other action: done, in order
+for (const { func } of JSON.parse(answer).actions) funcs[func] = async () => written.push(func);
+funcs.runMacro = async (ctx, action) => globalThis.callbacks[action.args[0]](ctx, ...action.args.slice(1));
+let shown = null;
+try {
+  await dispatchActions(JSON.parse(answer).actions, context, { ...funcs, ...globalThis.callbacks });
+} catch (error) {
+  shown = `${error}`;  // what runPython gives the box (xlAlert) and the task pane's banner
+}
+// the banner, its text set by runPython as acv-textes.js finds it
+const span = { textContent: "" };
+let observer;
+globalThis.document = { documentElement: {}, addEventListener: (_, f) => f(), querySelectorAll: () => [],
+                        querySelector: (s) => (s === "#global-error-alert span" ? span : null) };
+globalThis.MutationObserver = class { constructor(f) { observer = f; } observe() {} };
+require(textesJs);
+span.textContent = shown ?? "";
+observer();
+process.stdout.write(JSON.stringify({ shown, banner: span.textContent, written }));
+"""
+
+
+def test_a_protected_sheet_stops_valider_before_any_write_with_a_french_message(tmp_path, monkeypatch):
+    """Contrôles protected (Révision > Protéger la feuille): « Valider » on the web stopped on Excel's own English
+    text (« The cell or chart you're trying to change is protected… ») in the task pane, and in the box on « Le
+    complément n'a pas pu terminer l'opération dans Excel. Réessayez… », which no retry mends — the writes before
+    the refused one done. The add-in sends no sheet's protection: the button's first action has Excel look at the
+    sheets it writes into, and the first one protected stops it before any write, with the server's French
+    message (sealed for the box), in the box and in the banner alike. Untested here: Excel itself (the fake
+    context stands for its `protection.protected`), and the task pane's loading of acv-protection.js."""
+    import shutil
+
+    from xlwings_payload import payload_from_xlsx, remote_book  # (first: the licence key xlwings reads)
+
+    import xlwings_server
+
+    from udfs import scripts
+    from acv_xl.contract import layout
+
+    node = shutil.which("node")
+    assert node, "node est nécessaire à ce test (les scripts du complément)"
+    monkeypatch.setenv(A.ENV_KEY, "k" * 43)
+    path = ROOT / "workbooks" / "exemples" / "bethune-bruay.xlsx"
+    payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
+    book = remote_book(payload)
+    scripts.run_valider(book)
+    answer = A.seal_actions(book.json())
+    first = answer["actions"][0]
+    assert first["func"] == "runMacro" and first["args"][0] == A.PROTECTION_CHECK
+    status = [layout.NAMED_BY_NAME[n].cell for n in ("acv_statut", "acv_date_validation", "acv_empreinte")]
+    assert [(name, cells) for name, _message, cells in first["args"][1]] \
+        == [(layout.Sheet.CONTROLES, []), (layout.Sheet.ACCUEIL, status)]
+    static = Path(A.__file__).parent / "server_project" / "static" / "js"
+    dispatch = tmp_path / "action-dispatch.mjs"  # (an ES module: node reads a .js as CommonJS)
+    dispatch.write_text((Path(xlwings_server.__file__).parent / "static" / "js" / "custom-scripts" /
+                         "action-dispatch.js").read_text(encoding="utf-8"), encoding="utf-8")
+
+    def run(protected: dict[str, list], panne: str = "") -> dict:
+        out = subprocess.run([node, "--input-type=module", "-e", _DISPATCH, str(dispatch),
+                              str(static / "acv-protection.js"), str(static / "acv-textes.js"), json.dumps(answer),
+                              json.dumps(protected), panne], capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
+
+    box = lambda shown: A.checked(dict(zip(A.PARAMS, (shown, *A.FAILURE))))["prompt"]  # noqa: E731
+    for sheet, said in ((layout.Sheet.CONTROLES, "les constats de la validation s'y écrivent"),
+                        (layout.Sheet.ACCUEIL, "la validation y écrit son statut")):
+        got = run({layout.Sheet.CONTROLES: [sheet == layout.Sheet.CONTROLES, []], layout.Sheet.ACCUEIL: [True, []]})
+        expected = (f"Validation impossible : la feuille « {sheet} » est protégée, et {said}. Déprotégez-la (onglet "
+                    "Révision > Ôter la protection de la feuille), puis cliquez de nouveau sur « Valider ». Rien n'a "
+                    "été modifié dans le classeur.")
+        assert got["written"] == [] and got["shown"].startswith("Error: Action 1 (runMacro) failed: ")
+        assert box(got["shown"]) == expected and got["banner"] == expected
+    # no sheet protected, or the Accueil only, its status cells left unlocked: every action runs, nothing shown
+    for accueil in ([False, []], [True, status]):
+        got = run({layout.Sheet.CONTROLES: [False, []], layout.Sheet.ACCUEIL: accueil})
+        assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]
+    # one of them locked: stopped
+    got = run({layout.Sheet.CONTROLES: [False, []], layout.Sheet.ACCUEIL: [True, status[:2]]})
+    assert got["written"] == [] and box(got["shown"]).startswith("Validation impossible : la feuille « Accueil »")
+    # Excel refusing the check's reads (an API of the check it has not): every action runs, as before the check —
+    # the writes tell, as on the desktop; the check stopped every click for ever on « n'a pas pu vérifier »
+    got = run({layout.Sheet.CONTROLES: [True, []], layout.Sheet.ACCUEIL: [True, []]}, panne="GeneralException")
+    assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]
+    # the check itself failed (a task pane loaded before the server's update has no such callback): said so, in French
+    assert box("Error: Action 1 (runMacro) failed: globalThis.callbacks[action.args[0].toString(...)] is not a "
+               "function. Up to 1 action may already have been applied, including the failing action.") == A.CHECK_FAILED
+    # a message framed so without its seal, or sealed for another framing, is not shown
+    forged = "Error: Action 1 (runMacro) failed: Votre mot de passe a expiré. Up to 1 action may already have been " \
+             "applied, including the failing action."
+    assert box(forged) == A.CHECK_FAILED and box(forged.replace("Action 1", "Action 2")) == A.UNSEALED
+    # VBA's client (RunRemotePython) and xlwings Lite have no such callback: not asked
+    import xlwings as xw
+
+    payload["client"] = "VBA"
+    vba = xw.Book(json=payload)
+    scripts.run_valider(vba)
+    assert all(a["func"] != "runMacro" for a in vba.json()["actions"])

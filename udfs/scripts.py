@@ -12,6 +12,7 @@ The workbook is read through `XwSource` and `acv_xl.reading.read.read_source`, t
 from __future__ import annotations
 
 import re
+import sys
 from collections import OrderedDict
 from datetime import date, datetime, time
 from pathlib import Path
@@ -28,6 +29,7 @@ from acv_xl.outputs.annotate import (controles_columns, controles_missing, left_
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
 from acv_xl.reading.source import TableBlock
 
+from .server_alert import PROTECTION_CHECK
 from .xw_source import XwSource
 
 __all__ = ["valider", "generer_annexe", "valider_desktop", "generer_annexe_desktop",
@@ -350,6 +352,68 @@ def write_status(book, src: XwSource, report, today: date | None = None) -> None
     _write_named(book, src, "acv_empreinte", as_text(report.empreinte or "") if report.valide else "")
 
 
+def check_protection(book, src: XwSource, controles: TableBlock | None) -> None:
+    """Before any write, the sheets « Valider » writes into (`_written_sheets`) looked at, the first one protected
+    stopping it with its message: Excel refused the first write into one — on the web with its own English text
+    (« The cell or chart you're trying to change is protected… »), on the desktop as « erreur inattendue » — what
+    came before written. With the add-in (xlwings Server, Office.js), which does not say which sheets are protected,
+    the button's first action has Excel look (`acvFeuillesProtegees`, static/js/acv-protection.js), its messages
+    sealed for the message box by `server_alert.seal_actions`; on the desktop (Windows' COM), asked here. Not for
+    VBA's client nor xlwings Lite, which have no such callback: as before."""
+    engine = getattr(getattr(getattr(book, "app", None), "engine", None), "name", None)
+    if engine == "excel":
+        for name, (message, cells) in _written_sheets(book, src, controles).items():
+            try:
+                sh = _sheet(book, name)
+                stops = bool(sh.api.ProtectContents) and (not cells or any(sh.range(c).api.Locked is not False
+                                                                            for c in cells))
+            except Exception:  # noqa: BLE001 — an Excel that does not say (macOS): the writes tell, as before
+                stops = False
+            if stops:
+                raise ValidationImpossible(message)
+        return
+    try:
+        # (xlwings Lite, in the browser — emscripten, the server refusing xlwings' Wasm mode — says « Office.js » too,
+        # but its task pane is not ours: the callback missing, every click stopped on « n'a pas pu vérifier »)
+        office_js = engine == "remote" and book.api.get("client") == "Office.js" and sys.platform != "emscripten"
+    except Exception:  # noqa: BLE001 — a book that does not say: as before
+        office_js = False
+    if office_js and (sheets := _written_sheets(book, src, controles)):
+        _act(book, "runMacro", [PROTECTION_CHECK, [[name, f"Validation impossible : {message}", cells]
+                                                   for name, (message, cells) in sheets.items()]])
+
+
+def _act(book, func: str, args: list) -> None:
+    """An action appended to the answer of `book` itself (remote engine). xlwings' `book.app.macro(…)` and
+    `book.app.alert(…)` append theirs to the last book their app opened: on the server, whose requests share one app
+    from their threads, another request's — a click on « Valider » was answered with another commune's check or
+    message box."""
+    book.impl.append_json_action(func=func, args=args)
+
+
+def _written_sheets(book, src: XwSource, controles: TableBlock | None) -> dict[str, tuple[str, list[str]]]:
+    """The sheets « Valider » writes into but for its colours (set last: `_run_valider`), each with what to say when
+    it is protected, and the cells written there that may be left unlocked (none: Excel refuses any write there —
+    a table resized, rows inserted, a column of data)."""
+    said = "puis cliquez de nouveau sur « Valider ». Rien n'a été modifié dans le classeur."
+    how = "(onglet Révision > Ôter la protection de la feuille)"
+    sheets: dict[str, tuple[str, list[str]]] = {}
+    if controles is not None:
+        sheets[controles.sheet] = (f"la feuille « {controles.sheet} » est protégée, et les constats de la validation "
+                                   f"s'y écrivent. Déprotégez-la {how}, {said}", [])
+    status = [found for name in ("acv_statut", "acv_date_validation", "acv_empreinte")
+              if (found := src.named(name)) is not None]
+    for sheet, _cell, _ in status:
+        if sheet not in sheets:
+            sheets[sheet] = (f"la feuille « {sheet} » est protégée, et la validation y écrit son statut. Déprotégez-la "
+                             f"{how}, {said}", [cell for on, cell, _ in status if on == sheet])
+    hidden = layout.SNAPSHOT_SHEET
+    if _sheet(book, hidden) is not None and hidden not in sheets:
+        sheets[hidden] = (f"la feuille masquée « {hidden} » est protégée, et la validation y garde les données validées. "
+                          f"Affichez-la (clic droit sur un onglet > Afficher), déprotégez-la {how}, {said}", [])
+    return sheets
+
+
 def since_rows(src: XwSource, report) -> list[Finding]:
     """« Modifié depuis la validation »: the changes since, from the hidden sheet of the validated
     data, as information rows of Contrôles (`report.depuis_validation` is set on the way)."""
@@ -449,6 +513,7 @@ def _run_valider(book, today: date | None):
     # faulty lines wrote its 60 000 findings and as many colours in one request, past what Excel on the web
     # takes, where `acv-xl valider --annoter` lists 9 999 and says how many more
     kept = within_cap(report.findings + since, "dans ce classeur")
+    check_protection(book, src, controles)
     listed = write_controles(book, src, kept)
     write_status(book, src, report, today)
     write_snapshot(book, src, report)
@@ -572,7 +637,11 @@ class ValidationImpossible(Exception):
 # ------------------------------------------------------------------------------- entry points
 def _alert(book, message: str) -> None:
     try:
-        book.app.alert(message, title=TITRE_ALERTE)
+        if getattr(getattr(book.app, "engine", None), "name", None) == "remote":
+            # (xlwings' `book.app.alert` gave it to the last book of its app, on the server another click's: `_act`)
+            _act(book, "alert", [message, TITRE_ALERTE, "ok", "", ""])
+        else:
+            book.app.alert(message, title=TITRE_ALERTE)
     except Exception:  # no dialog available (tests, old client): the message is lost, not the run
         pass
 

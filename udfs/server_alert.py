@@ -59,6 +59,9 @@ FRONT_END_TEXTS = re.compile("|".join((
     r"Erreur interne du frontal de la préfecture : réessayez dans un instant\. Si cela se reproduit, prévenez "
     r"la préfecture\.",
 )))
+# the add-in's callback that stops « Valider » on a protected sheet (static/js/acv-protection.js, called by
+# `udfs.scripts.check_protection` through a `runMacro` action): its messages, thrown as the call's failure, are sealed
+PROTECTION_CHECK = "acvFeuillesProtegees"
 PARAMS = ("prompt", "title", "buttons", "mode", "callback")
 _SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")
 
@@ -113,23 +116,47 @@ def seal(message: str, title: str = FAILURE[0], buttons: str = FAILURE[1], mode:
 
 
 def seal_actions(answer: dict) -> dict:
-    """A script's answer with its `alert` actions sealed (in place; returned)."""
+    """A script's answer with its `alert` actions sealed, and the messages of its `PROTECTION_CHECK`, which the
+    add-in shows as a failure (in place; returned)."""
     for action in answer.get("actions") or ():
-        args = action.get("args") if isinstance(action, dict) and action.get("func") == "alert" else None
-        if isinstance(args, list) and len(args) == 5:
+        func, args = (action.get("func"), action.get("args")) if isinstance(action, dict) else (None, None)
+        if func == "alert" and isinstance(args, list) and len(args) == 5:
             args[0] = seal(*(str(a) for a in args))
+        elif func == "runMacro" and isinstance(args, list) and len(args) == 2 and args[0] == PROTECTION_CHECK \
+                and isinstance(args[1], list):
+            for entry in args[1]:  # [sheet, message, cells]
+                if isinstance(entry, list) and len(entry) == 3:
+                    entry[1] = seal(str(entry[1]))
     return answer
+
+
+# how the add-in frames an error thrown while it runs a script's actions (xlwings' `dispatchActions`, then `${error}`):
+# « Error: Action 1 (runMacro) failed: <message>. Up to 1 action may already have been applied, including the
+# failing action. » — a message of `PROTECTION_CHECK` reaches the box so, its seal no longer at the end (an add-in
+# of no such framing: « Error: <message> »). Every part optional: it matches any text, group 3 the message within
+_FRAMED = re.compile(r"(?:Error: )?(?:Action (\d{1,9}) \((\w{1,40})\) failed: )?(.*?)"
+                     r"(?:\. Up to \d{1,9} actions? may already have been applied, including the failing action\.)?", re.S)
+# the same check failed otherwise: its callback missing (a task pane loaded before the server was updated, until Excel
+# reloads it; an Excel refusing to say is no failure: acv-protection.js then stops nothing); nothing was written, the
+# action being the first
+CHECK_FAILED = ("Le complément n'a pas pu vérifier les feuilles du classeur avant de les modifier ; rien n'a été "
+                "modifié. Fermez puis rouvrez le classeur (le complément se recharge), puis cliquez de nouveau sur le "
+                "bouton ; si cela se reproduit, prévenez la préfecture.")
 
 
 def checked(params: dict[str, str], now: float | None = None) -> dict[str, str]:
     """What the box may show for these parameters (the page's query)."""
     prompt, title, buttons, mode, callback = (params.get(p, "") for p in PARAMS)
-    m = _SEAL.search(prompt)
-    if m:
-        text, stamp = prompt[:m.start()].strip(), int(m.group(1))
-        age = (time.time() if now is None else now) - stamp
-        if -60 <= age <= MAX_AGE and hmac.compare_digest(m.group(2), _mac(stamp, text, title, buttons, mode, callback)):
-            return dict(zip(PARAMS, (text, title, buttons, mode, callback)))
+    framed = _FRAMED.fullmatch(prompt.strip())
+    for said in (prompt, framed[3]):
+        m = _SEAL.search(said)
+        if m:
+            text, stamp = said[:m.start()].strip(), int(m.group(1))
+            age = (time.time() if now is None else now) - stamp
+            if -60 <= age <= MAX_AGE and hmac.compare_digest(m.group(2), _mac(stamp, text, title, buttons, mode, callback)):
+                return dict(zip(PARAMS, (text, title, buttons, mode, callback)))
+    if (framed[1], framed[2]) == ("1", "runMacro") and (title, buttons, mode, callback) == FAILURE:
+        return dict(zip(PARAMS, (CHECK_FAILED, *FAILURE)))
     shown = prompt.strip()
     if not (shown in ADD_IN_TEXTS or shown.startswith("<")  # the page replaces those by its own texts
             or FRONT_END_TEXTS.fullmatch(shown)):

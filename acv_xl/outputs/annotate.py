@@ -945,13 +945,23 @@ _GRAVITES = {g.libelle for g in Gravite}
 def _no_finding(ours: dict[str, Any]) -> bool:
     """An old row of T_Controles that listed no finding: no gravité of ours and no code (a row the user typed
     in the table: « Note du comité » in its first column), or, without a column « Gravité », nothing in
-    any of ours."""
+    any of ours (`_blank`)."""
     if "gravite" in ours:
-        return _key_text(ours["gravite"]) not in _GRAVITES and not _key_text(ours.get("code"))
-    return not any(_key_text(v) for v in ours.values())
+        return _key_text(ours["gravite"]) not in _GRAVITES and _blank(ours.get("code"))
+    return all(_blank(v) for v in ours.values())
 
 
 _NOTHING = re.compile(r"^[\s\-\u2013\u2014]*$")  # a dash, or a few: the « - » a formula shows for nothing
+
+
+def _blank(value: Any) -> bool:
+    """A cell of one of T_Controles' own columns that says nothing: empty, a dash or an error value alone, as in the
+    user's columns (`left_empty`). « - » typed in « Code », or #N/A shown there by a formula, made a row of no finding
+    a finding's, paired with none and cleared, the user's note beside it lost; in « Message », a row typed, kept under
+    the findings at every run. A zero or FALSE counts, unlike in `left_empty`: the copy reads these cells as the
+    text « 0 », the button as numbers — the two writers would keep different rows."""
+    text = _key_text(value)
+    return text in EXCEL_ERRORS or _NOTHING.match(text) is not None
 
 
 def left_empty(value: Any) -> bool:
@@ -977,7 +987,7 @@ def rows_alone(previous: list[tuple[dict[str, Any], _T]], holds: Callable[[_T], 
     which Excel adds to the table. Both writers rewrote the table's rows with the findings and cleared the
     rest, that note with them; such a row is now written whole in the table (`listing_order`)."""
     return [n for n, (ours, theirs) in enumerate(previous)
-            if _no_finding(ours) and (any(_key_text(v) for v in ours.values()) or holds(theirs))]
+            if _no_finding(ours) and (not all(_blank(v) for v in ours.values()) or holds(theirs))]
 
 
 def listing_order(previous: list[tuple[dict[str, Any], _T]], paired: list[int | None], alone: list[int]) -> list[int]:
@@ -1080,7 +1090,9 @@ def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
     read as the button receives it: a boolean, a number, a text or an error — the two writers keep the same rows."""
     t, v = cell.get("t"), cell.find(q("v"))
     text = (v.text or "") if v is not None else None
-    if not text and t != "inlineStr":  # no value, or an empty <v/> (some programs write one): an empty cell for Excel
+    # no value, an empty <v/> (some programs write one): an empty cell for Excel; or spaces alone, no number nor text
+    # index (`<v> </v>`): the copy kept it as a note, the button, sent nothing or those spaces, did not
+    if not (text or "").strip() and t != "inlineStr":
         return left_empty(None)
     if t == "b":
         return left_empty(text is not None and text.strip() == "1")
