@@ -633,3 +633,22 @@ def test_a_signed_copy_validated_again_without_change_is_not_said_the_later_stat
     assert main(["annexe", str(signed), "--depuis", str(again), "-o", str(out_annex)]) == 0
     err = capsys.readouterr().err
     assert "lues à l'envers" not in err and "mêmes données" in err, err
+
+
+def test_the_wrong_order_warning_is_in_the_json_as_in_the_text(tmp_path, capsys):
+    """`comparer avenant.xlsx signee.xlsx --format json`: the text opened on « Attention : … est plus
+    récent que … », the JSON said nothing, and a script read every change backwards. The key
+    `avertissements` is always there, with the text's warnings in its order and words."""
+    from test_since_validation import _validated
+
+    signed = _validated(tmp_path)
+    working = _avenant_of(signed, tmp_path / "avenant.xlsx")
+    code, out, _ = _run(capsys, "comparer", working, signed)
+    text = out.splitlines()
+    code_json, out_json, _ = _run(capsys, "comparer", working, signed, "--format", "json")
+    warnings = json.loads(out_json)["avertissements"]
+    assert code == code_json == 1 and len(warnings) == 1, out_json
+    assert warnings[0].startswith(f"Attention : « {working.name} », donné pour l'état d'avant, est plus récent")
+    assert warnings == [line for line in text if line.startswith("Attention")], out
+    code, out, _ = _run(capsys, "comparer", signed, working, "--format", "json")
+    assert code == 1 and json.loads(out)["avertissements"] == []
