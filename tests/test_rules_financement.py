@@ -773,6 +773,12 @@ def test_fin04_and_ind02_a_convention_prolonged_by_avenant_counts_its_prolongati
     # prolonged to mid-2024: its years end in 2024; beyond the last programme's end, in 2026
     out = run(lambda r: prolonged(r, fin=date(2024, 6, 30), year=2025, target=2024))
     assert [f.message for f in out if f.code == "FIN-04"][0].endswith("prolongé jusqu'au 30/06/2024 (2018 à 2024).")
-    out = run(lambda r: prolonged(r, fin=date(2028, 12, 31), year=2026, target=2027))
-    assert [f.code for f in out if f.code in ("FIN-04", "IND-02")] == ["IND-02"]
-    assert [f.message for f in out if f.code == "IND-02"][0].endswith("prolongé jusqu'au 31/12/2026 (2018 à 2026).")
+    # prolonged to 2028, past ACV 2's end: counted to 2026, and said so (« prolongé jusqu'au 31/12/2026 »
+    # was untrue of a convention whose avenant prolongs it to 2028)
+    out = run(lambda r: prolonged(r, fin=date(2028, 12, 31), year=2027, target=2027))
+    said = {f.code: f.message for f in out if f.code in ("FIN-04", "IND-02")}
+    assert len(said) == 2 and not any("jusqu'au 31/12/2026" in m for m in said.values()), said
+    assert said["FIN-04"].endswith("l'année 2027 est hors de la période du programme ACV 1 prolongé, de 2018 à 2026 : la "
+                            "fin de déploiement saisie, le 31/12/2028, dépasse celle du programme ACV 2, le "
+                            "31/12/2026 (PRJ-04).")
+    assert run(lambda r: prolonged(r, fin=date(2028, 12, 31), year=2026, target=2026), "FIN-04") == []
