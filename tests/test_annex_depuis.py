@@ -61,7 +61,7 @@ def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
     # a line added or removed says its statut, as comparer does: « Sollicité » is no commitment obtained
     removed = _removed_line()
     # a statut changed says the line's amount (what it moves when it passes to or from « Refusé »)
-    statut = f"{layout.T_FINANCEMENTS.header('statut')}\n({fmt_euros(_edited(example_conventions()['arras.xlsx'])[0].financements[1].montant)})"
+    statut = f"{layout.T_FINANCEMENTS.header('statut')}\n(ligne de {fmt_euros(_edited(example_conventions()['arras.xlsx'])[0].financements[1].montant)})"
     changed = [r for r in rows if r[5] in (layout.T_FINANCEMENTS.header("montant"), statut,
                                            "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})")]
     assert sorted(r[5] for r in changed) == sorted([layout.T_FINANCEMENTS.header("montant"), statut,
@@ -577,7 +577,7 @@ def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, ca
     etat = next(r for r in rows if r[0] == "ETAT")
     assert etat[6] == -500_000  # the refused DSIL, out of the totals
     dsil = next(r for r in rows if r[1] == "ETAT" and r[2] == "DSIL" and r[4] == 2026)
-    assert dsil[5:] == ("Statut\n(500 000,00 €)", "Sollicité", "Refusé")
+    assert dsil[5:] == ("Statut\n(ligne de 500 000,00 €)", "Sollicité", "Refusé")
     region = next(r for r in rows if r[1] == "REGION" and r[4] == 2026)
     assert region[5:] == ("Montant (€)\n(ligne refusée, hors totaux)", 80_000, 90_000)
     assert next(r for r in rows if r[0] == "REGION")[6] == 0  # nothing moved for it
@@ -628,9 +628,9 @@ def test_a_line_refused_and_lowered_by_the_avenant_says_the_amount_it_counted_fo
     assert next(r for r in rows if r[0] == "ETAT")[6] == -500_000 + 350_000
     statut = layout.T_FINANCEMENTS.header("statut")
     dsil = next(r for r in rows if r[2] == "DSIL" and r[4] == 2026 and r[5].startswith(statut))
-    assert dsil[5:] == (f"{statut}\n(500 000,00 €)", "Sollicité", "Refusé")
+    assert dsil[5:] == (f"{statut}\n(ligne de 500 000,00 €)", "Sollicité", "Refusé")
     detr = next(r for r in rows if r[2] == "DETR" and r[4] == 2026 and r[5].startswith(statut))
-    assert detr[5:] == (f"{statut}\n(350 000,00 €)", "Refusé", "Acquis")
+    assert detr[5:] == (f"{statut}\n(ligne de 350 000,00 €)", "Refusé", "Acquis")
 
 
 def test_each_changed_line_is_found_without_a_pass_over_every_line(tmp_path):

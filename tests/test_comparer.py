@@ -108,7 +108,7 @@ def test_edits_are_exactly_those_changes_and_the_ecarts_are_valider_differences(
     assert amount["apres"] - amount["avant"] == 50_000
     assert amount["cellule_avant"].startswith("F") and amount["cellule_apres"].startswith("F")
     assert set(amount) == {"type", "table", "feuille", "cle", "action", "champ", "avant", "apres",
-                           "cellule_avant", "cellule_apres"}
+                           "cellule_avant", "cellule_apres", "montant"}
 
     totals = []
     for path in (a, b):

@@ -27,6 +27,7 @@ from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
 from acv_xl.contract.values import fmt_euros, ratio_for_cell
 from acv_xl.outputs import page_layout
+from acv_xl.outputs.comparison_report import champ_text
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
 from acv_xl.outputs.terminal import file_text, literal
@@ -1182,22 +1183,16 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             return _headers(ws, r, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
         row = lines_header(row)
         pages.start(section, lines_header)
-        montant, statut_header = F.header("montant"), F.header("statut")
-        # the amount before of each line whose amount changed too (its row after → that amount): a line
-        # passed to « Refusé » takes out of the totals the amount it counted for, not its new one
-        amount_before = {parse_a1(c.cellule_apres)[0]: c.avant for c in lines
-                         if c.type == MODIFICATION and c.champ == montant and c.cellule_apres}
+        montant = F.header("montant")
         for c in lines:
             if c.type == MODIFICATION:
-                what = f"{c.champ}"
+                # a statut changed says the amount it moves, as `comparer` and `valider` say it: a line
+                # passed to or from « Refusé » moves its whole amount (on its own line: never cut in two)
+                what = champ_text(c, "\n")
                 before, after = c.avant, c.apres
-                # what the change moves in the totals above: a line passed to or from « Refusé » moves
-                # its whole amount, and a refused line's amount changed moves nothing
+                # a refused line's amount changed moves nothing in the totals above
                 line = d.changed_line(c)
-                moved = None if line is None else line.montant if line.compte else amount_before.get(line.row, line.montant)
-                if c.champ == statut_header and isinstance(moved, Decimal):
-                    what += f"\n({fmt_euros(moved)})"  # its own line: an amount is never cut in two
-                elif line is not None and c.champ == montant and not line.compte:
+                if line is not None and c.champ == montant and not line.compte:
                     what += "\n(ligne refusée, hors totaux)"
             else:
                 what = f"Ligne {labels[c.type].lower()}"
