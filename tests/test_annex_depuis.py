@@ -657,3 +657,96 @@ def test_each_changed_line_is_found_without_a_pass_over_every_line(tmp_path):
     assert [(lf.row, lf.numero) for lf in found] == [(int(c.cellule_apres[1:]), c.action) for c in changes]
     assert d.changed_line(SimpleNamespace(cellule_apres="H9999", action="1.1")) is None
     assert Passes.count == 1
+
+
+# ------------------------------------------------------------------------------ --depuis-validation
+def _validated_in_place(tmp_path: Path) -> tuple[Path, Path]:
+    """(the convention validated — the copy the officer does not keep —, the same workbook edited in place
+    for the avenant: a line « Sollicité » passed to « Acquis », another's decision referenced)."""
+    src = tmp_path / "source.xlsx"
+    build_workbook(src, example_conventions()["bethune-bruay.xlsx"])
+    signed = tmp_path / "signee.xlsx"
+    assert main(["valider", str(src), "--annoter", str(signed)]) == 0
+    wb = openpyxl.load_workbook(signed)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    headers = [c.value for c in ws[3]]
+    statut, decision = (headers.index(layout.T_FINANCEMENTS.header(k)) for k in ("statut", "reference_decision"))
+    rows = list(ws.iter_rows(min_row=4, max_row=ws.max_row))
+    next(r for r in rows if r[statut].value == "Sollicité")[statut].value = "Acquis"
+    rows[0][decision].value = "Arrêté préfectoral n° 2026-117"
+    working = tmp_path / "bethune.xlsx"
+    wb.save(working)
+    return signed, working
+
+
+def _changes(path: Path) -> list[tuple]:
+    rows = list(openpyxl.load_workbook(path)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    return rows[3:]  # under the title and the line saying what the changes are compared with
+
+
+def test_depuis_validation_annexes_the_avenant_from_the_data_the_workbook_kept(tmp_path, capsys):
+    """A workbook validated in place by « Valider », then edited for the avenant: its validated state is
+    only in its hidden sheet « Données validées », and `annexe --depuis` wanted a file the officer did not
+    keep. `--depuis-validation` reads that state, checked against the fingerprint stored at validation:
+    the annex lists the very changes `--depuis` the validated copy lists, and says what they are
+    compared with."""
+    signed, working = _validated_in_place(tmp_path)
+    from_copy, from_kept = tmp_path / "depuis-copie.xlsx", tmp_path / "depuis-validation.xlsx"
+    assert main(["annexe", str(working), "--depuis", str(signed), "-o", str(from_copy), "--pdf"]) == 0
+    assert main(["annexe", str(working), "--depuis-validation", "-o", str(from_kept), "--pdf"]) == 0
+    assert f"Annexe écrite : {from_kept}" in capsys.readouterr().out
+    kept = _changes(from_kept)
+    assert kept == _changes(from_copy) and any(r[5] and str(r[5]).startswith("Statut\n(ligne de ") for r in kept)
+    said = f"Par rapport aux données validées le {date.today():%d/%m/%Y}, conservées dans « {working.name} »"
+    assert any(t.startswith(said) for t in _texts(openpyxl.load_workbook(from_kept)[AnnexSheet.MODIFICATIONS]))
+    pdf = subprocess.run(["pdftotext", "-layout", str(from_kept.with_suffix(".pdf")), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    assert MODIFICATIONS_TITLE in pdf and "données validées" in pdf
+
+
+def _refused(capsys, path: Path, out: Path) -> str:
+    capsys.readouterr()
+    assert main(["annexe", str(path), "--depuis-validation", "-o", str(out)]) == 2
+    assert not out.exists()
+    return " ".join(capsys.readouterr().err.split())
+
+
+def test_depuis_validation_refuses_data_absent_tampered_or_never_validated(tmp_path, capsys):
+    """No annex of an avenant from data that are not proven to be the validated ones: a hidden sheet
+    edited since (its data no longer those of the fingerprint stored on the Accueil), a hidden sheet
+    deleted, a workbook never validated, and one validated anew since its changes (« Valider » replaced the
+    data kept: an annex listing nothing). Each refused, status 2, saying why and what to do instead."""
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.reading import snapshot
+    from acv_xl.reading.read import read_file
+
+    signed, working = _validated_in_place(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    # the hidden sheet rewritten with today's data, well encoded, and their own fingerprint inside
+    forged = tmp_path / "forge.xlsx"
+    wb = openpyxl.load_workbook(working)
+    ws = wb[layout.SNAPSHOT_SHEET]
+    today = read_file(working)
+    for i, text in enumerate(snapshot.encode(today, fingerprint(today)), start=1):
+        ws.cell(i, 1).value = text
+    wb.save(forged)
+    err = _refused(capsys, forged, out)
+    assert "ne correspondent pas à son empreinte" in err and "--depuis AVANT.xlsx" in err, err
+
+    wb = openpyxl.load_workbook(working)
+    del wb[layout.SNAPSHOT_SHEET]
+    wb.save(gone := tmp_path / "sans-donnees.xlsx")
+    err = _refused(capsys, gone, out)
+    assert "ne sont pas conservées dans ce classeur" in err and "--depuis AVANT.xlsx" in err, err
+
+    build_workbook(never := tmp_path / "jamais.xlsx", example_conventions()["bethune-bruay.xlsx"])
+    assert "« jamais.xlsx » n'a jamais été validé" in _refused(capsys, never, out)
+
+    assert main(["valider", str(working), "--annoter", str(again := tmp_path / "revalide.xlsx")]) == 0
+    err = _refused(capsys, again, out)
+    assert "« revalide.xlsx » n'a pas été modifié depuis sa validation du" in err and "avant de valider" in err, err
+    # --depuis and --depuis-validation name two states before: refused in French
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["annexe", str(working), "--depuis", str(signed), "--depuis-validation"])
+    assert exc.value.code == 2 and "ne peut pas être indiqué avec --depuis" in capsys.readouterr().err

@@ -1051,7 +1051,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     money = max(18.0, amount_width(v for e in gaps if e is not None for v in (e.avant, e.apres, e.ecart)))
     widths = (12, 40, 16, 16, money, money, money, money)
     ws, row, last = _new_sheet(wb, AnnexSheet.MODIFICATIONS, widths, d, fmts, MODIFICATIONS_TITLE,
-                               f"Par rapport au classeur « {reference} » — montants en euros, hors financements refusés")
+                               f"Par rapport {reference} — montants en euros, hors financements refusés")
     # each list's header on each page it runs onto (`_Pages`); the page header carries the title
     pages = _Pages(ws, widths, d.brouillon)
     labels = {AJOUT: "Ajoutée", SUPPRESSION: "Supprimée", MODIFICATION: "Modifiée"}
@@ -1373,7 +1373,8 @@ def build_annex(report, out: Path, brouillon: bool = False, depuis=None, referen
     A convention with errors always gets the draft marking, whoever calls (CLI, Excel button): an
     unmarked annex must mean a workbook without errors. Written to a temporary file first, so a
     failure never leaves half an annex behind. `depuis` (a `comparison.Comparison` from the
-    convention before the avenant, file `reference`) adds, after the cover, the avenant's changes.
+    convention before the avenant) adds, after the cover, the avenant's changes; `reference` says what
+    that state is, after « Par rapport » (« au classeur « avant.xlsx » », « aux données validées le … »).
     """
     if report.convention is None:
         raise ValueError("no convention to build an annex from")
@@ -1422,11 +1423,45 @@ def _write_pdf(xlsx: Path, pdf: Path) -> Path:
     return atomic_write(pdf, write)
 
 
+def _since_validation(path: Path, report) -> tuple[str, Any, str]:
+    """(why not, "" when possible; the changes since the validation kept in the workbook; what they are
+    compared with, after « Par rapport ») for `annexe --depuis-validation`. Refused: a workbook never
+    validated, one without its validated data or whose data do not match the fingerprint stored at
+    validation (edited since: never taken for the state the comité approved), and one unchanged since
+    its validation (« Valider » clicked on the avenant replaced the data kept: an annex would list
+    nothing)."""
+    from acv_xl.checks.comparison import compare
+    from acv_xl.checks.validate import ETAT_MODIFIE, ETAT_VALIDE, file_snapshot_cells, validated_data
+    from acv_xl.contract.values import fmt_date
+
+    remedy = ("indiquez l'état de la convention avant l'avenant avec --depuis AVANT.xlsx (par exemple la copie "
+              "validée à la signature de la convention ou du dernier avenant).")
+    name = path.name
+    if report.etat not in (ETAT_VALIDE, ETAT_MODIFIE):
+        return (f"« {name} » n'a jamais été validé (bouton « Valider » ou « acv-xl valider --annoter ») : il ne "
+                f"garde aucune donnée validée à laquelle le comparer ; {remedy}"), None, ""
+    validated, cause = validated_data(report, lambda: file_snapshot_cells(path))
+    if validated is None:
+        return f"{cause} ; {remedy}", None, ""
+    day = report.convention.value("acv_date_validation")
+    day = fmt_date(day) if isinstance(day, date) else ""
+    if report.etat == ETAT_VALIDE:
+        return (f"« {name} » n'a pas été modifié depuis sa validation{f' du {day}' * bool(day)} : les données qu'il garde sont les "
+                "siennes, et l'annexe ne présenterait aucune modification. « Valider » remplace les données "
+                "gardées par celles du classeur : l'annexe de l'avenant se génère avant de valider l'avenant, "
+                f"ou bien {remedy}"), None, ""
+    comp = compare(validated, report.convention, totaux_apres=report.totaux)
+    return "", comp, (f"aux données validées{f' le {day}' * bool(day)}, conservées dans « {name} » (leur empreinte est celle "
+                      "enregistrée lors de la validation, en page de garde)")
+
+
 def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, depuis: Path | None = None,
-               replace: bool = False, err_console=None) -> int:
+               replace: bool = False, err_console=None, depuis_validation: bool = False) -> int:
     """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF).
 
     `depuis`: the workbook before the avenant, whose changes open the annex (same convention).
+    `depuis_validation`: that state is the one the workbook itself keeps from its last validation
+    (`validate.validated_data`: its hidden sheet, trusted only when its fingerprint is the one stored).
     `replace`: `--remplacer`, to write over an existing file that is not a previous annex.
     `err_console`: where a status-2 refusal is said (stderr by default, as every other command)."""
     from acv_xl.checks.validate import validate_file
@@ -1473,7 +1508,14 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     # the workbook before the avenant is read before the findings are: an unusable one (missing, another
     # convention) is status 2 at once, never after the user has corrected every error (status 1)
     comp = None
-    if depuis is not None:
+    reference = f"au classeur « {Path(depuis).name} »" if depuis is not None else ""
+    if depuis_validation:
+        problem, comp, reference = _since_validation(path, report)
+        if problem:
+            refuse(f"Impossible de générer l'annexe de l'avenant : {problem}")
+            return 2
+        order = ""
+    elif depuis is not None:
         from acv_xl.checks.comparison import compare
         from acv_xl.outputs.comparer import Unusable, order_warning, read_for_comparison, side_info
 
@@ -1506,11 +1548,11 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     if problem := beyond_excel(report.convention, before if depuis is not None else None, comp):
         refuse(f"Impossible de générer l'annexe : {problem}")
         return 2
-    build_annex(report, out, brouillon=brouillon, depuis=comp, reference=Path(depuis).name if depuis else "")
+    build_annex(report, out, brouillon=brouillon, depuis=comp, reference=reference)
     say(f"Annexe écrite : {out}")
     if comp is not None and order:  # the avenant's changes read backwards
         refuse(order, "yellow")
-    if comp is not None and not comp.changed:  # a wrong --depuis (today's copy), or an avenant on the text alone
+    if depuis is not None and not comp.changed:  # a wrong --depuis (today's copy), or an avenant on the text alone
         # by their names, or as given when these are one (« arras.xlsx » et « arras.xlsx »: today's copy
         # kept under its name in another folder, picked for the signed one)
         avant, apres = (Path(depuis).name, path.name) if Path(depuis).name != path.name else (depuis, path)
