@@ -782,3 +782,25 @@ def test_fin04_and_ind02_a_convention_prolonged_by_avenant_counts_its_prolongati
                             "fin de déploiement saisie, le 31/12/2028, dépasse celle du programme ACV 2, le "
                             "31/12/2026 (PRJ-04).")
     assert run(lambda r: prolonged(r, fin=date(2028, 12, 31), year=2026, target=2026), "FIN-04") == []
+
+
+def test_fin04_and_ind02_an_acv1_convention_continued_in_acv2_keeps_its_years_since_signature():
+    """An ACV 1 convention (signed 2018) continued in ACV 2 by avenant, its programme switched to « ACV 2 »:
+    each of its 2019–2022 lines and targets was said « hors de la période du programme ACV 2 (2023 à
+    2026) », « Vérifiez l'année » — 35 FIN-04 and 11 IND-02 on Lens, on years that are its history. Its years start at
+    its signature; a convention signed in ACV 2 keeps 2023 to 2026, and a year before the signature is
+    still said, the period with it."""
+    def continued(r, signed=date(2018, 6, 12), year=2020, target=2022):
+        r["names"].update(acv_programme="ACV 2", acv_date_fin_deploiement=date(2026, 12, 31),
+                          acv_date_convention=signed, acv_date_fin_initialisation=date(2019, 12, 31))
+        lines(r)[DETR_11].update(annee=year)
+        r["T_Indicateurs"][0].update(annee_cible=target)
+    assert [f for f in run(continued) if f.code in ("FIN-04", "IND-02")] == []
+    out = run(lambda r: continued(r, year=2017, target=2017))
+    said = {f.code: f.message for f in out if f.code in ("FIN-04", "IND-02")}
+    assert said["FIN-04"].endswith("l'année 2017 est hors de la période du programme ACV 2, pour une convention "
+                                   "signée le 12/06/2018 (2018 à 2026).")
+    assert said["IND-02"].endswith("(2018 à 2026).")
+    out = run(lambda r: continued(r, signed=date(2023, 9, 1)))
+    assert [f.message for f in out if f.code == "FIN-04"][0].endswith(
+        "l'année 2020 est hors de la période du programme ACV 2 (2023 à 2026).")

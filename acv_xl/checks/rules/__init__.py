@@ -616,11 +616,20 @@ def convention_years(conv: Convention) -> tuple[range, str] | None:
     says once, asking for the prolongation agreement — up to that end, within the last programme's
     (ACV 1 conventions were prolonged to 2026): each line of the prolongation is not said out of it
     again. A prolongation past the last programme's end is counted up to that end, and said so: « prolongé
-    jusqu'au 31/12/2026 » of a convention prolonged to 2028 was untrue."""
+    jusqu'au 31/12/2026 » of a convention prolonged to 2028 was untrue.
+    A convention signed before its programme began (an ACV 1 convention continued in ACV 2 by avenant,
+    its programme switched) counts its years from its signature (from 2018 at the earliest): the lines
+    of 2019 to 2022 its plan keeps are its own history, not years to check (35 FIN-04, 11 IND-02 on Lens)."""
     years = layout.programme_years(conv.programme)
     if years is None:
         return None
     period = f"du programme {conv.programme}"
+    signed = conv.value("acv_date_convention")
+    start = max(signed.year, min(first for first, _end in layout.PROGRAMMES.values())) if isinstance(
+        signed, date) else years[0]
+    if start < years[0]:
+        years = range(start, years[-1] + 1)
+        return years, f"{period}, pour une convention signée le {fmt_date(signed)} ({years[0]} à {years[-1]})"
     fin = conv.value("acv_date_fin_deploiement")
     name, (_first, last) = max(layout.PROGRAMMES.items(), key=lambda p: p[1][1])
     if isinstance(fin, date) and fin.year > years[-1] and years[-1] < last.year:
