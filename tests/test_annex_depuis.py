@@ -740,7 +740,12 @@ def test_depuis_validation_refuses_data_absent_tampered_or_never_validated(tmp_p
     assert "ne sont pas conservées dans ce classeur" in err and "--depuis AVANT.xlsx" in err, err
 
     build_workbook(never := tmp_path / "jamais.xlsx", example_conventions()["bethune-bruay.xlsx"])
-    assert "« jamais.xlsx » n'a jamais été validé" in _refused(capsys, never, out)
+    assert "« jamais.xlsx » n'a jamais été validé sans erreur" in _refused(capsys, never, out)
+    # validated with errors: « Erreurs à corriger », no data kept — never said « jamais validé »
+    build_workbook(source := tmp_path / "boulogne.xlsx", example_conventions()["boulogne-sur-mer.xlsx"])
+    assert main(["valider", str(source), "--annoter", str(failed := tmp_path / "erreurs.xlsx")]) == 1
+    err = _refused(capsys, failed, out)
+    assert "« erreurs.xlsx » : sa dernière validation a trouvé des erreurs" in err and "jamais" not in err, err
 
     assert main(["valider", str(working), "--annoter", str(again := tmp_path / "revalide.xlsx")]) == 0
     err = _refused(capsys, again, out)

@@ -1431,21 +1431,26 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
     its validation (« Valider » clicked on the avenant replaced the data kept: an annex would list
     nothing)."""
     from acv_xl.checks.comparison import compare
-    from acv_xl.checks.validate import ETAT_MODIFIE, ETAT_VALIDE, file_snapshot_cells, validated_data
+    from acv_xl.checks.validate import ETAT_MODIFIE, file_snapshot_cells, validated_data
     from acv_xl.contract.values import fmt_date
 
     remedy = ("indiquez l'état de la convention avant l'avenant avec --depuis AVANT.xlsx (par exemple la copie "
               "validée à la signature de la convention ou du dernier avenant).")
     name = path.name
-    if report.etat not in (ETAT_VALIDE, ETAT_MODIFIE):
-        return (f"« {name} » n'a jamais été validé (bouton « Valider » ou « acv-xl valider --annoter ») : il ne "
-                f"garde aucune donnée validée à laquelle le comparer ; {remedy}"), None, ""
+    if not report.empreinte_stockee:
+        # « Erreurs à corriger »: a validation that found errors records no data (and clears those kept)
+        failed = report.convention.value("acv_statut") == layout.L.STATUT_VALIDATION[2]
+        why = (" : sa dernière validation a trouvé des erreurs, et une validation avec erreurs ne garde aucune "
+               "donnée validée" if failed else " n'a jamais été validé sans erreur (bouton « Valider » ou « acv-xl "
+               "valider --annoter ») et ne garde donc aucune donnée validée")
+        return f"« {name} »{why} à laquelle le comparer ; {remedy}", None, ""
     validated, cause = validated_data(report, lambda: file_snapshot_cells(path))
     if validated is None:
         return f"{cause} ; {remedy}", None, ""
     day = report.convention.value("acv_date_validation")
     day = fmt_date(day) if isinstance(day, date) else ""
-    if report.etat == ETAT_VALIDE:
+    # unchanged since: « validé », or validated data that have an error today (a deadline passed)
+    if report.etat != ETAT_MODIFIE:
         return (f"« {name} » n'a pas été modifié depuis sa validation{f' du {day}' * bool(day)} : les données qu'il garde sont les "
                 "siennes, et l'annexe ne présenterait aucune modification. « Valider » remplace les données "
                 "gardées par celles du classeur : l'annexe de l'avenant se génère avant de valider l'avenant, "
