@@ -750,6 +750,14 @@ def test_depuis_validation_refuses_data_absent_tampered_or_never_validated(tmp_p
     assert main(["valider", str(working), "--annoter", str(again := tmp_path / "revalide.xlsx")]) == 0
     err = _refused(capsys, again, out)
     assert "« revalide.xlsx » n'a pas été modifié depuis sa validation du" in err and "avant de valider" in err, err
+    # « modifié » by its fingerprint alone, two lines swapped: the same data, an annex listing nothing
+    wb = openpyxl.load_workbook(signed)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    for col in range(1, ws.max_column + 1):
+        ws.cell(4, col).value, ws.cell(5, col).value = ws.cell(5, col).value, ws.cell(4, col).value
+    wb.save(swapped := tmp_path / "trie.xlsx")
+    err = _refused(capsys, swapped, out)
+    assert "« trie.xlsx » a les données de sa validation du" in err and "triées" in err and "--depuis AVANT" in err, err
     # --depuis and --depuis-validation name two states before: refused in French
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:

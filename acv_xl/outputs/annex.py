@@ -1427,9 +1427,9 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
     """(why not, "" when possible; the changes since the validation kept in the workbook; what they are
     compared with, after « Par rapport ») for `annexe --depuis-validation`. Refused: a workbook never
     validated, one without its validated data or whose data do not match the fingerprint stored at
-    validation (edited since: never taken for the state the comité approved), and one unchanged since
-    its validation (« Valider » clicked on the avenant replaced the data kept: an annex would list
-    nothing)."""
+    validation (edited since: never taken for the state the comité approved), and one whose data are
+    unchanged since its validation (« Valider » clicked on the avenant replaced the data kept: an annex
+    would list nothing)."""
     from acv_xl.checks.comparison import compare
     from acv_xl.checks.validate import ETAT_MODIFIE, file_snapshot_cells, validated_data
     from acv_xl.contract.values import fmt_date
@@ -1450,14 +1450,19 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
     day = report.convention.value("acv_date_validation")
     day = fmt_date(day) if isinstance(day, date) else ""
     # unchanged since: « validé », or validated data that have an error today (a deadline passed)
-    if report.etat != ETAT_MODIFIE:
-        return (f"« {name} » n'a pas été modifié depuis sa validation{f' du {day}' * bool(day)} : les données qu'il garde sont les "
-                "siennes, et l'annexe ne présenterait aucune modification. « Valider » remplace les données "
-                "gardées par celles du classeur : l'annexe de l'avenant se génère avant de valider l'avenant, "
-                f"ou bien {remedy}"), None, ""
-    comp = compare(validated, report.convention, totaux_apres=report.totaux)
-    return "", comp, (f"aux données validées{f' le {day}' * bool(day)}, conservées dans « {name} » (leur empreinte est celle "
-                      "enregistrée lors de la validation, en page de garde)")
+    unchanged = f"n'a pas été modifié depuis sa validation{f' du {day}' * bool(day)}"
+    if report.etat == ETAT_MODIFIE:
+        comp = compare(validated, report.convention, totaux_apres=report.totaux)
+        if comp.changed:
+            return "", comp, (f"aux données validées{f' le {day}' * bool(day)}, conservées dans « {name} » (leur "
+                              "empreinte est celle enregistrée lors de la validation, en page de garde)")
+        # « modifié » by its fingerprint only (lines sorted, a value typed otherwise): its data are still
+        # those validated, and the annex would list nothing, as above
+        unchanged = (f"a les données de sa validation{f' du {day}' * bool(day)} (des lignes y ont seulement été "
+                     "déplacées ou triées, ou une valeur saisie autrement)")
+    return (f"« {name} » {unchanged} : les données qu'il garde sont les siennes, et l'annexe ne présenterait "
+            "aucune modification. « Valider » remplace les données gardées par celles du classeur : l'annexe de "
+            f"l'avenant se génère avant de valider l'avenant, ou bien {remedy}"), None, ""
 
 
 def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, depuis: Path | None = None,
