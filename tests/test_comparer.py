@@ -652,3 +652,23 @@ def test_the_wrong_order_warning_is_in_the_json_as_in_the_text(tmp_path, capsys)
     assert warnings == [line for line in text if line.startswith("Attention")], out
     code, out, _ = _run(capsys, "comparer", signed, working, "--format", "json")
     assert code == 1 and json.loads(out)["avertissements"] == []
+
+
+def test_the_amount_a_statut_change_moves_is_null_when_it_is_not_a_number():
+    """docs/evolution.md: `montant` of a statut change is the line's amount after, or, passed to « Refusé »,
+    the amount it counted for before; null when that amount is not a number (unreadable, empty, an error
+    value), the change then said « Statut » alone."""
+    from acv_xl.checks.comparison import Change, status_amount
+    from acv_xl.contract.values import ExcelError
+    from acv_xl.outputs.comparison_report import champ_text
+
+    assert status_amount("Acquis", Decimal(100), Decimal(120)) == Decimal(120)
+    assert status_amount(layout.STATUT_REFUSE, Decimal(100), Decimal(120)) == Decimal(100)
+    assert status_amount("Acquis", Decimal(100), "beaucoup") is None
+    assert status_amount(layout.STATUT_REFUSE, ExcelError("#REF!"), Decimal(120)) is None
+    assert status_amount("Acquis", None, None) is None
+    def change(montant):
+        return Change("modification", "T_Financements", "Plan de financement", {}, "1.1", "Statut", "Sollicité",
+                      "Acquis", montant=montant)
+    assert champ_text(change(None)) == "Statut"
+    assert champ_text(change(Decimal("120000"))) == "Statut (ligne de 120 000,00 €)"
