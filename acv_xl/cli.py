@@ -686,7 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant\u00a0«\u00a0PROJET\u00a0—\u00a0non\u00a0validé\u00a0»")
     before = s.add_mutually_exclusive_group()
     before.add_argument("--depuis", metavar="AVANT.xlsx", help="classeur de la convention avant l'avenant : l'annexe s'ouvre sur les modifications apportées par l'avenant")
-    before.add_argument("--depuis-validation", action="store_true", help="l'état d'avant l'avenant est celui que le classeur garde de sa dernière validation (bouton «\u00a0Valider\u00a0»), vérifié par son empreinte : générez l'annexe avant de valider l'avenant")
+    before.add_argument("--depuis-validation", action="store_true", help="l'état d'avant l'avenant est celui que le classeur garde de sa dernière validation (bouton «\u00a0Valider\u00a0» ou valider --annoter), vérifié par son empreinte : générez l'annexe avant de valider l'avenant")
     _replace_option(s)
     s.set_defaults(func=cmd_annexe)
 

@@ -750,6 +750,8 @@ def test_depuis_validation_refuses_data_absent_tampered_or_never_validated(tmp_p
     assert main(["valider", str(working), "--annoter", str(again := tmp_path / "revalide.xlsx")]) == 0
     err = _refused(capsys, again, out)
     assert "« revalide.xlsx » n'a pas été modifié depuis sa validation du" in err and "avant de valider" in err, err
+    # validated by --annoter, not by a button: said, and where the data before still are
+    assert "« acv-xl valider --annoter » dans la copie qu'il écrit" in err and "sur le classeur d'origine" in err, err
     # « modifié » by its fingerprint alone, two lines swapped: the same data, an annex listing nothing
     wb = openpyxl.load_workbook(signed)
     ws = wb[layout.Sheet.FINANCEMENT]

@@ -1460,9 +1460,12 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
         # those validated, and the annex would list nothing, as above
         unchanged = (f"a les données de sa validation{f' du {day}' * bool(day)} (des lignes y ont seulement été "
                      "déplacées ou triées, ou une valeur saisie autrement)")
+    # a copy `valider --annoter` wrote is validated too: its original still keeps the data before
     return (f"« {name} » {unchanged} : les données qu'il garde sont les siennes, et l'annexe ne présenterait "
-            "aucune modification. « Valider » remplace les données gardées par celles du classeur : l'annexe de "
-            f"l'avenant se génère avant de valider l'avenant, ou bien {remedy}"), None, ""
+            "aucune modification. Une validation (bouton « Valider », ou « acv-xl valider --annoter » dans la "
+            "copie qu'il écrit) remplace les données gardées par celles du classeur : l'annexe de l'avenant se "
+            "génère avant de valider l'avenant — pour une copie annotée, sur le classeur d'origine —, ou bien "
+            f"{remedy}"), None, ""
 
 
 def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, depuis: Path | None = None,
