@@ -61,7 +61,7 @@ def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
     # a line added or removed says its statut, as comparer does: « Sollicité » is no commitment obtained
     removed = _removed_line()
     # a statut changed says the line's amount (what it moves when it passes to or from « Refusé »)
-    statut = f"{layout.T_FINANCEMENTS.header('statut')}\n(ligne de {fmt_euros(_edited(example_conventions()['arras.xlsx'])[0].financements[1].montant)})"
+    statut = f"{layout.T_FINANCEMENTS.header('statut')}\n(ligne de\n{fmt_euros(_edited(example_conventions()['arras.xlsx'])[0].financements[1].montant)})"
     changed = [r for r in rows if r[5] in (layout.T_FINANCEMENTS.header("montant"), statut,
                                            "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})")]
     assert sorted(r[5] for r in changed) == sorted([layout.T_FINANCEMENTS.header("montant"), statut,
@@ -549,12 +549,9 @@ def test_a_long_commentaire_changed_by_the_avenant_goes_on_in_the_rows_below(tmp
     assert all(0 < (ws.row_dimensions[r].height or 0) <= page_layout.MAX_ROW_PT for r in rows)
 
 
-def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, capsys):
-    """An avenant where the DSIL asked for is refused and a DETR obtained instead: the financeur's
-    row reads -200 000,00 €, but the line passed to « Refusé » read « Statut | Sollicité | Refusé »
-    with no amount, and the comité could not find the 500 000,00 € it takes out of the totals; a
-    refused line whose amount was revised read « Montant (€) » as if it moved the totals. Now the
-    statut row says the line's amount, and the refused line's amount row says it counts in no total."""
+def _dsil_refused(tmp_path: Path) -> tuple[Path, Path]:
+    """(the convention, its avenant): a DSIL of 500 000 € asked for, refused by the avenant; a refused
+    Région line of 80 000 € revised to 90 000 €."""
     from acv_xl.contract.model import LigneFinancement, build_row
 
     base = example_conventions()["arras.xlsx"]
@@ -571,13 +568,31 @@ def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, ca
     a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
     build_workbook(a, before)
     build_workbook(b, before.model_copy(update={"financements": lines}))
+    return a, b
+
+
+@pytest.mark.libreoffice
+def test_the_amount_a_statut_change_moves_prints_whole(tmp_path, capsys):
+    """« Statut » then « (ligne de 500 000,00 €) » in the annex's column of amounts, wrapped where it
+    would: the PDF printed « (ligne de 500 000,00 » and, below, « €) ». The amount has its own line."""
+    pdf = _avenant_pdf_text(tmp_path, *_dsil_refused(tmp_path))
+    assert any("500 000,00 €)" in line and "Sollicité" not in line for line in pdf.splitlines()), pdf
+
+
+def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, capsys):
+    """An avenant where the DSIL asked for is refused and a DETR obtained instead: the financeur's
+    row reads -200 000,00 €, but the line passed to « Refusé » read « Statut | Sollicité | Refusé »
+    with no amount, and the comité could not find the 500 000,00 € it takes out of the totals; a
+    refused line whose amount was revised read « Montant (€) » as if it moved the totals. Now the
+    statut row says the line's amount, and the refused line's amount row says it counts in no total."""
+    a, b = _dsil_refused(tmp_path)
     out = tmp_path / "annexe.xlsx"
     assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
     rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
     etat = next(r for r in rows if r[0] == "ETAT")
     assert etat[6] == -500_000  # the refused DSIL, out of the totals
     dsil = next(r for r in rows if r[1] == "ETAT" and r[2] == "DSIL" and r[4] == 2026)
-    assert dsil[5:] == ("Statut\n(ligne de 500 000,00 €)", "Sollicité", "Refusé")
+    assert dsil[5:] == ("Statut\n(ligne de\n500 000,00 €)", "Sollicité", "Refusé")
     region = next(r for r in rows if r[1] == "REGION" and r[4] == 2026)
     assert region[5:] == ("Montant (€)\n(ligne refusée, hors totaux)", 80_000, 90_000)
     assert next(r for r in rows if r[0] == "REGION")[6] == 0  # nothing moved for it
@@ -628,9 +643,9 @@ def test_a_line_refused_and_lowered_by_the_avenant_says_the_amount_it_counted_fo
     assert next(r for r in rows if r[0] == "ETAT")[6] == -500_000 + 350_000
     statut = layout.T_FINANCEMENTS.header("statut")
     dsil = next(r for r in rows if r[2] == "DSIL" and r[4] == 2026 and r[5].startswith(statut))
-    assert dsil[5:] == (f"{statut}\n(ligne de 500 000,00 €)", "Sollicité", "Refusé")
+    assert dsil[5:] == (f"{statut}\n(ligne de\n500 000,00 €)", "Sollicité", "Refusé")
     detr = next(r for r in rows if r[2] == "DETR" and r[4] == 2026 and r[5].startswith(statut))
-    assert detr[5:] == (f"{statut}\n(ligne de 350 000,00 €)", "Refusé", "Acquis")
+    assert detr[5:] == (f"{statut}\n(ligne de\n350 000,00 €)", "Refusé", "Acquis")
 
 
 def test_each_changed_line_is_found_without_a_pass_over_every_line(tmp_path):
@@ -696,7 +711,7 @@ def test_depuis_validation_annexes_the_avenant_from_the_data_the_workbook_kept(t
     assert main(["annexe", str(working), "--depuis-validation", "-o", str(from_kept), "--pdf"]) == 0
     assert f"Annexe écrite : {from_kept}" in capsys.readouterr().out
     kept = _changes(from_kept)
-    assert kept == _changes(from_copy) and any(r[5] and str(r[5]).startswith("Statut\n(ligne de ") for r in kept)
+    assert kept == _changes(from_copy) and any(r[5] and str(r[5]).startswith("Statut\n(ligne de\n") for r in kept)
     said = f"Par rapport aux données validées le {date.today():%d/%m/%Y}, conservées dans « {working.name} »"
     assert any(t.startswith(said) for t in _texts(openpyxl.load_workbook(from_kept)[AnnexSheet.MODIFICATIONS]))
     pdf = subprocess.run(["pdftotext", "-layout", str(from_kept.with_suffix(".pdf")), "-"], capture_output=True,

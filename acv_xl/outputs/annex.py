@@ -1187,7 +1187,8 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
         for c in lines:
             if c.type == MODIFICATION:
                 # a statut changed says the amount it moves, as `comparer` and `valider` say it: a line
-                # passed to or from « Refusé » moves its whole amount (on its own line: never cut in two)
+                # passed to or from « Refusé » moves its whole amount (on its own line: never cut in two,
+                # the column being as wide as the widest amount above)
                 what = champ_text(c, "\n")
                 before, after = c.avant, c.apres
                 # a refused line's amount changed moves nothing in the totals above

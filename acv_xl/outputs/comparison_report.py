@@ -133,11 +133,12 @@ def _row_summary(change: Change, row: dict[str, Any], room: int | None = None) -
 
 def champ_text(change: Change, sep: str = " ") -> str:
     """The changed column as every output names it: a financing line's statut with the amount its change
-    moves (`Change.montant`), « Statut (ligne de 120 000,00 €) » — `sep` before the parenthesis (a line
-    break in a narrow cell keeps the amount whole)."""
+    moves (`Change.montant`), « Statut (ligne de 120 000,00 €) » — `sep` before the parenthesis and
+    before the amount: line breaks put the amount on its own line of a narrow cell (the annex's), where a
+    wrap at its spaces cut it in two (« (ligne de 345 000,00 » then « €) »)."""
     if change.montant is None:
         return change.champ or ""
-    return f"{change.champ}{sep}(ligne de {fmt_euros(change.montant)})"
+    return f"{change.champ}{sep}(ligne de{sep}{fmt_euros(change.montant)})"
 
 
 def describe(change: Change, room: int | None = None) -> str:
