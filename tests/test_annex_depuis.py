@@ -775,6 +775,16 @@ def test_depuis_validation_refuses_data_absent_tampered_or_never_validated(tmp_p
     wb.save(swapped := tmp_path / "trie.xlsx")
     err = _refused(capsys, swapped, out)
     assert "« trie.xlsx » a les données de sa validation du" in err and "triées" in err and "--depuis AVANT" in err, err
+    # the workbook of another convention, validated, taken for this one: as --depuis, refused (draft or not)
+    wb = openpyxl.load_workbook(working)
+    nc = layout.NAMED_BY_NAME["acv_id"]
+    was, wb[nc.sheet][nc.cell].value = wb[nc.sheet][nc.cell].value, "ACV999"
+    wb.save(other := tmp_path / "autre.xlsx")
+    capsys.readouterr()
+    assert main(["annexe", str(other), "--depuis-validation", "--brouillon", "-o", str(out)]) == 2 and not out.exists()
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"les données validées que garde « autre.xlsx » portent sur une autre convention ({was} au lieu de " \
+           "ACV999)" in err and "--depuis AVANT.xlsx" in err, err
     # --depuis and --depuis-validation name two states before: refused in French
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:

@@ -1428,9 +1428,9 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
     """(why not, "" when possible; the changes since the validation kept in the workbook; what they are
     compared with, after « Par rapport ») for `annexe --depuis-validation`. Refused: a workbook never
     validated, one without its validated data or whose data do not match the fingerprint stored at
-    validation (edited since: never taken for the state the comité approved), and one whose data are
-    unchanged since its validation (« Valider » clicked on the avenant replaced the data kept: an annex
-    would list nothing)."""
+    validation (edited since: never taken for the state the comité approved), one whose validated data
+    are another convention's (as `--depuis`), and one whose data are unchanged since its validation
+    (« Valider » clicked on the avenant replaced the data kept: an annex would list nothing)."""
     from acv_xl.checks.comparison import compare
     from acv_xl.checks.validate import ETAT_MODIFIE, file_snapshot_cells, validated_data
     from acv_xl.contract.values import fmt_date
@@ -1448,6 +1448,11 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
     validated, cause = validated_data(report, lambda: file_snapshot_cells(path))
     if validated is None:
         return f"{cause} ; {remedy}", None, ""
+    # as --depuis: a workbook taken from another convention's validated one keeps that convention's data
+    was, now = (validated.acv_id or "").strip(), (report.convention.acv_id or "").strip()
+    if was != now or not was:
+        return (f"les données validées que garde « {name} » portent sur une autre convention "
+                f"({was or 'identifiant absent'} au lieu de {now or 'identifiant absent'}) ; {remedy}"), None, ""
     day = report.convention.value("acv_date_validation")
     day = fmt_date(day) if isinstance(day, date) else ""
     # unchanged since: « validé », or validated data that have an error today (a deadline passed)
