@@ -804,3 +804,17 @@ def test_fin04_and_ind02_an_acv1_convention_continued_in_acv2_keeps_its_years_si
     out = run(lambda r: continued(r, signed=date(2023, 9, 1)))
     assert [f.message for f in out if f.code == "FIN-04"][0].endswith(
         "l'année 2020 est hors de la période du programme ACV 2 (2023 à 2026).")
+
+
+def test_fin04_an_acv2_convention_without_a_readable_signature_keeps_its_programme_s_years():
+    """docs/regles.md: the years since the signature only from a signature that is a date; missing or
+    typed as a text that is no date, an ACV 2 convention's 2020 line is out of its programme's years
+    (PRJ-04 says the date is not one)."""
+    for signed in (None, "signée en 2018"):
+        def continued(r, signed=signed):
+            r["names"].update(acv_programme="ACV 2", acv_date_fin_deploiement=date(2026, 12, 31),
+                              acv_date_convention=signed, acv_date_fin_initialisation=date(2023, 12, 31))
+            lines(r)[DETR_11].update(annee=2020)
+        out = run(continued)
+        assert [f.message for f in out if f.code == "FIN-04"][0].endswith(
+            "l'année 2020 est hors de la période du programme ACV 2 (2023 à 2026)."), signed
