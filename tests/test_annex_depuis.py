@@ -699,12 +699,15 @@ def _changes(path: Path) -> list[tuple]:
     return rows[3:]  # under the title and the line saying what the changes are compared with
 
 
+@pytest.mark.libreoffice
 def test_depuis_validation_annexes_the_avenant_from_the_data_the_workbook_kept(tmp_path, capsys):
     """A workbook validated in place by « Valider », then edited for the avenant: its validated state is
     only in its hidden sheet « Données validées », and `annexe --depuis` wanted a file the officer did not
     keep. `--depuis-validation` reads that state, checked against the fingerprint stored at validation:
     the annex lists the very changes `--depuis` the validated copy lists, and says what they are
     compared with."""
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
     signed, working = _validated_in_place(tmp_path)
     from_copy, from_kept = tmp_path / "depuis-copie.xlsx", tmp_path / "depuis-validation.xlsx"
     assert main(["annexe", str(working), "--depuis", str(signed), "-o", str(from_copy), "--pdf"]) == 0
