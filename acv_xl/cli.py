@@ -28,6 +28,7 @@ _FR = {
     "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
     "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
     "expected one argument": "une valeur est attendue",
+    "not allowed with argument %s": "ne peut pas être indiqué avec %s",  # annexe --depuis | --depuis-validation
     "invalid %(type)s value: %(value)r": "valeur invalide : « %(value)s »",  # never Python's type name
     "show program's version number and exit": "affiche la version et quitte",
 }
@@ -397,7 +398,8 @@ def cmd_annexe(args) -> int:
 
     return run_annexe(Path(args.fichier), Path(args.sortie) if args.sortie else None,
                       pdf=args.pdf, brouillon=args.brouillon, console=_console(),
-                      depuis=Path(args.depuis) if args.depuis else None, replace=args.remplacer)
+                      depuis=Path(args.depuis) if args.depuis else None, replace=args.remplacer,
+                      depuis_validation=args.depuis_validation)
 
 
 def cmd_comparer(args) -> int:
@@ -677,12 +679,14 @@ def build_parser() -> argparse.ArgumentParser:
     _replace_option(s, convention=True)
     s.set_defaults(func=cmd_valider)
 
-    s = sub.add_parser("annexe", help="génère l'annexe de la convention ou de l'avenant", description="Génère l'annexe de la convention, ou de l'avenant avec --depuis (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")
+    s = sub.add_parser("annexe", help="génère l'annexe de la convention ou de l'avenant", description="Génère l'annexe de la convention, ou de l'avenant avec --depuis ou --depuis-validation (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")
     s.add_argument("fichier", metavar="FICHIER", help="classeur de la convention")
     s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur)")
     s.add_argument("--pdf", action="store_true", help="produit aussi le PDF (LibreOffice)")
     s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant\u00a0«\u00a0PROJET\u00a0—\u00a0non\u00a0validé\u00a0»")
-    s.add_argument("--depuis", metavar="AVANT.xlsx", help="classeur de la convention avant l'avenant : l'annexe s'ouvre sur les modifications apportées par l'avenant")
+    before = s.add_mutually_exclusive_group()
+    before.add_argument("--depuis", metavar="AVANT.xlsx", help="classeur de la convention avant l'avenant : l'annexe s'ouvre sur les modifications apportées par l'avenant")
+    before.add_argument("--depuis-validation", action="store_true", help="l'état d'avant l'avenant est celui que le classeur garde de sa dernière validation (bouton «\u00a0Valider\u00a0» ou valider --annoter), vérifié par son empreinte : générez l'annexe avant de valider l'avenant")
     _replace_option(s)
     s.set_defaults(func=cmd_annexe)
 

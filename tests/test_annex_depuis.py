@@ -61,7 +61,7 @@ def test_annex_opens_with_the_avenant_changes(pair, tmp_path, capsys):
     # a line added or removed says its statut, as comparer does: « Sollicité » is no commitment obtained
     removed = _removed_line()
     # a statut changed says the line's amount (what it moves when it passes to or from « Refusé »)
-    statut = f"{layout.T_FINANCEMENTS.header('statut')}\n({fmt_euros(_edited(example_conventions()['arras.xlsx'])[0].financements[1].montant)})"
+    statut = f"{layout.T_FINANCEMENTS.header('statut')}\n(ligne de\n{fmt_euros(_edited(example_conventions()['arras.xlsx'])[0].financements[1].montant)})"
     changed = [r for r in rows if r[5] in (layout.T_FINANCEMENTS.header("montant"), statut,
                                            "Ligne ajoutée (Sollicité)", f"Ligne supprimée ({removed.statut})")]
     assert sorted(r[5] for r in changed) == sorted([layout.T_FINANCEMENTS.header("montant"), statut,
@@ -549,12 +549,9 @@ def test_a_long_commentaire_changed_by_the_avenant_goes_on_in_the_rows_below(tmp
     assert all(0 < (ws.row_dimensions[r].height or 0) <= page_layout.MAX_ROW_PT for r in rows)
 
 
-def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, capsys):
-    """An avenant where the DSIL asked for is refused and a DETR obtained instead: the financeur's
-    row reads -200 000,00 €, but the line passed to « Refusé » read « Statut | Sollicité | Refusé »
-    with no amount, and the comité could not find the 500 000,00 € it takes out of the totals; a
-    refused line whose amount was revised read « Montant (€) » as if it moved the totals. Now the
-    statut row says the line's amount, and the refused line's amount row says it counts in no total."""
+def _dsil_refused(tmp_path: Path) -> tuple[Path, Path]:
+    """(the convention, its avenant): a DSIL of 500 000 € asked for, refused by the avenant; a refused
+    Région line of 80 000 € revised to 90 000 €."""
     from acv_xl.contract.model import LigneFinancement, build_row
 
     base = example_conventions()["arras.xlsx"]
@@ -571,13 +568,31 @@ def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, ca
     a, b = tmp_path / "convention.xlsx", tmp_path / "avenant.xlsx"
     build_workbook(a, before)
     build_workbook(b, before.model_copy(update={"financements": lines}))
+    return a, b
+
+
+@pytest.mark.libreoffice
+def test_the_amount_a_statut_change_moves_prints_whole(tmp_path, capsys):
+    """« Statut » then « (ligne de 500 000,00 €) » in the annex's column of amounts, wrapped where it
+    would: the PDF printed « (ligne de 500 000,00 » and, below, « €) ». The amount has its own line."""
+    pdf = _avenant_pdf_text(tmp_path, *_dsil_refused(tmp_path))
+    assert any("500 000,00 €)" in line and "Sollicité" not in line for line in pdf.splitlines()), pdf
+
+
+def test_a_line_refused_by_the_avenant_says_the_amount_it_takes_out(tmp_path, capsys):
+    """An avenant where the DSIL asked for is refused and a DETR obtained instead: the financeur's
+    row reads -200 000,00 €, but the line passed to « Refusé » read « Statut | Sollicité | Refusé »
+    with no amount, and the comité could not find the 500 000,00 € it takes out of the totals; a
+    refused line whose amount was revised read « Montant (€) » as if it moved the totals. Now the
+    statut row says the line's amount, and the refused line's amount row says it counts in no total."""
+    a, b = _dsil_refused(tmp_path)
     out = tmp_path / "annexe.xlsx"
     assert main(["annexe", str(b), "--depuis", str(a), "-o", str(out), "--brouillon"]) == 0
     rows = list(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
     etat = next(r for r in rows if r[0] == "ETAT")
     assert etat[6] == -500_000  # the refused DSIL, out of the totals
     dsil = next(r for r in rows if r[1] == "ETAT" and r[2] == "DSIL" and r[4] == 2026)
-    assert dsil[5:] == ("Statut\n(500 000,00 €)", "Sollicité", "Refusé")
+    assert dsil[5:] == ("Statut\n(ligne de\n500 000,00 €)", "Sollicité", "Refusé")
     region = next(r for r in rows if r[1] == "REGION" and r[4] == 2026)
     assert region[5:] == ("Montant (€)\n(ligne refusée, hors totaux)", 80_000, 90_000)
     assert next(r for r in rows if r[0] == "REGION")[6] == 0  # nothing moved for it
@@ -628,9 +643,9 @@ def test_a_line_refused_and_lowered_by_the_avenant_says_the_amount_it_counted_fo
     assert next(r for r in rows if r[0] == "ETAT")[6] == -500_000 + 350_000
     statut = layout.T_FINANCEMENTS.header("statut")
     dsil = next(r for r in rows if r[2] == "DSIL" and r[4] == 2026 and r[5].startswith(statut))
-    assert dsil[5:] == (f"{statut}\n(500 000,00 €)", "Sollicité", "Refusé")
+    assert dsil[5:] == (f"{statut}\n(ligne de\n500 000,00 €)", "Sollicité", "Refusé")
     detr = next(r for r in rows if r[2] == "DETR" and r[4] == 2026 and r[5].startswith(statut))
-    assert detr[5:] == (f"{statut}\n(350 000,00 €)", "Refusé", "Acquis")
+    assert detr[5:] == (f"{statut}\n(ligne de\n350 000,00 €)", "Refusé", "Acquis")
 
 
 def test_each_changed_line_is_found_without_a_pass_over_every_line(tmp_path):
@@ -657,3 +672,124 @@ def test_each_changed_line_is_found_without_a_pass_over_every_line(tmp_path):
     assert [(lf.row, lf.numero) for lf in found] == [(int(c.cellule_apres[1:]), c.action) for c in changes]
     assert d.changed_line(SimpleNamespace(cellule_apres="H9999", action="1.1")) is None
     assert Passes.count == 1
+
+
+# ------------------------------------------------------------------------------ --depuis-validation
+def _validated_in_place(tmp_path: Path) -> tuple[Path, Path]:
+    """(the convention validated — the copy the officer does not keep —, the same workbook edited in place
+    for the avenant: a line « Sollicité » passed to « Acquis », another's decision referenced)."""
+    src = tmp_path / "source.xlsx"
+    build_workbook(src, example_conventions()["bethune-bruay.xlsx"])
+    signed = tmp_path / "signee.xlsx"
+    assert main(["valider", str(src), "--annoter", str(signed)]) == 0
+    wb = openpyxl.load_workbook(signed)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    headers = [c.value for c in ws[3]]
+    statut, decision = (headers.index(layout.T_FINANCEMENTS.header(k)) for k in ("statut", "reference_decision"))
+    rows = list(ws.iter_rows(min_row=4, max_row=ws.max_row))
+    next(r for r in rows if r[statut].value == "Sollicité")[statut].value = "Acquis"
+    rows[0][decision].value = "Arrêté préfectoral n° 2026-117"
+    working = tmp_path / "bethune.xlsx"
+    wb.save(working)
+    return signed, working
+
+
+def _changes(path: Path) -> list[tuple]:
+    rows = list(openpyxl.load_workbook(path)[AnnexSheet.MODIFICATIONS].iter_rows(values_only=True))
+    return rows[3:]  # under the title and the line saying what the changes are compared with
+
+
+@pytest.mark.libreoffice
+def test_depuis_validation_annexes_the_avenant_from_the_data_the_workbook_kept(tmp_path, capsys):
+    """A workbook validated in place by « Valider », then edited for the avenant: its validated state is
+    only in its hidden sheet « Données validées », and `annexe --depuis` wanted a file the officer did not
+    keep. `--depuis-validation` reads that state, checked against the fingerprint stored at validation:
+    the annex lists the very changes `--depuis` the validated copy lists, and says what they are
+    compared with."""
+    if libreoffice.soffice() is None:
+        pytest.fail(libreoffice.INSTALL_HINT)
+    signed, working = _validated_in_place(tmp_path)
+    from_copy, from_kept = tmp_path / "depuis-copie.xlsx", tmp_path / "depuis-validation.xlsx"
+    assert main(["annexe", str(working), "--depuis", str(signed), "-o", str(from_copy), "--pdf"]) == 0
+    assert main(["annexe", str(working), "--depuis-validation", "-o", str(from_kept), "--pdf"]) == 0
+    assert f"Annexe écrite : {from_kept}" in capsys.readouterr().out
+    kept = _changes(from_kept)
+    assert kept == _changes(from_copy) and any(r[5] and str(r[5]).startswith("Statut\n(ligne de\n") for r in kept)
+    said = f"Par rapport aux données validées le {date.today():%d/%m/%Y}, conservées dans « {working.name} »"
+    assert any(t.startswith(said) for t in _texts(openpyxl.load_workbook(from_kept)[AnnexSheet.MODIFICATIONS]))
+    pdf = subprocess.run(["pdftotext", "-layout", str(from_kept.with_suffix(".pdf")), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    assert MODIFICATIONS_TITLE in pdf and "données validées" in pdf
+
+
+def _refused(capsys, path: Path, out: Path) -> str:
+    capsys.readouterr()
+    assert main(["annexe", str(path), "--depuis-validation", "-o", str(out)]) == 2
+    assert not out.exists()
+    return " ".join(capsys.readouterr().err.split())
+
+
+def test_depuis_validation_refuses_data_absent_tampered_or_never_validated(tmp_path, capsys):
+    """No annex of an avenant from data that are not proven to be the validated ones: a hidden sheet
+    edited since (its data no longer those of the fingerprint stored on the Accueil), a hidden sheet
+    deleted, a workbook never validated, and one validated anew since its changes (« Valider » replaced the
+    data kept: an annex listing nothing). Each refused, status 2, saying why and what to do instead."""
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.reading import snapshot
+    from acv_xl.reading.read import read_file
+
+    signed, working = _validated_in_place(tmp_path)
+    out = tmp_path / "annexe.xlsx"
+    # the hidden sheet rewritten with today's data, well encoded, and their own fingerprint inside
+    forged = tmp_path / "forge.xlsx"
+    wb = openpyxl.load_workbook(working)
+    ws = wb[layout.SNAPSHOT_SHEET]
+    today = read_file(working)
+    for i, text in enumerate(snapshot.encode(today, fingerprint(today)), start=1):
+        ws.cell(i, 1).value = text
+    wb.save(forged)
+    err = _refused(capsys, forged, out)
+    assert "ne correspondent pas à son empreinte" in err and "--depuis AVANT.xlsx" in err, err
+
+    wb = openpyxl.load_workbook(working)
+    del wb[layout.SNAPSHOT_SHEET]
+    wb.save(gone := tmp_path / "sans-donnees.xlsx")
+    err = _refused(capsys, gone, out)
+    assert "ne sont pas conservées dans ce classeur" in err and "--depuis AVANT.xlsx" in err, err
+
+    build_workbook(never := tmp_path / "jamais.xlsx", example_conventions()["bethune-bruay.xlsx"])
+    assert "« jamais.xlsx » n'a jamais été validé sans erreur" in _refused(capsys, never, out)
+    # validated with errors: « Erreurs à corriger », no data kept — never said « jamais validé »
+    build_workbook(source := tmp_path / "boulogne.xlsx", example_conventions()["boulogne-sur-mer.xlsx"])
+    assert main(["valider", str(source), "--annoter", str(failed := tmp_path / "erreurs.xlsx")]) == 1
+    err = _refused(capsys, failed, out)
+    assert "« erreurs.xlsx » : sa dernière validation a trouvé des erreurs" in err and "jamais" not in err, err
+
+    assert main(["valider", str(working), "--annoter", str(again := tmp_path / "revalide.xlsx")]) == 0
+    err = _refused(capsys, again, out)
+    assert "« revalide.xlsx » n'a pas été modifié depuis sa validation du" in err and "avant de valider" in err, err
+    # validated by --annoter, not by a button: said, and where the data before still are
+    assert "« acv-xl valider --annoter » dans la copie qu'il écrit" in err and "sur le classeur d'origine" in err, err
+    # « modifié » by its fingerprint alone, two lines swapped: the same data, an annex listing nothing
+    wb = openpyxl.load_workbook(signed)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    for col in range(1, ws.max_column + 1):
+        ws.cell(4, col).value, ws.cell(5, col).value = ws.cell(5, col).value, ws.cell(4, col).value
+    wb.save(swapped := tmp_path / "trie.xlsx")
+    err = _refused(capsys, swapped, out)
+    assert "« trie.xlsx » a les données de sa validation du" in err and "triées" in err and "--depuis AVANT" in err, err
+    # the workbook of another convention, validated, taken for this one: as --depuis, refused (draft or not)
+    wb = openpyxl.load_workbook(working)
+    nc = layout.NAMED_BY_NAME["acv_id"]
+    was, wb[nc.sheet][nc.cell].value = wb[nc.sheet][nc.cell].value, "ACV999"
+    wb.save(other := tmp_path / "autre.xlsx")
+    capsys.readouterr()
+    assert main(["annexe", str(other), "--depuis-validation", "--brouillon", "-o", str(out)]) == 2 and not out.exists()
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"les données validées que garde « autre.xlsx » portent sur une autre convention ({was} au lieu de " \
+           "ACV999)" in err and "--depuis AVANT.xlsx" in err, err
+    # --depuis and --depuis-validation name two states before: refused in French
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["annexe", str(working), "--depuis", str(signed), "--depuis-validation"])
+    assert exc.value.code == 2 and "ne peut pas être indiqué avec --depuis" in capsys.readouterr().err

@@ -229,7 +229,7 @@ def test_the_avenant_annex_adds_up_and_reads_action_by_action(versions, capsys):
     moved = sum((r[7] or 0) - (r[6] or 0) for r in lines if not r[5].startswith(F.header("statut")))
     refused = next(r for r in lines if r[7] == layout.STATUT_REFUSE)
     assert (refused[0], refused[1], refused[2], refused[6]) == ("5.1", "ETAT", "DSIL", "Sollicité")
-    assert refused[5] == f"{F.header('statut')}\n(506 000,00 €)"  # what it takes out of the totals, said
+    assert refused[5] == f"{F.header('statut')}\n(ligne de\n506 000,00 €)"  # what it takes out of the totals, said
     assert moved - 506_000 == fin[6]  # the line refused, 506 000 €, counts no more
     assert len(lines) == 15
 

@@ -108,7 +108,7 @@ def test_edits_are_exactly_those_changes_and_the_ecarts_are_valider_differences(
     assert amount["apres"] - amount["avant"] == 50_000
     assert amount["cellule_avant"].startswith("F") and amount["cellule_apres"].startswith("F")
     assert set(amount) == {"type", "table", "feuille", "cle", "action", "champ", "avant", "apres",
-                           "cellule_avant", "cellule_apres"}
+                           "cellule_avant", "cellule_apres", "montant"}
 
     totals = []
     for path in (a, b):
@@ -633,3 +633,42 @@ def test_a_signed_copy_validated_again_without_change_is_not_said_the_later_stat
     assert main(["annexe", str(signed), "--depuis", str(again), "-o", str(out_annex)]) == 0
     err = capsys.readouterr().err
     assert "lues à l'envers" not in err and "mêmes données" in err, err
+
+
+def test_the_wrong_order_warning_is_in_the_json_as_in_the_text(tmp_path, capsys):
+    """`comparer avenant.xlsx signee.xlsx --format json`: the text opened on « Attention : … est plus
+    récent que … », the JSON said nothing, and a script read every change backwards. The key
+    `avertissements` is always there, with the text's warnings in its order and words."""
+    from test_since_validation import _validated
+
+    signed = _validated(tmp_path)
+    working = _avenant_of(signed, tmp_path / "avenant.xlsx")
+    code, out, _ = _run(capsys, "comparer", working, signed)
+    text = out.splitlines()
+    code_json, out_json, _ = _run(capsys, "comparer", working, signed, "--format", "json")
+    warnings = json.loads(out_json)["avertissements"]
+    assert code == code_json == 1 and len(warnings) == 1, out_json
+    assert warnings[0].startswith(f"Attention : « {working.name} », donné pour l'état d'avant, est plus récent")
+    assert warnings == [line for line in text if line.startswith("Attention")], out
+    code, out, _ = _run(capsys, "comparer", signed, working, "--format", "json")
+    assert code == 1 and json.loads(out)["avertissements"] == []
+
+
+def test_the_amount_a_statut_change_moves_is_null_when_it_is_not_a_number():
+    """docs/evolution.md: `montant` of a statut change is the line's amount after, or, passed to « Refusé »,
+    the amount it counted for before; null when that amount is not a number (unreadable, empty, an error
+    value), the change then said « Statut » alone."""
+    from acv_xl.checks.comparison import Change, status_amount
+    from acv_xl.contract.values import ExcelError
+    from acv_xl.outputs.comparison_report import champ_text
+
+    assert status_amount("Acquis", Decimal(100), Decimal(120)) == Decimal(120)
+    assert status_amount(layout.STATUT_REFUSE, Decimal(100), Decimal(120)) == Decimal(100)
+    assert status_amount("Acquis", Decimal(100), "beaucoup") is None
+    assert status_amount(layout.STATUT_REFUSE, ExcelError("#REF!"), Decimal(120)) is None
+    assert status_amount("Acquis", None, None) is None
+    def change(montant):
+        return Change("modification", "T_Financements", "Plan de financement", {}, "1.1", "Statut", "Sollicité",
+                      "Acquis", montant=montant)
+    assert champ_text(change(None)) == "Statut"
+    assert champ_text(change(Decimal("120000"))) == "Statut (ligne de 120 000,00 €)"

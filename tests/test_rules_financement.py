@@ -773,6 +773,48 @@ def test_fin04_and_ind02_a_convention_prolonged_by_avenant_counts_its_prolongati
     # prolonged to mid-2024: its years end in 2024; beyond the last programme's end, in 2026
     out = run(lambda r: prolonged(r, fin=date(2024, 6, 30), year=2025, target=2024))
     assert [f.message for f in out if f.code == "FIN-04"][0].endswith("prolongé jusqu'au 30/06/2024 (2018 à 2024).")
-    out = run(lambda r: prolonged(r, fin=date(2028, 12, 31), year=2026, target=2027))
-    assert [f.code for f in out if f.code in ("FIN-04", "IND-02")] == ["IND-02"]
-    assert [f.message for f in out if f.code == "IND-02"][0].endswith("prolongé jusqu'au 31/12/2026 (2018 à 2026).")
+    # prolonged to 2028, past ACV 2's end: counted to 2026, and said so (« prolongé jusqu'au 31/12/2026 »
+    # was untrue of a convention whose avenant prolongs it to 2028)
+    out = run(lambda r: prolonged(r, fin=date(2028, 12, 31), year=2027, target=2027))
+    said = {f.code: f.message for f in out if f.code in ("FIN-04", "IND-02")}
+    assert len(said) == 2 and not any("jusqu'au 31/12/2026" in m for m in said.values()), said
+    assert said["FIN-04"].endswith("l'année 2027 est hors de la période du programme ACV 1 prolongé, de 2018 à 2026 : la "
+                            "fin de déploiement saisie, le 31/12/2028, dépasse celle du programme ACV 2, le "
+                            "31/12/2026 (PRJ-04).")
+    assert run(lambda r: prolonged(r, fin=date(2028, 12, 31), year=2026, target=2026), "FIN-04") == []
+
+
+def test_fin04_and_ind02_an_acv1_convention_continued_in_acv2_keeps_its_years_since_signature():
+    """An ACV 1 convention (signed 2018) continued in ACV 2 by avenant, its programme switched to « ACV 2 »:
+    each of its 2019–2022 lines and targets was said « hors de la période du programme ACV 2 (2023 à
+    2026) », « Vérifiez l'année » — 35 FIN-04 and 11 IND-02 on Lens, on years that are its history. Its years start at
+    its signature; a convention signed in ACV 2 keeps 2023 to 2026, and a year before the signature is
+    still said, the period with it."""
+    def continued(r, signed=date(2018, 6, 12), year=2020, target=2022):
+        r["names"].update(acv_programme="ACV 2", acv_date_fin_deploiement=date(2026, 12, 31),
+                          acv_date_convention=signed, acv_date_fin_initialisation=date(2019, 12, 31))
+        lines(r)[DETR_11].update(annee=year)
+        r["T_Indicateurs"][0].update(annee_cible=target)
+    assert [f for f in run(continued) if f.code in ("FIN-04", "IND-02")] == []
+    out = run(lambda r: continued(r, year=2017, target=2017))
+    said = {f.code: f.message for f in out if f.code in ("FIN-04", "IND-02")}
+    assert said["FIN-04"].endswith("l'année 2017 est hors de la période du programme ACV 2, pour une convention "
+                                   "signée le 12/06/2018 (2018 à 2026).")
+    assert said["IND-02"].endswith("(2018 à 2026).")
+    out = run(lambda r: continued(r, signed=date(2023, 9, 1)))
+    assert [f.message for f in out if f.code == "FIN-04"][0].endswith(
+        "l'année 2020 est hors de la période du programme ACV 2 (2023 à 2026).")
+
+
+def test_fin04_an_acv2_convention_without_a_readable_signature_keeps_its_programme_s_years():
+    """docs/regles.md: the years since the signature only from a signature that is a date; missing or
+    typed as a text that is no date, an ACV 2 convention's 2020 line is out of its programme's years
+    (PRJ-04 says the date is not one)."""
+    for signed in (None, "signée en 2018"):
+        def continued(r, signed=signed):
+            r["names"].update(acv_programme="ACV 2", acv_date_fin_deploiement=date(2026, 12, 31),
+                              acv_date_convention=signed, acv_date_fin_initialisation=date(2023, 12, 31))
+            lines(r)[DETR_11].update(annee=2020)
+        out = run(continued)
+        assert [f.message for f in out if f.code == "FIN-04"][0].endswith(
+            "l'année 2020 est hors de la période du programme ACV 2 (2023 à 2026)."), signed

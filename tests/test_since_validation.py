@@ -27,6 +27,7 @@ from acv_xl.checks.validate import (
 )
 from acv_xl.cli import main
 from acv_xl.contract import layout
+from acv_xl.contract.values import fmt_euros
 from acv_xl.outputs import libreoffice
 from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions
 from acv_xl.outputs.template import build_workbook
@@ -398,3 +399,48 @@ def test_lines_only_sorted_in_a_workbook_validated_anew_are_not_sent_to_be_valid
     texts = [v for a in _actions(book) if a["func"] == "setValues" for row in a["values"] for v in row]
     assert any(isinstance(v, str) and v.endswith(f"— {NOTHING_CHANGED_REVALIDATED}.") for v in texts)
     assert not any(isinstance(v, str) and "validez de nouveau" in v for v in texts)
+
+
+def test_a_statut_changed_says_the_amount_of_its_line_wherever_the_change_is_shown(tmp_path, capsys):
+    """A line passed from « Sollicité » to « Acquis » read « Statut : « Sollicité » → « Acquis » » in
+    `valider`'s text, its JSON, `Contrôles` and every output of `comparer`: only the annex said how
+    much. A comité reads the amount obtained wherever the change is shown, worded in one place; a
+    line passed to « Refusé » says the amount it counted for before (out of the totals now)."""
+    validated = _validated(tmp_path, "bethune-bruay.xlsx")
+    wb = openpyxl.load_workbook(validated)
+    ws = wb[layout.Sheet.FINANCEMENT]
+    headers = [c.value for c in ws[3]]
+    statut, montant = headers.index(F.header("statut")), headers.index(F.header("montant"))
+    rows = [r for r in ws.iter_rows(min_row=4) if r[statut].value == "Sollicité"]
+    acquired, refused = rows[0], rows[1]
+    acquired[statut].value = "Acquis"
+    refused[statut].value, refused[montant].value = "Refusé", refused[montant].value + 1_000
+    amounts = {acquired[statut].coordinate: acquired[montant].value,
+               refused[statut].coordinate: refused[montant].value - 1_000}
+    edited = tmp_path / "avenant.xlsx"
+    wb.save(edited)
+    said = {cell: f"Statut (ligne de {fmt_euros(a)}) : " for cell, a in amounts.items()}
+
+    code, data = _json(capsys, "valider", edited)
+    got = {c["cellule_apres"]: c["montant"] for c in data["depuis_validation"] if c["champ"] == F.header("statut")}
+    assert got == amounts and all(c["montant"] is None for c in data["depuis_validation"]
+                                  if c["champ"] != F.header("statut")), data["depuis_validation"]
+    capsys.readouterr()
+    main(["valider", str(edited)])
+    text = capsys.readouterr().out
+    assert all(s + "« Sollicité » → " in text for s in said.values()), text
+    annotated = tmp_path / "annote.xlsx"
+    main(["valider", str(edited), "--annoter", str(annotated)])
+    controles = {r[3]: r[5] for r in openpyxl.load_workbook(annotated)[layout.Sheet.CONTROLES].iter_rows(
+        values_only=True) if r[0] == "Information" and r[3] in said}
+    assert set(controles) == set(said) and all(said[c] in t for c, t in controles.items()), controles
+
+    capsys.readouterr()
+    code, out_text = main(["comparer", str(validated), str(edited), "-o", str(tmp_path / "ecarts.xlsx")]), \
+        capsys.readouterr().out
+    assert code == 1 and all(s in out_text for s in said.values()), out_text
+    code, data = _json(capsys, "comparer", validated, edited)
+    assert {c["cellule_apres"]: c["montant"] for c in data["changements"] if c["montant"] is not None} == amounts
+    champs = {r[8]: r[4] for r in openpyxl.load_workbook(tmp_path / "ecarts.xlsx")["Changements"]
+              .iter_rows(values_only=True) if r[4] and str(r[4]).startswith("Statut")}
+    assert champs == {cell: s[:-3] for cell, s in said.items()}, champs

@@ -53,6 +53,9 @@ class Change:
     apres: Any
     cellule_avant: str = ""
     cellule_apres: str = ""
+    # a financing line's statut changed: the amount that change moves (`status_amount`), None otherwise —
+    # « Sollicité → Acquis » alone does not tell a comité how much was obtained
+    montant: Decimal | None = None
 
     def as_json(self) -> dict:
         return {
@@ -61,6 +64,7 @@ class Change:
             "action": self.action, "champ": self.champ,
             "avant": json_value(self.avant), "apres": json_value(self.apres),
             "cellule_avant": self.cellule_avant, "cellule_apres": self.cellule_apres,
+            "montant": json_value(self.montant),
         }
 
 
@@ -235,6 +239,11 @@ def _table_changes(table: layout.Table, rows_a: list[Ligne], rows_b: list[Ligne]
         return groups
 
     ga, gb = prepared(rows_a), prepared(rows_b)
+    # a financing line's statut: the amount its change moves is said with it (`status_amount`)
+    status = amount = None
+    if table is layout.T_FINANCEMENTS:
+        attrs = [attr for attr, _h, _k in cols]
+        status, amount = attrs.index("statut"), attrs.index("montant")
     out: list[Change] = []
     for key in list(ga) + [k for k in gb if k not in ga]:
         la, lb = ga.get(key, []), gb.get(key, [])
@@ -245,11 +254,12 @@ def _table_changes(table: layout.Table, rows_a: list[Ligne], rows_b: list[Ligne]
         for (ra, va), (rb, vb) in pairs:
             if va == vb:
                 continue
-            for (attr, header, _k), x, y in zip(cols, va, vb):
+            for i, ((attr, header, _k), x, y) in enumerate(zip(cols, va, vb)):
                 if x != y:
                     out.append(Change(MODIFICATION, table.name, table.sheet, _cle(table, ra, key_attrs),
                                       ra.numero if has_action else None, header, x, y,
-                                      ra.cell(attr), rb.cell(attr)))
+                                      ra.cell(attr), rb.cell(attr),
+                                      status_amount(y, va[amount], vb[amount]) if i == status else None))
         for r, v in only_a:
             out.append(Change(SUPPRESSION, table.name, table.sheet, _cle(table, r, key_attrs),
                               r.numero if has_action else None, None, _row_dict(cols, v), None,
@@ -259,6 +269,15 @@ def _table_changes(table: layout.Table, rows_a: list[Ligne], rows_b: list[Ligne]
                               r.numero if has_action else None, None, None, _row_dict(cols, v),
                               "", _row_range(r, table)))
     return out
+
+
+def status_amount(statut_after: Any, amount_before: Any, amount_after: Any) -> Decimal | None:
+    """The amount a financing line's statut change moves: the line's amount after the change, or, passed
+    to « Refusé » (out of every total), the amount it counted for before; None when not a number."""
+    moved = amount_before if statut_after == layout.STATUT_REFUSE else amount_after
+    if isinstance(moved, (int, float)) and not isinstance(moved, bool):
+        moved = Decimal(str(moved))
+    return moved if isinstance(moved, Decimal) and moved.is_finite() else None
 
 
 def _pair(la: list, lb: list) -> tuple[list, list, list]:

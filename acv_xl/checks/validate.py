@@ -146,12 +146,35 @@ def _validate(conv: Convention, fichier: str, reference: Reference | None, longe
 
 # Both causes said: nothing in the workbook tells a validation by a version that kept no data from
 # a hidden sheet deleted since (by hand, or by a program that drops hidden sheets)
-SNAPSHOT_ABSENT = ("les données de la dernière validation ne sont pas conservées dans ce classeur (feuille masquée "
-                   "« {sheet} » supprimée, ou classeur validé par une version d'acv-xl qui ne les gardait pas) : "
-                   "comparez-le à une copie validée avec « acv-xl comparer ».").format(sheet=layout.SNAPSHOT_SHEET)
-SNAPSHOT_DAMAGED = ("les données de la dernière validation conservées dans le classeur (feuille masquée « {sheet} ») "
-                    "sont endommagées ou ne correspondent pas à son empreinte : comparez-le à une copie validée "
-                    "avec « acv-xl comparer ».")
+# (the cause, then the remedy of `valider`; `annexe --depuis-validation` gives its own remedy)
+SNAPSHOT_ABSENT_CAUSE = ("les données de la dernière validation ne sont pas conservées dans ce classeur (feuille "
+                         "masquée « {sheet} » supprimée, ou classeur validé par une version d'acv-xl qui ne les "
+                         "gardait pas)").format(sheet=layout.SNAPSHOT_SHEET)
+SNAPSHOT_DAMAGED_CAUSE = ("les données de la dernière validation conservées dans le classeur (feuille masquée "
+                          "« {sheet} ») sont endommagées ou ne correspondent pas à son empreinte").format(
+                              sheet=layout.SNAPSHOT_SHEET)
+SNAPSHOT_ABSENT = f"{SNAPSHOT_ABSENT_CAUSE} : comparez-le à une copie validée avec « acv-xl comparer »."
+SNAPSHOT_DAMAGED = f"{SNAPSHOT_DAMAGED_CAUSE} : comparez-le à une copie validée avec « acv-xl comparer »."
+
+
+def validated_data(report: Report, snapshot_cells: Callable[[], list | None]) -> tuple[Convention | None, str]:
+    """(the convention as it was validated, kept in the workbook's hidden sheet, "") or (None, the French
+    cause, without remedy: `SNAPSHOT_ABSENT_CAUSE`, `SNAPSHOT_DAMAGED_CAUSE`). Trusted only when its own
+    fingerprint is the one stored at validation (Accueil): a hidden sheet edited since is never taken for
+    the validated data. `snapshot_cells()` gives the sheet's column A (None: no sheet)."""
+    from acv_xl.checks.fingerprint import fingerprint
+    from acv_xl.reading.snapshot import SnapshotError, decode
+
+    try:
+        got = decode(snapshot_cells() or [])
+    except SnapshotError:
+        return None, SNAPSHOT_DAMAGED_CAUSE
+    if got is None:
+        return None, SNAPSHOT_ABSENT_CAUSE
+    validated, _ = got
+    if fingerprint(validated) != (report.empreinte_stockee or "").strip().lower():
+        return None, SNAPSHOT_DAMAGED_CAUSE
+    return validated, ""
 
 
 def since_validation(report: Report, snapshot_cells: Callable[[], list | None]) -> Report:
@@ -162,24 +185,24 @@ def since_validation(report: Report, snapshot_cells: Callable[[], list | None]) 
     if report.etat != ETAT_MODIFIE or report.convention is None:
         return report
     from acv_xl.checks.comparison import compare
-    from acv_xl.checks.fingerprint import fingerprint
-    from acv_xl.reading.snapshot import SnapshotError, decode
 
-    damaged = SNAPSHOT_DAMAGED.format(sheet=layout.SNAPSHOT_SHEET)
-    try:
-        got = decode(snapshot_cells() or [])
-    except SnapshotError:
-        report.depuis_validation_motif = damaged
-        return report
-    if got is None:
-        report.depuis_validation_motif = SNAPSHOT_ABSENT
-        return report
-    validated, _ = got
-    if fingerprint(validated) != (report.empreinte_stockee or "").lower():
-        report.depuis_validation_motif = damaged
+    validated, cause = validated_data(report, snapshot_cells)
+    if validated is None:
+        report.depuis_validation_motif = SNAPSHOT_ABSENT if cause == SNAPSHOT_ABSENT_CAUSE else SNAPSHOT_DAMAGED
         return report
     report.depuis_validation = compare(validated, report.convention, totaux_apres=report.totaux)
     return report
+
+
+def file_snapshot_cells(path: Path) -> list | None:
+    """Column A of a workbook file's hidden sheet of validated data (None: no such sheet); a sheet that
+    cannot be read is given as damaged (`validated_data` says so), never raised."""
+    try:
+        return _file_snapshot(path)
+    except Exception:  # noqa: BLE001 — the file was read a moment ago; its hidden sheet is damaged
+        from acv_xl.reading.snapshot import PREFIX
+
+        return [PREFIX + "!"]  # read as « damaged »
 
 
 def _file_snapshot(path: Path) -> list | None:
@@ -246,14 +269,5 @@ def validate_file(path: Path | str, reference: Reference | None = None, depuis_v
         if f.code == "STR-11":  # not a convention (an annex, a consolidation, another workbook): only that
             return unreadable(fichier, f.code, f.message, f.suggestion)
     if depuis_validation and report.etat == ETAT_MODIFIE:  # read again only then: the validated data
-
-        def cells() -> list | None:
-            try:
-                return _file_snapshot(path)
-            except Exception:  # noqa: BLE001 — the file was read a moment ago; its hidden sheet is damaged
-                from acv_xl.reading.snapshot import PREFIX
-
-                return [PREFIX + "!"]  # read as « damaged »
-
-        since_validation(report, cells)
+        since_validation(report, lambda: file_snapshot_cells(path))
     return report

@@ -27,6 +27,7 @@ from acv_xl.contract.layout import Sheet
 from acv_xl.contract.model import Convention, FicheAction, LigneFinancement, Perimetre
 from acv_xl.contract.values import fmt_euros, ratio_for_cell
 from acv_xl.outputs import page_layout
+from acv_xl.outputs.comparison_report import champ_text
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
 from acv_xl.outputs.terminal import file_text, literal
@@ -1050,7 +1051,7 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
     money = max(18.0, amount_width(v for e in gaps if e is not None for v in (e.avant, e.apres, e.ecart)))
     widths = (12, 40, 16, 16, money, money, money, money)
     ws, row, last = _new_sheet(wb, AnnexSheet.MODIFICATIONS, widths, d, fmts, MODIFICATIONS_TITLE,
-                               f"Par rapport au classeur « {reference} » — montants en euros, hors financements refusés")
+                               f"Par rapport {reference} — montants en euros, hors financements refusés")
     # each list's header on each page it runs onto (`_Pages`); the page header carries the title
     pages = _Pages(ws, widths, d.brouillon)
     labels = {AJOUT: "Ajoutée", SUPPRESSION: "Supprimée", MODIFICATION: "Modifiée"}
@@ -1182,22 +1183,17 @@ def _modifications(wb, d: _Data, fmts: _Formats, comp, reference: str) -> None:
             return _headers(ws, r, [F.header(k) for k in keys] + ["Changement", "Avant", "Après"], fmts, widths)
         row = lines_header(row)
         pages.start(section, lines_header)
-        montant, statut_header = F.header("montant"), F.header("statut")
-        # the amount before of each line whose amount changed too (its row after → that amount): a line
-        # passed to « Refusé » takes out of the totals the amount it counted for, not its new one
-        amount_before = {parse_a1(c.cellule_apres)[0]: c.avant for c in lines
-                         if c.type == MODIFICATION and c.champ == montant and c.cellule_apres}
+        montant = F.header("montant")
         for c in lines:
             if c.type == MODIFICATION:
-                what = f"{c.champ}"
+                # a statut changed says the amount it moves, as `comparer` and `valider` say it: a line
+                # passed to or from « Refusé » moves its whole amount (on its own line: never cut in two,
+                # the column being as wide as the widest amount above)
+                what = champ_text(c, "\n")
                 before, after = c.avant, c.apres
-                # what the change moves in the totals above: a line passed to or from « Refusé » moves
-                # its whole amount, and a refused line's amount changed moves nothing
+                # a refused line's amount changed moves nothing in the totals above
                 line = d.changed_line(c)
-                moved = None if line is None else line.montant if line.compte else amount_before.get(line.row, line.montant)
-                if c.champ == statut_header and isinstance(moved, Decimal):
-                    what += f"\n({fmt_euros(moved)})"  # its own line: an amount is never cut in two
-                elif line is not None and c.champ == montant and not line.compte:
+                if line is not None and c.champ == montant and not line.compte:
                     what += "\n(ligne refusée, hors totaux)"
             else:
                 what = f"Ligne {labels[c.type].lower()}"
@@ -1378,7 +1374,8 @@ def build_annex(report, out: Path, brouillon: bool = False, depuis=None, referen
     A convention with errors always gets the draft marking, whoever calls (CLI, Excel button): an
     unmarked annex must mean a workbook without errors. Written to a temporary file first, so a
     failure never leaves half an annex behind. `depuis` (a `comparison.Comparison` from the
-    convention before the avenant, file `reference`) adds, after the cover, the avenant's changes.
+    convention before the avenant) adds, after the cover, the avenant's changes; `reference` says what
+    that state is, after « Par rapport » (« au classeur « avant.xlsx » », « aux données validées le … »).
     """
     if report.convention is None:
         raise ValueError("no convention to build an annex from")
@@ -1427,11 +1424,63 @@ def _write_pdf(xlsx: Path, pdf: Path) -> Path:
     return atomic_write(pdf, write)
 
 
+def _since_validation(path: Path, report) -> tuple[str, Any, str]:
+    """(why not, "" when possible; the changes since the validation kept in the workbook; what they are
+    compared with, after « Par rapport ») for `annexe --depuis-validation`. Refused: a workbook never
+    validated, one without its validated data or whose data do not match the fingerprint stored at
+    validation (edited since: never taken for the state the comité approved), one whose validated data
+    are another convention's (as `--depuis`), and one whose data are unchanged since its validation
+    (« Valider » clicked on the avenant replaced the data kept: an annex would list nothing)."""
+    from acv_xl.checks.comparison import compare
+    from acv_xl.checks.validate import ETAT_MODIFIE, file_snapshot_cells, validated_data
+    from acv_xl.contract.values import fmt_date
+
+    remedy = ("indiquez l'état de la convention avant l'avenant avec --depuis AVANT.xlsx (par exemple la copie "
+              "validée à la signature de la convention ou du dernier avenant).")
+    name = path.name
+    if not report.empreinte_stockee:
+        # « Erreurs à corriger »: a validation that found errors records no data (and clears those kept)
+        failed = report.convention.value("acv_statut") == layout.L.STATUT_VALIDATION[2]
+        why = (" : sa dernière validation a trouvé des erreurs, et une validation avec erreurs ne garde aucune "
+               "donnée validée" if failed else " n'a jamais été validé sans erreur (bouton « Valider » ou « acv-xl "
+               "valider --annoter ») et ne garde donc aucune donnée validée")
+        return f"« {name} »{why} à laquelle le comparer ; {remedy}", None, ""
+    validated, cause = validated_data(report, lambda: file_snapshot_cells(path))
+    if validated is None:
+        return f"{cause} ; {remedy}", None, ""
+    # as --depuis: a workbook taken from another convention's validated one keeps that convention's data
+    was, now = (validated.acv_id or "").strip(), (report.convention.acv_id or "").strip()
+    if was != now or not was:
+        return (f"les données validées que garde « {name} » portent sur une autre convention "
+                f"({was or 'identifiant absent'} au lieu de {now or 'identifiant absent'}) ; {remedy}"), None, ""
+    day = report.convention.value("acv_date_validation")
+    day = fmt_date(day) if isinstance(day, date) else ""
+    # unchanged since: « validé », or validated data that have an error today (a deadline passed)
+    unchanged = f"n'a pas été modifié depuis sa validation{f' du {day}' * bool(day)}"
+    if report.etat == ETAT_MODIFIE:
+        comp = compare(validated, report.convention, totaux_apres=report.totaux)
+        if comp.changed:
+            return "", comp, (f"aux données validées{f' le {day}' * bool(day)}, conservées dans « {name} » (leur "
+                              "empreinte est celle enregistrée lors de la validation, en page de garde)")
+        # « modifié » by its fingerprint only (lines sorted, a value typed otherwise): its data are still
+        # those validated, and the annex would list nothing, as above
+        unchanged = (f"a les données de sa validation{f' du {day}' * bool(day)} (des lignes y ont seulement été "
+                     "déplacées ou triées, ou une valeur saisie autrement)")
+    # a copy `valider --annoter` wrote is validated too: its original still keeps the data before
+    return (f"« {name} » {unchanged} : les données qu'il garde sont les siennes, et l'annexe ne présenterait "
+            "aucune modification. Une validation (bouton « Valider », ou « acv-xl valider --annoter » dans la "
+            "copie qu'il écrit) remplace les données gardées par celles du classeur : l'annexe de l'avenant se "
+            "génère avant de valider l'avenant — pour une copie annotée, sur le classeur d'origine —, ou bien "
+            f"{remedy}"), None, ""
+
+
 def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, depuis: Path | None = None,
-               replace: bool = False, err_console=None) -> int:
+               replace: bool = False, err_console=None, depuis_validation: bool = False) -> int:
     """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF).
 
     `depuis`: the workbook before the avenant, whose changes open the annex (same convention).
+    `depuis_validation`: that state is the one the workbook itself keeps from its last validation
+    (`validate.validated_data`: its hidden sheet, trusted only when its fingerprint is the one stored).
     `replace`: `--remplacer`, to write over an existing file that is not a previous annex.
     `err_console`: where a status-2 refusal is said (stderr by default, as every other command)."""
     from acv_xl.checks.validate import validate_file
@@ -1478,7 +1527,14 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     # the workbook before the avenant is read before the findings are: an unusable one (missing, another
     # convention) is status 2 at once, never after the user has corrected every error (status 1)
     comp = None
-    if depuis is not None:
+    reference = f"au classeur « {Path(depuis).name} »" if depuis is not None else ""
+    if depuis_validation:
+        problem, comp, reference = _since_validation(path, report)
+        if problem:
+            refuse(f"Impossible de générer l'annexe de l'avenant : {problem}")
+            return 2
+        order = ""
+    elif depuis is not None:
         from acv_xl.checks.comparison import compare
         from acv_xl.outputs.comparer import Unusable, order_warning, read_for_comparison, side_info
 
@@ -1511,11 +1567,11 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     if problem := beyond_excel(report.convention, before if depuis is not None else None, comp):
         refuse(f"Impossible de générer l'annexe : {problem}")
         return 2
-    build_annex(report, out, brouillon=brouillon, depuis=comp, reference=Path(depuis).name if depuis else "")
+    build_annex(report, out, brouillon=brouillon, depuis=comp, reference=reference)
     say(f"Annexe écrite : {out}")
     if comp is not None and order:  # the avenant's changes read backwards
         refuse(order, "yellow")
-    if comp is not None and not comp.changed:  # a wrong --depuis (today's copy), or an avenant on the text alone
+    if depuis is not None and not comp.changed:  # a wrong --depuis (today's copy), or an avenant on the text alone
         # by their names, or as given when these are one (« arras.xlsx » et « arras.xlsx »: today's copy
         # kept under its name in another folder, picked for the signed one)
         avant, apres = (Path(depuis).name, path.name) if Path(depuis).name != path.name else (depuis, path)

@@ -154,16 +154,20 @@ def run_comparer(avant: Path, apres: Path, fmt: str = "texte", out: Path | None 
     # two files named in the wrong order: said first, in the text and in the workbook of écarts
     order = order_warning(comp, avant, ia, ca, apres, ib, "acv-xl comparer AVANT.xlsx APRES.xlsx")
     strays_moved = stray_key(ca) != stray_key(cb)
+    # one list, in one order, for the text, the JSON and the workbook of écarts: a script reading the
+    # JSON is told the files were named backwards as the officer reading the text is
+    avertissements = [order] * bool(order) + warnings
     if out is not None:
         from acv_xl.outputs.comparison_workbook import build
 
-        build(comp, Path(out), ia, ib, names=cr.financeur_names(ca, cb), warnings=[order] * bool(order) + warnings)
+        build(comp, Path(out), ia, ib, names=cr.financeur_names(ca, cb), warnings=avertissements)
     if fmt == "json":
         data = cr.to_json(comp, ia, ib)
         data["hors_tableaux"] = {"avant": strays_json(ca), "apres": strays_json(cb)}
+        data["avertissements"] = avertissements
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        render_text(comp, ia, ib, console, cb, warnings, strays_moved, order)
+        render_text(comp, ia, ib, console, cb, avertissements, strays_moved, bool(warnings))
         if out is not None:
             console.print(f"Classeur des écarts écrit : {literal(out)}", markup=False, highlight=False, soft_wrap=True)
     return 1 if comp.changed or strays_moved else 0
@@ -207,8 +211,9 @@ def stray_warning(path: Path, conv: Convention) -> str:
     return f"Attention : « {path.name} » a {what} juste hors d'un tableau (constat STR-09 : {places}) : {note}."
 
 
-def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention, warnings: list[str] = (),
-                strays_moved: bool = False, order: str = "") -> None:
+def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention, avertissements: list[str] = (),
+                strays_moved: bool = False, strays: bool = False) -> None:
+    """`avertissements`: those of the JSON, in its order; `strays`: values are typed outside the tables."""
     from rich.text import Text
 
     plain = not console.is_terminal
@@ -226,14 +231,14 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention,
 
             etat += f", validation du {fmt_date(_date.fromisoformat(info['date_validation']))}"
         p(f"{label} : {info['fichier']} ({etat})")
-    for w in [order] * bool(order) + list(warnings):
+    for w in avertissements:
         p(w, "bold red")
     if not comp.changes:
         p("")
         if strays_moved:
             p("Aucun changement dans les tableaux ni les cellules nommées, mais les valeurs saisies hors des "
               "tableaux diffèrent d'un classeur à l'autre (voir ci-dessus).", "bold red")
-        elif warnings:
+        elif strays:
             p("Aucun changement dans les tableaux ni les cellules nommées ; les valeurs saisies hors des tableaux "
               "sont les mêmes dans les deux classeurs, mais aucun total ne les compte (voir ci-dessus).", "bold")
         else:

@@ -131,6 +131,16 @@ def _row_summary(change: Change, row: dict[str, Any], room: int | None = None) -
     return ", ".join(shown)
 
 
+def champ_text(change: Change, sep: str = " ") -> str:
+    """The changed column as every output names it: a financing line's statut with the amount its change
+    moves (`Change.montant`), « Statut (ligne de 120 000,00 €) » — `sep` before the parenthesis and
+    before the amount: line breaks put the amount on its own line of a narrow cell (the annex's), where a
+    wrap at its spaces cut it in two (« (ligne de 345 000,00 » then « €) »)."""
+    if change.montant is None:
+        return change.champ or ""
+    return f"{change.champ}{sep}(ligne de{sep}{fmt_euros(change.montant)})"
+
+
 def describe(change: Change, room: int | None = None) -> str:
     """One change in one line (without its action, said by the group above it); its texts cut to `room`
     (`fmt_value`), for a terminal."""
@@ -143,7 +153,7 @@ def describe(change: Change, room: int | None = None) -> str:
             f"{change.cellule_avant} → {change.cellule_apres}"
         what = f"{key} — " if key else ""
         kind = kind_of(change)
-        return f"Modification {where} : {what}{change.champ} : {fmt_value(change.avant, kind, room)} → " \
+        return f"Modification {where} : {what}{champ_text(change)} : {fmt_value(change.avant, kind, room)} → " \
                f"{fmt_value(change.apres, kind, room)}"
     row = change.apres if change.type == AJOUT else change.avant
     cell = change.cellule_apres if change.type == AJOUT else change.cellule_avant

@@ -26,6 +26,7 @@ from acv_xl.outputs.comparison_report import (
     NON_VENTILE_LABELS,
     TYPE_LABELS,
     WORKBOOK_MARK,
+    champ_text,
     fmt_value,
     group_label,
     key_text,
@@ -185,7 +186,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                                   if h not in c.cle)  # the key has its own column
 
             cells = [(TYPE_LABELS[c.type], "text"), (c.feuille, "text"), (c.action, "text"),
-                     (key_text(c) or (c.cle.get("nom") if c.table is None else ""), "text"), (c.champ, "text")]
+                     (key_text(c) or (c.cle.get("nom") if c.table is None else ""), "text"), (champ_text(c), "text")]
             cells += [_cell_value(c.avant, kind, row_text), _cell_value(c.apres, kind, row_text)]
             cells += [(c.cellule_avant, "text"), (c.cellule_apres, "text")]
             kinds = [k for _v, k in cells]

@@ -610,22 +610,35 @@ def reference_date(conv: Convention) -> date:
 
 
 def convention_years(conv: Convention) -> tuple[range, str] | None:
-    """(the years a financing line or an indicator's target may fall in, the period said in French),
-    None when the programme is unknown (FIN-04, IND-02). Its programme's years; for a convention
-    prolonged by avenant — its deployment ending after its programme's end, which PRJ-04 says once,
-    asking for the prolongation agreement — up to that end, within the last programme's (ACV 1
-    conventions were prolonged to 2026): each line of the prolongation is not said out of it again."""
+    """(the years a financing line or an indicator's target may fall in, the period said in French with
+    its years), None when the programme is unknown (FIN-04, IND-02). Its programme's years; for a
+    convention prolonged by avenant — its deployment ending after its programme's end, which PRJ-04
+    says once, asking for the prolongation agreement — up to that end, within the last programme's
+    (ACV 1 conventions were prolonged to 2026): each line of the prolongation is not said out of it
+    again. A prolongation past the last programme's end is counted up to that end, and said so: « prolongé
+    jusqu'au 31/12/2026 » of a convention prolonged to 2028 was untrue.
+    A convention signed before its programme began (an ACV 1 convention continued in ACV 2 by avenant,
+    its programme switched) counts its years from its signature (from 2018 at the earliest): the lines
+    of 2019 to 2022 its plan keeps are its own history, not years to check (35 FIN-04, 11 IND-02 on Lens)."""
     years = layout.programme_years(conv.programme)
     if years is None:
         return None
     period = f"du programme {conv.programme}"
+    signed = conv.value("acv_date_convention")
+    start = max(signed.year, min(first for first, _end in layout.PROGRAMMES.values())) if isinstance(
+        signed, date) else years[0]
+    if start < years[0]:
+        years = range(start, years[-1] + 1)
+        return years, f"{period}, pour une convention signée le {fmt_date(signed)} ({years[0]} à {years[-1]})"
     fin = conv.value("acv_date_fin_deploiement")
-    last = max(end for _first, end in layout.PROGRAMMES.values())
+    name, (_first, last) = max(layout.PROGRAMMES.items(), key=lambda p: p[1][1])
     if isinstance(fin, date) and fin.year > years[-1] and years[-1] < last.year:
-        until = min(fin, last)
-        years = range(years[0], until.year + 1)
-        period += f" prolongé jusqu'au {fmt_date(until)}"
-    return years, period
+        years = range(years[0], min(fin, last).year + 1)
+        if fin <= last:
+            return years, f"{period} prolongé jusqu'au {fmt_date(fin)} ({years[0]} à {years[-1]})"
+        return years, (f"{period} prolongé, de {years[0]} à {years[-1]} : la fin de déploiement saisie, le "
+                       f"{fmt_date(fin)}, dépasse celle du programme {name}, le {fmt_date(last)} (PRJ-04)")
+    return years, f"{period} ({years[0]} à {years[-1]})"
 
 
 def table_cell(conv: Convention, table: Table, attr: str | None = None) -> tuple[str, str]:

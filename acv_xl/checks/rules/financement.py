@@ -333,8 +333,8 @@ def nature_statut_annee(conv: Convention) -> Iterable[Finding]:
     for lf in unknown(lignes(conv), "annee", years):  # a year of the programme (most lines): nothing to say
         if lf.annee is not None and lf.annee not in years:
             yield at(lf, "annee", "FIN-04", A,
-                     f"{prefix(lf)} : l'année {lf.annee} est hors de la période {said} "
-                     f"({years[0]} à {years[-1]}).", "Vérifiez l'année de la participation.")
+                     f"{prefix(lf)} : l'année {lf.annee} est hors de la période {said}.",
+                     "Vérifiez l'année de la participation.")
 
 
 # ----------------------------------------------------------------------------- action balance and ratios

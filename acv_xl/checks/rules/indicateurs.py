@@ -49,8 +49,8 @@ def cible(conv: Convention) -> Iterable[Finding]:
                      f"Saisissez une année de {years[0]} à {years[-1]}." if years else "Saisissez l'année cible.")
         elif i.annee_cible is not None and years is not None and i.annee_cible not in years:
             yield at(i, "annee_cible", "IND-02", A,
-                     f"{prefix(i)} : l'année cible {i.annee_cible} est hors de la période {said} "
-                     f"({years[0]} à {years[-1]}).", f"Choisissez une année de {years[0]} à {years[-1]}.")
+                     f"{prefix(i)} : l'année cible {i.annee_cible} est hors de la période {said}.",
+                     f"Choisissez une année de {years[0]} à {years[-1]}.")
 
 
 @rule("IND-03", A, "Valeur invalide dans les indicateurs", SRC_GUIDE, needs=("T_Indicateurs",))
