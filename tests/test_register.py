@@ -4785,3 +4785,23 @@ def test_the_register_given_as_an_output_is_named_and_left_as_it_was(tmp_path, e
         assert (f"acv-xl : le registre « {reg} » est aussi donné comme fichier de sortie ({option}) : donnez à la "
                 "sortie un autre nom ; rien n'est écrit, le registre est laissé tel quel.") in err, err
     assert reg.read_bytes() == before and not (tmp_path / "c2.xlsx").exists()
+
+
+def test_a_comite_label_s_date_after_its_number_or_in_words_is_read_and_a_version_is_not():
+    """« 1 er juin 2027 » (a space in « 1er »), « 12 juin 27 » and a comité's number joined to its date by a
+    dash (« CE n°3-12/06/2027 », as a préfecture writes it) were read as no date, and the phase measured at
+    each convention's next comité; « v1.2.2027 », a version, was read as the 1st of February. A run of
+    figures joined by the date's own separator is still no date."""
+    from acv_xl.outputs.consolidation_result import date_of_label, partial_date_in_label
+
+    for label, day in (("Comité du 1 er juin 2027", date(2027, 6, 1)), ("CE du 1 er décembre 2027", date(2027, 12, 1)),
+                       ("Comité du 12 juin 27", date(2027, 6, 12)), ("CE n°3-12/06/2027", date(2027, 6, 12)),
+                       ("Comité n°3-12/06/2027", date(2027, 6, 12)), ("CE n°3 - 12/06/2027", date(2027, 6, 12)),
+                       ("CE n°3-12.06.27", date(2027, 6, 12)), ("CE 12/06/2027-2", date(2027, 6, 12)),
+                       ("CE du 1.2.2027", date(2027, 2, 1)), ("Comité n°3 v2 12/06/2027", date(2027, 6, 12)),
+                       ("Comité v1.2.2027 du 12/06/2027", date(2027, 6, 12))):
+        assert date_of_label(label) == day, label
+    for label in ("v1.2.2027", "Comité V1.2.2027", "CE (v. 1.2.2027)", "version 1.2.2027", "CE v2027-06-12",
+                  "1.12.06.2027", "CE 3-12-06-2027", "12/06/2027/3"):
+        assert date_of_label(label) is None and partial_date_in_label(label) is None, label
+    assert partial_date_in_label("Comité du 1 er juin") == ("1 er juin", "un jour sans année")
