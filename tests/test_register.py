@@ -919,6 +919,11 @@ def test_historique_of_one_departement_of_a_region_s_register(tmp_path, examples
     assert sorted(data["par_convention"]) == ["ACV990", "ACV991"]
     assert all(x["consolidation"] in (2, 4) for xs in data["par_financeur"].values() for x in xs)
     assert _table(tmp_path / "e59.xlsx", "Consolidations")["N°"].tolist() == [2, 4]
+    # the printed workbook says it too, on every sheet (its subtitle is each page's header): read alone, a
+    # page passed for the whole register's
+    for ws in openpyxl.load_workbook(tmp_path / "e59.xlsx"):
+        assert " — département 59 — 2 consolidations sur les 4 du registre « registre.sqlite » — " in ws["A2"].value, (
+            ws.title, ws["A2"].value)
     # without it, the whole register as before: the 62's conventions come and go — and the option is said
     assert "Convention retirée" in set(_movements(reg, tmp_path / "e.xlsx")["Mouvement"])
     assert ("(colonne « Changement de périmètre » des feuilles Mouvements et Mouvements par financeur) ; le registre "
