@@ -4810,3 +4810,16 @@ def test_a_comite_label_s_date_after_its_number_or_in_words_is_read_and_a_versio
                   "1.12.06.2027", "CE 3-12-06-2027", "12/06/2027/3"):
         assert date_of_label(label) is None and partial_date_in_label(label) is None, label
     assert partial_date_in_label("Comité du 1 er juin") == ("1 er juin", "un jour sans année")
+
+
+@pytest.mark.parametrize("col", ["departement", "comite"])
+def test_historique_refuses_a_run_s_departement_or_comite_written_as_bytes(tmp_path, examples, capsys, col):
+    """A consolidation's département rewritten as bytes (a BLOB) by another tool was left out of
+    `historique --departement 62` without a word (and shown « tous » without the option); its comité so
+    written was shown as an unnamed « Consolidation du … ». Refused as the other columns edited by hand,
+    the register untouched."""
+    err = _refused_by_historique(tmp_path, examples, capsys,
+                                 f"UPDATE consolidations SET {col} = CAST('62' AS BLOB)")
+    assert (f"est inutilisable (la colonne « {col} » de la table « consolidations » contient autre chose qu'un texte "
+            "pour la consolidation n° 1 : elle a été modifiée avec un autre outil, l'historique ne peut plus s'y "
+            "fier) : il n'a été ni modifié ni recréé.") in err, err

@@ -293,6 +293,18 @@ def _check_numbers(con: sqlite3.Connection, where: str) -> None:
                                     "qu'un nombre")
 
 
+def _check_run_texts(con: sqlite3.Connection, where: str) -> None:
+    """Each consolidation's comité and département as text, or none: bytes written there by another tool (a
+    BLOB) left the run out of `--departement` without a word, showed it « tous » without it, and its
+    comité as an unnamed « Consolidation du … »."""
+    for col in ("comite", "departement"):
+        if (row := con.execute(f"SELECT id FROM consolidations WHERE typeof({col}) NOT IN ('text', 'null') "
+                               "ORDER BY id LIMIT 1").fetchone()) is not None:
+            raise damaged_error(where, f"la colonne « {col} » de la table « consolidations » contient autre chose "
+                                f"qu'un texte pour la consolidation n° {row[0]} : elle a été modifiée avec un autre "
+                                "outil, l'historique ne peut plus s'y fier")
+
+
 def _check_dates(con: sqlite3.Connection, where: str) -> None:
     """Each consolidation's date as acv-xl writes it (ISO): one typed by hand in another form (« pas
     une date », « 12/06/2026 ») stopped historique with « erreur interne », one before 1900 was written
@@ -613,6 +625,7 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
     _check_dates(con, f"« {reg.path} »")
+    _check_run_texts(con, f"« {reg.path} »")
     _check_links(con, f"« {reg.path} »")
     reprises = _check_lines(con, f"« {reg.path} »")  # (the table `lignes` read from here on: as the summaries say)
     _check_totals(con, f"« {reg.path} »")
