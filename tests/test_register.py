@@ -4823,3 +4823,53 @@ def test_historique_refuses_a_run_s_departement_or_comite_written_as_bytes(tmp_p
     assert (f"est inutilisable (la colonne « {col} » de la table « consolidations » contient autre chose qu'un texte "
             "pour la consolidation n° 1 : elle a été modifiée avec un autre outil, l'historique ne peut plus s'y "
             "fier) : il n'a été ni modifié ni recréé.") in err, err
+
+
+def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_match(tmp_path, examples, capsys,
+                                                                                 monkeypatch):
+    """An action's maturité set « Abandonnée » by hand in a summary (`analyses.resume`), or a summary edited
+    together with its lines: the seals were checked only where the lines differed, so historique showed an
+    « Action abandonnée » no workbook said, without a word. Every summary compared is now checked under this
+    user's key: one it does not cover is said (edited, or recorded on another poste: no one can tell), the
+    file and the consolidation named; without a key on this poste nothing can be checked, and none is made."""
+    from acv_xl.history import register_key as K
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = examples["paths"][0].name
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    conv = examples["convs"][name].model_copy(deep=True)
+    conv.financements[0] = _line(conv.financements[0], montant=conv.financements[0].montant + 1)
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    aid, resume = con.execute("SELECT a.id, a.resume FROM analyses a JOIN fichiers f ON f.analyse_id = a.id "
+                              "WHERE f.consolidation_id = 2 AND f.chemin = ?", (name,)).fetchone()
+    data = json.loads(resume)
+    k = next(i for i, a in enumerate(data["actions"]) if a[4] != "Abandonnée")
+    numero, data["actions"][k][4] = data["actions"][k][0], "Abandonnée"
+    con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (json.dumps(data, ensure_ascii=False), aid))
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    assert [numero] == list(mv.loc[mv["Mouvement"] == "Action abandonnée", "N° action"])  # (shown: it may be true)
+    err = capsys.readouterr().err
+    assert (f"Attention : le résumé que la consolidation n° 2 a lu dans « {name} », analyse n° {aid}, n'est pas scellé "
+            "par la clé de ce poste (enregistré sur un autre poste ou sans clé, ou modifié avec un autre outil) : "
+            "l'historique reprend ses lignes de financement et la maturité de ses actions (actions abandonnées ou "
+            "reprises) sans pouvoir les vérifier. Restaurez une sauvegarde du registre s'il a pu être modifié ; "
+            "« acv-xl consolider » relit ce classeur.") in err, err
+    assert err.count("Attention") == 1, err
+    # another poste's key: none of the register's summaries is covered, one notice counts them
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-autre"))
+    K._cached.clear()
+    (tmp_path / "cle-autre").write_text("00" * 32 + "\n", encoding="ascii")
+    _movements(reg, tmp_path / "e2.xlsx")
+    n = sqlite3.connect(reg).execute("SELECT COUNT(DISTINCT analyse_id) FROM fichiers WHERE compte = 1").fetchone()[0]
+    assert f"Attention : les résumés de {n} analyses (« " in (err := capsys.readouterr().err), err
+    # no key on this poste (the Cour des comptes reading a register sent to it): nothing to check with, none made
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "sans" / "cle"))
+    K._cached.clear()
+    _movements(reg, tmp_path / "e3.xlsx")
+    assert "Attention" not in capsys.readouterr().err and not (tmp_path / "sans").exists()

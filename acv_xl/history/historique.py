@@ -378,10 +378,14 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     taken instead, for this run only (a temporary `lignes` in front of the register's, which stays
     as it is), and said (the French notices returned): one edited row no longer stops the whole
     history until a backup is restored. Not sealed so (another user's register), the register is
-    refused. A summary of an earlier form, which `consolider` no longer reuses, is not compared."""
+    refused. A summary whose lines match, but which its seal no longer covers (edited with its lines, or
+    an action's maturité alone), is said too. A summary of an earlier form, which `consolider` no longer
+    reuses, is not compared."""
     from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
     restored: dict[int, list[tuple]] = {}
+    unsealed: list[int] = []  # the analyses whose summary, though it matches its lines, is not sealed by this key
+    key: bytes | None | bool = False  # this user's key, once read
     unchecked: list[int] = []  # the analyses whose summary no longer reads: their lines taken unchecked
     uncompared: list[int] = []  # and those of a summary of an earlier form: their lines taken as they are too
     # a register of schema 1 or 2, read as it is (never migrated by historique), has no seals
@@ -414,14 +418,20 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                                      "ORDER BY analyse_id, rang", chunk):
             found[aid].append(tuple(row))
         for aid, rows in expected.items():
+            sha, regles, until, check, resume = sealing[aid]
+            if key is False:  # read once; never created by historique (on a poste without one, nothing to check)
+                key = key_path() is not None and key_path().is_file() and block_key() or None
+            good = key is not None and type(check) is int and analysis_seal(
+                key, sha, regles, until, resume.encode("utf-8") if isinstance(resume, str) else resume) == check
             if found.get(aid, []) != rows:
-                # the key read only now (never created by historique for a register left untouched)
-                sha, regles, until, check, resume = sealing[aid]
-                data = resume.encode("utf-8") if isinstance(resume, str) else resume
-                if not (key_path() is not None and key_path().is_file() and (key := block_key()) is not None
-                        and type(check) is int and analysis_seal(key, sha, regles, until, data) == check):
+                if not good:
                     raise damaged_error(where, f"{_lignes_said(con, [aid])}, l'historique ne peut plus s'y fier")
                 restored[aid] = rows
+            elif not good and key is not None:
+                # lines and summary alike, yet the summary is not as sealed: both edited together, or an
+                # action's maturité in the summary alone (« Action abandonnée », which no table cross-checks)
+                # — or recorded on another poste, or without a key: which, no one can tell, so it is said
+                unsealed.append(aid)
     _check_texts(con, where, uncompared)
     # one notice for each kind, however many analyses (a whole table edited by one UPDATE: one a file, a
     # paragraph each, hundreds of them)
@@ -430,6 +440,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
         notices.append(f"{_resumes_said(con, unchecked)} ; l'historique reprend les lignes de financement de la table "
                        "« lignes » sans pouvoir les vérifier. Restaurez une sauvegarde du registre si elles ont pu être "
                        "modifiées aussi")
+    if unsealed:
+        notices.append(_unsealed_said(con, unsealed))
     if restored:
         notices.append(f"{_lignes_said(con, list(restored))} ; l'historique reprend les lignes lues dans "
                        f"{'le classeur' if len(restored) == 1 else 'les classeurs'}, gardées scellées dans le registre "
@@ -491,6 +503,22 @@ def _lignes_said(con: sqlite3.Connection, aids: list[int]) -> str:
 def _resumes_said(con: sqlite3.Connection, aids: list[int]) -> str:
     """The summaries of these analyses made unreadable in `analyses`."""
     return _edited_said(con, aids, "analyses", ("le résumé", "lu"), ("les résumés", "lus"))
+
+
+def _unsealed_said(con: sqlite3.Connection, aids: list[int]) -> str:
+    """The summaries of these analyses not sealed by this user's key, though their lines match them."""
+    if len(aids) == 1:
+        chemin, cid = _first_file(con, aids[0])
+        which = (f"le résumé que la consolidation n° {cid} a lu dans « {file_text(chemin)} », analyse n° {aids[0]}, "
+                 "n'est pas scellé")
+        s, ses, classeurs = "", "ses", "ce classeur"
+    else:
+        which = f"les résumés de {fmt_number(len(aids))} analyses ({_some(con, aids)}) ne sont pas scellés"
+        s, ses, classeurs = "s", "leurs", "ces classeurs"
+    return (f"{which} par la clé de ce poste (enregistré{s} sur un autre poste ou sans clé, ou modifié{s} avec un autre "
+            f"outil) : l'historique reprend {ses} lignes de financement et la maturité de {ses} actions (actions "
+            "abandonnées ou reprises) sans pouvoir les vérifier. Restaurez une sauvegarde du registre s'il a pu être "
+            f"modifié ; « acv-xl consolider » relit {classeurs}")
 
 
 def _some(con: sqlite3.Connection, aids: list[int]) -> str:
