@@ -4873,3 +4873,31 @@ def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_ma
     K._cached.clear()
     _movements(reg, tmp_path / "e3.xlsx")
     assert "Attention" not in capsys.readouterr().err and not (tmp_path / "sans").exists()
+
+
+def test_a_register_held_by_an_sqlite_tool_s_unwritten_changes_says_so(tmp_path, examples, monkeypatch, capsys):
+    """An SQLite tool with changes not yet written (DB Browser for SQLite holds the register's lock until
+    « Write Changes »): consolider said « occupé par une autre consolidation », and the référent looked for a
+    colleague's run. SQLite names neither writer: both are said, with what to do with the tool (historique,
+    which only reads, is not held by such a lock)."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 0.3)
+    tool = sqlite3.connect(reg, isolation_level=None)
+    tool.execute("BEGIN")
+    tool.execute("UPDATE consolidations SET comite = 'Comité du 12/06/2026'")  # edited, not yet written
+    capsys.readouterr()
+    try:
+        assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") == 2
+        said = capsys.readouterr().err
+        assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    finally:
+        tool.execute("ROLLBACK")
+        tool.close()
+    assert (f"le registre « {reg} » est occupé par une autre consolidation depuis plus de 0 s, ou par un outil "
+            "SQLite qui le modifie : attendez la fin de cette consolidation, ou enregistrez ou annulez les "
+            "modifications en cours dans l'outil SQLite et fermez-le. Le classeur consolidé est écrit, mais cette "
+            "consolidation n'est pas enregistrée : relancez-la ensuite.") in said, said
+    assert _dump(reg) == before
