@@ -4901,3 +4901,31 @@ def test_a_register_held_by_an_sqlite_tool_s_unwritten_changes_says_so(tmp_path,
             "modifications en cours dans l'outil SQLite et fermez-le. Le classeur consolidé est écrit, mais cette "
             "consolidation n'est pas enregistrée : relancez-la ensuite.") in said, said
     assert _dump(reg) == before
+
+
+def test_a_commune_added_or_removed_by_an_avenant_is_a_movement(tmp_path, examples):
+    """An avenant that adds a commune to a convention, then one that removes one: historique showed no
+    movement at all (the financing unchanged), though the convention's perimeter is what the comité
+    signs. A row of its own, naming the commune, without amount; the same commune retyped is none."""
+    from acv_xl.contract.model import Commune
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = examples["paths"][0].name
+    conv = examples["convs"][name].model_copy(deep=True)
+    first = conv.communes[0]
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    conv.communes.append(build_row(Commune, {**first.raw, "code_insee": "62999", "commune": "Nouvelle-Commune"}))
+    conv.communes[0] = build_row(Commune, {**first.raw, "commune": f"  {first.commune.upper()} "})  # retyped only
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    conv.communes.pop(0)
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c3.xlsx", "--registre", reg, "--jobs", "1")
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    rows = mv[mv["Mouvement"].str.startswith("Commune ")]
+    acv_id = conv.value("acv_id")
+    assert rows[["Identifiant ACV", "Mouvement"]].values.tolist() == [
+        [acv_id, "Commune ajoutée : Nouvelle-Commune"], [acv_id, f"Commune retirée : {first.commune.upper()}"]]
+    assert rows["Écart (€)"].isna().all() and rows["Financeur"].isna().all()
+    assert len(mv) == 2  # nothing else moved

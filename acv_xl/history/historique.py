@@ -83,6 +83,9 @@ ACTION_MODIFIEE = "Action modifiée"
 # stay counted until refused, ACT-13), so a row of its own, without amount — as the avenant's annex says it
 ACTION_ABANDONNEE = "Action abandonnée"
 ACTION_REPRISE = "Action reprise (n'est plus abandonnée)"
+# a commune added to or removed from a convention by an avenant (its « Projet » sheet): no amount, named
+COMMUNE_AJOUTEE = "Commune ajoutée"
+COMMUNE_RETIREE = "Commune retirée"
 DISPOSITIF_MODIFIE = "Dispositif modifié"  # another dispositif (what FIN-21 asks), likewise
 NATURE_MODIFIEE = "Nature modifiée"  # another nature, likewise
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
@@ -731,10 +734,12 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
     # consolidation → norm id → (acv_id, analysis, libellé, total, path, (libellé, communes) or None)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
+    communes_of: dict[int, Any] = {}  # analysis → its convention's communes, as recorded
     for cid, acv_id, aid, lib, total, chemin, communes in rows:
         # a workbook without identifier by its path, as below: by its analysis, one amount changed in it
         # read « Convention retirée » and « Convention ajoutée » for the whole of its financing
         state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin, _signature(lib, communes))
+        communes_of[aid] = communes
     # the files a consolidation saw but did not count, by convention, with why; by path only when
     # the file has no identifier (an unreadable new version: its path is the previous one's) — a
     # file that now holds another convention says nothing of the one it held before
@@ -805,6 +810,8 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     for avant, apres, _k, pa, pb in pairs:
         out.extend(_abandoned(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], abandons.get(pa[1]),
                               abandons.get(pb[1])))
+        out.extend(_communes_moved(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2],
+                                   communes_of.get(pa[1]), communes_of.get(pb[1])))
         out.extend(_compare(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], lines.get(pa[1], []),
                             lines.get(pb[1], [])))
     # comité after comité, as the sheet is read and printed (stable: within a pair, the conventions
@@ -847,6 +854,20 @@ def _abandoned(avant: int, apres: int, acv_id: str, libelle: str | None, old: di
     return [Mouvement(avant, apres, acv_id, libelle, ACTION_ABANDONNEE if new[n][0] else ACTION_REPRISE,
                       numero=n, intitule=new[n][1] or old[n][1])
             for n in new if n in old and old[n][0] != new[n][0]]
+
+
+def _communes_moved(avant: int, apres: int, acv_id: str, libelle: str | None, old: Any, new: Any) -> list[Mouvement]:
+    """The communes an avenant added to a convention or removed from it (« Commune ajoutée : Béthune »), named
+    as typed after (before, for one removed); the same commune retyped (case, spaces) is none."""
+    if not (isinstance(old, str) and isinstance(new, str)):
+        return []
+
+    def named(communes: str) -> dict[str, str]:
+        return {" ".join(c.split()).casefold(): " ".join(c.split()) for c in communes.split(";") if c.strip()}
+
+    a, b = named(old), named(new)
+    return ([Mouvement(avant, apres, acv_id, libelle, f"{COMMUNE_AJOUTEE} : {b[k]}") for k in b if k not in a]
+            + [Mouvement(avant, apres, acv_id, libelle, f"{COMMUNE_RETIREE} : {a[k]}") for k in a if k not in b])
 
 
 def _signature(libelle: Any, communes: Any) -> tuple[str, frozenset[str]] | None:
