@@ -4856,7 +4856,7 @@ def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_ma
     assert [numero] == list(mv.loc[mv["Mouvement"] == "Action abandonnée", "N° action"])  # (shown: it may be true)
     err = capsys.readouterr().err
     assert (f"Attention : le résumé que la consolidation n° 2 a lu dans « {name} », analyse n° {aid}, n'est pas scellé "
-            "par la clé de ce poste (enregistré sur un autre poste ou sans clé, ou modifié avec un autre outil) : "
+            "par la clé de ce poste (enregistré sur un autre poste, ou modifié avec un autre outil) : "
             "l'historique reprend ses lignes de financement et la maturité de ses actions (actions abandonnées ou "
             "reprises) sans pouvoir les vérifier. Restaurez une sauvegarde du registre s'il a pu être modifié ; "
             "« acv-xl consolider » relit ce classeur.") in err, err
@@ -4868,6 +4868,13 @@ def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_ma
     _movements(reg, tmp_path / "e2.xlsx")
     n = sqlite3.connect(reg).execute("SELECT COUNT(DISTINCT analyse_id) FROM fichiers WHERE compte = 1").fetchone()[0]
     assert f"Attention : les résumés de {n} analyses (« " in (err := capsys.readouterr().err), err
+    # a summary never sealed (recorded before the seals, or without a key: said then) has nothing to check
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE analyses SET controle = NULL")
+    con.commit()
+    con.close()
+    _movements(reg, tmp_path / "e4.xlsx")
+    assert "Attention" not in capsys.readouterr().err
     # no key on this poste (the Cour des comptes reading a register sent to it): nothing to check with, none made
     monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "sans" / "cle"))
     K._cached.clear()

@@ -430,10 +430,12 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 if not good:
                     raise damaged_error(where, f"{_lignes_said(con, [aid])}, l'historique ne peut plus s'y fier")
                 restored[aid] = rows
-            elif not good and key is not None:
+            elif not good and key is not None and check is not None:
                 # lines and summary alike, yet the summary is not as sealed: both edited together, or an
                 # action's maturité in the summary alone (« Action abandonnée », which no table cross-checks)
-                # — or recorded on another poste, or without a key: which, no one can tell, so it is said
+                # — or recorded on another poste: which, no one can tell, so it is said. A summary never
+                # sealed (recorded before the seals, or without a key, said then) has nothing to check: as
+                # one of an earlier form, not said at every historique
                 unsealed.append(aid)
     _check_texts(con, where, uncompared)
     # one notice for each kind, however many analyses (a whole table edited by one UPDATE: one a file, a
@@ -518,8 +520,7 @@ def _unsealed_said(con: sqlite3.Connection, aids: list[int]) -> str:
     else:
         which = f"les résumés de {fmt_number(len(aids))} analyses ({_some(con, aids)}) ne sont pas scellés"
         s, ses, classeurs = "s", "leurs", "ces classeurs"
-    return (f"{which} par la clé de ce poste (enregistré{s} sur un autre poste ou sans clé, ou modifié{s} avec un autre "
-            f"outil) : l'historique reprend {ses} lignes de financement et la maturité de {ses} actions (actions "
+    return (f"{which} par la clé de ce poste (enregistré{s} sur un autre poste, ou modifié{s} avec un autre outil) : l'historique reprend {ses} lignes de financement et la maturité de {ses} actions (actions "
             "abandonnées ou reprises) sans pouvoir les vérifier. Restaurez une sauvegarde du registre s'il a pu être "
             f"modifié ; « acv-xl consolider » relit {classeurs}")
 
