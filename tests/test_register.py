@@ -4812,6 +4812,20 @@ def test_a_comite_label_s_date_after_its_number_or_in_words_is_read_and_a_versio
     assert partial_date_in_label("Comité du 1 er juin") == ("1 er juin", "un jour sans année")
 
 
+def test_a_comite_s_number_before_its_date_in_words_no_longer_hides_it():
+    """« Comité de pilotage n°2 du 12 mars 2027 », as a préfecture writes it: once a year of two figures was
+    read in words, « 2 du 12 » matched as a day, a word and a year — no month, so no date — and the search
+    went on after it, past « 12 mars 2027 »: the date read before was lost (« mars 2027 », a month without
+    a day, said instead), the comité ordered and the phase measured without it."""
+    from acv_xl.outputs.consolidation_result import date_of_label, partial_date_in_label
+
+    for label, day in (("Comité de pilotage n°2 du 12 mars 2027", date(2027, 3, 12)),
+                       ("Comité de pilotage n°2 du 3 mars 2027", date(2027, 3, 3)),
+                       ("Comité n°3 du 12 juin 2027", date(2027, 6, 12)), ("CE 3 du 1er juin 2027", date(2027, 6, 1)),
+                       ("Comité 2 du 15 juin 27", date(2027, 6, 15)), ("CE n° 12 du 3 juil. 2027", date(2027, 7, 3))):
+        assert date_of_label(label) == day and partial_date_in_label(label) is None, label
+
+
 @pytest.mark.parametrize("col", ["departement", "comite"])
 def test_historique_refuses_a_run_s_departement_or_comite_written_as_bytes(tmp_path, examples, capsys, col):
     """A consolidation's département rewritten as bytes (a BLOB) by another tool was left out of

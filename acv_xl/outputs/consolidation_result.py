@@ -88,7 +88,10 @@ _NOT_AFTER_FIGURES, _NOT_BEFORE_FIGURES = r"(?<!\d)(?<!\d[./-])", r"(?!\d)(?![./
 _NOT_A_VERSION = r"(?<!\d)" + "".join(rf"(?<!\b{v})" for v in ("v", "v ", r"v\.", r"v\. ", "version", "version "))
 _DAY_FIRST = re.compile(_NOT_A_VERSION + r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(?!\2\d)")
 _YEAR_FIRST = re.compile(_NOT_A_VERSION + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})(?!\d)(?!\2\d)")
-_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)? ?([a-z]+)\.? (\d{4}|\d{2})(?!\d)")
+# The month named in the pattern itself, not checked after: a number before the date (« n°2 du 12 mars 2027 »)
+# matched as « 2 du 12 », a day, no month and a year, and hid the date that follows it.
+_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)? ?(" + "|".join(sorted(_MOIS, key=len, reverse=True))
+                            + r")(?![a-z])\.? (\d{4}|\d{2})(?!\d)")
 # The forms read, as the warnings name them when a label holds no date.
 FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
                "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
@@ -123,15 +126,12 @@ def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
                 day, month, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
                 year += 2000 if len(m.group(4)) == 2 else 0
             found.append((m.start(), m.group(0), day, month, year))
-    for w in _DATE_IN_WORDS.finditer(folded):
-        if w.group(2) in _MOIS:  # (« 12 juin 2027 »; « 12 exemplaires 2027 » is none)
-            # as typed, accents kept (fold keeps a date's figures: the first of them in the label)
-            typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:\s?er)?\s*\S+?\.?\s+" + w.group(3) + r"(?!\d)",
-                              text or "")
-            year = int(w.group(3)) + (2000 if len(w.group(3)) == 2 else 0)  # « 12 juin 27 »
-            found.append((w.start(), typed.group(0) if typed else w.group(0), int(w.group(1)), _MOIS[w.group(2)],
-                          year))
-            break
+    if (w := _DATE_IN_WORDS.search(folded)) is not None:  # (« 12 juin 2027 »; « 12 exemplaires 2027 » is none)
+        # as typed, accents kept (fold keeps a date's figures: the first of them in the label)
+        typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:\s?er)?\s*\S+?\.?\s+" + w.group(3) + r"(?!\d)",
+                          text or "")
+        year = int(w.group(3)) + (2000 if len(w.group(3)) == 2 else 0)  # « 12 juin 27 »
+        found.append((w.start(), typed.group(0) if typed else w.group(0), int(w.group(1)), _MOIS[w.group(2)], year))
     if not found:
         return None
     _, typed, day, month, year = min(found)
