@@ -4826,6 +4826,22 @@ def test_a_comite_s_number_before_its_date_in_words_no_longer_hides_it():
         assert date_of_label(label) == day and partial_date_in_label(label) is None, label
 
 
+def test_an_hour_or_a_count_after_a_day_in_words_is_no_year():
+    """« CE 12 juin 14h30 » (a préfecture's label with the hour): once a year of two figures was read in
+    words, its hour became the year — the 12th of June 2014, a date invented, the comité ordered before
+    every other and each phase measured at it, where « 12 juin » without a year was said. A year of two
+    figures is read only where nothing follows it but punctuation."""
+    from acv_xl.outputs.consolidation_result import date_of_label, partial_date_in_label
+
+    for label in ("CE 12 juin 14h", "Comité du 12 juin 14h30", "Comité du 12 juin 14 h 30", "CE 12 juin 14:30",
+                  "Comité du 12 juin 25 conventions"):
+        assert date_of_label(label) is None, label
+        assert partial_date_in_label(label) == ("12 juin", "un jour sans année"), label
+    for label in ("Comité du 12 juin 27", "CE 12 juin 27 (reporté)", "CE 12 juin 27 - Arras", "CE 1er juil. 27."):
+        assert date_of_label(label) is not None and date_of_label(label).year == 2027, label
+    assert date_of_label("CE du 12 juin 2027 à 14h30") == date(2027, 6, 12)
+
+
 @pytest.mark.parametrize("col", ["departement", "comite"])
 def test_historique_refuses_a_run_s_departement_or_comite_written_as_bytes(tmp_path, examples, capsys, col):
     """A consolidation's département rewritten as bytes (a BLOB) by another tool was left out of

@@ -89,9 +89,10 @@ _NOT_A_VERSION = r"(?<!\d)" + "".join(rf"(?<!\b{v})" for v in ("v", "v ", r"v\."
 _DAY_FIRST = re.compile(_NOT_A_VERSION + r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(?!\2\d)")
 _YEAR_FIRST = re.compile(_NOT_A_VERSION + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})(?!\d)(?!\2\d)")
 # The month named in the pattern itself, not checked after: a number before the date (« n°2 du 12 mars 2027 »)
-# matched as « 2 du 12 », a day, no month and a year, and hid the date that follows it.
+# matched as « 2 du 12 », a day, no month and a year, and hid the date that follows it. A year of two figures
+# only where nothing follows it but punctuation: « 12 juin 14h30 », « 12 juin 25 conventions » hold no year.
 _DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)? ?(" + "|".join(sorted(_MOIS, key=len, reverse=True))
-                            + r")(?![a-z])\.? (\d{4}|\d{2})(?!\d)")
+                            + r")(?![a-z])\.? (\d{4}(?!\d)|\d{2}(?![\d:]|\s*[a-z0-9]))")
 # The forms read, as the warnings name them when a label holds no date.
 FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
                "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
