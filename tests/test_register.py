@@ -4885,19 +4885,24 @@ def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_ma
     mv = _movements(reg, tmp_path / "e.xlsx")
     assert [numero] == list(mv.loc[mv["Mouvement"] == "Action abandonnée", "N° action"])  # (shown: it may be true)
     err = capsys.readouterr().err
-    assert (f"Attention : le résumé que la consolidation n° 2 a lu dans « {name} », analyse n° {aid}, n'est pas scellé "
-            "par la clé de ce poste (enregistré sur un autre poste, ou modifié avec un autre outil) : "
-            "l'historique reprend ses lignes de financement et la maturité de ses actions (actions abandonnées ou "
-            "reprises) sans pouvoir les vérifier. Restaurez une sauvegarde du registre s'il a pu être modifié ; "
-            "« acv-xl consolider » relit ce classeur.") in err, err
+    assert (f"Attention : le résumé que la consolidation n° 2 a lu dans « {name} », analyse n° {aid}, n'est plus celui "
+            "que ce poste a scellé : la table « analyses » a été modifiée avec un autre outil. L'historique reprend ses "
+            "lignes de financement et la maturité de ses actions (actions abandonnées ou reprises) sans pouvoir les "
+            "vérifier. Restaurez une sauvegarde du registre ; « acv-xl consolider » relit ce classeur.") in err, err
     assert err.count("Attention") == 1, err
-    # another poste's key: none of the register's summaries is covered, one notice counts them
+    # its seal cleared (« never sealed »), in a consolidation recorded here: said alike
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE analyses SET resume = ?, controle = NULL WHERE id = ?", (resume, aid))
+    con.commit()
+    con.close()
+    _movements(reg, tmp_path / "e1.xlsx")
+    assert "n'est plus celui que ce poste a scellé" in (err := capsys.readouterr().err), err
+    # another poste's key: none of the register's summaries is covered, none can be told edited (below)
     monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-autre"))
     K._cached.clear()
     (tmp_path / "cle-autre").write_text("00" * 32 + "\n", encoding="ascii")
     _movements(reg, tmp_path / "e2.xlsx")
-    n = sqlite3.connect(reg).execute("SELECT COUNT(DISTINCT analyse_id) FROM fichiers WHERE compte = 1").fetchone()[0]
-    assert f"Attention : les résumés de {n} analyses (« " in (err := capsys.readouterr().err), err
+    assert "Attention" not in capsys.readouterr().err
     # a summary never sealed (recorded before the seals, or without a key: said then) has nothing to check
     con = sqlite3.connect(reg)
     con.execute("UPDATE analyses SET controle = NULL")
@@ -4910,6 +4915,53 @@ def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_ma
     K._cached.clear()
     _movements(reg, tmp_path / "e3.xlsx")
     assert "Attention" not in capsys.readouterr().err and not (tmp_path / "sans").exists()
+
+
+def test_historique_of_a_register_shared_or_moved_says_no_summary_unsealed(tmp_path, examples, capsys, monkeypatch):
+    """Two référents sharing a register (each records and reuses the summaries of their own key), or a
+    register moved to a new poste: every historique said « Attention : les résumés de N analyses ne sont pas
+    scellés… Restaurez une sauvegarde » of the other key's consolidations — at every run, for ever (consolider
+    reads those workbooks again, but the past consolidations keep their seals). A consolidation seals all its
+    summaries with one key: one recorded here whose summary no longer matches is said, the others' are not."""
+    from acv_xl.history import register_key as K
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = examples["paths"][0].name
+
+    def as_user(user: str) -> None:
+        monkeypatch.setenv(K.KEY_ENV, str(tmp_path / f"cle-{user}"))
+        K._cached.clear()
+
+    for k, user in enumerate(("a", "b", "a", "b"), start=1):  # each in turn: the first run of b reads every workbook
+        as_user(user)
+        conv = examples["convs"][name].model_copy(deep=True)
+        conv.financements[0] = _line(conv.financements[0], montant=conv.financements[0].montant + k)
+        _write(conv, folder / name)
+        _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1")
+    as_user("c")  # a new poste, the register copied there: nothing recorded with its key yet
+    for user in ("a", "b", "c"):
+        as_user(user)
+        capsys.readouterr()
+        _movements(reg, tmp_path / f"e-{user}.xlsx")
+        assert "Attention" not in (err := capsys.readouterr().err), (user, err)
+    # an action set « Abandonnée » by hand in a summary of b's last consolidation: b is told, a cannot be
+    con = sqlite3.connect(reg)
+    aid, resume = con.execute("SELECT a.id, a.resume FROM analyses a JOIN fichiers f ON f.analyse_id = a.id "
+                              "WHERE f.consolidation_id = 4 AND f.chemin = ?", (name,)).fetchone()
+    data = json.loads(resume)
+    k = next(i for i, a in enumerate(data["actions"]) if a[4] != "Abandonnée")
+    data["actions"][k][4] = "Abandonnée"
+    con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (json.dumps(data, ensure_ascii=False), aid))
+    con.commit()
+    con.close()
+    as_user("b")
+    _movements(reg, tmp_path / "e-b2.xlsx")
+    assert (f"Attention : le résumé que la consolidation n° 4 a lu dans « {name} », analyse n° {aid}, n'est plus "
+            "celui que ce poste a scellé") in (err := capsys.readouterr().err), err
+    as_user("a")
+    _movements(reg, tmp_path / "e-a2.xlsx")
+    assert "Attention" not in capsys.readouterr().err
 
 
 def test_a_register_held_by_an_sqlite_tool_s_unwritten_changes_says_so(tmp_path, examples, monkeypatch, capsys):

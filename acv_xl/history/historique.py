@@ -387,7 +387,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
     restored: dict[int, list[tuple]] = {}
-    unsealed: list[int] = []  # the analyses whose summary, though it matches its lines, is not sealed by this key
+    sealed_here: set[int] = set()  # the analyses whose summary this user's key seals
+    unsealed: list[int] = []  # and those whose summary, though it matches its lines, it does not
     key: bytes | None | bool = False  # this user's key, once read
     unchecked: list[int] = []  # the analyses whose summary no longer reads: their lines taken unchecked
     uncompared: list[int] = []  # and those of a summary of an earlier form: their lines taken as they are too
@@ -426,17 +427,20 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 key = key_path() is not None and key_path().is_file() and block_key() or None
             good = key is not None and type(check) is int and analysis_seal(
                 key, sha, regles, until, resume.encode("utf-8") if isinstance(resume, str) else resume) == check
+            if good:
+                sealed_here.add(aid)
             if found.get(aid, []) != rows:
                 if not good:
                     raise damaged_error(where, f"{_lignes_said(con, [aid])}, l'historique ne peut plus s'y fier")
                 restored[aid] = rows
-            elif not good and key is not None and check is not None:
-                # lines and summary alike, yet the summary is not as sealed: both edited together, or an
-                # action's maturité in the summary alone (« Action abandonnée », which no table cross-checks)
-                # — or recorded on another poste: which, no one can tell, so it is said. A summary never
-                # sealed (recorded before the seals, or without a key, said then) has nothing to check: as
-                # one of an earlier form, not said at every historique
+            elif not good and key is not None:
+                # lines and summary alike, yet the summary is not as sealed here: both edited together, an
+                # action's maturité in the summary alone (« Action abandonnée », which no table cross-checks),
+                # or its seal cleared — or recorded on another poste, or never sealed (before the seals,
+                # without a key): which, its seal alone cannot tell (below)
                 unsealed.append(aid)
+    if unsealed:
+        unsealed = _edited_here(con, unsealed, sealed_here)
     _check_texts(con, where, uncompared)
     # one notice for each kind, however many analyses (a whole table edited by one UPDATE: one a file, a
     # paragraph each, hundreds of them)
@@ -510,19 +514,41 @@ def _resumes_said(con: sqlite3.Connection, aids: list[int]) -> str:
     return _edited_said(con, aids, "analyses", ("le résumé", "lu"), ("les résumés", "lus"))
 
 
+def _edited_here(con: sqlite3.Connection, aids: list[int], sealed_here: set[int]) -> list[int]:
+    """Of these analyses, whose summary this user's key does not seal, those of a consolidation recorded with
+    it. A consolidation reuses only the summaries its user's key seals and seals those it records: all of
+    its summaries are sealed by one key, or none. One of them that this key seals, and the consolidation
+    was recorded here: its other summaries not sealed so were edited since. None, and it was recorded on
+    another poste (a colleague sharing the register, the poste before this one) or without a key (before
+    the seals): nothing tells an edit apart, and a notice at every historique that nothing silences would
+    be a false alarm — unsaid, as on a poste without a key."""
+    if not sealed_here:
+        return []
+    here: set[int] = set()  # the consolidations recorded with this key
+    runs: dict[int, list[int]] = defaultdict(list)  # analysis → the consolidations that counted it
+    for cid, aid in con.execute(f"SELECT DISTINCT consolidation_id, analyse_id FROM fichiers WHERE compte = 1 AND "
+                                f"{_KEPT} AND analyse_id IS NOT NULL"):
+        if aid in sealed_here:
+            here.add(cid)
+        runs[aid].append(cid)
+    return [aid for aid in aids if any(cid in here for cid in runs[aid])]
+
+
 def _unsealed_said(con: sqlite3.Connection, aids: list[int]) -> str:
-    """The summaries of these analyses not sealed by this user's key, though their lines match them."""
+    """The summaries of these analyses, recorded on this poste, no longer as it sealed them, though their lines
+    match them."""
     if len(aids) == 1:
         chemin, cid = _first_file(con, aids[0])
         which = (f"le résumé que la consolidation n° {cid} a lu dans « {file_text(chemin)} », analyse n° {aids[0]}, "
-                 "n'est pas scellé")
-        s, ses, classeurs = "", "ses", "ce classeur"
+                 "n'est plus celui que ce poste a scellé")
+        ses, classeurs = "ses", "ce classeur"
     else:
-        which = f"les résumés de {fmt_number(len(aids))} analyses ({_some(con, aids)}) ne sont pas scellés"
-        s, ses, classeurs = "s", "leurs", "ces classeurs"
-    return (f"{which} par la clé de ce poste (enregistré{s} sur un autre poste, ou modifié{s} avec un autre outil) : l'historique reprend {ses} lignes de financement et la maturité de {ses} actions (actions "
-            "abandonnées ou reprises) sans pouvoir les vérifier. Restaurez une sauvegarde du registre s'il a pu être "
-            f"modifié ; « acv-xl consolider » relit {classeurs}")
+        which = (f"les résumés de {fmt_number(len(aids))} analyses ({_some(con, aids)}) ne sont plus ceux que ce poste "
+                 "a scellés")
+        ses, classeurs = "leurs", "ces classeurs"
+    return (f"{which} : la table « analyses » a été modifiée avec un autre outil. L'historique reprend {ses} lignes "
+            f"de financement et la maturité de {ses} actions (actions abandonnées ou reprises) sans pouvoir les "
+            f"vérifier. Restaurez une sauvegarde du registre ; « acv-xl consolider » relit {classeurs}")
 
 
 def _some(con: sqlite3.Connection, aids: list[int]) -> str:
