@@ -4964,6 +4964,26 @@ def test_historique_of_a_register_shared_or_moved_says_no_summary_unsealed(tmp_p
     assert "Attention" not in capsys.readouterr().err
 
 
+def test_historique_of_a_summary_s_last_day_rewritten_as_bytes_says_it_not_an_internal_error(tmp_path, examples,
+                                                                                               capsys):
+    """`valable_jusqu_au` rewritten as bytes (a BLOB) by another tool: once every summary's seal was checked,
+    historique stopped with « erreur interne inattendue (TypeError…) » on any such register — the seal cannot
+    be computed over bytes (consolider, `lookup_all`, leaves such a summary unused). Now that summary is not
+    sealed as recorded: said, its lines matching; the register refused, its lines edited too."""
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE analyses SET valable_jusqu_au = X'00' WHERE id = 1")
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    err = capsys.readouterr().err
+    assert "erreur interne" not in err and "analyse n° 1, n'est plus celui que ce poste a scellé" in err, err
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE lignes SET montant = montant + 1 WHERE analyse_id = 1")
+    con.commit()
+    con.close()
+    assert _run("historique", reg, "-o", tmp_path / "e2.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "erreur interne" not in err and "l'historique ne peut plus s'y fier" in err, err
+
+
 def test_a_register_held_by_an_sqlite_tool_s_unwritten_changes_says_so(tmp_path, examples, monkeypatch, capsys):
     """An SQLite tool with changes not yet written (DB Browser for SQLite holds the register's lock until
     « Write Changes »): consolider said « occupé par une autre consolidation », and the référent looked for a

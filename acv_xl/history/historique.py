@@ -425,7 +425,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
             sha, regles, until, check, resume = sealing[aid]
             if key is False:  # read once; never created by historique (on a poste without one, nothing to check)
                 key = key_path() is not None and key_path().is_file() and block_key() or None
-            good = key is not None and type(check) is int and analysis_seal(
+            # (a last day rewritten as bytes is not as sealed: the seal covers a text, as `lookup_all` reads it)
+            good = key is not None and type(check) is int and (until is None or type(until) is str) and analysis_seal(
                 key, sha, regles, until, resume.encode("utf-8") if isinstance(resume, str) else resume) == check
             if good:
                 sealed_here.add(aid)
