@@ -4842,6 +4842,18 @@ def test_an_hour_or_a_count_after_a_day_in_words_is_no_year():
     assert date_of_label("CE du 12 juin 2027 à 14h30") == date(2027, 6, 12)
 
 
+def test_a_date_with_slashes_after_a_v_or_version_is_read_as_before():
+    """« Comité version 12/06/2027 », « Comité révisé v 12/06/2027 »: read before, lost once a date in figures
+    was never read after a version's « v » or « version » — a version is numbered with dots or dashes
+    (« v1.2.2027 », « v2027-06-12 », still no dates), never with slashes."""
+    from acv_xl.outputs.consolidation_result import date_of_label
+
+    for label in ("CE version 12/06/2027", "Comité révisé v 12/06/2027", "Comité v. 12/06/27"):
+        assert date_of_label(label) == date(2027, 6, 12), label
+    for label in ("v1.2.2027", "CE v2027-06-12", "version 1-2-2027"):
+        assert date_of_label(label) is None, label
+
+
 @pytest.mark.parametrize("col", ["departement", "comite"])
 def test_historique_refuses_a_run_s_departement_or_comite_written_as_bytes(tmp_path, examples, capsys, col):
     """A consolidation's département rewritten as bytes (a BLOB) by another tool was left out of
