@@ -5050,3 +5050,26 @@ def test_a_commune_added_or_removed_by_an_avenant_is_a_movement(tmp_path, exampl
         [acv_id, "Commune ajoutée : Nouvelle-Commune"], [acv_id, f"Commune retirée : {first.commune.upper()}"]]
     assert rows["Écart (€)"].isna().all() and rows["Financeur"].isna().all()
     assert len(mv) == 2  # nothing else moved
+
+
+def test_a_commune_retyped_without_its_accents_is_no_movement(tmp_path, examples):
+    """« Béthune » typed « BETHUNE », « Bruay-la-Buissière » corrected from « Bruay-la-Buissiere » (a name put
+    right between two comités, its code INSEE unchanged): historique showed « Commune ajoutée : BETHUNE » and
+    « Commune retirée : Béthune », an avenant no one signed. A commune is matched as the rules match names,
+    apart from case, spaces and accents."""
+    from acv_xl.contract.model import Commune
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = "bethune-bruay.xlsx"
+    conv = examples["convs"][name].model_copy(deep=True)
+    assert [c.commune for c in conv.communes] == ["Béthune", "Bruay-la-Buissière"]
+    conv.communes[1] = build_row(Commune, {**conv.communes[1].raw, "commune": "Bruay-la-Buissiere"})
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    conv.communes[0] = build_row(Commune, {**conv.communes[0].raw, "commune": "BETHUNE"})
+    conv.communes[1] = build_row(Commune, {**conv.communes[1].raw, "commune": "Bruay-la-Buissière"})
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    assert not mv["Mouvement"].str.startswith("Commune ").any(), mv["Mouvement"].tolist()

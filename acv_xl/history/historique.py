@@ -47,7 +47,7 @@ from typing import Any
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_euros, fmt_number
+from acv_xl.contract.values import fmt_euros, fmt_number, fold
 from acv_xl.history.register import (LIGNES_COLUMNS, Register, damaged_error, empty_error, sqlite_why,
                                      stored_actions, stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
@@ -886,12 +886,13 @@ def _abandoned(avant: int, apres: int, acv_id: str, libelle: str | None, old: di
 
 def _communes_moved(avant: int, apres: int, acv_id: str, libelle: str | None, old: Any, new: Any) -> list[Mouvement]:
     """The communes an avenant added to a convention or removed from it (« Commune ajoutée : Béthune »), named
-    as typed after (before, for one removed); the same commune retyped (case, spaces) is none."""
+    as typed after (before, for one removed); the same commune retyped (case, spaces, accents: « BETHUNE », a
+    name put right between two comités, its code INSEE the same) is none."""
     if not (isinstance(old, str) and isinstance(new, str)):
         return []
 
     def named(communes: str) -> dict[str, str]:
-        return {" ".join(c.split()).casefold(): " ".join(c.split()) for c in communes.split(";") if c.strip()}
+        return {fold(c): " ".join(c.split()) for c in communes.split(";") if c.strip()}
 
     a, b = named(old), named(new)
     return ([Mouvement(avant, apres, acv_id, libelle, f"{COMMUNE_AJOUTEE} : {b[k]}") for k in b if k not in a]
