@@ -919,6 +919,11 @@ def test_historique_of_one_departement_of_a_region_s_register(tmp_path, examples
     assert sorted(data["par_convention"]) == ["ACV990", "ACV991"]
     assert all(x["consolidation"] in (2, 4) for xs in data["par_financeur"].values() for x in xs)
     assert _table(tmp_path / "e59.xlsx", "Consolidations")["N°"].tolist() == [2, 4]
+    # the printed workbook says it too, on every sheet (its subtitle is each page's header): read alone, a
+    # page passed for the whole register's
+    for ws in openpyxl.load_workbook(tmp_path / "e59.xlsx"):
+        assert " — département 59 — 2 consolidations sur les 4 du registre « registre.sqlite » — " in ws["A2"].value, (
+            ws.title, ws["A2"].value)
     # without it, the whole register as before: the 62's conventions come and go — and the option is said
     assert "Convention retirée" in set(_movements(reg, tmp_path / "e.xlsx")["Mouvement"])
     assert ("(colonne « Changement de périmètre » des feuilles Mouvements et Mouvements par financeur) ; le registre "
@@ -4785,3 +4790,286 @@ def test_the_register_given_as_an_output_is_named_and_left_as_it_was(tmp_path, e
         assert (f"acv-xl : le registre « {reg} » est aussi donné comme fichier de sortie ({option}) : donnez à la "
                 "sortie un autre nom ; rien n'est écrit, le registre est laissé tel quel.") in err, err
     assert reg.read_bytes() == before and not (tmp_path / "c2.xlsx").exists()
+
+
+def test_a_comite_label_s_date_after_its_number_or_in_words_is_read_and_a_version_is_not():
+    """« 1 er juin 2027 » (a space in « 1er »), « 12 juin 27 » and a comité's number joined to its date by a
+    dash (« CE n°3-12/06/2027 », as a préfecture writes it) were read as no date, and the phase measured at
+    each convention's next comité; « v1.2.2027 », a version, was read as the 1st of February. A run of
+    figures joined by the date's own separator is still no date."""
+    from acv_xl.outputs.consolidation_result import date_of_label, partial_date_in_label
+
+    for label, day in (("Comité du 1 er juin 2027", date(2027, 6, 1)), ("CE du 1 er décembre 2027", date(2027, 12, 1)),
+                       ("Comité du 12 juin 27", date(2027, 6, 12)), ("CE n°3-12/06/2027", date(2027, 6, 12)),
+                       ("Comité n°3-12/06/2027", date(2027, 6, 12)), ("CE n°3 - 12/06/2027", date(2027, 6, 12)),
+                       ("CE n°3-12.06.27", date(2027, 6, 12)), ("CE 12/06/2027-2", date(2027, 6, 12)),
+                       ("CE du 1.2.2027", date(2027, 2, 1)), ("Comité n°3 v2 12/06/2027", date(2027, 6, 12)),
+                       ("Comité v1.2.2027 du 12/06/2027", date(2027, 6, 12))):
+        assert date_of_label(label) == day, label
+    for label in ("v1.2.2027", "Comité V1.2.2027", "CE (v. 1.2.2027)", "version 1.2.2027", "CE v2027-06-12",
+                  "1.12.06.2027", "CE 3-12-06-2027", "12/06/2027/3"):
+        assert date_of_label(label) is None and partial_date_in_label(label) is None, label
+    assert partial_date_in_label("Comité du 1 er juin") == ("1 er juin", "un jour sans année")
+
+
+def test_a_comite_s_number_before_its_date_in_words_no_longer_hides_it():
+    """« Comité de pilotage n°2 du 12 mars 2027 », as a préfecture writes it: once a year of two figures was
+    read in words, « 2 du 12 » matched as a day, a word and a year — no month, so no date — and the search
+    went on after it, past « 12 mars 2027 »: the date read before was lost (« mars 2027 », a month without
+    a day, said instead), the comité ordered and the phase measured without it."""
+    from acv_xl.outputs.consolidation_result import date_of_label, partial_date_in_label
+
+    for label, day in (("Comité de pilotage n°2 du 12 mars 2027", date(2027, 3, 12)),
+                       ("Comité de pilotage n°2 du 3 mars 2027", date(2027, 3, 3)),
+                       ("Comité n°3 du 12 juin 2027", date(2027, 6, 12)), ("CE 3 du 1er juin 2027", date(2027, 6, 1)),
+                       ("Comité 2 du 15 juin 27", date(2027, 6, 15)), ("CE n° 12 du 3 juil. 2027", date(2027, 7, 3))):
+        assert date_of_label(label) == day and partial_date_in_label(label) is None, label
+
+
+def test_an_hour_or_a_count_after_a_day_in_words_is_no_year():
+    """« CE 12 juin 14h30 » (a préfecture's label with the hour): once a year of two figures was read in
+    words, its hour became the year — the 12th of June 2014, a date invented, the comité ordered before
+    every other and each phase measured at it, where « 12 juin » without a year was said. A year of two
+    figures is read only where nothing follows it but punctuation."""
+    from acv_xl.outputs.consolidation_result import date_of_label, partial_date_in_label
+
+    for label in ("CE 12 juin 14h", "Comité du 12 juin 14h30", "Comité du 12 juin 14 h 30", "CE 12 juin 14:30",
+                  "Comité du 12 juin 25 conventions"):
+        assert date_of_label(label) is None, label
+        assert partial_date_in_label(label) == ("12 juin", "un jour sans année"), label
+    for label in ("Comité du 12 juin 27", "CE 12 juin 27 (reporté)", "CE 12 juin 27 - Arras", "CE 1er juil. 27."):
+        assert date_of_label(label) is not None and date_of_label(label).year == 2027, label
+    assert date_of_label("CE du 12 juin 2027 à 14h30") == date(2027, 6, 12)
+
+
+def test_a_date_with_slashes_after_a_v_or_version_is_read_as_before():
+    """« Comité version 12/06/2027 », « Comité révisé v 12/06/2027 »: read before, lost once a date in figures
+    was never read after a version's « v » or « version » — a version is numbered with dots or dashes
+    (« v1.2.2027 », « v2027-06-12 », still no dates), never with slashes."""
+    from acv_xl.outputs.consolidation_result import date_of_label
+
+    for label in ("CE version 12/06/2027", "Comité révisé v 12/06/2027", "Comité v. 12/06/27"):
+        assert date_of_label(label) == date(2027, 6, 12), label
+    for label in ("v1.2.2027", "CE v2027-06-12", "version 1-2-2027"):
+        assert date_of_label(label) is None, label
+
+
+@pytest.mark.parametrize("col", ["departement", "comite"])
+def test_historique_refuses_a_run_s_departement_or_comite_written_as_bytes(tmp_path, examples, capsys, col):
+    """A consolidation's département rewritten as bytes (a BLOB) by another tool was left out of
+    `historique --departement 62` without a word (and shown « tous » without the option); its comité so
+    written was shown as an unnamed « Consolidation du … ». Refused as the other columns edited by hand,
+    the register untouched."""
+    err = _refused_by_historique(tmp_path, examples, capsys,
+                                 f"UPDATE consolidations SET {col} = CAST('62' AS BLOB)")
+    assert (f"est inutilisable (la colonne « {col} » de la table « consolidations » contient autre chose qu'un texte "
+            "pour la consolidation n° 1 : elle a été modifiée avec un autre outil, l'historique ne peut plus s'y "
+            "fier) : il n'a été ni modifié ni recréé.") in err, err
+
+
+def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_match(tmp_path, examples, capsys,
+                                                                                 monkeypatch):
+    """An action's maturité set « Abandonnée » by hand in a summary (`analyses.resume`), or a summary edited
+    together with its lines: the seals were checked only where the lines differed, so historique showed an
+    « Action abandonnée » no workbook said, without a word. Every summary compared is now checked under this
+    user's key: one it does not cover is said (edited, or recorded on another poste: no one can tell), the
+    file and the consolidation named; without a key on this poste nothing can be checked, and none is made."""
+    from acv_xl.history import register_key as K
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = examples["paths"][0].name
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    conv = examples["convs"][name].model_copy(deep=True)
+    conv.financements[0] = _line(conv.financements[0], montant=conv.financements[0].montant + 1)
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    aid, resume = con.execute("SELECT a.id, a.resume FROM analyses a JOIN fichiers f ON f.analyse_id = a.id "
+                              "WHERE f.consolidation_id = 2 AND f.chemin = ?", (name,)).fetchone()
+    data = json.loads(resume)
+    k = next(i for i, a in enumerate(data["actions"]) if a[4] != "Abandonnée")
+    numero, data["actions"][k][4] = data["actions"][k][0], "Abandonnée"
+    con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (json.dumps(data, ensure_ascii=False), aid))
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    assert [numero] == list(mv.loc[mv["Mouvement"] == "Action abandonnée", "N° action"])  # (shown: it may be true)
+    err = capsys.readouterr().err
+    assert (f"Attention : le résumé que la consolidation n° 2 a lu dans « {name} », analyse n° {aid}, n'est plus celui "
+            "que ce poste a scellé : la table « analyses » a été modifiée avec un autre outil. L'historique reprend ses "
+            "lignes de financement et la maturité de ses actions (actions abandonnées ou reprises) sans pouvoir les "
+            "vérifier. Restaurez une sauvegarde du registre ; « acv-xl consolider » relit ce classeur.") in err, err
+    assert err.count("Attention") == 1, err
+    # its seal cleared (« never sealed »), in a consolidation recorded here: said alike
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE analyses SET resume = ?, controle = NULL WHERE id = ?", (resume, aid))
+    con.commit()
+    con.close()
+    _movements(reg, tmp_path / "e1.xlsx")
+    assert "n'est plus celui que ce poste a scellé" in (err := capsys.readouterr().err), err
+    # another poste's key: none of the register's summaries is covered, none can be told edited (below)
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "cle-autre"))
+    K._cached.clear()
+    (tmp_path / "cle-autre").write_text("00" * 32 + "\n", encoding="ascii")
+    _movements(reg, tmp_path / "e2.xlsx")
+    assert "Attention" not in capsys.readouterr().err
+    # a summary never sealed (recorded before the seals, or without a key: said then) has nothing to check
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE analyses SET controle = NULL")
+    con.commit()
+    con.close()
+    _movements(reg, tmp_path / "e4.xlsx")
+    assert "Attention" not in capsys.readouterr().err
+    # no key on this poste (the Cour des comptes reading a register sent to it): nothing to check with, none made
+    monkeypatch.setenv(K.KEY_ENV, str(tmp_path / "sans" / "cle"))
+    K._cached.clear()
+    _movements(reg, tmp_path / "e3.xlsx")
+    assert "Attention" not in capsys.readouterr().err and not (tmp_path / "sans").exists()
+
+
+def test_historique_of_a_register_shared_or_moved_says_no_summary_unsealed(tmp_path, examples, capsys, monkeypatch):
+    """Two référents sharing a register (each records and reuses the summaries of their own key), or a
+    register moved to a new poste: every historique said « Attention : les résumés de N analyses ne sont pas
+    scellés… Restaurez une sauvegarde » of the other key's consolidations — at every run, for ever (consolider
+    reads those workbooks again, but the past consolidations keep their seals). A consolidation seals all its
+    summaries with one key: one recorded here whose summary no longer matches is said, the others' are not."""
+    from acv_xl.history import register_key as K
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = examples["paths"][0].name
+
+    def as_user(user: str) -> None:
+        monkeypatch.setenv(K.KEY_ENV, str(tmp_path / f"cle-{user}"))
+        K._cached.clear()
+
+    for k, user in enumerate(("a", "b", "a", "b"), start=1):  # each in turn: the first run of b reads every workbook
+        as_user(user)
+        conv = examples["convs"][name].model_copy(deep=True)
+        conv.financements[0] = _line(conv.financements[0], montant=conv.financements[0].montant + k)
+        _write(conv, folder / name)
+        _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1")
+    as_user("c")  # a new poste, the register copied there: nothing recorded with its key yet
+    for user in ("a", "b", "c"):
+        as_user(user)
+        capsys.readouterr()
+        _movements(reg, tmp_path / f"e-{user}.xlsx")
+        assert "Attention" not in (err := capsys.readouterr().err), (user, err)
+    # an action set « Abandonnée » by hand in a summary of b's last consolidation: b is told, a cannot be
+    con = sqlite3.connect(reg)
+    aid, resume = con.execute("SELECT a.id, a.resume FROM analyses a JOIN fichiers f ON f.analyse_id = a.id "
+                              "WHERE f.consolidation_id = 4 AND f.chemin = ?", (name,)).fetchone()
+    data = json.loads(resume)
+    k = next(i for i, a in enumerate(data["actions"]) if a[4] != "Abandonnée")
+    data["actions"][k][4] = "Abandonnée"
+    con.execute("UPDATE analyses SET resume = ? WHERE id = ?", (json.dumps(data, ensure_ascii=False), aid))
+    con.commit()
+    con.close()
+    as_user("b")
+    _movements(reg, tmp_path / "e-b2.xlsx")
+    assert (f"Attention : le résumé que la consolidation n° 4 a lu dans « {name} », analyse n° {aid}, n'est plus "
+            "celui que ce poste a scellé") in (err := capsys.readouterr().err), err
+    as_user("a")
+    _movements(reg, tmp_path / "e-a2.xlsx")
+    assert "Attention" not in capsys.readouterr().err
+
+
+def test_historique_of_a_summary_s_last_day_rewritten_as_bytes_says_it_not_an_internal_error(tmp_path, examples,
+                                                                                               capsys):
+    """`valable_jusqu_au` rewritten as bytes (a BLOB) by another tool: once every summary's seal was checked,
+    historique stopped with « erreur interne inattendue (TypeError…) » on any such register — the seal cannot
+    be computed over bytes (consolider, `lookup_all`, leaves such a summary unused). Now that summary is not
+    sealed as recorded: said, its lines matching; the register refused, its lines edited too."""
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE analyses SET valable_jusqu_au = X'00' WHERE id = 1")
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    err = capsys.readouterr().err
+    assert "erreur interne" not in err and "analyse n° 1, n'est plus celui que ce poste a scellé" in err, err
+    con = sqlite3.connect(reg)
+    con.execute("UPDATE lignes SET montant = montant + 1 WHERE analyse_id = 1")
+    con.commit()
+    con.close()
+    assert _run("historique", reg, "-o", tmp_path / "e2.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "erreur interne" not in err and "l'historique ne peut plus s'y fier" in err, err
+
+
+def test_a_register_held_by_an_sqlite_tool_s_unwritten_changes_says_so(tmp_path, examples, monkeypatch, capsys):
+    """An SQLite tool with changes not yet written (DB Browser for SQLite holds the register's lock until
+    « Write Changes »): consolider said « occupé par une autre consolidation », and the référent looked for a
+    colleague's run. SQLite names neither writer: both are said, with what to do with the tool (historique,
+    which only reads, is not held by such a lock)."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    assert _run("consolider", folder, "-o", tmp_path / "a.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    before = _dump(reg)
+    monkeypatch.setattr(R, "ATTENTE", 0.3)
+    tool = sqlite3.connect(reg, isolation_level=None)
+    tool.execute("BEGIN")
+    tool.execute("UPDATE consolidations SET comite = 'Comité du 12/06/2026'")  # edited, not yet written
+    capsys.readouterr()
+    try:
+        assert _run("consolider", folder, "-o", tmp_path / "b.xlsx", "--registre", reg, "--jobs", "1") == 2
+        said = capsys.readouterr().err
+        assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 0
+    finally:
+        tool.execute("ROLLBACK")
+        tool.close()
+    assert (f"le registre « {reg} » est occupé par une autre consolidation depuis plus de 0 s, ou par un outil "
+            "SQLite qui le modifie : attendez la fin de cette consolidation, ou enregistrez ou annulez les "
+            "modifications en cours dans l'outil SQLite et fermez-le. Le classeur consolidé est écrit, mais cette "
+            "consolidation n'est pas enregistrée : relancez-la ensuite.") in said, said
+    assert _dump(reg) == before
+
+
+def test_a_commune_added_or_removed_by_an_avenant_is_a_movement(tmp_path, examples):
+    """An avenant that adds a commune to a convention, then one that removes one: historique showed no
+    movement at all (the financing unchanged), though the convention's perimeter is what the comité
+    signs. A row of its own, naming the commune, without amount; the same commune retyped is none."""
+    from acv_xl.contract.model import Commune
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = examples["paths"][0].name
+    conv = examples["convs"][name].model_copy(deep=True)
+    first = conv.communes[0]
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    conv.communes.append(build_row(Commune, {**first.raw, "code_insee": "62999", "commune": "Nouvelle-Commune"}))
+    conv.communes[0] = build_row(Commune, {**first.raw, "commune": f"  {first.commune.upper()} "})  # retyped only
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    conv.communes.pop(0)
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c3.xlsx", "--registre", reg, "--jobs", "1")
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    rows = mv[mv["Mouvement"].str.startswith("Commune ")]
+    acv_id = conv.value("acv_id")
+    assert rows[["Identifiant ACV", "Mouvement"]].values.tolist() == [
+        [acv_id, "Commune ajoutée : Nouvelle-Commune"], [acv_id, f"Commune retirée : {first.commune.upper()}"]]
+    assert rows["Écart (€)"].isna().all() and rows["Financeur"].isna().all()
+    assert len(mv) == 2  # nothing else moved
+
+
+def test_a_commune_retyped_without_its_accents_is_no_movement(tmp_path, examples):
+    """« Béthune » typed « BETHUNE », « Bruay-la-Buissière » corrected from « Bruay-la-Buissiere » (a name put
+    right between two comités, its code INSEE unchanged): historique showed « Commune ajoutée : BETHUNE » and
+    « Commune retirée : Béthune », an avenant no one signed. A commune is matched as the rules match names,
+    apart from case, spaces and accents."""
+    from acv_xl.contract.model import Commune
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    name = "bethune-bruay.xlsx"
+    conv = examples["convs"][name].model_copy(deep=True)
+    assert [c.commune for c in conv.communes] == ["Béthune", "Bruay-la-Buissière"]
+    conv.communes[1] = build_row(Commune, {**conv.communes[1].raw, "commune": "Bruay-la-Buissiere"})
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
+    conv.communes[0] = build_row(Commune, {**conv.communes[0].raw, "commune": "BETHUNE"})
+    conv.communes[1] = build_row(Commune, {**conv.communes[1].raw, "commune": "Bruay-la-Buissière"})
+    _write(conv, folder / name)
+    _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
+    mv = _movements(reg, tmp_path / "e.xlsx")
+    assert not mv["Mouvement"].str.startswith("Commune ").any(), mv["Mouvement"].tolist()

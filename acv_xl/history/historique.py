@@ -47,7 +47,7 @@ from typing import Any
 from acv_xl.checks.rules.consolidation import CODE_INCONNU, financeur_groupe, norm_departement, norm_id
 from acv_xl.checks.validate import ETAT_JAMAIS
 from acv_xl.contract import layout
-from acv_xl.contract.values import fmt_euros, fmt_number
+from acv_xl.contract.values import fmt_euros, fmt_number, fold
 from acv_xl.history.register import (LIGNES_COLUMNS, Register, damaged_error, empty_error, sqlite_why,
                                      stored_actions, stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
@@ -83,6 +83,9 @@ ACTION_MODIFIEE = "Action modifiée"
 # stay counted until refused, ACT-13), so a row of its own, without amount — as the avenant's annex says it
 ACTION_ABANDONNEE = "Action abandonnée"
 ACTION_REPRISE = "Action reprise (n'est plus abandonnée)"
+# a commune added to or removed from a convention by an avenant (its « Projet » sheet): no amount, named
+COMMUNE_AJOUTEE = "Commune ajoutée"
+COMMUNE_RETIREE = "Commune retirée"
 DISPOSITIF_MODIFIE = "Dispositif modifié"  # another dispositif (what FIN-21 asks), likewise
 NATURE_MODIFIEE = "Nature modifiée"  # another nature, likewise
 PERIMETRE_MODIFIE = "Changement de périmètre"  # the column flagging a pair of differing scopes
@@ -293,6 +296,18 @@ def _check_numbers(con: sqlite3.Connection, where: str) -> None:
                                     "qu'un nombre")
 
 
+def _check_run_texts(con: sqlite3.Connection, where: str) -> None:
+    """Each consolidation's comité and département as text, or none: bytes written there by another tool (a
+    BLOB) left the run out of `--departement` without a word, showed it « tous » without it, and its
+    comité as an unnamed « Consolidation du … »."""
+    for col in ("comite", "departement"):
+        if (row := con.execute(f"SELECT id FROM consolidations WHERE typeof({col}) NOT IN ('text', 'null') "
+                               "ORDER BY id LIMIT 1").fetchone()) is not None:
+            raise damaged_error(where, f"la colonne « {col} » de la table « consolidations » contient autre chose "
+                                f"qu'un texte pour la consolidation n° {row[0]} : elle a été modifiée avec un autre "
+                                "outil, l'historique ne peut plus s'y fier")
+
+
 def _check_dates(con: sqlite3.Connection, where: str) -> None:
     """Each consolidation's date as acv-xl writes it (ISO): one typed by hand in another form (« pas
     une date », « 12/06/2026 ») stopped historique with « erreur interne », one before 1900 was written
@@ -366,10 +381,15 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     taken instead, for this run only (a temporary `lignes` in front of the register's, which stays
     as it is), and said (the French notices returned): one edited row no longer stops the whole
     history until a backup is restored. Not sealed so (another user's register), the register is
-    refused. A summary of an earlier form, which `consolider` no longer reuses, is not compared."""
+    refused. A summary whose lines match, but which its seal no longer covers (edited with its lines, or
+    an action's maturité alone), is said too. A summary of an earlier form, which `consolider` no longer
+    reuses, is not compared."""
     from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
     restored: dict[int, list[tuple]] = {}
+    sealed_here: set[int] = set()  # the analyses whose summary this user's key seals
+    unsealed: list[int] = []  # and those whose summary, though it matches its lines, it does not
+    key: bytes | None | bool = False  # this user's key, once read
     unchecked: list[int] = []  # the analyses whose summary no longer reads: their lines taken unchecked
     uncompared: list[int] = []  # and those of a summary of an earlier form: their lines taken as they are too
     # a register of schema 1 or 2, read as it is (never migrated by historique), has no seals
@@ -402,14 +422,26 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                                      "ORDER BY analyse_id, rang", chunk):
             found[aid].append(tuple(row))
         for aid, rows in expected.items():
+            sha, regles, until, check, resume = sealing[aid]
+            if key is False:  # read once; never created by historique (on a poste without one, nothing to check)
+                key = key_path() is not None and key_path().is_file() and block_key() or None
+            # (a last day rewritten as bytes is not as sealed: the seal covers a text, as `lookup_all` reads it)
+            good = key is not None and type(check) is int and (until is None or type(until) is str) and analysis_seal(
+                key, sha, regles, until, resume.encode("utf-8") if isinstance(resume, str) else resume) == check
+            if good:
+                sealed_here.add(aid)
             if found.get(aid, []) != rows:
-                # the key read only now (never created by historique for a register left untouched)
-                sha, regles, until, check, resume = sealing[aid]
-                data = resume.encode("utf-8") if isinstance(resume, str) else resume
-                if not (key_path() is not None and key_path().is_file() and (key := block_key()) is not None
-                        and type(check) is int and analysis_seal(key, sha, regles, until, data) == check):
+                if not good:
                     raise damaged_error(where, f"{_lignes_said(con, [aid])}, l'historique ne peut plus s'y fier")
                 restored[aid] = rows
+            elif not good and key is not None:
+                # lines and summary alike, yet the summary is not as sealed here: both edited together, an
+                # action's maturité in the summary alone (« Action abandonnée », which no table cross-checks),
+                # or its seal cleared — or recorded on another poste, or never sealed (before the seals,
+                # without a key): which, its seal alone cannot tell (below)
+                unsealed.append(aid)
+    if unsealed:
+        unsealed = _edited_here(con, unsealed, sealed_here)
     _check_texts(con, where, uncompared)
     # one notice for each kind, however many analyses (a whole table edited by one UPDATE: one a file, a
     # paragraph each, hundreds of them)
@@ -418,6 +450,8 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
         notices.append(f"{_resumes_said(con, unchecked)} ; l'historique reprend les lignes de financement de la table "
                        "« lignes » sans pouvoir les vérifier. Restaurez une sauvegarde du registre si elles ont pu être "
                        "modifiées aussi")
+    if unsealed:
+        notices.append(_unsealed_said(con, unsealed))
     if restored:
         notices.append(f"{_lignes_said(con, list(restored))} ; l'historique reprend les lignes lues dans "
                        f"{'le classeur' if len(restored) == 1 else 'les classeurs'}, gardées scellées dans le registre "
@@ -479,6 +513,43 @@ def _lignes_said(con: sqlite3.Connection, aids: list[int]) -> str:
 def _resumes_said(con: sqlite3.Connection, aids: list[int]) -> str:
     """The summaries of these analyses made unreadable in `analyses`."""
     return _edited_said(con, aids, "analyses", ("le résumé", "lu"), ("les résumés", "lus"))
+
+
+def _edited_here(con: sqlite3.Connection, aids: list[int], sealed_here: set[int]) -> list[int]:
+    """Of these analyses, whose summary this user's key does not seal, those of a consolidation recorded with
+    it. A consolidation reuses only the summaries its user's key seals and seals those it records: all of
+    its summaries are sealed by one key, or none. One of them that this key seals, and the consolidation
+    was recorded here: its other summaries not sealed so were edited since. None, and it was recorded on
+    another poste (a colleague sharing the register, the poste before this one) or without a key (before
+    the seals): nothing tells an edit apart, and a notice at every historique that nothing silences would
+    be a false alarm — unsaid, as on a poste without a key."""
+    if not sealed_here:
+        return []
+    here: set[int] = set()  # the consolidations recorded with this key
+    runs: dict[int, list[int]] = defaultdict(list)  # analysis → the consolidations that counted it
+    for cid, aid in con.execute(f"SELECT DISTINCT consolidation_id, analyse_id FROM fichiers WHERE compte = 1 AND "
+                                f"{_KEPT} AND analyse_id IS NOT NULL"):
+        if aid in sealed_here:
+            here.add(cid)
+        runs[aid].append(cid)
+    return [aid for aid in aids if any(cid in here for cid in runs[aid])]
+
+
+def _unsealed_said(con: sqlite3.Connection, aids: list[int]) -> str:
+    """The summaries of these analyses, recorded on this poste, no longer as it sealed them, though their lines
+    match them."""
+    if len(aids) == 1:
+        chemin, cid = _first_file(con, aids[0])
+        which = (f"le résumé que la consolidation n° {cid} a lu dans « {file_text(chemin)} », analyse n° {aids[0]}, "
+                 "n'est plus celui que ce poste a scellé")
+        ses, classeurs = "ses", "ce classeur"
+    else:
+        which = (f"les résumés de {fmt_number(len(aids))} analyses ({_some(con, aids)}) ne sont plus ceux que ce poste "
+                 "a scellés")
+        ses, classeurs = "leurs", "ces classeurs"
+    return (f"{which} : la table « analyses » a été modifiée avec un autre outil. L'historique reprend {ses} lignes "
+            f"de financement et la maturité de {ses} actions (actions abandonnées ou reprises) sans pouvoir les "
+            f"vérifier. Restaurez une sauvegarde du registre ; « acv-xl consolider » relit {classeurs}")
 
 
 def _some(con: sqlite3.Connection, aids: list[int]) -> str:
@@ -613,6 +684,7 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     con = reg.con
     _check_numbers(con, f"« {reg.path} »")
     _check_dates(con, f"« {reg.path} »")
+    _check_run_texts(con, f"« {reg.path} »")
     _check_links(con, f"« {reg.path} »")
     reprises = _check_lines(con, f"« {reg.path} »")  # (the table `lignes` read from here on: as the summaries say)
     _check_totals(con, f"« {reg.path} »")
@@ -690,10 +762,12 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
     # consolidation → norm id → (acv_id, analysis, libellé, total, path, (libellé, communes) or None)
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
+    communes_of: dict[int, Any] = {}  # analysis → its convention's communes, as recorded
     for cid, acv_id, aid, lib, total, chemin, communes in rows:
         # a workbook without identifier by its path, as below: by its analysis, one amount changed in it
         # read « Convention retirée » and « Convention ajoutée » for the whole of its financing
         state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin, _signature(lib, communes))
+        communes_of[aid] = communes
     # the files a consolidation saw but did not count, by convention, with why; by path only when
     # the file has no identifier (an unreadable new version: its path is the previous one's) — a
     # file that now holds another convention says nothing of the one it held before
@@ -764,6 +838,8 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     for avant, apres, _k, pa, pb in pairs:
         out.extend(_abandoned(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], abandons.get(pa[1]),
                               abandons.get(pb[1])))
+        out.extend(_communes_moved(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2],
+                                   communes_of.get(pa[1]), communes_of.get(pb[1])))
         out.extend(_compare(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], lines.get(pa[1], []),
                             lines.get(pb[1], [])))
     # comité after comité, as the sheet is read and printed (stable: within a pair, the conventions
@@ -806,6 +882,21 @@ def _abandoned(avant: int, apres: int, acv_id: str, libelle: str | None, old: di
     return [Mouvement(avant, apres, acv_id, libelle, ACTION_ABANDONNEE if new[n][0] else ACTION_REPRISE,
                       numero=n, intitule=new[n][1] or old[n][1])
             for n in new if n in old and old[n][0] != new[n][0]]
+
+
+def _communes_moved(avant: int, apres: int, acv_id: str, libelle: str | None, old: Any, new: Any) -> list[Mouvement]:
+    """The communes an avenant added to a convention or removed from it (« Commune ajoutée : Béthune »), named
+    as typed after (before, for one removed); the same commune retyped (case, spaces, accents: « BETHUNE », a
+    name put right between two comités, its code INSEE the same) is none."""
+    if not (isinstance(old, str) and isinstance(new, str)):
+        return []
+
+    def named(communes: str) -> dict[str, str]:
+        return {fold(c): " ".join(c.split()) for c in communes.split(";") if c.strip()}
+
+    a, b = named(old), named(new)
+    return ([Mouvement(avant, apres, acv_id, libelle, f"{COMMUNE_AJOUTEE} : {b[k]}") for k in b if k not in a]
+            + [Mouvement(avant, apres, acv_id, libelle, f"{COMMUNE_RETIREE} : {a[k]}") for k in a if k not in b])
 
 
 def _signature(libelle: Any, communes: Any) -> tuple[str, frozenset[str]] | None:

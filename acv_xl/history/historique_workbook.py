@@ -68,7 +68,12 @@ class _EvolutionWriter(_Writer):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
         d = self.perimetre()
         nom = file_text(self.registre.name)  # a name in Latin-1 (a copied USB stick) escaped, as files are
-        self.titles(ws, titre, f"Évolution Action Cœur de Ville — {d} — registre « {nom} » — "
+        n, toutes = len(self.ev.ids), self.ev.toutes
+        # under --departement, the runs left aside are counted, as the command's line counts them: a printed
+        # page never passes for the whole register
+        registre = (f"{fmt_number(n)} consolidation{'s' if n > 1 else ''} sur les {fmt_number(toutes)} du registre "
+                    f"« {nom} »" if self.ev.departement is not None and toutes > n else f"registre « {nom} »")
+        self.titles(ws, titre, f"Évolution Action Cœur de Ville — {d} — {registre} — "
                                f"générée le {self.genere_le.strftime('%d/%m/%Y à %H:%M')}")
         ws.set_header(f"&L&\"-,Bold\"{name}&RAction Cœur de Ville")
         ws.landscape = landscape

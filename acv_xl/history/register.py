@@ -1471,10 +1471,14 @@ def _busy(where: str, written: bool = False, read: bool = False) -> RegisterErro
             f"le registre {where} est lu par un autre programme depuis plus de {int(ATTENTE)} s (« acv-xl "
             f"historique » sur un grand registre, ou un outil SQLite qui le garde ouvert sur une requête) : {said} "
             "quand cette lecture sera terminée (fermez l'outil SQLite).")
+    # a writer may be another run recording, or an SQLite tool with changes not yet written (DB Browser for
+    # SQLite holds its lock until they are): SQLite names neither, so both are said
     suite = (" Le classeur consolidé est écrit, mais cette consolidation n'est pas enregistrée : relancez-la "
-             "quand l'autre sera terminée.") if written else " Relancez quand elle sera terminée."
+             "ensuite.") if written else " Relancez ensuite."
     return RegisterError(f"le registre {where} est occupé par une autre consolidation depuis plus de "
-                         f"{int(ATTENTE)} s.{suite}")
+                         f"{int(ATTENTE)} s, ou par un outil SQLite qui le modifie : attendez la fin de cette "
+                         "consolidation, ou enregistrez ou annulez les modifications en cours dans l'outil SQLite "
+                         f"et fermez-le.{suite}")
 
 
 _SQLITE_WHY = {  # SQLite's own words, in French

@@ -78,23 +78,42 @@ _MOIS = {m: i for i, m in enumerate(("janvier", "fevrier", "mars", "avril", "mai
                                       "septembre", "octobre", "novembre", "decembre"), start=1)}
 _MOIS |= {"janv": 1, "fevr": 2, "fev": 2, "avr": 4, "juil": 7, "sept": 9, "oct": 10, "nov": 11, "dec": 12}
 # Each searched in the folded label (`fold`: lower case, no accents, single spaces), never inside a longer
-# run of figures (« 112/06/2027 », « 12/06/2027/3 » are no dates). Day first, as in French: « 06/12/2027 »
-# is the 6th of December, never an American June 12 (« 06/13/2027 » is a date that does not exist); year
-# first only with four figures (« 2027-06-12 », a file name's ISO date), year, month, day, the one order
-# that starts with a year. A two-figure year is of the 2000s: the programme started in 2018.
+# run of figures joined by the date's own separator (« 112/06/2027 », « 12/06/2027/3 », « 1.12.06.2027 » are
+# no dates), but after or before another separator: « CE n°3-12/06/2027 », a comité's number then its date.
+# Never after a version's « v » or « version »: « v1.2.2027 » is a version, not the 1st of February. Day first, as in
+# French: « 06/12/2027 » is the 6th of December, never an American June 12 (« 06/13/2027 » is a date that
+# does not exist); year first only with four figures (« 2027-06-12 », a file name's ISO date), year, month,
+# day, the one order that starts with a year. A two-figure year is of the 2000s: the programme started in 2018.
 _NOT_AFTER_FIGURES, _NOT_BEFORE_FIGURES = r"(?<!\d)(?<!\d[./-])", r"(?!\d)(?![./-]\d)"
-_DAY_FIRST = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})" + _NOT_BEFORE_FIGURES)
-_YEAR_FIRST = re.compile(_NOT_AFTER_FIGURES + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})" + _NOT_BEFORE_FIGURES)
-_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?:er)? ?([a-z]+)\.? (\d{4})(?!\d)")
+# (A version is numbered with dots or dashes, never slashes: « version 12/06/2027 » is a date, as it was read.)
+_NOT_A_VERSION = r"(?<!\d)(?:(?=\d+/)|" + "".join(rf"(?<!\b{v})" for v in ("v", "v ", r"v\.", r"v\. ", "version",
+                                                                          "version ")) + ")"
+_DAY_FIRST = re.compile(_NOT_A_VERSION + r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(?!\2\d)")
+_YEAR_FIRST = re.compile(_NOT_A_VERSION + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})(?!\d)(?!\2\d)")
+# The month named in the pattern itself, not checked after: a number before the date (« n°2 du 12 mars 2027 »)
+# matched as « 2 du 12 », a day, no month and a year, and hid the date that follows it. A year of two figures
+# only where nothing follows it but punctuation: « 12 juin 14h30 », « 12 juin 25 conventions » hold no year.
+_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)? ?(" + "|".join(sorted(_MOIS, key=len, reverse=True))
+                            + r")(?![a-z])\.? (\d{4}(?!\d)|\d{2}(?![\d:]|\s*[a-z0-9]))")
 # The forms read, as the warnings name them when a label holds no date.
 FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
                "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
 # A part of a date, searched in the label as typed (a word is a month when folded: « Décembre », « JUIN »)
 _MONTH_AND_YEAR = re.compile(r"([^\W\d_]+)\.?\s+(\d{4})(?!\d)")
-_DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:er)?\s*([^\W\d_]+)")
+_DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:\s?er)?\s*([^\W\d_]+)")
 _DAY_AND_MONTH_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})[./](\d{1,2})" + _NOT_BEFORE_FIGURES)
 _MONTH_AND_YEAR_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(?:(\d{1,2})[./-](\d{4})|(\d{4})[./-](\d{1,2}))"
                                         + _NOT_BEFORE_FIGURES)
+
+
+def _first_in_figures(pattern: re.Pattern, folded: str) -> re.Match | None:
+    """The first date in figures of `pattern` in the folded label that does not go on a run of figures joined
+    by its own separator (« 1.12.06.2027 »), as a comité's number joined by another one does (« n°3-12/06/2027 »)."""
+    for m in pattern.finditer(folded):
+        s = m.start()
+        if s < 2 or folded[s - 1] != m.group(2) or not folded[s - 2].isdigit():
+            return m
+    return None
 
 
 def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
@@ -102,7 +121,7 @@ def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
     it: « 31/02/2026 », « 2027-13-01 »); None when the label names none."""
     folded = fold(text or "")
     found = []
-    for m in (_DAY_FIRST.search(folded), _YEAR_FIRST.search(folded)):
+    for m in (_first_in_figures(_DAY_FIRST, folded), _first_in_figures(_YEAR_FIRST, folded)):
         if m is not None:
             if len(m.group(1)) == 4:
                 year, month, day = int(m.group(1)), int(m.group(3)), int(m.group(4))
@@ -110,14 +129,12 @@ def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
                 day, month, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
                 year += 2000 if len(m.group(4)) == 2 else 0
             found.append((m.start(), m.group(0), day, month, year))
-    for w in _DATE_IN_WORDS.finditer(folded):
-        if w.group(2) in _MOIS:  # (« 12 juin 2027 »; « 12 exemplaires 2027 » is none)
-            # as typed, accents kept (fold keeps a date's figures: the first of them in the label)
-            typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:er)?\s*\S+?\.?\s+" + w.group(3) + r"(?!\d)",
-                              text or "")
-            found.append((w.start(), typed.group(0) if typed else w.group(0), int(w.group(1)), _MOIS[w.group(2)],
-                          int(w.group(3))))
-            break
+    if (w := _DATE_IN_WORDS.search(folded)) is not None:  # (« 12 juin 2027 »; « 12 exemplaires 2027 » is none)
+        # as typed, accents kept (fold keeps a date's figures: the first of them in the label)
+        typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:\s?er)?\s*\S+?\.?\s+" + w.group(3) + r"(?!\d)",
+                          text or "")
+        year = int(w.group(3)) + (2000 if len(w.group(3)) == 2 else 0)  # « 12 juin 27 »
+        found.append((w.start(), typed.group(0) if typed else w.group(0), int(w.group(1)), _MOIS[w.group(2)], year))
     if not found:
         return None
     _, typed, day, month, year = min(found)
