@@ -2059,3 +2059,19 @@ def test_synthese_and_json_gap_and_acquired_totals_are_exact_past_10_26(tmp_path
     assert total[headers.index(H.COUT)] == float(big)
     data = W.to_json(result)["totaux"]
     assert data["manque"] == data["acquis"] == data["cout_total"] == float(big)
+
+
+def test_a_backup_beside_a_workbook_whose_name_ends_with_a_space_is_that_workbooks(tmp_path):
+    """« calais.xlsx␣ » (unzipped on Linux) is read as the workbook it is; « calais.xlsx.bak » beside it
+    was still said « fichier non lu qui peut être un classeur », as if the commune's workbook were
+    missing — by a walk and by a pattern alike. It is that workbook's backup: nothing to say."""
+    from acv_xl import cli
+    from acv_xl.outputs.consolidation_files import discover
+
+    for name in ("calais.xlsx ", "calais.xlsx.bak", "lens.XLSM  ", "lens.xlsm.part", "arras.xlsx.bak"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    files, _ = discover([tmp_path], passed_over=passed_over)
+    assert [f.name for f in files] == ["calais.xlsx ", "lens.XLSM  "]
+    assert [p.name for p, _ in passed_over] == ["arras.xlsx.bak"]
+    assert [p.name for p, _ in cli._walked_matches([str(tmp_path / "*")])[2]] == ["arras.xlsx.bak"]

@@ -249,7 +249,7 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             elif (why := _passed_over(name, e.path, e.is_file)) is not None:
                 maybe.append((name, *why))
         if maybe:  # a backup or a download beside its workbook is that workbook's: nothing to say
-            beside = frozenset(e.name.lower() for e in entries)
+            beside = frozenset(e.name.rstrip().lower() for e in entries)  # « calais.xlsx␣ » read: its backup's too
             unread.extend((shown / name, why) for name, workbook, why in maybe
                           if not _beside(workbook, beside) and not _hidden(name, os.path.join(real, name)))
         todo.extend(reversed(folders))
@@ -283,17 +283,20 @@ def not_taken_why(path: str, names_in: Callable[[str], frozenset[str]] | None = 
 
 
 def folder_names(folder: str) -> frozenset[str]:
-    """The names of a folder's entries, in lower case (none for a folder that cannot be listed)."""
+    """The names of a folder's entries, in lower case and without the spaces a workbook's name may end
+    with (`workbook_name`), as `_beside` compares them (none for a folder that cannot be listed)."""
     try:
-        return frozenset(n.lower() for n in os.listdir(folder))
+        return frozenset(n.rstrip().lower() for n in os.listdir(folder))
     except OSError:
         return frozenset()
 
 
 def _beside(workbook: str, names: frozenset[str]) -> bool:
     """Whether the workbook a backup or a download stands for (« calais.xlsx » for « calais.xlsx.bak »)
-    is among a folder's `names` (lower case): in any case, as Windows finds it — `Calais.xlsx` beside
-    `calais.xlsx.bak` was that backup's workbook to a walk, and not to a pattern, on Linux."""
+    is among a folder's `names` (lower case, trailing spaces stripped): in any case, as Windows finds it
+    — `Calais.xlsx` beside `calais.xlsx.bak` was that backup's workbook to a walk, and not to a pattern,
+    on Linux; and « calais.xlsx␣ », read as the workbook it is (`workbook_name`), left its backup
+    « non lu » as if the workbook were missing."""
     return bool(workbook) and workbook.lower() in names
 
 
