@@ -2075,3 +2075,29 @@ def test_a_backup_beside_a_workbook_whose_name_ends_with_a_space_is_that_workboo
     assert [f.name for f in files] == ["calais.xlsx ", "lens.XLSM  "]
     assert [p.name for p, _ in passed_over] == ["arras.xlsx.bak"]
     assert [p.name for p, _ in cli._walked_matches([str(tmp_path / "*")])[2]] == ["arras.xlsx.bak"]
+
+
+def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_the_walk(tmp_path, batch):
+    """`consolider 62/*` in a Unix shell names « arras.xlsx.bak » (a whole copy of the workbook) with
+    « arras.xlsx »: read, it was the same convention twice (CON-01, an error of the département, two
+    more errors in `Anomalies`), and « arras.xlsx.msg » a file « pas un classeur Excel », where
+    `consolider 62` leaves both unsaid as the workbook's. Left out the same; named without its
+    workbook, a backup is still read as asked."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    first = sorted(folder.iterdir())[0]
+    shutil.copy2(first, folder / (first.name + ".bak"))
+    (folder / (first.name + ".msg")).write_bytes(b"\xd0\xcf\x11\xe0 courriel")
+
+    def conventions(named: list[str], out: str) -> tuple[int, list[str], list]:
+        status = main(["consolider", *named, "-o", str(tmp_path / f"{out}.xlsx"), "--json", str(tmp_path / f"{out}.json")])
+        summary = json.loads((tmp_path / f"{out}.json").read_text(encoding="utf-8"))
+        return status, [c["fichier"] for c in summary["conventions"]], summary["fichiers_non_lus"]
+
+    walked = conventions([str(folder)], "a")
+    assert conventions(sorted(str(p) for p in folder.iterdir()), "b") == walked  # what the shell hands over
+    assert sorted(walked[1]) == sorted(p.name for p in folder.iterdir() if p.suffix == ".xlsx")
+    # named with another workbook but not its own: read as asked
+    other = sorted(folder.iterdir())[-1]
+    assert conventions([str(folder / (first.name + ".bak")), str(other)], "c")[1] == [first.name + ".bak", other.name]

@@ -107,7 +107,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
 
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
     A file named explicitly is taken whatever its extension (the validator says why it is refused;
-    among others, one that is no workbook is listed apart: `consolidation._not_workbooks`).
+    among others, one that is no workbook is listed apart: `consolidation._not_workbooks`), but the
+    backup or download of a workbook named beside it, left out as a walk leaves it
+    (`_copy_named_with_its_workbook`).
     A symbolic link to a folder (communes' folders kept elsewhere and linked into the département's)
     is followed once its real folders are walked, unless what it leads to is walked already (its
     workbooks are found then) or holds the link itself (a loop). `shown`, when given, receives
@@ -130,6 +132,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     lost: list[tuple[Path, str]] = []
     unread: list[tuple[Path, str]] = []
     holding: list[tuple[Path, Path, Path]] = []  # links named to a folder holding them: (link, its folder, target)
+    # (folder as typed, name as `_beside` compares it) of each path named: a backup named with its workbook
+    named = {(os.path.dirname(a), os.path.basename(a).rstrip().lower())
+             for a in map(os.path.abspath, paths)} if len(paths) > 1 else set()
     for p in paths:
         p = Path(p)
         if not p.exists():
@@ -154,7 +159,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
                 continue
             roots.append(root)
             _walk(root, root, found, walked, links, lost, unread)
-        else:
+        elif not (named and _copy_named_with_its_workbook(p, named)):
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
     for p, folder, root in holding:
@@ -184,6 +189,19 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
 
 
 _HOLDING = "lien symbolique vers un dossier qui le contient, non suivi pour éviter une boucle"
+
+
+def _copy_named_with_its_workbook(path: Path, named: set[tuple[str, str]]) -> bool:
+    """Whether `path`, a file named, is the backup, download, mail or shortcut of a workbook named
+    beside it (`named`: (folder, name) of every path named, as `_beside` compares names): a Unix
+    shell's `62/*` names « calais.xlsx.bak » with « calais.xlsx », and reading it counted the same
+    convention twice (CON-01, an error of the département) where `consolider 62` leaves it unsaid as
+    its workbook's. Left out as the walk leaves it; named without its workbook, it is read as asked."""
+    if workbook_name(path.name):
+        return False
+    why = _passed_over(path.name, str(path), path.is_file)
+    return why is not None and bool(why[0]) \
+        and (os.path.dirname(os.path.abspath(path)), why[0].rstrip().lower()) in named
 
 
 def _common_folder(roots: Sequence[Path]) -> Path:
