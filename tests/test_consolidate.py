@@ -2101,3 +2101,28 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
     # named with another workbook but not its own: read as asked
     other = sorted(folder.iterdir())[-1]
     assert conventions([str(folder / (first.name + ".bak")), str(other)], "c")[1] == [first.name + ".bak", other.name]
+
+
+def test_a_name_ending_with_a_space_is_shown_with_it_said_and_kept_as_it_is_for_scripts(tmp_path, batch):
+    """« calais.xlsx␣ » (unzipped on Linux) was shown « calais.xlsx » in `Synthèse`, `Lignes`,
+    `Anomalies`, `Fichiers` and CON-01's message: a name nobody finds, under Windows none has. What
+    the référent reads says the space; the JSON's `fichier` keeps the name, which a script opens."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    kept = folder / "calais.xlsx "
+    shutil.copy(sorted(batch["examples"])[1], kept)
+    shutil.copy(kept, folder / "copie.xlsx")
+    os.utime(folder / "copie.xlsx", (1_600_000_000, 1_600_000_000))  # older: « calais.xlsx␣ » is kept
+    (folder / "lens.xlsm\t").write_bytes(b"")
+    out, js = tmp_path / "o.xlsx", tmp_path / "o.json"
+    r = C.consolidate([folder], out, json_path=js, jobs=1)
+    assert [f.rel for f in r.files] == ["calais.xlsx ", "copie.xlsx", "lens.xlsm\t"]
+    shown = "calais.xlsx (espace finale)"
+    assert list(_sheet(out, Feuille.FICHIERS)[H.CHEMIN]) == [shown, "copie.xlsx", "lens.xlsm (caractère invisible final)"]
+    assert set(_sheet(out, Feuille.SYNTHESE)[H.FICHIER]) == set(_sheet(out, Feuille.LIGNES)[H.FICHIER]) == {shown}
+    anomalies = _sheet(out, Feuille.ANOMALIES)
+    assert shown in set(anomalies[H.FICHIER]) and "calais.xlsx " not in set(anomalies[H.FICHIER])
+    (con01,) = anomalies[anomalies[H.CODE] == "CON-01"][H.MESSAGE]
+    assert f"figure aussi dans « {shown} »" in con01
+    assert [c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]] == \
+        ["calais.xlsx ", "copie.xlsx", "lens.xlsm\t"]

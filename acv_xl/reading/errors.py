@@ -15,6 +15,23 @@ class UnreadableWorkbook(Exception):
         self.suggestion = suggestion
 
 
+def shown_file(text: str) -> str:
+    """A file's name (`file_text`) as a reader sees it: the spaces ending it said, never left
+    invisible. « calais.xlsx␣ » (unzipped on Linux) is read as the workbook it is, and a cell or a
+    message showed it as « calais.xlsx », the name nobody could find under Windows: « calais.xlsx
+    (espace finale) », as `-o` refuses such a name. The name itself (the JSON's `fichier`, the
+    register) keeps them: a script opens the file by it, a run recognises it by it."""
+    if not text[-1:].isspace():
+        return text
+    kept = text.rstrip()
+    n = len(text) - len(kept)
+    if text.endswith(" " * n):
+        said = "espace finale" if n == 1 else f"{n} espaces finales"
+    else:  # a tab, a no-break space…
+        said = "caractère invisible final" if n == 1 else f"{n} caractères invisibles finaux"
+    return f"{kept} ({said})"
+
+
 SAVE_AS_XLSX = "Ouvrez le fichier dans Excel et faites « Enregistrer sous… Classeur Excel (.xlsx) »."
 
 
