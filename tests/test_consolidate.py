@@ -2126,3 +2126,23 @@ def test_a_name_ending_with_a_space_is_shown_with_it_said_and_kept_as_it_is_for_
     assert f"figure aussi dans « {shown} »" in con01
     assert [c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]] == \
         ["calais.xlsx ", "copie.xlsx", "lens.xlsm\t"]
+
+
+def test_a_folder_named_inside_another_named_is_walked_once(tmp_path, monkeypatch):
+    """`consolider 62 62/sous` (or `62/sous 62`) walked `sous` twice: its workbooks found once, but each
+    file left unread there listed twice by the walk, and the folder listed twice. Each once."""
+    from acv_xl.outputs import consolidation_files as F
+
+    (tmp_path / "sous" / "bas").mkdir(parents=True)
+    for name in ("arras.xlsx", "sous/lens.xlsx", "sous/envoi.zip", "sous/bas/calais.xlsx.part"):
+        (tmp_path / name).write_bytes(b"")
+    listed = []
+    scandir = os.scandir
+    monkeypatch.setattr(F.os, "scandir", lambda path: listed.append(path) or scandir(path))
+    for named in ([tmp_path, tmp_path / "sous"], [tmp_path / "sous", tmp_path]):
+        listed.clear()
+        passed_over: list = []
+        files, _ = F.discover(named, passed_over=passed_over)
+        assert [f.name for f in files] == ["arras.xlsx", "lens.xlsx"]
+        assert sorted(p.name for p, _ in passed_over) == ["calais.xlsx.part", "envoi.zip"]
+        assert sorted(map(str, listed)) == sorted(map(str, [tmp_path, tmp_path / "sous", tmp_path / "sous" / "bas"]))

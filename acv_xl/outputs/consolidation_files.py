@@ -226,6 +226,8 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
     todo = [(top, top_shown)]
     while todo:
         real, shown = todo.pop()
+        if real in walked:  # named too (`consolider 62 62/sous`): its files and its « non lus » found once
+            continue
         walked.add(real)
         try:
             with os.scandir(real) as it:
