@@ -4785,3 +4785,29 @@ def test_the_register_given_as_an_output_is_named_and_left_as_it_was(tmp_path, e
         assert (f"acv-xl : le registre « {reg} » est aussi donné comme fichier de sortie ({option}) : donnez à la "
                 "sortie un autre nom ; rien n'est écrit, le registre est laissé tel quel.") in err, err
     assert reg.read_bytes() == before and not (tmp_path / "c2.xlsx").exists()
+
+
+def test_a_refused_output_says_the_extracts_of_another_departement_remplacer_would_replace_too(
+        tmp_path, examples, capsys):
+    """`-o` naming a file acv-xl did not write is refused « ajoutez --remplacer pour l'écraser », and
+    that refusal alone was said: the référent added --remplacer for that file, and the run replaced
+    and removed, unsaid, another département's extracts in the --par-financeur folder, which the same
+    option lifts. The refusal says both; without such extracts, it says only its own."""
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--departement", "62", "--par-financeur", dossier,
+                "--jobs", "1") in (0, 1)
+    before = _bytes_of(dossier)
+    notes = tmp_path / "notes.xlsx"
+    notes.write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # a file of the user's
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", notes, "--par-financeur", dossier, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "ajoutez --remplacer pour l'écraser. Attention : --remplacer remplacerait ou supprimerait aussi, dans " \
+           f"le dossier --par-financeur « {dossier} », {len(before)} extraits par financeur du département 62 " \
+           "(financeur_" in err, err
+    assert _bytes_of(dossier) == before and notes.read_bytes() == b"PK\x05\x06" + b"\x00" * 18
+    # the 62's own run: its extracts are its own, nothing more to say
+    assert _run("consolider", folder, "-o", notes, "--departement", "62", "--par-financeur", dossier, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "ajoutez --remplacer pour l'écraser." in err and "Attention" not in err

@@ -867,6 +867,13 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     mine = {f for f in files if f in written and is_derived_report(f)}
     if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True,
                                 input_ids=input_ids):
+        if par_financeur is not None and not replace and check_outputs(
+                [f for f in files if f not in mine], outputs, replace=True, resolved=True, input_ids=input_ids) is None:
+            # a refusal --remplacer lifts: what else it would replace is said now, not after it is given
+            from acv_xl.outputs.consolidation_extracts import replaced_too
+
+            if also := replaced_too(departement, Path(par_financeur)):
+                problem = f"{problem} {also}"
         raise UsageError(problem)
     files = [f for f in files if f not in written]
     if not files:

@@ -103,33 +103,57 @@ def other_departement_problem(result: ConsolidationResult, folder: Path, waited:
     (its properties removed by hand) is kept too: nothing says it is this run's.
     `waited`: asked again under the lock (another run wrote them meanwhile): the sentence is then the
     error that `consolidation._written_before` completes with what is written and the way out."""
-    if not folder.is_dir():
-        return None
-    from acv_xl.reading.provenance import produced_by
-
     mine = _departement_of(result)
-    named = _extract_names()
-    found: dict[str | None, list[str]] = defaultdict(list)
-    for p in sorted(folder.glob("financeur_*.xlsx")):
-        if p.name not in named or not p.is_file() or produced_by(p) != EXTRAIT:
-            continue
-        theirs = extract_departement(p)
-        if theirs is None or norm_departement(theirs) != norm_departement(mine):
-            found[None if theirs is None else theirs if theirs == TOUS else norm_departement(theirs)].append(p.name)
-    if not found:
+    if not (found := _of_others(mine, folder)):
         return None
     n = sum(map(len, found.values()))
-    parts = []
-    for d, names in found.items():
-        shown = ", ".join(names[:5]) + (f" et {len(names) - 5} autre{'s' if len(names) > 6 else ''}"
-                                        if len(names) > 5 else "")
-        parts.append(f"{len(names)} extrait{'s' if len(names) > 1 else ''} par financeur {_said(d)} ({shown})")
+    parts = _parts(found)
     them = "les" if n > 1 else "le"
     run = "de tous les départements (sans --departement)" if mine == TOUS else f"du département {mine}"
     where = (f"une autre consolidation a écrit dans le dossier --par-financeur « {folder} », depuis le début de "
              "celle-ci," if waited else f"le dossier --par-financeur « {folder} » contient")
     said = f"{where} {' et '.join(parts)} : cette consolidation {run} ne {them} remplace ni ne {them} supprime"
     return said + "." if waited else f"{said}, et rien n'est écrit. {way_out(result, folder, n)}."
+
+
+def _of_others(mine: str, folder: Path) -> dict[str | None, list[str]]:
+    """The extracts in `folder` of another département than `mine` (`_departement_of`), by theirs
+    (None: not read), each by its name."""
+    found: dict[str | None, list[str]] = defaultdict(list)
+    if not folder.is_dir():
+        return found
+    from acv_xl.reading.provenance import produced_by
+
+    named = _extract_names()
+    for p in sorted(folder.glob("financeur_*.xlsx")):
+        if p.name not in named or not p.is_file() or produced_by(p) != EXTRAIT:
+            continue
+        theirs = extract_departement(p)
+        if theirs is None or norm_departement(theirs) != norm_departement(mine):
+            found[None if theirs is None else theirs if theirs == TOUS else norm_departement(theirs)].append(p.name)
+    return found
+
+
+def _parts(found: dict[str | None, list[str]]) -> list[str]:
+    """« 12 extraits par financeur du département 62 (financeur_AL.xlsx, … et 7 autres) », per département."""
+    parts = []
+    for d, names in found.items():
+        shown = ", ".join(names[:5]) + (f" et {len(names) - 5} autre{'s' if len(names) > 6 else ''}"
+                                        if len(names) > 5 else "")
+        parts.append(f"{len(names)} extrait{'s' if len(names) > 1 else ''} par financeur {_said(d)} ({shown})")
+    return parts
+
+
+def replaced_too(departement: str | None, folder: Path) -> str | None:
+    """What `--remplacer`, asked for another output (`-o`, `--json`), would replace too in the
+    `--par-financeur` folder (French), or None: another département's extracts, which the refusal of
+    that output alone left unsaid — `--remplacer` added to overwrite it then replaced and removed
+    them without a word. `departement`: the run's `--departement` (its code as every output writes it)."""
+    if not (found := _of_others(departement or TOUS, folder)):
+        return None
+    return (f"Attention : --remplacer remplacerait ou supprimerait aussi, dans le dossier --par-financeur « {folder} », "
+            f"{' et '.join(_parts(found))} ; pour les garder, écrivez les extraits de cette consolidation dans un "
+            "autre dossier.")
 
 
 def way_out(result: ConsolidationResult, folder: Path, n: int = 2, again: bool = False) -> str:
