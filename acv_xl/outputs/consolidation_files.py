@@ -196,8 +196,10 @@ def _copy_named_with_its_workbook(path: Path, named: set[tuple[str, str]]) -> bo
     beside it (`named`: (folder, name) of every path named, as `_beside` compares names): a Unix
     shell's `62/*` names « calais.xlsx.bak » with « calais.xlsx », and reading it counted the same
     convention twice (CON-01, an error of the département) where `consolider 62` leaves it unsaid as
-    its workbook's. Left out as the walk leaves it; named without its workbook, it is read as asked."""
-    if workbook_name(path.name):
+    its workbook's. Left out as the walk leaves it; named without its workbook, it is read as asked.
+    Only a name made of the workbook's and more: a file without extension, told by its content, may
+    be another convention (« arras », damaged, is « illisible »), and is read."""
+    if workbook_name(path.name) or _WORKBOOK_INSIDE.match(path.name) is None:
         return False
     why = _passed_over(path.name, str(path), path.is_file)
     return why is not None and bool(why[0]) \
