@@ -2146,3 +2146,21 @@ def test_a_folder_named_inside_another_named_is_walked_once(tmp_path, monkeypatc
         assert [f.name for f in files] == ["arras.xlsx", "lens.xlsx"]
         assert sorted(p.name for p, _ in passed_over) == ["calais.xlsx.part", "envoi.zip"]
         assert sorted(map(str, listed)) == sorted(map(str, [tmp_path, tmp_path / "sous", tmp_path / "sous" / "bas"]))
+
+
+def test_a_bidirectional_control_in_a_file_name_is_shown_in_the_sheets_as_on_the_terminal(tmp_path, batch):
+    """A file name holding U+202E (right-to-left override) was written as it is in `Fichiers`,
+    `Synthèse`, `Lignes` and `Anomalies`: Excel showed the rest of the name reversed, a name the
+    folder does not hold (the terminal shows it « \\u202e » already). Shown as its code; the JSON keeps
+    the name, which a script opens."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    name = "arras\u202exslx.snel.xlsx"
+    shutil.copy(sorted(batch["examples"])[0], folder / name)
+    out, js = tmp_path / "o.xlsx", tmp_path / "o.json"
+    C.consolidate([folder], out, json_path=js, jobs=1)
+    shown = "arras\\u202exslx.snel.xlsx"
+    assert list(_sheet(out, Feuille.FICHIERS)[H.CHEMIN]) == [shown]
+    for sheet in (Feuille.SYNTHESE, Feuille.LIGNES, Feuille.ANOMALIES):
+        assert set(_sheet(out, sheet)[H.FICHIER]) == {shown}, sheet
+    assert [c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]] == [name]
