@@ -749,15 +749,16 @@ def _named(paths: Sequence[Path]) -> tuple[str, str]:
 
 def _one_unreadable(only: FileSummary) -> str:
     """The one file found, unreadable: why, in the reader's words (as CON-03 says it without --departement)."""
+    name = shown_file(only.rel)
     if only.crash:
-        return (f"la lecture du seul fichier trouvé, « {shown_file(only.rel)} », a échoué sur une erreur interne ({only.crash}) : "
+        return (f"la lecture du seul fichier trouvé, « {name} », a échoué sur une erreur interne ({only.crash}) : "
                 "rien n'est écrit. Signalez cette erreur à l'équipe acv-xl en joignant le fichier.")
     detail = reader_reason(only)
     if detail is None:
-        return (f"le seul fichier trouvé, « {shown_file(only.rel)} », est illisible : rien n'est écrit. « acv-xl valider » "
+        return (f"le seul fichier trouvé, « {name} », est illisible : rien n'est écrit. « acv-xl valider » "
                 "appliqué à ce fichier dit pourquoi.")
     said = detail[5].rstrip(".")
-    return (f"le seul fichier trouvé, « {shown_file(only.rel)} », est illisible ({detail[0]}) : {said[:1].lower()}{said[1:]}. "
+    return (f"le seul fichier trouvé, « {name} », est illisible ({detail[0]}) : {said[:1].lower()}{said[1:]}. "
             f"Rien n'est écrit. {detail[6] or 'Demandez à la commune un classeur .xlsx lisible.'}")
 
 
@@ -776,11 +777,12 @@ def _no_convention_of(departement: str, summaries: list[FileSummary], paths: Seq
             return _one_unreadable(only)
         if not found:  # the code may be right: the workbook is what to complete
             sheet, cell = only.cell("acv_departement")
-            return (f"le seul fichier trouvé, « {shown_file(only.rel)} », n'a pas de département renseigné : rien n'est écrit. "
+            return (f"le seul fichier trouvé, « {shown_file(only.rel)} », n'a pas de département renseigné : rien "
+                    "n'est écrit. "
                     f"Renseignez le département du classeur (cellule « {layout.NAMED_BY_NAME['acv_departement'].label} »,"
                     f" en {cell} de la feuille « {sheet} »), puis relancez.")
-        return (f"le seul fichier trouvé, « {shown_file(only.rel)} », est une convention du département {found[0]}, pas du "
-                f"{departement} : rien n'est écrit. Vérifiez le code donné à --departement et le fichier.")
+        return (f"le seul fichier trouvé, « {shown_file(only.rel)} », est une convention du département "
+                f"{found[0]}, pas du {departement} : rien n'est écrit. Vérifiez le code donné à --departement et le fichier.")
     if found:
         then = f"Vérifiez le code donné à --departement et {_named(paths)[0]}."
     elif readable:  # the code may be right: the workbooks are what to complete
@@ -894,8 +896,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         # whatever the --departement (never « aucun département renseigné », a code to check)
         if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file, with what it is
             (only,) = summaries
-            raise UsageError(f"le seul fichier trouvé, « {shown_file(only.rel)} », {_not_a_convention(only)} : rien n'est "
-                             f"écrit. {_GIVE_CONVENTIONS}")
+            raise UsageError(f"le seul fichier trouvé, « {shown_file(only.rel)} », {_not_a_convention(only)} : "
+                             f"rien n'est écrit. {_GIVE_CONVENTIONS}")
         named, ending = _named(paths)
         raise UsageError(f"aucun classeur de convention ACV parmi les {len(summaries)} fichiers trouvés (rapports "
                          f"d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez {named} "

@@ -313,8 +313,8 @@ def anomalies_rows(anomalies: list[Anomalie]) -> list[tuple]:
     """`Anomalies`' rows of these findings."""
     libelles: dict[Any, str] = {}  # per gravity, its word: asked once each, not per finding
     shown: dict[str, str] = {}  # per file, its name as shown: once each
-    return [(shown.get(a.rel) or shown.setdefault(a.rel, shown_file(a.rel)), a.acv_id, libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle),
-             a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion) for a in anomalies]
+    return [(shown.get(a.rel) or shown.setdefault(a.rel, shown_file(a.rel)), a.acv_id,
+             libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle), a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion) for a in anomalies]
 
 
 def anomalies_xml(anomalies: list[Anomalie]) -> str:

@@ -151,8 +151,8 @@ def replaced_too(departement: str | None, folder: Path) -> str | None:
     them without a word. `departement`: the run's `--departement` (its code as every output writes it)."""
     if not (found := _of_others(departement or TOUS, folder)):
         return None
-    return (f"Attention : --remplacer remplacerait ou supprimerait aussi, dans le dossier --par-financeur « {folder} », "
-            f"{' et '.join(_parts(found))} ; pour les garder, écrivez les extraits de cette consolidation dans un "
+    return (f"Attention : --remplacer remplacerait ou supprimerait aussi, dans le dossier --par-financeur "
+            f"« {folder} », {' et '.join(_parts(found))} ; pour les garder, écrivez les extraits de cette consolidation dans un "
             "autre dossier.")
 
 

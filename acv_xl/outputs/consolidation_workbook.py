@@ -1069,7 +1069,8 @@ class _Writer:
             classes[p.classe] += 1
             ecart = t.ecart  # (a property: computed once a row)
             rows.append([
-                f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme, shown_file(f.rel),
+                f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme,
+                shown_file(f.rel),
                 f.nb_actions, t.cout_total, t.financement_total, ecart, max(ecart, ZERO), max(-ecart, ZERO),
                 # the shares beside their class: never shown on the wrong side of its thresholds
                 f.acquis, ratio_for_cell(f.acquis / t.financement_total if t.financement_total else None, SEUILS_ACQUIS),
