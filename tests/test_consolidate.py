@@ -2164,3 +2164,23 @@ def test_a_bidirectional_control_in_a_file_name_is_shown_in_the_sheets_as_on_the
     for sheet in (Feuille.SYNTHESE, Feuille.LIGNES, Feuille.ANOMALIES):
         assert set(_sheet(out, sheet)[H.FICHIER]) == {shown}, sheet
     assert [c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]] == [name]
+
+
+def test_the_readers_message_names_a_file_as_the_sheets_show_it(tmp_path, batch):
+    """An empty « vide.xlsx␣ » and an empty « lens », U+202E, « xslx.xlsx »: the `Fichier` column showed
+    « vide.xlsx (espace finale) » and « lens\\u202exslx.xlsx », but the message beside it, the reader's
+    (STR-01, and CON-03 quoting it), still named them raw — the space invisible, and the override
+    turning the rest of the message round in Excel, the very name the column had defused. The
+    message names each file as the column does."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "arras.xlsx")
+    (folder / "vide.xlsx ").write_bytes(b"")
+    (folder / "lens\u202exslx.xlsx").write_bytes(b"")
+    out = tmp_path / "o.xlsx"
+    C.consolidate([folder], out, jobs=1)
+    anomalies = _sheet(out, Feuille.ANOMALIES)
+    for shown in ("vide.xlsx (espace finale)", "lens\\u202exslx.xlsx"):
+        messages = list(anomalies[anomalies[H.FICHIER] == shown][H.MESSAGE])
+        assert len(messages) == 2 and all(f"« {shown} » est vide (0 octet)" in m for m in messages), messages
+    assert not any("\u202e" in m or "« vide.xlsx  »" in m for m in anomalies[H.MESSAGE])
