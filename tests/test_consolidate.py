@@ -2184,3 +2184,31 @@ def test_the_readers_message_names_a_file_as_the_sheets_show_it(tmp_path, batch)
         messages = list(anomalies[anomalies[H.FICHIER] == shown][H.MESSAGE])
         assert len(messages) == 2 and all(f"« {shown} » est vide (0 octet)" in m for m in messages), messages
     assert not any("\u202e" in m or "« vide.xlsx  »" in m for m in anomalies[H.MESSAGE])
+
+
+def test_the_attention_lines_name_a_file_left_unread_as_the_sheets_show_names(tmp_path, batch, capsys):
+    """« calais␣ », a workbook without extension unzipped on Linux with its name's space, was said
+    « Attention, 1 fichier non lu … : « calais  » » — the space one more blank before the guillemet,
+    where every sheet and message now says « calais (espace finale) »; and the refusal when nothing
+    else is found named it the same. Said as elsewhere; the JSON's `fichier` keeps the name, which a
+    script opens."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "arras.xlsx")
+    shutil.copy(folder / "arras.xlsx", folder / "calais ")
+    js = tmp_path / "o.json"
+    capsys.readouterr()
+    C.run_consolider([folder], tmp_path / "o.xlsx", json_path=js, jobs=1)
+    assert ("Attention, 1 fichier non lu qui peut être un classeur : « calais (espace finale) » (classeur sans "
+            "extension .xlsx ?).") in capsys.readouterr().err
+    assert json.loads(js.read_text(encoding="utf-8"))["fichiers_non_lus"] == [
+        {"fichier": "calais ", "motif": "classeur sans extension .xlsx ?"}]
+    (folder / "arras.xlsx").unlink()
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder], tmp_path / "o2.xlsx", jobs=1)
+    assert str(refused.value).endswith("non lu : « calais (espace finale) » (classeur sans extension .xlsx ?).")
+    # a pattern typed in cmd, which acv-xl expands, matching it alone: its refusal names it the same
+    from acv_xl import cli
+
+    assert "qui ne désigne que « calais (espace finale) » (classeur sans extension .xlsx ?)." in \
+        cli._walked_matches([str(folder / "cal*")])[1]
