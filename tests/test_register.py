@@ -4811,3 +4811,25 @@ def test_a_refused_output_says_the_extracts_of_another_departement_remplacer_wou
     assert _run("consolider", folder, "-o", notes, "--departement", "62", "--par-financeur", dossier, "--jobs", "1") == 2
     err = capsys.readouterr().err
     assert "ajoutez --remplacer pour l'écraser." in err and "Attention" not in err
+
+
+def test_historique_names_a_file_whose_name_ends_with_a_space_as_the_consolidation_showed_it(
+        tmp_path, examples, capsys):
+    """« arras.xlsx␣ » (unzipped on Linux), recorded under its own name, then its row edited with a tool:
+    historique's refusal named it « arras.xlsx  », the space lost before the guillemet, where the
+    consolidation's sheets and messages had said « arras.xlsx (espace finale) ». Said the same; the
+    register keeps the name itself."""
+    folder = _folder(tmp_path, examples)
+    (folder / "arras.xlsx").rename(folder / "arras.xlsx ")
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT chemin FROM fichiers WHERE acv_id = 'ACV014'").fetchall() == [("arras.xlsx ",)]
+    con.execute("UPDATE fichiers SET analyse_id = NULL WHERE acv_id = 'ACV014'")
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "la table « fichiers » ne relie plus le fichier « arras.xlsx (espace finale) », compté par la " \
+           "consolidation n° 1," in err, err
