@@ -285,8 +285,14 @@ def extension_refused(label: str, wanted: str, path: Path, extensions: Sequence[
 
 
 def _trailing_spaces(name: str) -> str:
-    """« une espace ; retirez-la » or « des espaces ; retirez-les »: what ends `name`, and what to do."""
-    return "une espace ; retirez-la" if len(name) - len(name.rstrip()) == 1 else "des espaces ; retirez-les"
+    """« une espace ; retirez-la » or « des espaces ; retirez-les »: what ends `name`, and what to do. A tab
+    or a no-break space (a cell copied from a sheet) is no space to remove: « un caractère invisible », as
+    `shown_file` says it in the sheets."""
+    end = name[len(name.rstrip()):]
+    if end.strip(" "):
+        return ("un caractère invisible (tabulation, espace insécable…) ; retirez-le" if len(end) == 1 else
+                "des caractères invisibles (tabulation, espace insécable…) ; retirez-les")
+    return "une espace ; retirez-la" if len(end) == 1 else "des espaces ; retirez-les"
 
 
 def windows_only_problem(name: str) -> str | None:
