@@ -4833,3 +4833,29 @@ def test_historique_names_a_file_whose_name_ends_with_a_space_as_the_consolidati
     err = capsys.readouterr().err
     assert "la table « fichiers » ne relie plus le fichier « arras.xlsx (espace finale) », compté par la " \
            "consolidation n° 1," in err, err
+
+
+def test_a_refused_extract_says_the_extracts_of_another_departement_remplacer_would_replace_too(
+        tmp_path, examples, capsys):
+    """In the 62's folder of extracts, one of them saved again by hand (no longer marked as acv-xl's): a
+    run of all départements was refused « ajoutez --remplacer pour l'écraser » for that one, and said
+    nothing of the 62's others, which the same option replaced and removed too — the case the refusal
+    of `-o` now says, left unsaid where the extract itself is refused. Said the same."""
+    import openpyxl
+
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--departement", "62", "--par-financeur", dossier,
+                "--jobs", "1") in (0, 1)
+    first = sorted(dossier.glob("financeur_*.xlsx"))[0]
+    notes = openpyxl.Workbook()
+    notes.active["A1"] = "mes notes"
+    notes.save(first)
+    before = _bytes_of(dossier)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "tous.xlsx", "--par-financeur", dossier, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"« {first} » existe déjà" in err and "ajoutez --remplacer pour l'écraser. Attention : --remplacer " \
+           f"remplacerait ou supprimerait aussi, dans le dossier --par-financeur « {dossier} », {len(before) - 1} " \
+           "extraits par financeur du département 62 (financeur_" in err, err
+    assert _bytes_of(dossier) == before and not (tmp_path / "tous.xlsx").exists()

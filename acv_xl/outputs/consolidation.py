@@ -867,15 +867,13 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         maybe = {path: why for path, why in maybe.items() if resolved(path) not in read}
     not_read = [(_rel(path, base), why) for path, why in sorted(maybe.items(), key=lambda x: str(x[0]).lower())]
     mine = {f for f in files if f in written and is_derived_report(f)}
-    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True,
-                                input_ids=input_ids):
-        if par_financeur is not None and not replace and check_outputs(
-                [f for f in files if f not in mine], outputs, replace=True, resolved=True, input_ids=input_ids) is None:
+    inputs = [f for f in files if f not in mine]
+    if problem := check_outputs(inputs, outputs, replace=replace, resolved=True, input_ids=input_ids):
+        if par_financeur is not None and not replace:
             # a refusal --remplacer lifts: what else it would replace is said now, not after it is given
-            from acv_xl.outputs.consolidation_extracts import replaced_too
+            from acv_xl.outputs.consolidation_extracts import replace_would_also
 
-            if also := replaced_too(departement, Path(par_financeur)):
-                problem = f"{problem} {also}"
+            problem = replace_would_also(problem, inputs, outputs, departement, Path(par_financeur), input_ids)
         raise UsageError(problem)
     files = [f for f in files if f not in written]
     if not files:

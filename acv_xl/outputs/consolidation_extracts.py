@@ -70,10 +70,12 @@ def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence
     looked up already (`output_guard.check_outputs`): each was resolved and looked up a second time."""
     if not folder.is_dir():
         return None
-    outputs = [Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
-               for _, target in _targets(extract_lines(result) if groups is None else groups, folder)]
-    return check_outputs(inputs, [*others, *outputs], replace=replace, resolved=True, input_ids=input_ids) \
-        or (None if replace else other_departement_problem(result, folder))
+    outputs = [*others, *(Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
+                          for _, target in _targets(extract_lines(result) if groups is None else groups, folder))]
+    if problem := check_outputs(inputs, outputs, replace=replace, resolved=True, input_ids=input_ids):
+        return problem if replace else replace_would_also(problem, inputs, outputs, result.departement, folder,
+                                                          input_ids)
+    return None if replace else other_departement_problem(result, folder)
 
 
 def _departement_of(result: ConsolidationResult) -> str:
@@ -142,6 +144,17 @@ def _parts(found: dict[str | None, list[str]]) -> list[str]:
                                         if len(names) > 5 else "")
         parts.append(f"{len(names)} extrait{'s' if len(names) > 1 else ''} par financeur {_said(d)} ({shown})")
     return parts
+
+
+def replace_would_also(problem: str, inputs: Sequence[Path], outputs: Sequence[Output], departement: str | None,
+                       folder: Path, input_ids: dict[Any, tuple[int, int] | None] | None = None) -> str:
+    """`problem`, the refusal of `outputs` without `--remplacer` (`check_outputs`), and, when that option
+    would lift it, the other département's extracts in `folder` it would replace too (`replaced_too`):
+    said of the refusal of `-o` or `--json` (`consolidation.consolidate`) and of an extract's alike."""
+    if check_outputs(inputs, outputs, replace=True, resolved=True, input_ids=input_ids) is None \
+            and (also := replaced_too(departement, folder)):
+        return f"{problem} {also}"
+    return problem
 
 
 def replaced_too(departement: str | None, folder: Path) -> str | None:
