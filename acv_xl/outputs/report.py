@@ -216,7 +216,7 @@ def _render_one(report: Report, console: Console, plain: bool, p) -> None:
     safe = _safe(console)
     title = Text("Fichier : ", style="bold")
     # named as its message names it (the reader's, `shown_file`): « vide.xlsx (espace finale) »
-    title.append(safe(shown_file(file_text(report.fichier)) if report.fichier else "(sans nom)"))
+    title.append(safe(shown_file(report.fichier) if report.fichier else "(sans nom)"))
     p(title)
     if conv is not None:
         from acv_xl.outputs.comparison_report import TERMINAL_VALUE_CHARS  # cut as `comparer` cuts it
