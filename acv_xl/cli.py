@@ -280,9 +280,10 @@ def _walked_matches(names: list[str]) -> tuple[list[str], str | None, list[tuple
 
     from acv_xl.outputs.consolidation_files import folder_names, not_taken_why, walked_takes
     from acv_xl.outputs.terminal import file_text, literal
+    from acv_xl.reading.errors import shown_file
 
     def shown(name: str) -> str:  # a line break in a name would cut the refusal in two: shown ␊, as a walk shows it
-        return literal(file_text(name))
+        return literal(shown_file(file_text(name)))
 
     out: list[str] = []
     not_taken: list[tuple[Path, str]] = []

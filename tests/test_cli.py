@@ -219,6 +219,30 @@ def test_a_file_name_given_for_a_folder_is_refused_and_nothing_is_created(tmp_pa
         assert main(args) == 0 and len(list((tmp_path / folder).glob("*.xlsx"))) == len(example_conventions())
 
 
+@pytest.mark.parametrize("args, what", [
+    (["exemples", "Exemples "], "le dossier des exemples"),
+    (["consolider", "in", "-o", "c.xlsx", "--par-financeur", "Extraits  ", "--registre", "r.sqlite"],
+     "le dossier de --par-financeur"),
+], ids=["exemples", "par-financeur"])
+def test_a_folder_to_create_whose_name_ends_with_a_space_is_refused(tmp_path, monkeypatch, capsys, args, what):
+    """`--par-financeur "Extraits "` (a name pasted with its space) created « Extraits␣ », said « 10 extraits
+    par financeur dans Extraits  » — a folder whose name no one sees and Windows, through a share, cannot
+    open —, as `-o "c.xlsx "` is refused. Refused the same, nothing created; one the user made is taken."""
+    from acv_xl.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    assert main(args) == 2
+    folder = args[1] if args[0] == "exemples" else args[args.index("--par-financeur") + 1]
+    spaces = "une espace ; retirez-la" if folder.endswith("s ") else "des espaces ; retirez-les"
+    assert capsys.readouterr().err == (f"acv-xl : « {folder.rstrip()} », nom donné pour {what}, finit par {spaces} "
+                                       "(ou créez d'abord ce dossier, s'il doit porter ce nom).\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["in"]
+    if args[0] == "exemples":
+        (tmp_path / folder).mkdir()
+        assert main(args) == 0 and len(list((tmp_path / folder).glob("*.xlsx"))) == len(example_conventions())
+
+
 @pytest.mark.parametrize("target", ["ailleurs", "exemples"], ids=["lien-casse", "lien-en-boucle"])
 def test_exemples_into_a_broken_link_says_so_before_anything(tmp_path, monkeypatch, capsys, target):
     """`acv-xl exemples exemples` where « exemples » is a link to nothing (a folder moved, a looping link):

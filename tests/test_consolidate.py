@@ -2109,3 +2109,156 @@ def test_par_annee_shows_the_years_without_financing_between_the_first_and_the_l
     # a mistyped year far from the others never makes a column of each year between them
     assert W._years_without_gaps(["1924", "2024"]) == ["1924", "2024"]
     assert W._years_without_gaps(["2024", "2026", "à définir"]) == ["2024", "2025", "2026", "à définir"]
+
+
+def test_a_backup_beside_a_workbook_whose_name_ends_with_a_space_is_that_workbooks(tmp_path):
+    """« calais.xlsx␣ » (unzipped on Linux) is read as the workbook it is; « calais.xlsx.bak » beside it
+    was still said « fichier non lu qui peut être un classeur », as if the commune's workbook were
+    missing — by a walk and by a pattern alike. It is that workbook's backup: nothing to say."""
+    from acv_xl import cli
+    from acv_xl.outputs.consolidation_files import discover
+
+    for name in ("calais.xlsx ", "calais.xlsx.bak", "lens.XLSM  ", "lens.xlsm.part", "arras.xlsx.bak"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    files, _ = discover([tmp_path], passed_over=passed_over)
+    assert [f.name for f in files] == ["calais.xlsx ", "lens.XLSM  "]
+    assert [p.name for p, _ in passed_over] == ["arras.xlsx.bak"]
+    assert [p.name for p, _ in cli._walked_matches([str(tmp_path / "*")])[2]] == ["arras.xlsx.bak"]
+
+
+def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_the_walk(tmp_path, batch):
+    """`consolider 62/*` in a Unix shell names « arras.xlsx.bak » (a whole copy of the workbook) with
+    « arras.xlsx »: read, it was the same convention twice (CON-01, an error of the département, two
+    more errors in `Anomalies`), and « arras.xlsx.msg » a file « pas un classeur Excel », where
+    `consolider 62` leaves both unsaid as the workbook's. Left out the same; named without its
+    workbook, a backup is still read as asked."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    first = sorted(folder.iterdir())[0]
+    shutil.copy2(first, folder / (first.name + ".bak"))
+    (folder / (first.name + ".msg")).write_bytes(b"\xd0\xcf\x11\xe0 courriel")
+
+    def conventions(named: list[str], out: str) -> tuple[int, list[str], list]:
+        status = main(["consolider", *named, "-o", str(tmp_path / f"{out}.xlsx"), "--json", str(tmp_path / f"{out}.json")])
+        summary = json.loads((tmp_path / f"{out}.json").read_text(encoding="utf-8"))
+        return status, [c["fichier"] for c in summary["conventions"]], summary["fichiers_non_lus"]
+
+    walked = conventions([str(folder)], "a")
+    assert conventions(sorted(str(p) for p in folder.iterdir()), "b") == walked  # what the shell hands over
+    assert sorted(walked[1]) == sorted(p.name for p in folder.iterdir() if p.suffix == ".xlsx")
+    # named with another workbook but not its own: read as asked
+    other = sorted(folder.iterdir())[-1]
+    assert conventions([str(folder / (first.name + ".bak")), str(other)], "c")[1] == [first.name + ".bak", other.name]
+
+
+def test_a_name_ending_with_a_space_is_shown_with_it_said_and_kept_as_it_is_for_scripts(tmp_path, batch):
+    """« calais.xlsx␣ » (unzipped on Linux) was shown « calais.xlsx » in `Synthèse`, `Lignes`,
+    `Anomalies`, `Fichiers` and CON-01's message: a name nobody finds, under Windows none has. What
+    the référent reads says the space; the JSON's `fichier` keeps the name, which a script opens."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    kept = folder / "calais.xlsx "
+    shutil.copy(sorted(batch["examples"])[1], kept)
+    shutil.copy(kept, folder / "copie.xlsx")
+    os.utime(folder / "copie.xlsx", (1_600_000_000, 1_600_000_000))  # older: « calais.xlsx␣ » is kept
+    (folder / "lens.xlsm\t").write_bytes(b"")
+    out, js = tmp_path / "o.xlsx", tmp_path / "o.json"
+    r = C.consolidate([folder], out, json_path=js, jobs=1)
+    assert [f.rel for f in r.files] == ["calais.xlsx ", "copie.xlsx", "lens.xlsm\t"]
+    shown = "calais.xlsx (espace finale)"
+    assert list(_sheet(out, Feuille.FICHIERS)[H.CHEMIN]) == [shown, "copie.xlsx", "lens.xlsm (caractère invisible final)"]
+    assert set(_sheet(out, Feuille.SYNTHESE)[H.FICHIER]) == set(_sheet(out, Feuille.LIGNES)[H.FICHIER]) == {shown}
+    anomalies = _sheet(out, Feuille.ANOMALIES)
+    assert shown in set(anomalies[H.FICHIER]) and "calais.xlsx " not in set(anomalies[H.FICHIER])
+    (con01,) = anomalies[anomalies[H.CODE] == "CON-01"][H.MESSAGE]
+    assert f"figure aussi dans « {shown} »" in con01
+    assert [c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]] == \
+        ["calais.xlsx ", "copie.xlsx", "lens.xlsm\t"]
+
+
+def test_a_folder_named_inside_another_named_is_walked_once(tmp_path, monkeypatch):
+    """`consolider 62 62/sous` (or `62/sous 62`) walked `sous` twice: its workbooks found once, but each
+    file left unread there listed twice by the walk, and the folder listed twice. Each once."""
+    from acv_xl.outputs import consolidation_files as F
+
+    (tmp_path / "sous" / "bas").mkdir(parents=True)
+    for name in ("arras.xlsx", "sous/lens.xlsx", "sous/envoi.zip", "sous/bas/calais.xlsx.part"):
+        (tmp_path / name).write_bytes(b"")
+    listed = []
+    scandir = os.scandir
+    monkeypatch.setattr(F.os, "scandir", lambda path: listed.append(path) or scandir(path))
+    for named in ([tmp_path, tmp_path / "sous"], [tmp_path / "sous", tmp_path]):
+        listed.clear()
+        passed_over: list = []
+        files, _ = F.discover(named, passed_over=passed_over)
+        assert [f.name for f in files] == ["arras.xlsx", "lens.xlsx"]
+        assert sorted(p.name for p, _ in passed_over) == ["calais.xlsx.part", "envoi.zip"]
+        assert sorted(map(str, listed)) == sorted(map(str, [tmp_path, tmp_path / "sous", tmp_path / "sous" / "bas"]))
+
+
+def test_a_bidirectional_control_in_a_file_name_is_shown_in_the_sheets_as_on_the_terminal(tmp_path, batch):
+    """A file name holding U+202E (right-to-left override) was written as it is in `Fichiers`,
+    `Synthèse`, `Lignes` and `Anomalies`: Excel showed the rest of the name reversed, a name the
+    folder does not hold (the terminal shows it « \\u202e » already). Shown as its code; the JSON keeps
+    the name, which a script opens."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    name = "arras\u202exslx.snel.xlsx"
+    shutil.copy(sorted(batch["examples"])[0], folder / name)
+    out, js = tmp_path / "o.xlsx", tmp_path / "o.json"
+    C.consolidate([folder], out, json_path=js, jobs=1)
+    shown = "arras\\u202exslx.snel.xlsx"
+    assert list(_sheet(out, Feuille.FICHIERS)[H.CHEMIN]) == [shown]
+    for sheet in (Feuille.SYNTHESE, Feuille.LIGNES, Feuille.ANOMALIES):
+        assert set(_sheet(out, sheet)[H.FICHIER]) == {shown}, sheet
+    assert [c["fichier"] for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]] == [name]
+
+
+def test_the_readers_message_names_a_file_as_the_sheets_show_it(tmp_path, batch):
+    """An empty « vide.xlsx␣ » and an empty « lens », U+202E, « xslx.xlsx »: the `Fichier` column showed
+    « vide.xlsx (espace finale) » and « lens\\u202exslx.xlsx », but the message beside it, the reader's
+    (STR-01, and CON-03 quoting it), still named them raw — the space invisible, and the override
+    turning the rest of the message round in Excel, the very name the column had defused. The
+    message names each file as the column does."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "arras.xlsx")
+    (folder / "vide.xlsx ").write_bytes(b"")
+    (folder / "lens\u202exslx.xlsx").write_bytes(b"")
+    out = tmp_path / "o.xlsx"
+    C.consolidate([folder], out, jobs=1)
+    anomalies = _sheet(out, Feuille.ANOMALIES)
+    for shown in ("vide.xlsx (espace finale)", "lens\\u202exslx.xlsx"):
+        messages = list(anomalies[anomalies[H.FICHIER] == shown][H.MESSAGE])
+        assert len(messages) == 2 and all(f"« {shown} » est vide (0 octet)" in m for m in messages), messages
+    assert not any("\u202e" in m or "« vide.xlsx  »" in m for m in anomalies[H.MESSAGE])
+
+
+def test_the_attention_lines_name_a_file_left_unread_as_the_sheets_show_names(tmp_path, batch, capsys):
+    """« calais␣ », a workbook without extension unzipped on Linux with its name's space, was said
+    « Attention, 1 fichier non lu … : « calais  » » — the space one more blank before the guillemet,
+    where every sheet and message now says « calais (espace finale) »; and the refusal when nothing
+    else is found named it the same. Said as elsewhere; the JSON's `fichier` keeps the name, which a
+    script opens."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "arras.xlsx")
+    shutil.copy(folder / "arras.xlsx", folder / "calais ")
+    js = tmp_path / "o.json"
+    capsys.readouterr()
+    C.run_consolider([folder], tmp_path / "o.xlsx", json_path=js, jobs=1)
+    assert ("Attention, 1 fichier non lu qui peut être un classeur : « calais (espace finale) » (classeur sans "
+            "extension .xlsx ?).") in capsys.readouterr().err
+    assert json.loads(js.read_text(encoding="utf-8"))["fichiers_non_lus"] == [
+        {"fichier": "calais ", "motif": "classeur sans extension .xlsx ?"}]
+    (folder / "arras.xlsx").unlink()
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder], tmp_path / "o2.xlsx", jobs=1)
+    assert str(refused.value).endswith("non lu : « calais (espace finale) » (classeur sans extension .xlsx ?).")
+    # a pattern typed in cmd, which acv-xl expands, matching it alone: its refusal names it the same
+    from acv_xl import cli
+
+    assert "qui ne désigne que « calais (espace finale) » (classeur sans extension .xlsx ?)." in \
+        cli._walked_matches([str(folder / "cal*")])[1]

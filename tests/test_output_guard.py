@@ -740,3 +740,19 @@ def test_an_output_name_ending_with_spaces_says_the_spaces(tmp_path):
     assert list(tmp_path.iterdir()) == []
     # another extension is quoted as it is
     assert check_outputs([], [tmp_path / "c6.xls "]).endswith(f"doit avoir l'extension .xlsx : « {tmp_path / 'c6.xls '} »")
+
+
+def test_a_name_ending_with_a_tab_is_not_said_to_end_with_a_space(tmp_path):
+    """`-o "c.xlsx<Tab>"` or `exemples "ex<Tab>"` (a cell copied from a sheet brings its tab) was refused
+    « finit par une espace ; retirez-la »: there is no space to remove, and none to see. Said as the
+    consolidation's sheets say such an end: « un caractère invisible »."""
+    from acv_xl.outputs.output_guard import check_outputs, folder_like_a_file
+
+    assert check_outputs([], [tmp_path / "c.xlsx\t"]).endswith(
+        "le nom « c.xlsx » finit par un caractère invisible (tabulation, espace insécable…) ; retirez-le.")
+    assert folder_like_a_file("le dossier des exemples", tmp_path / "ex \t").startswith(
+        "« ex », nom donné pour le dossier des exemples, finit par des caractères invisibles (tabulation, espace "
+        "insécable…) ; retirez-les (")
+    # spaces alone are spaces
+    assert folder_like_a_file("le dossier des exemples", tmp_path / "ex ").startswith(
+        "« ex », nom donné pour le dossier des exemples, finit par une espace ; retirez-la (")

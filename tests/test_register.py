@@ -5073,3 +5073,77 @@ def test_a_commune_retyped_without_its_accents_is_no_movement(tmp_path, examples
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     mv = _movements(reg, tmp_path / "e.xlsx")
     assert not mv["Mouvement"].str.startswith("Commune ").any(), mv["Mouvement"].tolist()
+
+
+def test_a_refused_output_says_the_extracts_of_another_departement_remplacer_would_replace_too(
+        tmp_path, examples, capsys):
+    """`-o` naming a file acv-xl did not write is refused « ajoutez --remplacer pour l'écraser », and
+    that refusal alone was said: the référent added --remplacer for that file, and the run replaced
+    and removed, unsaid, another département's extracts in the --par-financeur folder, which the same
+    option lifts. The refusal says both; without such extracts, it says only its own."""
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--departement", "62", "--par-financeur", dossier,
+                "--jobs", "1") in (0, 1)
+    before = _bytes_of(dossier)
+    notes = tmp_path / "notes.xlsx"
+    notes.write_bytes(b"PK\x05\x06" + b"\x00" * 18)  # a file of the user's
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", notes, "--par-financeur", dossier, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "ajoutez --remplacer pour l'écraser. Attention : --remplacer remplacerait ou supprimerait aussi, dans " \
+           f"le dossier --par-financeur « {dossier} », {len(before)} extraits par financeur du département 62 " \
+           "(financeur_" in err, err
+    assert _bytes_of(dossier) == before and notes.read_bytes() == b"PK\x05\x06" + b"\x00" * 18
+    # the 62's own run: its extracts are its own, nothing more to say
+    assert _run("consolider", folder, "-o", notes, "--departement", "62", "--par-financeur", dossier, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert "ajoutez --remplacer pour l'écraser." in err and "Attention" not in err
+
+
+def test_historique_names_a_file_whose_name_ends_with_a_space_as_the_consolidation_showed_it(
+        tmp_path, examples, capsys):
+    """« arras.xlsx␣ » (unzipped on Linux), recorded under its own name, then its row edited with a tool:
+    historique's refusal named it « arras.xlsx  », the space lost before the guillemet, where the
+    consolidation's sheets and messages had said « arras.xlsx (espace finale) ». Said the same; the
+    register keeps the name itself."""
+    folder = _folder(tmp_path, examples)
+    (folder / "arras.xlsx").rename(folder / "arras.xlsx ")
+    reg = tmp_path / "r.sqlite"
+    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    con = sqlite3.connect(reg)
+    assert con.execute("SELECT chemin FROM fichiers WHERE acv_id = 'ACV014'").fetchall() == [("arras.xlsx ",)]
+    con.execute("UPDATE fichiers SET analyse_id = NULL WHERE acv_id = 'ACV014'")
+    con.commit()
+    con.close()
+    capsys.readouterr()
+    assert _run("historique", reg, "-o", tmp_path / "e.xlsx") == 2
+    err = capsys.readouterr().err
+    assert "la table « fichiers » ne relie plus le fichier « arras.xlsx (espace finale) », compté par la " \
+           "consolidation n° 1," in err, err
+
+
+def test_a_refused_extract_says_the_extracts_of_another_departement_remplacer_would_replace_too(
+        tmp_path, examples, capsys):
+    """In the 62's folder of extracts, one of them saved again by hand (no longer marked as acv-xl's): a
+    run of all départements was refused « ajoutez --remplacer pour l'écraser » for that one, and said
+    nothing of the 62's others, which the same option replaced and removed too — the case the refusal
+    of `-o` now says, left unsaid where the extract itself is refused. Said the same."""
+    import openpyxl
+
+    folder = _folder(tmp_path, examples)
+    dossier = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--departement", "62", "--par-financeur", dossier,
+                "--jobs", "1") in (0, 1)
+    first = sorted(dossier.glob("financeur_*.xlsx"))[0]
+    notes = openpyxl.Workbook()
+    notes.active["A1"] = "mes notes"
+    notes.save(first)
+    before = _bytes_of(dossier)
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "tous.xlsx", "--par-financeur", dossier, "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert f"« {first} » existe déjà" in err and "ajoutez --remplacer pour l'écraser. Attention : --remplacer " \
+           f"remplacerait ou supprimerait aussi, dans le dossier --par-financeur « {dossier} », {len(before) - 1} " \
+           "extraits par financeur du département 62 (financeur_" in err, err
+    assert _bytes_of(dossier) == before and not (tmp_path / "tous.xlsx").exists()

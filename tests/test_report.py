@@ -252,3 +252,19 @@ def test_the_verdict_of_a_validated_workbook_says_it_is_validated(tmp_path, caps
     assert main(["valider", str(copy)]) == 0
     out = capsys.readouterr().out
     assert "État : validé\n" in out and "Verdict : aucune erreur, le classeur est validé." in out, out
+
+
+def test_the_report_names_its_file_as_its_message_does(tmp_path):
+    """`valider "vide.xlsx "` (a name unzipped on Linux with its space): the reader's message says
+    « vide.xlsx (espace finale) », as the consolidation's sheets do, but the report's title above it
+    said « Fichier : vide.xlsx », the space invisible at the line's end — the name nobody finds.
+    The title names it the same; the JSON's `fichier` keeps the name, which a script opens."""
+    from acv_xl.checks.validate import validate_file
+
+    path = tmp_path / "vide.xlsx "
+    path.write_bytes(b"")
+    report = validate_file(path)
+    out = _text([report])
+    assert f"Fichier : {tmp_path}/vide.xlsx (espace finale)\n" in out, out
+    assert "Le fichier « vide.xlsx (espace finale) » est vide" in out
+    assert to_json(report)["fichier"] == str(path)

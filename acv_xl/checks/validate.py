@@ -223,10 +223,10 @@ def inaccessible(fichier: str, exc: OSError) -> Report:
     """The report of a file the system would not let us read (STR-01): its reason in French, never
     the system's English (« Permission denied », « Input/output error »)."""
     from acv_xl.contract.system_errors import os_error_text
-    from acv_xl.reading.errors import file_text
+    from acv_xl.reading.errors import file_text, shown_file
 
     return unreadable(fichier, "STR-01",
-                      f"Le fichier « {file_text(Path(fichier).name)} » ne peut pas être lu : {os_error_text(exc)}.",
+                      f"Le fichier « {shown_file(file_text(Path(fichier).name))} » ne peut pas être lu : {os_error_text(exc)}.",
                       "Vérifiez que le fichier est accessible (droits de lecture, support ou partage réseau "
                       "connecté, fichier fermé dans les autres programmes), puis relancez.")
 

@@ -56,6 +56,7 @@ from acv_xl.outputs.consolidation_result import date_of_label
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 from acv_xl.outputs.terminal import file_text
+from acv_xl.reading.errors import shown_file
 
 # Kinds of movement (the « Mouvement » column).
 CONVENTION_AJOUTEE = "Convention ajoutée"
@@ -327,6 +328,12 @@ def _check_dates(con: sqlite3.Connection, where: str) -> None:
 _KEPT = "consolidation_id IN (SELECT id FROM consolidations)"
 
 
+def _file(chemin: object) -> str:
+    """A file the register recorded (`fichiers.chemin`, kept as it is), named as the consolidation's
+    sheets and messages named it (`shown_file`): « arras.xlsx (espace finale) »."""
+    return shown_file(file_text(chemin))
+
+
 def _check_links(con: sqlite3.Connection, where: str) -> None:
     """Each counted convention of a consolidation is one of its counted files, whose analysis is in the
     register — and each counted file one of its counted conventions. acv-xl writes them so together; a
@@ -347,7 +354,7 @@ def _check_links(con: sqlite3.Connection, where: str) -> None:
             lib = f" (« {file_text(libelle)} »)" if isinstance(libelle, str) and libelle.strip() else ""
             raise damaged_error(where, f"la table « fichiers » ne contient plus le fichier de la convention {acv}{lib} "
                                 f"que la consolidation n° {cid} a comptée : elle {edited}")
-        name = f"« {file_text(chemin)} »"
+        name = f"« {_file(chemin)} »"
         if compte != 1 or fcid != cid:
             raise damaged_error(where, f"la table « conventions » compte {name} dans la consolidation n° {cid}, la "
                                 "table « fichiers » non : l'une ou l'autre a été modifiée avec un autre outil, "
@@ -367,7 +374,7 @@ def _check_links(con: sqlite3.Connection, where: str) -> None:
         f"SELECT consolidation_id, chemin FROM fichiers WHERE compte = 1 AND {_KEPT} AND id NOT IN (SELECT "
         "fichier_id FROM conventions WHERE compte = 1) ORDER BY consolidation_id, id LIMIT 1").fetchone()
     if row is not None:
-        raise damaged_error(where, f"la table « fichiers » compte « {file_text(row[1])} » dans la consolidation "
+        raise damaged_error(where, f"la table « fichiers » compte « {_file(row[1])} » dans la consolidation "
                             f"n° {row[0]}, la table « conventions » non : l'une ou l'autre a été modifiée avec un "
                             "autre outil, l'historique ne peut plus s'y fier")
 
@@ -496,7 +503,7 @@ def _edited_said(con: sqlite3.Connection, aids: list[int], table: str, one: tupl
         chemin, cid = _first_file(con, aids[0])
         what, read = one
         return (f"la table « {table} » ne contient plus {what} que la consolidation n° {cid} a {read} dans "
-                f"« {file_text(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
+                f"« {_file(chemin)} », analyse n° {aids[0]} : elle a été modifiée avec un autre outil")
     what, read = many
     return (f"la table « {table} » ne contient plus {what} que les consolidations ont {read} pour {len(aids)} "
             f"analyses ({_some(con, aids)}) : elle a été modifiée avec un autre outil")
@@ -557,7 +564,7 @@ def _some(con: sqlite3.Connection, aids: list[int]) -> str:
     named = []
     for aid in aids[:_NAMED]:
         chemin, cid = _first_file(con, aid)
-        named.append(f"« {file_text(chemin)} », consolidation n° {cid}, analyse n° {aid}")
+        named.append(f"« {_file(chemin)} », consolidation n° {cid}, analyse n° {aid}")
     rest = len(aids) - len(named)
     return " ; ".join(named) + (f" ; et {fmt_number(rest)} autre{'s' if rest > 1 else ''}" if rest else "")
 
@@ -589,11 +596,11 @@ def _check_totals(con: sqlite3.Connection, where: str) -> None:
             f"WHERE c.compte = 1 AND f.analyse_id IS NOT NULL AND c.{_KEPT} ORDER BY f.consolidation_id, f.id"):
         if total is None:  # emptied by hand: its consolidation's total then seemed the one edited
             raise damaged_error(where, f"la table « conventions » ne donne plus de financement total à "
-                                f"« {file_text(chemin)} », consolidation n° {cid}, quand ses lignes comptées en font "
+                                f"« {_file(chemin)} », consolidation n° {cid}, quand ses lignes comptées en font "
                                 f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
                                 "plus s'y fier")
         if not _near(float(lignes), float(total)):
-            raise damaged_error(where, f"la table « conventions » donne à « {file_text(chemin)} », consolidation "
+            raise damaged_error(where, f"la table « conventions » donne à « {_file(chemin)} », consolidation "
                                 f"n° {cid}, un financement total de {fmt_euros(total)} quand ses lignes comptées en font "
                                 f"{fmt_euros(lignes)} : elle a été modifiée avec un autre outil, l'historique ne peut "
                                 "plus s'y fier")
@@ -649,11 +656,11 @@ def _check_finding_counts(con: sqlite3.Connection, where: str) -> None:
         # (a number or nothing, `_check_numbers`: empty in a table made again by a tool, CREATE TABLE … AS
         # keeping no NOT NULL; infinite typed as 9e999)
         if stated is None:
-            said = f"ne donne plus de nombre d'{many} à « {file_text(chemin)} », consolidation n° {cid},"
+            said = f"ne donne plus de nombre d'{many} à « {_file(chemin)} », consolidation n° {cid},"
         else:
             shown = (f"un nombre d'{many} infini" if math.isinf(stated) else  # « 0 erreur », « 1,50 erreur »
                      f"{fmt_number(stated, 0 if float(stated).is_integer() else 2)} {one if abs(stated) < 2 else many}")
-            said = f"donne à « {file_text(chemin)} », consolidation n° {cid}, {shown}"
+            said = f"donne à « {_file(chemin)} », consolidation n° {cid}, {shown}"
         raise damaged_error(where, f"la table « conventions » {said} quand les tables « constats » et "
                             f"« constats_consolidation » lui en comptent {fmt_number(n)} : l'une d'elles a été "
                             "modifiée avec un autre outil, l'historique ne peut plus s'y fier")

@@ -93,6 +93,7 @@ from acv_xl.outputs import program_end
 from acv_xl.outputs.output_guard import (CONSOLIDATION, Output, check_outputs, derived_kind, file_above, folder_like_a_file,
                                          is_derived_report)
 from acv_xl.reading import collector
+from acv_xl.reading.errors import shown_file
 
 
 # ------------------------------------------------------------------ discovery (`consolidation_files`)
@@ -748,15 +749,16 @@ def _named(paths: Sequence[Path]) -> tuple[str, str]:
 
 def _one_unreadable(only: FileSummary) -> str:
     """The one file found, unreadable: why, in the reader's words (as CON-03 says it without --departement)."""
+    name = shown_file(only.rel)
     if only.crash:
-        return (f"la lecture du seul fichier trouvé, « {only.rel} », a échoué sur une erreur interne ({only.crash}) : "
+        return (f"la lecture du seul fichier trouvé, « {name} », a échoué sur une erreur interne ({only.crash}) : "
                 "rien n'est écrit. Signalez cette erreur à l'équipe acv-xl en joignant le fichier.")
     detail = reader_reason(only)
     if detail is None:
-        return (f"le seul fichier trouvé, « {only.rel} », est illisible : rien n'est écrit. « acv-xl valider » "
+        return (f"le seul fichier trouvé, « {name} », est illisible : rien n'est écrit. « acv-xl valider » "
                 "appliqué à ce fichier dit pourquoi.")
     said = detail[5].rstrip(".")
-    return (f"le seul fichier trouvé, « {only.rel} », est illisible ({detail[0]}) : {said[:1].lower()}{said[1:]}. "
+    return (f"le seul fichier trouvé, « {name} », est illisible ({detail[0]}) : {said[:1].lower()}{said[1:]}. "
             f"Rien n'est écrit. {detail[6] or 'Demandez à la commune un classeur .xlsx lisible.'}")
 
 
@@ -775,15 +777,16 @@ def _no_convention_of(departement: str, summaries: list[FileSummary], paths: Seq
             return _one_unreadable(only)
         if not found:  # the code may be right: the workbook is what to complete
             sheet, cell = only.cell("acv_departement")
-            return (f"le seul fichier trouvé, « {only.rel} », n'a pas de département renseigné : rien n'est écrit. "
+            return (f"le seul fichier trouvé, « {shown_file(only.rel)} », n'a pas de département renseigné : rien "
+                    "n'est écrit. "
                     f"Renseignez le département du classeur (cellule « {layout.NAMED_BY_NAME['acv_departement'].label} »,"
                     f" en {cell} de la feuille « {sheet} »), puis relancez.")
-        return (f"le seul fichier trouvé, « {only.rel} », est une convention du département {found[0]}, pas du "
-                f"{departement} : rien n'est écrit. Vérifiez le code donné à --departement et le fichier.")
+        return (f"le seul fichier trouvé, « {shown_file(only.rel)} », est une convention du département "
+                f"{found[0]}, pas du {departement} : rien n'est écrit. Vérifiez le code donné à --departement et le fichier.")
     if found:
         then = f"Vérifiez le code donné à --departement et {_named(paths)[0]}."
     elif readable:  # the code may be right: the workbooks are what to complete
-        whose = f"du classeur « {readable[0].rel} »" if len(readable) == 1 else "des classeurs"
+        whose = f"du classeur « {shown_file(readable[0].rel)} »" if len(readable) == 1 else "des classeurs"
         then = (f"Renseignez le département {whose} (cellule « {layout.NAMED_BY_NAME['acv_departement'].label} » "
                 f"de la feuille « {layout.NAMED_BY_NAME['acv_departement'].sheet} »), puis relancez.")
     else:  # none read: without --departement, the consolidation says why of each (CON-03)
@@ -864,8 +867,13 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         maybe = {path: why for path, why in maybe.items() if resolved(path) not in read}
     not_read = [(_rel(path, base), why) for path, why in sorted(maybe.items(), key=lambda x: str(x[0]).lower())]
     mine = {f for f in files if f in written and is_derived_report(f)}
-    if problem := check_outputs([f for f in files if f not in mine], outputs, replace=replace, resolved=True,
-                                input_ids=input_ids):
+    inputs = [f for f in files if f not in mine]
+    if problem := check_outputs(inputs, outputs, replace=replace, resolved=True, input_ids=input_ids):
+        if par_financeur is not None and not replace:
+            # a refusal --remplacer lifts: what else it would replace is said now, not after it is given
+            from acv_xl.outputs.consolidation_extracts import replace_would_also
+
+            problem = replace_would_also(problem, inputs, outputs, departement, Path(par_financeur), input_ids)
         raise UsageError(problem)
     files = [f for f in files if f not in written]
     if not files:
@@ -886,8 +894,8 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         # whatever the --departement (never « aucun département renseigné », a code to check)
         if len(summaries) == 1:  # « parmi les 1 fichier trouvé »: said of the one file, with what it is
             (only,) = summaries
-            raise UsageError(f"le seul fichier trouvé, « {only.rel} », {_not_a_convention(only)} : rien n'est "
-                             f"écrit. {_GIVE_CONVENTIONS}")
+            raise UsageError(f"le seul fichier trouvé, « {shown_file(only.rel)} », {_not_a_convention(only)} : "
+                             f"rien n'est écrit. {_GIVE_CONVENTIONS}")
         named, ending = _named(paths)
         raise UsageError(f"aucun classeur de convention ACV parmi les {len(summaries)} fichiers trouvés (rapports "
                          f"d'acv-xl, autres classeurs ou fichiers) : rien n'est écrit. Vérifiez {named} "
@@ -1040,7 +1048,7 @@ def _beyond_excel(result: ConsolidationResult) -> str | None:
         return ("les montants des classeurs, additionnés, dépassent le plus grand nombre qu'un tableur représente "
                 "(9,99 × 10^307) : rien n'est écrit. Corrigez les montants démesurés (feuilles Plan de financement "
                 "et Fiches-actions), puis relancez.")
-    named = ", ".join(f"« {file_text(r)} »" for r in files[:5]) + (" …" if len(files) > 5 else "")
+    named = ", ".join(f"« {shown_file(r)} »" for r in files[:5]) + (" …" if len(files) > 5 else "")
     return (f"montants démesurés dans {named}, au-delà du plus grand nombre qu'un tableur représente "
             "(9,99 × 10^307) : rien n'est écrit. Corrigez ces montants ou retirez ces classeurs du dossier, puis "
             "relancez.")

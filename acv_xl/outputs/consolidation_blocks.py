@@ -30,6 +30,7 @@ from zlib_ng.zlib_ng import crc32 as _crc32
 
 from acv_xl.checks.rules.consolidation import LINE_FIELDS, FileSummary
 from acv_xl.contract.values import EXCEL_CELL_HALF, MEMO_TEXT_MAX, excel_text
+from acv_xl.reading.errors import shown_file
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.consolidation_result import Anomalie, own_anomalies
 from acv_xl.outputs.consolidation_workbook import (
@@ -231,7 +232,7 @@ def _builder(feuille: str) -> _Table:
 def lignes_xml(f: FileSummary) -> str:
     """The rows of `f`'s financing lines in `Lignes` (the convention's identifier and libellé, then
     `LINE_FIELDS`, then its communes and file: `lignes_columns`), each as tall as its wrapped texts."""
-    front, back = (f.acv_id or SANS_ID, f.libelle), (" ; ".join(f.communes), f.rel)
+    front, back = (f.acv_id or SANS_ID, f.libelle), (" ; ".join(f.communes), shown_file(f.rel))
     lines = f.lines
     if any(len(line) != _FIELDS for line in lines):  # not expected: each line its fields, no more, no fewer
         lines = [(tuple(line) + (None,) * _FIELDS)[:_FIELDS] for line in lines]
@@ -311,8 +312,9 @@ def _lignes_heights(front: tuple, back: tuple, cols: list[tuple], n: int) -> lis
 def anomalies_rows(anomalies: list[Anomalie]) -> list[tuple]:
     """`Anomalies`' rows of these findings."""
     libelles: dict[Any, str] = {}  # per gravity, its word: asked once each, not per finding
-    return [(a.rel, a.acv_id, libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle),
-             a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion) for a in anomalies]
+    shown: dict[str, str] = {}  # per file, its name as shown: once each
+    return [(shown.get(a.rel) or shown.setdefault(a.rel, shown_file(a.rel)), a.acv_id,
+             libelles.get(a.gravite) or libelles.setdefault(a.gravite, a.gravite.libelle), a.code, a.feuille, a.cellule, a.action, a.message, a.suggestion) for a in anomalies]
 
 
 def anomalies_xml(anomalies: list[Anomalie]) -> str:

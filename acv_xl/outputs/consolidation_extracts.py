@@ -70,10 +70,12 @@ def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence
     looked up already (`output_guard.check_outputs`): each was resolved and looked up a second time."""
     if not folder.is_dir():
         return None
-    outputs = [Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
-               for _, target in _targets(extract_lines(result) if groups is None else groups, folder)]
-    return check_outputs(inputs, [*others, *outputs], replace=replace, resolved=True, input_ids=input_ids) \
-        or (None if replace else other_departement_problem(result, folder))
+    outputs = [*others, *(Output(target, (".xlsx",), "--par-financeur", EXTRAIT)
+                          for _, target in _targets(extract_lines(result) if groups is None else groups, folder))]
+    if problem := check_outputs(inputs, outputs, replace=replace, resolved=True, input_ids=input_ids):
+        return problem if replace else replace_would_also(problem, inputs, outputs, result.departement, folder,
+                                                          input_ids)
+    return None if replace else other_departement_problem(result, folder)
 
 
 def _departement_of(result: ConsolidationResult) -> str:
@@ -103,33 +105,68 @@ def other_departement_problem(result: ConsolidationResult, folder: Path, waited:
     (its properties removed by hand) is kept too: nothing says it is this run's.
     `waited`: asked again under the lock (another run wrote them meanwhile): the sentence is then the
     error that `consolidation._written_before` completes with what is written and the way out."""
-    if not folder.is_dir():
-        return None
-    from acv_xl.reading.provenance import produced_by
-
     mine = _departement_of(result)
-    named = _extract_names()
-    found: dict[str | None, list[str]] = defaultdict(list)
-    for p in sorted(folder.glob("financeur_*.xlsx")):
-        if p.name not in named or not p.is_file() or produced_by(p) != EXTRAIT:
-            continue
-        theirs = extract_departement(p)
-        if theirs is None or norm_departement(theirs) != norm_departement(mine):
-            found[None if theirs is None else theirs if theirs == TOUS else norm_departement(theirs)].append(p.name)
-    if not found:
+    if not (found := _of_others(mine, folder)):
         return None
     n = sum(map(len, found.values()))
-    parts = []
-    for d, names in found.items():
-        shown = ", ".join(names[:5]) + (f" et {len(names) - 5} autre{'s' if len(names) > 6 else ''}"
-                                        if len(names) > 5 else "")
-        parts.append(f"{len(names)} extrait{'s' if len(names) > 1 else ''} par financeur {_said(d)} ({shown})")
+    parts = _parts(found)
     them = "les" if n > 1 else "le"
     run = "de tous les départements (sans --departement)" if mine == TOUS else f"du département {mine}"
     where = (f"une autre consolidation a écrit dans le dossier --par-financeur « {folder} », depuis le début de "
              "celle-ci," if waited else f"le dossier --par-financeur « {folder} » contient")
     said = f"{where} {' et '.join(parts)} : cette consolidation {run} ne {them} remplace ni ne {them} supprime"
     return said + "." if waited else f"{said}, et rien n'est écrit. {way_out(result, folder, n)}."
+
+
+def _of_others(mine: str, folder: Path) -> dict[str | None, list[str]]:
+    """The extracts in `folder` of another département than `mine` (`_departement_of`), by theirs
+    (None: not read), each by its name."""
+    found: dict[str | None, list[str]] = defaultdict(list)
+    if not folder.is_dir():
+        return found
+    from acv_xl.reading.provenance import produced_by
+
+    named = _extract_names()
+    for p in sorted(folder.glob("financeur_*.xlsx")):
+        if p.name not in named or not p.is_file() or produced_by(p) != EXTRAIT:
+            continue
+        theirs = extract_departement(p)
+        if theirs is None or norm_departement(theirs) != norm_departement(mine):
+            found[None if theirs is None else theirs if theirs == TOUS else norm_departement(theirs)].append(p.name)
+    return found
+
+
+def _parts(found: dict[str | None, list[str]]) -> list[str]:
+    """« 12 extraits par financeur du département 62 (financeur_AL.xlsx, … et 7 autres) », per département."""
+    parts = []
+    for d, names in found.items():
+        shown = ", ".join(names[:5]) + (f" et {len(names) - 5} autre{'s' if len(names) > 6 else ''}"
+                                        if len(names) > 5 else "")
+        parts.append(f"{len(names)} extrait{'s' if len(names) > 1 else ''} par financeur {_said(d)} ({shown})")
+    return parts
+
+
+def replace_would_also(problem: str, inputs: Sequence[Path], outputs: Sequence[Output], departement: str | None,
+                       folder: Path, input_ids: dict[Any, tuple[int, int] | None] | None = None) -> str:
+    """`problem`, the refusal of `outputs` without `--remplacer` (`check_outputs`), and, when that option
+    would lift it, the other département's extracts in `folder` it would replace too (`replaced_too`):
+    said of the refusal of `-o` or `--json` (`consolidation.consolidate`) and of an extract's alike."""
+    if check_outputs(inputs, outputs, replace=True, resolved=True, input_ids=input_ids) is None \
+            and (also := replaced_too(departement, folder)):
+        return f"{problem} {also}"
+    return problem
+
+
+def replaced_too(departement: str | None, folder: Path) -> str | None:
+    """What `--remplacer`, asked for another output (`-o`, `--json`), would replace too in the
+    `--par-financeur` folder (French), or None: another département's extracts, which the refusal of
+    that output alone left unsaid — `--remplacer` added to overwrite it then replaced and removed
+    them without a word. `departement`: the run's `--departement` (its code as every output writes it)."""
+    if not (found := _of_others(departement or TOUS, folder)):
+        return None
+    return (f"Attention : --remplacer remplacerait ou supprimerait aussi, dans le dossier --par-financeur "
+            f"« {folder} », {' et '.join(_parts(found))} ; pour les garder, écrivez les extraits de cette consolidation dans un "
+            "autre dossier.")
 
 
 def way_out(result: ConsolidationResult, folder: Path, n: int = 2, again: bool = False) -> str:

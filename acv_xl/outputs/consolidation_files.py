@@ -107,7 +107,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
 
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
     A file named explicitly is taken whatever its extension (the validator says why it is refused;
-    among others, one that is no workbook is listed apart: `consolidation._not_workbooks`).
+    among others, one that is no workbook is listed apart: `consolidation._not_workbooks`), but the
+    backup or download of a workbook named beside it, left out as a walk leaves it
+    (`_copy_named_with_its_workbook`).
     A symbolic link to a folder (communes' folders kept elsewhere and linked into the département's)
     is followed once its real folders are walked, unless what it leads to is walked already (its
     workbooks are found then) or holds the link itself (a loop). `shown`, when given, receives
@@ -130,6 +132,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     lost: list[tuple[Path, str]] = []
     unread: list[tuple[Path, str]] = []
     holding: list[tuple[Path, Path, Path]] = []  # links named to a folder holding them: (link, its folder, target)
+    # (folder as typed, name as `_beside` compares it) of each path named: a backup named with its workbook
+    named = {(os.path.dirname(a), os.path.basename(a).rstrip().lower())
+             for a in map(os.path.abspath, paths)} if len(paths) > 1 else set()
     for p in paths:
         p = Path(p)
         if not p.exists():
@@ -154,7 +159,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
                 continue
             roots.append(root)
             _walk(root, root, found, walked, links, lost, unread)
-        else:
+        elif not (named and _copy_named_with_its_workbook(p, named)):
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
     for p, folder, root in holding:
@@ -186,6 +191,21 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
 _HOLDING = "lien symbolique vers un dossier qui le contient, non suivi pour éviter une boucle"
 
 
+def _copy_named_with_its_workbook(path: Path, named: set[tuple[str, str]]) -> bool:
+    """Whether `path`, a file named, is the backup, download, mail or shortcut of a workbook named
+    beside it (`named`: (folder, name) of every path named, as `_beside` compares names): a Unix
+    shell's `62/*` names « calais.xlsx.bak » with « calais.xlsx », and reading it counted the same
+    convention twice (CON-01, an error of the département) where `consolider 62` leaves it unsaid as
+    its workbook's. Left out as the walk leaves it; named without its workbook, it is read as asked.
+    Only a name made of the workbook's and more: a file without extension, told by its content, may
+    be another convention (« arras », damaged, is « illisible »), and is read."""
+    if workbook_name(path.name) or _WORKBOOK_INSIDE.match(path.name) is None:
+        return False
+    why = _passed_over(path.name, str(path), path.is_file)
+    return why is not None and bool(why[0]) \
+        and (os.path.dirname(os.path.abspath(path)), why[0].rstrip().lower()) in named
+
+
 def _common_folder(roots: Sequence[Path]) -> Path:
     """The folder the files are shown from: the one holding every root; under Windows, none holds
     folders of two drives (« C:\\ACV\\62 » and a share « \\\\serveur\\partage\\59 »: `commonpath`
@@ -208,6 +228,8 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
     todo = [(top, top_shown)]
     while todo:
         real, shown = todo.pop()
+        if real in walked:  # named too (`consolider 62 62/sous`): its files and its « non lus » found once
+            continue
         walked.add(real)
         try:
             with os.scandir(real) as it:
@@ -249,7 +271,7 @@ def _walk(top: Path, top_shown: Path, found: dict[Path, Path], walked: set[Path]
             elif (why := _passed_over(name, e.path, e.is_file)) is not None:
                 maybe.append((name, *why))
         if maybe:  # a backup or a download beside its workbook is that workbook's: nothing to say
-            beside = frozenset(e.name.lower() for e in entries)
+            beside = frozenset(e.name.rstrip().lower() for e in entries)  # « calais.xlsx␣ » read: its backup's too
             unread.extend((shown / name, why) for name, workbook, why in maybe
                           if not _beside(workbook, beside) and not _hidden(name, os.path.join(real, name)))
         todo.extend(reversed(folders))
@@ -283,17 +305,20 @@ def not_taken_why(path: str, names_in: Callable[[str], frozenset[str]] | None = 
 
 
 def folder_names(folder: str) -> frozenset[str]:
-    """The names of a folder's entries, in lower case (none for a folder that cannot be listed)."""
+    """The names of a folder's entries, in lower case and without the spaces a workbook's name may end
+    with (`workbook_name`), as `_beside` compares them (none for a folder that cannot be listed)."""
     try:
-        return frozenset(n.lower() for n in os.listdir(folder))
+        return frozenset(n.rstrip().lower() for n in os.listdir(folder))
     except OSError:
         return frozenset()
 
 
 def _beside(workbook: str, names: frozenset[str]) -> bool:
     """Whether the workbook a backup or a download stands for (« calais.xlsx » for « calais.xlsx.bak »)
-    is among a folder's `names` (lower case): in any case, as Windows finds it — `Calais.xlsx` beside
-    `calais.xlsx.bak` was that backup's workbook to a walk, and not to a pattern, on Linux."""
+    is among a folder's `names` (lower case, trailing spaces stripped): in any case, as Windows finds it
+    — `Calais.xlsx` beside `calais.xlsx.bak` was that backup's workbook to a walk, and not to a pattern,
+    on Linux; and « calais.xlsx␣ », read as the workbook it is (`workbook_name`), left its backup
+    « non lu » as if the workbook were missing."""
     return bool(workbook) and workbook.lower() in names
 
 

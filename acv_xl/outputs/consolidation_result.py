@@ -21,6 +21,7 @@ from acv_xl.checks.rules.consolidation import FileSummary, Verdict, norm_departe
 from acv_xl.checks.totals import ZERO, Totaux, add_up, combine
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_euros, fmt_number, fold
+from acv_xl.reading.errors import shown_file
 
 
 @dataclass
@@ -209,8 +210,9 @@ def preparation(f: FileSummary, ref: date) -> Preparation:
 
 
 def said_with_why(items: list[tuple[str, str]]) -> list[str]:
-    """Folders or files as shown, each with why, as the terminal says them (« « arras » (lien…) »)."""
-    return [f"« {shown} » ({why})" for shown, why in items]
+    """Folders or files as shown, each with why, as the terminal says them (« « arras » (lien…) »): named
+    as the sheets name them (`shown_file`), the JSON keeping the name itself."""
+    return [f"« {shown_file(shown)} » ({why})" for shown, why in items]
 
 
 @dataclass

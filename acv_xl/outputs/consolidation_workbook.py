@@ -42,6 +42,7 @@ from acv_xl.checks.validate import ETAT_LIBELLE, ETAT_VALIDE
 from acv_xl.contract import layout
 from acv_xl.contract.values import EXCEL_CELL_HALF, excel_text, ratio_for_cell
 from acv_xl.reading import collector
+from acv_xl.reading.errors import shown_file
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_result import (
     AVANCEE,
@@ -1083,7 +1084,8 @@ class _Writer:
             classes[p.classe] += 1
             ecart = t.ecart  # (a property: computed once a row)
             rows.append([
-                f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme, f.rel,
+                f.acv_id or SANS_ID, f.libelle, " ; ".join(f.communes), f.epci, f.departement, f.programme,
+                shown_file(f.rel),
                 f.nb_actions, t.cout_total, t.financement_total, ecart, max(ecart, ZERO), max(-ecart, ZERO),
                 # the shares beside their class: never shown on the wrong side of its thresholds
                 f.acquis, ratio_for_cell(f.acquis / t.financement_total if t.financement_total else None, SEUILS_ACQUIS),
@@ -1314,7 +1316,7 @@ class _Writer:
         rows = []
         for f, v in zip(self.r.files, self.r.verdicts):
             mtime = datetime.fromtimestamp(f.mtime).replace(microsecond=0) if f.mtime else None
-            rows.append([f.rel, f.size, f.sha256, f.version_modele, f.date_validation,
+            rows.append([shown_file(f.rel), f.size, f.sha256, f.version_modele, f.date_validation,
                          "Ignoré" if f.ignore else STATUT_LIBELLE.get(f.etat, f.etat), f.acv_id, f.departement,
                          v.compte, v.motif,
                          *self.r.counts(f), mtime])

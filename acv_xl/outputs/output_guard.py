@@ -242,11 +242,17 @@ _FILE_EXTENSIONS = DOCUMENT_EXTENSIONS | {".sqlite"}
 
 def folder_like_a_file(what: str, folder: str | Path) -> str | None:
     """Why an output folder that acv-xl would create is refused — its name ends as a file's (« x.xlsx »:
-    the folder made was named like a workbook) — or None. `what`: « le dossier des exemples »… A folder
+    the folder made was named like a workbook), or with spaces — or None. `what`: « le dossier des exemples »… A folder
     of that name that exists is the user's own: taken."""
     folder = Path(folder)
     suffix = folder.suffix
-    if suffix.lower() not in _FILE_EXTENSIONS or folder.exists() or folder.is_symlink():
+    if folder.exists() or folder.is_symlink():
+        return None
+    if folder.name != folder.name.rstrip():
+        # « extraits␣ » pasted: a folder no one sees the name of, which Windows (a share) cannot open
+        return (f"« {folder.name.rstrip()} », nom donné pour {what}, finit par {_trailing_spaces(folder.name)} "
+                "(ou créez d'abord ce dossier, s'il doit porter ce nom).")
+    if suffix.lower() not in _FILE_EXTENSIONS:
         return None
     return (f"« {folder} » porte l'extension d'un fichier ({suffix}) là où {what} est attendu : indiquez un nom "
             f"de dossier, par exemple « {folder.with_suffix('')} » (ou créez d'abord ce dossier, s'il doit porter "
@@ -273,9 +279,20 @@ def extension_refused(label: str, wanted: str, path: Path, extensions: Sequence[
     quoted as it is, the name looked right and the refusal wrong."""
     name = path.name
     if name != name.rstrip() and Path(name.rstrip()).suffix.lower() in extensions:
-        spaces = "une espace ; retirez-la" if len(name) - len(name.rstrip()) == 1 else "des espaces ; retirez-les"
-        return f"{label} doit avoir l'extension {wanted}, sans rien après : le nom « {name.rstrip()} » finit par {spaces}."
+        return (f"{label} doit avoir l'extension {wanted}, sans rien après : le nom « {name.rstrip()} » finit par "
+                f"{_trailing_spaces(name)}.")
     return f"{label} doit avoir l'extension {wanted} : « {path if whole else name} »"
+
+
+def _trailing_spaces(name: str) -> str:
+    """« une espace ; retirez-la » or « des espaces ; retirez-les »: what ends `name`, and what to do. A tab
+    or a no-break space (a cell copied from a sheet) is no space to remove: « un caractère invisible », as
+    `shown_file` says it in the sheets."""
+    end = name[len(name.rstrip()):]
+    if end.strip(" "):
+        return ("un caractère invisible (tabulation, espace insécable…) ; retirez-le" if len(end) == 1 else
+                "des caractères invisibles (tabulation, espace insécable…) ; retirez-les")
+    return "une espace ; retirez-la" if len(end) == 1 else "des espaces ; retirez-les"
 
 
 def windows_only_problem(name: str) -> str | None:

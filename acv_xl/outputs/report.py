@@ -17,6 +17,7 @@ from acv_xl.checks.validate import ETAT_VALIDE, Report
 from acv_xl.contract import layout
 from acv_xl.outputs.formats import fit_cell
 from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.reading.errors import shown_file
 
 _ORDER = {s: i for i, s in enumerate(layout.SHEETS)}
 
@@ -214,7 +215,8 @@ def _render_one(report: Report, console: Console, plain: bool, p) -> None:
     arrow = _arrow(console)
     safe = _safe(console)
     title = Text("Fichier : ", style="bold")
-    title.append(safe(report.fichier or "(sans nom)"))
+    # named as its message names it (the reader's, `shown_file`): « vide.xlsx (espace finale) »
+    title.append(safe(shown_file(report.fichier) if report.fichier else "(sans nom)"))
     p(title)
     if conv is not None:
         from acv_xl.outputs.comparison_report import TERMINAL_VALUE_CHARS  # cut as `comparer` cuts it

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 
+from acv_xl.reading.errors import BIDI_CONTROLS
 from acv_xl.reading.errors import file_text  # noqa: F401 — defined there: the reader's messages name files too
 
 # C0 controls, DEL and C1 controls: none may reach a terminal raw. Nor Unicode's bidirectional
 # controls (marks, embeddings, overrides, isolates): a U+202E typed in a cell turned the rest of the
 # message round on a terminal that reorders (« Ville », U+202E, « elbat » shown « Villetable »): a name
 # disguised
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
 
 
 def _visible(m: re.Match) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Protocol, Sequence
 
 from acv_xl.contract import layout
 from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
-from acv_xl.reading.errors import UnreadableWorkbook, file_text
+from acv_xl.reading.errors import UnreadableWorkbook, file_text, shown_file
 
 # Cells of one table read, its lines that hold something times its columns up to the sheet's last one
 # (a convention's tables hold a few hundred lines): each line becomes a model and its findings, ≈ 6 KB
@@ -120,7 +120,7 @@ def table_too_large(fichier: str, name: str, ref: str, lines: int, width: int,
     if lines * width <= MAX_TABLE_CELLS:
         return None
     return UnreadableWorkbook(
-        "STR-01", f"Le fichier « {file_text(fichier)} » a un tableau « {name} » ({ref}) trop grand pour être lu : "
+        "STR-01", f"Le fichier « {shown_file(file_text(fichier))} » a un tableau « {name} » ({ref}) trop grand pour être lu : "
         f"{fmt_number(lines)} lignes{' remplies' if filled else ''} de {fmt_number(width)} colonnes, "
         f"{fmt_number(lines * width)} "
         f"cellules (au plus {fmt_number(MAX_TABLE_CELLS)} par tableau ; une convention en compte quelques centaines).",

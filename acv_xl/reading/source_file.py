@@ -109,7 +109,7 @@ from acv_xl.contract import file_kinds
 from acv_xl.contract.system_errors import os_error_text
 from acv_xl.contract.values import EXCEL_ERRORS, LAST_DATE_SERIAL, LEAP_1900, ExcelError, NoCachedValue, fmt_number, officejs_date
 from acv_xl.reading import calamine_sheet, zip_guard
-from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text
+from acv_xl.reading.errors import SAVE_AS_XLSX, UnreadableWorkbook, file_text, shown_file
 from acv_xl.reading.source import (
     MAX_GRID_CELLS,
     MAX_TABLE_CELLS,
@@ -156,12 +156,13 @@ SUGG_RESAVE = ("Ouvrez le fichier dans Excel : s'il s'ouvre, enregistrez-le de n
 
 
 def _unreadable(path: Path, what: str, suggestion: str = SUGG_RESAVE) -> UnreadableWorkbook:
-    # a name not in UTF-8 (Latin-1 from a Windows zip) escaped: no workbook, JSON or SQLite holds its raw bytes
-    return UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path.name)} » {what}", suggestion)
+    # a name not in UTF-8 (Latin-1 from a Windows zip) escaped: no workbook, JSON or SQLite holds its raw bytes;
+    # and shown as the consolidation's sheets show it beside the message (`shown_file`)
+    return UnreadableWorkbook("STR-01", f"Le fichier « {shown_file(file_text(path.name))} » {what}", suggestion)
 
 
 def _unsupported(path: Path, what: str, suggestion: str = SAVE_AS_XLSX) -> UnreadableWorkbook:
-    return UnreadableWorkbook("STR-02", f"Le fichier « {file_text(path.name)} » {what}", suggestion)
+    return UnreadableWorkbook("STR-02", f"Le fichier « {shown_file(file_text(path.name))} » {what}", suggestion)
 
 
 def _system_refusal(path: Path, exc: OSError) -> UnreadableWorkbook:
@@ -270,10 +271,10 @@ def _open_zip(path: Path, light: bool = False, data: bytes | None = None) -> tup
                 raise UnreadableWorkbook("STR-01", f"« {file_text(path)} » est un motif, pas le nom d'un fichier.",
                                          f"Indiquez le classeur lui-même, par exemple « {file_text(matches[0])} ».") from None
             if path.is_symlink():  # there, in its folder's listing (`ls`, a Unix shell's `*`): its target is not
-                raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est un lien symbolique dont la "
+                raise UnreadableWorkbook("STR-01", f"Le fichier « {shown_file(file_text(path))} » est un lien symbolique dont la "
                                          "cible est introuvable (un dossier déplacé, un partage non connecté ?).",
                                          "Vérifiez le lien, ou indiquez le classeur lui-même.") from None
-            raise UnreadableWorkbook("STR-01", f"Le fichier « {file_text(path)} » est introuvable.", SUGG_CHECK_PATH) from None
+            raise UnreadableWorkbook("STR-01", f"Le fichier « {shown_file(file_text(path))} » est introuvable.", SUGG_CHECK_PATH) from None
         if S_ISDIR(st.st_mode):
             # `valider Classeurs` typed for the workbooks in it: say how to name them (a pattern, which
             # valider expands itself) rather than « vérifiez le chemin », which is right. Said of valider:

@@ -34,6 +34,7 @@ from acv_xl.checks.validate import (  # `Report.etat`, defined once
 )
 from acv_xl.contract import layout
 from acv_xl.contract.values import fmt_date, fmt_euros, fmt_number
+from acv_xl.reading.errors import shown_file
 from acv_xl.reading.source import col_letter, parse_a1
 
 # Fields of one financing line in `FileSummary.lines` (tuples keep the worker → parent traffic small).
@@ -301,7 +302,7 @@ def con01_doublons(files: Sequence[FileSummary], eligible: Sequence[int]) -> dic
             )
             out[i] = _finding(
                 files[i], "CON-01", Gravite.ERREUR, "acv_id",
-                f"Doublon : la convention {files[i].acv_id} figure aussi dans « {k.rel} » ({pourquoi}), "
+                f"Doublon : la convention {files[i].acv_id} figure aussi dans « {shown_file(k.rel)} » ({pourquoi}), "
                 "qui est le classeur retenu ; le présent fichier n'est pas compté.",
                 "Retirez l'ancienne version du dossier, ou, s'il s'agit d'une autre convention, corrigez "
                 "l'identifiant de la convention (feuille Projet).",
