@@ -1822,10 +1822,11 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
     par_nom = ix.reference.par_nom
     # a commune of the convention is in its département, which a maître d'ouvrage named as a programme commune says
     # (« Ville de Châtellerault »: the Vienne, 86): « Vienne », the département's short name, is not Vienne (38). A
-    # commune's only: the Département de la Vienne as maître d'ouvrage typed « Vienne » is no commune of the Isère
+    # commune's only: the Département de la Vienne as maître d'ouvrage typed « Vienne » is no commune of the Isère. A
+    # binôme's name (« Lens - Liévin », as the national list names ACV113) split as the list's is: whole, it is none
     departements = {c.departement for a in rows(conv, layout.T_ACTIONS)
                     if a.type_mo == "Commune" and isinstance(a.maitre_ouvrage, str)
-                    for c in par_nom.get(reference.nom_collectivite(a.maitre_ouvrage), ())}
+                    for nom in reference.noms_cles(a.maitre_ouvrage) for c in par_nom.get(nom, ())}
     noms = {code: f.nom for code in added if code not in genres and (f := ix.financeur(code)) is not None
             and isinstance(f.nom, str) and any(not departements or c.departement in departements
                                                for c in par_nom.get(reference.nom_collectivite(f.nom), ()))}
