@@ -1664,6 +1664,30 @@ def test_fin08_a_depense_above_the_cost_is_judged_on_the_cost():
     assert run(lambda r: r["T_Actions"][1].update(depense_subventionnable=600_000), "FIN-08") == []
 
 
+def test_fin08_on_a_ttc_base_asserts_no_floor_while_act11_asks_for_the_depense():
+    """2.1 of a TTC cost of 500 000 with a dépense typed at 600 000 and a DETR of 90 000: FIN-08 said the DETR was
+    18 % « du coût total de l'action », « le taux minimal est de 20 %, soit 100 000,00 € », and asked to bring it to
+    100 000 — while ACT-11 beside it asks to bring the dépense (HT) to the HT cost, below the TTC one: the floor is 20 %
+    of that HT dépense, unknown, and 90 000 may be all of it (83 333,33 € on an HT cost of 416 666,67 €). Not judged
+    until the dépense is corrected; FIN-07's cap, above 80 % of the TTC cost sure to be above that of the HT cost,
+    still is. The HT base (the cost is then the dépense's most) and a TTC dépense within the cost are judged as
+    before."""
+    def m(r, base="TTC", dep=600_000):
+        r["T_Actions"][1].update(base=base, depense_subventionnable=dep)
+        lines(r)[DETR_21]["montant"] = 90_000
+        lines(r)[AUTO_21]["montant"] = 90_000
+    assert run(m, "FIN-08") == []
+    assert [f.code for f in run(m) if f.code in ("ACT-11", "FIN-07", "FIN-08")] == ["ACT-11"]
+    assert codes(run(lambda r: m(r, "HT"), "FIN-08")) == [("FIN-08", A)]
+    assert codes(run(lambda r: m(r, dep=500_000), "FIN-08")) == [("FIN-08", A)]
+
+    def cap(r):  # the cap still judged on the TTC cost: 80,0002 % of it
+        m(r)
+        lines(r)[DSIL_21]["montant"] = 310_001
+        lines(r)[AUTO_21]["montant"] = 79_999
+    assert codes(run(cap, "FIN-07")) == [("FIN-07", E)]
+
+
 @pytest.mark.parametrize("nature", ["Prêt", "Recette / cession", "Avance remboursable", "Subvention"])
 def test_fin06_a_state_subsidy_typed_as_a_loan_or_a_revenue_is_no_own_share(nature):
     """2.1: the EPCI's own 40 000 + the CDC's loan 20 000 = 12 % of 500 000; a DETR of 140 000 typed as a

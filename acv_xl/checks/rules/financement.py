@@ -566,12 +566,17 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
     is one decision that the plan may spread over several years and spellings: the action's counted
     lines of one dotation are summed, and the finding points at the first of them. Not reported when
     the 80 % cap forces it: when the other dotations leave less than 20 % below the cap, a smaller
-    amount is the only lawful one. As FIN-07, of the cost when the dépense typed exceeds it."""
+    amount is the only lawful one. As FIN-07, of the cost when the dépense typed exceeds it; not of a TTC cost (the
+    HT dépense ACT-11 asks for, the floor's base, is below it and unknown): not judged until it is corrected."""
     with_r2334 = _numeros_with(conv, _R2334_27)
     for j in judged_actions(conv):
         a = j.action
         dep = a.depense_subventionnable
         if dep is None or dep <= 0 or a.numero not in with_r2334:  # no such line: no group below
+            continue
+        if a.base == "TTC" and dep > a.cout_total:
+            # the floor is 20 % of the HT dépense, which ACT-11 asks to bring to the HT cost, below the TTC one:
+            # unknown, 20 % of the TTC cost overstates it (FIN-07's cap on it stays sure, the HT cost no higher)
             continue
         groups: dict[str, list[LigneFinancement]] = {}
         is_dotation = index(conv).dotations  # the État's: not a Département's fund of the same name
