@@ -410,6 +410,38 @@ def test_fin08_two_spellings_of_one_dotation_are_summed():
     assert run(m, "FIN-08") == []
 
 
+@pytest.mark.parametrize("nom", ["DETR/DSIL", "DSIL ou DETR", "DETR - DSIL", "DETR+DSIL 2024",
+                                 "Dotation d'équipement des territoires ruraux / DSIL", "DPV et DSIL"])
+def test_fin26_a_line_naming_two_dotations_is_asked_to_be_split(nom):
+    """« DETR/DSIL » typed on one line was read as a DSIL: its amount went whole into the DSIL's 20 % floor and none
+    into the DETR's, so FIN-08 warned that the DETR line beside it (50 000, 10 %) was below the floor when the mixed
+    line may hold the rest of it — and said nothing of the mixing. Each dotation is its own decision: FIN-26 asks to
+    split the line; the line stays whole in the 80 % cap (FIN-07: the same whichever it is), and the floors of the
+    dotations it names are not judged on a guess."""
+    def m(r, nom=nom, montant=250_000):
+        lines(r)[DETR_21]["montant"] = 50_000
+        lines(r)[DSIL_21].update(dispositif=nom, montant=montant)
+        lines(r)[AUTO_21]["montant"] = 430_000 - montant
+    (f,) = run(m, "FIN-26")
+    assert f.gravite is A and f.cellule == fin_cell(DSIL_21, "dispositif")
+    fams = dispositifs.dotations_nommees(nom)
+    assert len(fams) == 2 and f"nomme deux dotations de l'État, la {fams[0]} et la {fams[1]}," in f.message
+    assert "comptée en entier dans le plafond de 80 % des dotations" in f.message
+    assert f.suggestion.startswith("Scindez la ligne : une ligne par dotation")
+    # the DETR's 10 % is said only when the mixed line holds none of it
+    assert codes(run(m, "FIN-08")) == ([] if "DETR" in fams else [("FIN-08", A)])
+    assert codes(run(lambda r: m(r, montant=350_001), "FIN-07")) == [("FIN-07", E)]  # 80,0002 %, the line whole
+    # one dotation's name, its own words: not mixed
+    for seul in ("DETR", "DSIL exceptionnelle", "DSIL (ex-DETR)", "DSIL hors DETR", "DETR 2025"):
+        assert run(lambda r: m(r, seul), "FIN-26") == [], seul
+    assert codes(run(lambda r: m(r, "DSIL"), "FIN-08")) == [("FIN-08", A)]  # the DETR's 10 %, as before
+
+    def commune(r):  # the maître d'ouvrage's own money named after the dotations: no dotation, nothing to split
+        m(r, "DSIL")
+        lines(r)[AUTO_21].update(financeur="EPCI", dispositif="Contrepartie DETR/DSIL")
+    assert run(commune, "FIN-26") == []
+
+
 # --------------------------------------------------------------------------- FIN-20 / FIN-21
 def test_fin20_unrecognised_state_subsidy_says_which_cap_it_escapes():
     def m(r):

@@ -187,6 +187,22 @@ def famille(nom: str | None) -> str | None:
     return None
 
 
+# A dotation's name another one follows to say what it is not or was (« DSIL (ex-DETR) », « DSIL hors DETR »)
+_NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non)(?: (?:de|d|du|des|la|le|les|l))* [a-z0-9]+")
+_R2334_27 = frozenset(layout.FAMILLES_R2334_27)
+
+
+@memo_text(4096)
+def dotations_nommees(nom: str | None) -> tuple[str, ...]:
+    """The DETR, DSIL, DPV and DSID a dispositif's name designates (in `layout.FAMILLES`'s order): one for most, two
+    or more for a line that mixes them (« DETR/DSIL », « DSIL ou DETR »), which `famille` reads as the first of them;
+    none for a name of no such family. A name after « hors », « ex- », « sauf », « non » is no dotation of the line."""
+    if famille(nom) not in _R2334_27:
+        return ()
+    n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
+    return tuple(fam for fam, pattern in _PATTERNS if fam in _R2334_27 and pattern.search(n)) or (famille(nom),)
+
+
 # The DETR's, DSIL's, DPV's and DSID's names, as `famille` compares them: their acronyms, their phrases
 _DOTATIONS = [(fam, _without_small_words(p)) for fam, ps in layout.FAMILLES if fam in layout.FAMILLES_R2334_27
               for p in ps]

@@ -566,7 +566,8 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
     is one decision that the plan may spread over several years and spellings: the action's counted
     lines of one dotation are summed, and the finding points at the first of them. Not reported when
     the 80 % cap forces it: when the other dotations leave less than 20 % below the cap, a smaller
-    amount is the only lawful one. As FIN-07, of the cost when the dépense typed exceeds it; not of a TTC cost (the
+    amount is the only lawful one. Nor the dotations a line names together (« DETR/DSIL », FIN-26): what each
+    receives is not known. As FIN-07, of the cost when the dépense typed exceeds it; not of a TTC cost (the
     HT dépense ACT-11 asks for, the floor's base, is below it and unknown): not judged until it is corrected."""
     with_r2334 = _numeros_with(conv, _R2334_27)
     for j in judged_actions(conv):
@@ -580,14 +581,19 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
             continue
         groups: dict[str, list[LigneFinancement]] = {}
         is_dotation = index(conv).dotations  # the État's: not a Département's fund of the same name
+        melees: set[str] = set()  # the dotations a line mixing them names (« DETR/DSIL »): FIN-26's
         for lf, fam in zip(j.counted, j.familles):
             if fam in layout.FAMILLES_R2334_27 and is_dotation(lf):
                 groups.setdefault(fam, []).append(lf)
+                if len(noms := dispositifs.dotations_nommees(lf.dispositif)) > 1:
+                    melees.update(noms)
         if not groups:
             continue
         dot = j.dotations
         base = min(dep, a.cout_total)  # as FIN-07: a dépense above the cost is no base
         for fam, group in groups.items():
+            if fam in melees:
+                continue  # its amount is not known (FIN-26 asks to split the line): no floor said on a guess
             montant = totals.total(group)
             if montant <= 0 or montant * 100 >= 20 * base:
                 continue  # ≤ 0 is FIN-03's
@@ -599,6 +605,30 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
                      f"{_pct(montant / base, 20)} {_de_la_base(dep, base)} ; le taux minimal "
                      f"est de 20 %, soit {money(base * Decimal('0.2'))} ({SRC_R2334_27}).",
                      f"Portez la {fam} à {money(_ceil(base * Decimal('0.2')))} au moins, ou justifiez le taux.")
+
+
+@rule("FIN-26", A, "Ligne de financement mêlant plusieurs dotations de l'État", SRC_R2334_27,
+      needs=("T_Financements.dispositif",))
+def dotations_melees(conv: Convention) -> Iterable[Finding]:
+    """Added code. A counted line of the État's DETR, DSIL, DPV or DSID whose dispositif names two or more of them
+    (« DETR/DSIL », « DSIL ou DETR »: `dispositifs.dotations_nommees`), which `famille` reads as the first: each
+    dotation is a decision of its own, with its own floor (R2334-27). The line is counted whole in the 80 % cap
+    (FIN-07), the same whichever dotation it is; the floors of the dotations it names are not judged (FIN-08)."""
+    ix = index(conv)
+    counted = ix.counted_lines  # the lines of a R2334-27 family (a few), found in C
+    for lf in compress(counted, map(_R2334_27.__contains__, ix.counted_familles)):
+        noms = dispositifs.dotations_nommees(lf.dispositif)
+        if len(noms) < 2 or not dispositifs.is_r2334_27(lf.dispositif, lf.financeur):
+            continue
+        nombre = "deux" if len(noms) == 2 else str(len(noms))
+        les = ", ".join(f"la {n}" for n in noms[:-1]) + f" et la {noms[-1]}"
+        yield at(lf, "dispositif", "FIN-26", A,
+                 f"{prefix(lf)} : le dispositif {q(lf.dispositif)} nomme {nombre} dotations de l'État, {les}, sur une "
+                 "seule ligne ; chacune est une décision distincte, avec son propre taux minimal de 20 % de la dépense "
+                 f"subventionnable ({SRC_R2334_27}). La ligne est comptée en entier dans le plafond de 80 % des "
+                 "dotations, mais le taux minimal de chacune n'est pas vérifié.",
+                 "Scindez la ligne : une ligne par dotation, avec le montant attribué à chacune et la référence de sa "
+                 "décision.")
 
 
 def _de_la_base(dep: Decimal, base: Decimal) -> str:
