@@ -547,7 +547,8 @@ def test_fin22_offers_a_fonds_de_concours_only_between_an_epci_and_its_communes(
         lines(r)[REGION_11].update(financeur=financeur, dispositif="Autofinancement", nature="Autofinancement")
     (f,) = run(lambda r: m(r, "EPF"), "FIN-22")
     assert f.suggestion.endswith("; si c'est une subvention, choisissez son dispositif et la nature « Subvention ».")
-    (f,) = run(lambda r: m(r, "EPCI"), "FIN-22")
+    # 200 000, the commune's own share: within the fonds de concours' cap (beyond it FIN-23 says it all)
+    (f,) = run(lambda r: m(r, "EPCI") or lines(r)[REGION_11].update(montant=200_000), "FIN-22")
     assert "si c'est un fonds de concours ou une subvention" in f.suggestion
 
 
@@ -567,16 +568,17 @@ def test_fin22_offers_a_fonds_de_concours_from_a_member_to_a_syndicat_mixte(fina
 
 def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
     """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing — and the
-    EPCI's money, above the commune's own share (none), could be no fonds de concours (FIN-23's warning)."""
+    EPCI's money, above the commune's own share (none), could be no fonds de concours (FIN-23's warning, which says
+    on the line that it is no own share, as FIN-22 did beside it)."""
     def m(r):
         lines(r)[AUTO_11]["financeur"] = "EPCI"
         r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
     out = run(m)
-    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-22", A), ("FIN-23", A)]
+    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-23", A)]
     f06 = next(f for f in out if f.code == "FIN-06")
     assert "0,0 %" in f06.message and "d'autres personnes publiques" in f06.message
-    f22 = next(f for f in out if f.code == "FIN-22")
-    assert f22.cellule == fin_cell(AUTO_11, "financeur") and "participation publique" in f22.message
+    f23 = next(f for f in out if f.code == "FIN-23")
+    assert f23.cellule == fin_cell(AUTO_11, "montant") and "participation publique" in f23.message
 
 
 @pytest.mark.parametrize("mo,nom", [
@@ -1505,7 +1507,7 @@ def test_fin14_and_fin22_leave_an_abandoned_action_alone():
     which FIN-06 does not judge on an abandoned action."""
     def m(r, maturite):
         lines(r)[DETR_11].update(statut="Sollicité", date_demande=date(2024, 1, 16), reference_decision=None)
-        lines(r)[REGION_11].update(financeur="EPCI", dispositif="Autofinancement", nature="Autofinancement")
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif="Autofinancement", nature="Autofinancement")
         r["T_Actions"][0]["maturite"] = maturite
     assert sorted(f.code for f in run(lambda r: m(r, "Engagée")) if f.code in ("FIN-14", "FIN-22")) == ["FIN-14", "FIN-22"]
     assert [f.code for f in run(lambda r: m(r, "Abandonnée")) if f.code in ("FIN-14", "FIN-22")] == []
@@ -2015,6 +2017,38 @@ def test_fin23_warns_of_an_epci_s_money_typed_autofinancement_that_would_escape_
     out = run(both, "FIN-23")
     assert codes(out) == [("FIN-23", A)]
     assert f"de natures « {nature} » et « Autre » du financeur « EPCI » (250 000,00 €) dépassent" in out[0].message
+
+
+def test_an_epci_s_autofinancement_on_a_commune_s_operation_is_one_finding_on_its_line_beside_fin06():
+    """The commune's 200 000 of own money on 1.1, 150 000 of it typed under « EPCI »: FIN-06 (the minimum missed),
+    FIN-22 (« not the MO's own share ») and FIN-23 (« beyond the fonds de concours' cap ») on one cause, the last two
+    on the same line. Now FIN-23 says on the line what FIN-22 said, and its suggestion first asks for the maître
+    d'ouvrage's code; FIN-06 stays, the law's minimum. FIN-22 still speaks where FIN-23 does not: within the cap, for
+    another body (a Département), and when FIN-23's error is about the fonds de concours themselves."""
+    def m(r, financeur="EPCI", own=50_000):
+        lines(r)[AUTO_11]["montant"] = own
+        lines(r).append(dict(lines(r)[AUTO_11], financeur=financeur, montant=200_000 - own))
+    out = [f for f in run(m) if f.code in ("FIN-06", "FIN-22", "FIN-23")]
+    assert codes(out) == [("FIN-06", E), ("FIN-23", A)]
+    f23 = out[1]
+    assert f23.cellule == fin_cell(len(clean_raw()["T_Financements"]), "montant")
+    assert ("De nature « Autofinancement », cette ligne n'est pas la part propre du maître d'ouvrage mais une "
+            "participation publique, comptée comme telle dans la participation minimale de 20 % (CGCT art. L1111-10 "
+            "III).") in f23.message
+    assert f23.suggestion.startswith("Si c'est l'argent du maître d'ouvrage, indiquez son code (« COMMUNE ») ; s'il "
+                                     "s'agit d'un fonds de concours, choisissez")
+    # within the cap (100 000 of the EPCI, 100 000 of the commune's own): FIN-22 alone says it is no own share
+    assert [f.code for f in run(lambda r: m(r, own=100_000)) if f.code in ("FIN-22", "FIN-23")] == ["FIN-22"]
+    # a Département's: no fonds de concours of it to judge, FIN-22 beside FIN-06
+    assert [f.code for f in run(lambda r: m(r, "DEPT")) if f.code in ("FIN-06", "FIN-22", "FIN-23")] == [
+        "FIN-06", "FIN-22"]
+
+    def fdc(r):  # a fonds de concours of 100 000 beyond the own share: FIN-23's error names it, FIN-22 the other line
+        m(r)
+        lines(r)[REGION_11]["montant"] -= 100_000
+        lines(r).append(dict(lines(r)[REGION_11], financeur="EPCI", dispositif="Fonds de concours", montant=100_000))
+    assert sorted((f.code, f.gravite) for f in run(fdc) if f.code in ("FIN-22", "FIN-23")) == [
+        ("FIN-22", A), ("FIN-23", E)]
 
 
 @pytest.mark.parametrize("nom,fam", [("DISL", "DSIL"), ("DTER 2024", "DETR"), ("DSILE", "DSIL"),

@@ -1386,7 +1386,9 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
     the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
     FIN-06 counts it so; or a binôme's `COMMUNE` line (« Autre » too) naming the other commune, counted as
-    the MO's own share. Said on the line, whether FIN-06 then fails or not. Not on an `Abandonnée`
+    the MO's own share. Said on the line, whether FIN-06 then fails or not; but not on the EPCI's line to a member
+    commune's operation (or the commune's to its EPCI's) that FIN-23 warns of, beyond the fonds de concours' cap: its
+    message says this too (`_dites_par_fin23`), one finding for one line. Not on an `Abandonnée`
     action's line: FIN-06 does not judge it, so « comptée dans la participation minimale » was false."""
     ix = index(conv)
     action = ix.action
@@ -1420,6 +1422,9 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
             continue
         if role != totals.PARTICIPATION_PUBLIQUE or lf.nature == layout.NATURE_AUTRE:
             continue  # another body's « Autre » is no money one takes for the MO's own
+        if (lf.nature in _NATURES_APPORT_FIN23 and a.type_mo in _VERSEUR_AU_MEMBRE
+                and id(lf) in _dites_par_fin23(conv)):
+            continue  # the EPCI's « Autofinancement » beyond the fonds de concours' cap: FIN-23 says both
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
         yield at(lf, "financeur", "FIN-22", A,
                  f"{prefix(lf)} : une ligne {q(lf.nature)} apportée par le financeur {q(lf.financeur)}, alors que le maître d'ouvrage est "
@@ -1793,18 +1798,50 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             if not _syndicat_portuaire(j.action):  # L5722-10: what a balanced plan leaves it (FIN-05), no 3/4
                 yield from _trois_quarts(j)
             continue
-        entre_membres = j.action.numero in with_subventions
-        deguises = _fonds_de_concours_deguises(j, genres) if entre_membres else []
-        autres = _fonds_de_concours_deguises(j, genres, _NATURES_HORS_SUBVENTION) if entre_membres else []
-        fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
-               and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
-        montant, propre = totals.total(fdc), j.part_mo.propre
+        fdc, deguises, autres, montant, propre = _entre_membres(j, genres, j.action.numero in with_subventions)
         if fdc and montant > propre:
             # a collectivité by its name or a commune of T_Communes (« Liévin »: `genres`) is surely no syndicat
             yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites.union(genres),
                                              deguises, ix)
         elif autres and montant + (en_autre := totals.total(autres)) > propre:
             yield _autre_au_dela_de_la_part_propre(j, autres, montant, en_autre, propre, ix)
+
+
+def _entre_membres(j: Judged, genres: Mapping[str, str], entre_membres: bool) -> tuple[
+        list[LigneFinancement], list[LigneFinancement], list[LigneFinancement], Decimal, Decimal]:
+    """FIN-23 on the judged plan of a commune or an EPCI: (its fonds de concours, those under another name among them,
+    the EPCI's or the commune's money of another nature, `_NATURES_HORS_SUBVENTION`, the fonds de concours' sum, the
+    maître d'ouvrage's own share). `entre_membres`: the action holds a line of the EPCI or the commune of no family."""
+    deguises = _fonds_de_concours_deguises(j, genres) if entre_membres else []
+    autres = _fonds_de_concours_deguises(j, genres, _NATURES_HORS_SUBVENTION) if entre_membres else []
+    fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
+           and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: FIN-23's first loop
+    return fdc, deguises, autres, totals.total(fdc), j.part_mo.propre
+
+
+def _dites_par_fin23(conv: Convention) -> set[int]:
+    """The lines (their `id`) of the EPCI's « Autofinancement » or « Fonds propres » to a member commune's operation (or
+    the commune's to its EPCI's) of which FIN-23 warns as beyond the fonds de concours' cap
+    (`_autre_au_dela_de_la_part_propre`, whose message says what FIN-22's would): FIN-22 is silent on them, one finding
+    for one line. Asked by FIN-22 only for such a line (few, mostly none); once per run."""
+    def build() -> set[int]:
+        if not usable(conv, "T_Financements.dispositif"):
+            return set()  # FIN-23 does not run: FIN-22 speaks
+        genres = _genres_des_ajoutes(conv)
+        with_subventions = _numeros_subventions_entre_membres(conv)
+        out: set[int] = set()
+        for j in judged_actions(conv):
+            if j.action.type_mo not in _VERSEUR_AU_MEMBRE or j.action.numero not in with_subventions:
+                continue
+            fdc, _, autres, montant, propre = _entre_membres(j, genres, True)
+            if autres and not (fdc and montant > propre) and montant + totals.total(autres) > propre:
+                out.update(id(lf) for lf in autres if lf.nature in _NATURES_APPORT_FIN23)
+        return out
+    return index(conv).memo("dites_par_fin23", build)
+
+
+# the natures of another body's own money FIN-22 speaks of that FIN-23 judges too, on a member's operation
+_NATURES_APPORT_FIN23 = frozenset(_NATURES_HORS_SUBVENTION) - {layout.NATURE_AUTRE}
 
 
 def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], montant: Decimal, en_autre: Decimal,
@@ -1827,12 +1864,23 @@ def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], 
     verseur = ("un EPCI à fiscalité propre ne finance l'opération d'une commune membre" if a.type_mo == "Commune"
                else "une commune ne finance l'opération de l'EPCI à fiscalité propre dont elle est membre")
     deja = f", avec les fonds de concours de l'action ({money(montant)})," if montant else ""
+    # its « Autofinancement » or « Fonds propres »: what FIN-22, silent on these lines, would have said of them too
+    apports = [lf for lf in autres if lf.nature in _NATURES_APPORT_FIN23]
+    propre_du_mo = sien = ""
+    if apports:
+        code_mo = layout.CODE_DU_MO.get(a.type_mo)
+        ce = "cette ligne n'est" if len(apports) == 1 else "ces lignes ne sont"
+        propre_du_mo = (f" De nature {q(apports[0].nature) if len(apports) == 1 else 'autofinancement ou fonds propres'}"
+                        f", {ce} pas la part propre du maître d'ouvrage mais une participation publique, comptée comme "
+                        f"telle dans la participation minimale de 20 % ({SRC_L1111_10}).")
+        sien = ("Si c'est l'argent du maître d'ouvrage, indiquez son code" + (f" ({q(code_mo)})" if code_mo else "")
+                + " ; s")
     return at(autres[0], "montant", "FIN-23", A,
               f"{prefix(autres[0])} : {les_lignes} {de_nature} {de} ({money(en_autre)}) dépasse{'nt' if len(autres) > 1 else ''}{deja} la part que le maître d'ouvrage "
               f"finance lui-même, hors subventions, soit {money(propre)} ; {verseur} que par un fonds de concours, qui "
               f"ne dépasse pas cette part ({SRC_FONDS_CONCOURS}), ou comme co-maître d'ouvrage, pour sa part d'un "
-              "ouvrage relevant de leurs deux compétences (code de la commande publique, art. L2422-12).",
-              "S'il s'agit d'un fonds de concours, choisissez le dispositif « Fonds de concours », et réduisez les "
+              f"ouvrage relevant de leurs deux compétences (code de la commande publique, art. L2422-12).{propre_du_mo}",
+              (sien or "S") + "'il s'agit d'un fonds de concours, choisissez le dispositif « Fonds de concours », et réduisez les "
               f"fonds de concours de l'action de {money(montant + en_autre - propre)} au moins ou augmentez "
               "l'autofinancement du maître d'ouvrage d'autant ; s'il s'agit de la part d'un co-maître d'ouvrage, écrivez-le dans « Dispositif » "
               "(« Participation co-maîtrise d'ouvrage »).")
