@@ -895,6 +895,51 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
                                        "« COMMUNE », choisissez le dispositif et la nature « Autofinancement ».")
 
 
+@pytest.mark.parametrize("dispositif,payeur", [
+    ("Autofinancement Département", "DEPT"), ("Fonds propres de la Région", "REGION"), ("Apport CD62", "DEPT"),
+    ("Autofinancement EPCI", "EPCI"), ("Apport en nature de la communauté urbaine", "EPCI"),
+    ("Autofinancement de l'État", "ETAT"),
+    ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
+    ("Autofinancement", None), ("Fonds propres ville", None),
+])
+def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_own_share(dispositif, payeur):
+    """« COMMUNE / Autofinancement Département / Autofinancement », 150 000 € on the commune's operation beside its own
+    50 000: « autofinancement » read as its payer's own money whatever body followed, so the Département's money was
+    the commune's own share (20 %: FIN-06 passed, at 5 % in truth) with FIN-21's « not in the list » alone. The body
+    named right after « autofinancement », « fonds propres » or « apport » is the payer, as after « Subvention »."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 50_000
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, montant=150_000))
+    assert codes(run(m, "FIN-06")) == ([("FIN-06", E)] if payeur else [])
+    if payeur:
+        (f,) = run(m, "FIN-21")
+        assert (f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Autofinancement », "
+                "la ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage") in f.message
+    assert dispositifs.payer_named(dispositif, "COMMUNE") == payeur
+
+
+def test_an_epci_s_own_money_named_after_it_under_the_code_added_for_it_stays_the_epci_s():
+    """A financeur added for the EPCI (« CUA », « Communauté urbaine d'Arras ») whose line names it (« Autofinancement
+    communauté urbaine »): its own share on its own operation, no other payer's money (FIN-06 stays silent); and on a
+    member commune's operation, its money all the same, which FIN-23 judges against the fonds de concours' cap."""
+    def added(r):
+        r["T_Financeurs"].append({"code": "CUA", "nom": "Communauté urbaine d'Arras", "categorie": "Public",
+                                  "cibles": None, "modalites": None, "contact": None})
+
+    def own(r):
+        added(r)
+        lines(r)[AUTO_21].update(financeur="CUA", dispositif="Autofinancement communauté urbaine")
+        r["T_Actions"][1]["maitre_ouvrage"] = "Communauté urbaine d'Arras"
+    assert run(own, "FIN-06") == []
+
+    def member(r):
+        added(r)
+        lines(r)[REGION_11]["montant"] = 50_000
+        lines(r).append(dict(lines(r)[REGION_11], financeur="CUA", dispositif="Autofinancement communauté urbaine",
+                             nature="Autofinancement", montant=250_000))
+    assert [f.code for f in run(member) if f.code in ("FIN-22", "FIN-23")] == ["FIN-23"]
+
+
 @pytest.mark.parametrize("dispositif", [
     "Quartier de la Région", "Parc de l'Europe", "Îlot Préfecture",  # a place named after a body
     "Budget principal (remise en état)", "Travaux en régie (état des lieux)",  # « état », no État

@@ -397,14 +397,29 @@ _RESSOURCE_OU_LIEU = re.compile(r"(?<![a-z0-9])(?:dgf|dotations? globales?|dotat
                                 r"|region|regional|regionale|departement|departementale|etat|europe|europeens?))(?![a-z0-9])")
 
 
+# ... or a body's own money named with it (« Autofinancement Département », « Fonds propres de la Région », « Apport de
+# l'EPCI »): whose autofinancement it is, that body's, not the money of the payer it is filed under — « COMMUNE /
+# Autofinancement Département » was the commune's own share (FIN-06 passed, FIN-21 said « not listed » only). The
+# EPCI too, by the words no other body bears (not « CA », « CC »: a bank, a figure)
+_APPORT_DE = (r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|apports?(?: en nature)?)"
+              r"(?: (?:de la|de l|du|des|de|d))? ")
+_MOTS_EPCI = r"epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite"
+_APPORT_PAR_CODE = {code: re.compile(rf"{_APPORT_DE}(?:{mots})(?![a-z0-9])")
+                    for code, mots in {**_PERSONNES, "EPCI": _MOTS_EPCI}.items()}
+
+
 @memo_text(4096)
 def _payeurs_nommes(nom: str) -> frozenset[str]:
-    """The codes of the public bodies a dispositif's name says pay it (`_NOMME_PAR_CODE`), none when it says its
-    payer's own money (`_PROPRE`), a resource of the collectivité's own or a place (`_RESSOURCE_OU_LIEU`)."""
+    """The codes of the public bodies a dispositif's name says pay it (`_NOMME_PAR_CODE`); when it says its payer's own
+    money (`_PROPRE`), only a body whose own money it names (`_APPORT_PAR_CODE`); none for a resource of the
+    collectivité's own or a place (`_RESSOURCE_OU_LIEU`)."""
     n = normalise(nom)
-    if _names_own_money(nom) or _RESSOURCE_OU_LIEU.search(n):
+    if _RESSOURCE_OU_LIEU.search(n):
         return frozenset()
-    return frozenset(code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n))
+    apports = frozenset(code for code, motif in _APPORT_PAR_CODE.items() if motif.search(n))
+    if _names_own_money(nom):
+        return apports
+    return apports.union(code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n))
 
 
 def payer_named(nom: str | None, financeur: str | None) -> str | None:

@@ -1704,14 +1704,17 @@ def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str],
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
             and lf.nature in natures
             and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
-            and not _d_un_autre_payeur(lf)]
+            and not _d_un_autre_payeur(lf, code)]
 
 
-def _d_un_autre_payeur(lf: LigneFinancement) -> bool:
+def _d_un_autre_payeur(lf: LigneFinancement, verseur: str) -> bool:
     """Whether the line's dispositif is another body's programme or says another payer (« EPCI / Subvention
-    Région »: the Région's money filed under the wrong code, which FIN-21 says; no fonds de concours)."""
+    Région »: the Région's money filed under the wrong code, which FIN-21 says; no fonds de concours) than the
+    `verseur` whose money it is judged as: a financeur added under the EPCI's name may name it in its dispositif
+    (« Autofinancement communauté urbaine »), its own money."""
     return (totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif or "")) not in (None, lf.financeur)
-            or dispositifs.names_another_payer(lf.dispositif, lf.financeur))
+            or (dispositifs.names_another_payer(lf.dispositif, lf.financeur)
+                and dispositifs.payer_named(lf.dispositif, lf.financeur) != verseur))
 
 
 def _dit(ix: Index, code: str | None) -> str:
