@@ -402,6 +402,14 @@ def test_fin19_variants_of_the_name_count(dispositif):
     assert len(run(lambda r: detr_for_arras(r, dispositif), "FIN-19")) == 1
 
 
+@pytest.mark.parametrize("dispositif,warned", [("DETR/DSIL", True), ("DSIL ou DETR", True), ("DSIL (ex-DETR)", False),
+                                                ("DSIL", False)])
+def test_fin19_a_line_naming_the_detr_with_another_dotation_is_judged(dispositif, warned):
+    """« DETR/DSIL » on Arras's 1.1 (42 600 inhabitants) was read as a DSIL: the DETR it may hold escaped the population
+    threshold in silence. The line names the DETR: FIN-19 judges it, as FIN-26 asks to split it."""
+    assert len(run(lambda r: detr_for_arras(r, dispositif), "FIN-19")) == warned
+
+
 def test_fin19_not_for_a_refused_line_an_epci_or_an_unnamed_commune():
     def refused(r):
         detr_for_arras(r)
