@@ -899,6 +899,8 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Autofinancement Département", "DEPT"), ("Fonds propres de la Région", "REGION"), ("Apport CD62", "DEPT"),
     ("Autofinancement EPCI", "EPCI"), ("Apport en nature de la communauté urbaine", "EPCI"),
     ("Autofinancement de l'État", "ETAT"),
+    # the EPCI's subsidy named so, typed « Autofinancement » under the commune's code
+    ("Subvention communauté urbaine", "EPCI"), ("Participation de l'EPCI", "EPCI"),
     ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
     ("Autofinancement", None), ("Fonds propres ville", None),
 ])

@@ -380,10 +380,14 @@ _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil de
 # ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
 # carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
 _FONDS_DE = {"UE": r"feader|leader|fse"}
+# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI »), by the words no
+# other body bears (not « CA », « CC »: a bank, a figure): under the commune's code, its money was the commune's own
+_MOTS_EPCI = r"epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite"
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
                    for code, mots in _PERSONNES.items()}
+_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
 # payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
@@ -400,10 +404,9 @@ _RESSOURCE_OU_LIEU = re.compile(r"(?<![a-z0-9])(?:dgf|dotations? globales?|dotat
 # ... or a body's own money named with it (« Autofinancement Département », « Fonds propres de la Région », « Apport de
 # l'EPCI »): whose autofinancement it is, that body's, not the money of the payer it is filed under — « COMMUNE /
 # Autofinancement Département » was the commune's own share (FIN-06 passed, FIN-21 said « not listed » only). The
-# EPCI too, by the words no other body bears (not « CA », « CC »: a bank, a figure)
+# EPCI too, by the words only it bears (`_MOTS_EPCI`)
 _APPORT_DE = (r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|apports?(?: en nature)?)"
               r"(?: (?:de la|de l|du|des|de|d))? ")
-_MOTS_EPCI = r"epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite"
 _APPORT_PAR_CODE = {code: re.compile(rf"{_APPORT_DE}(?:{mots})(?![a-z0-9])")
                     for code, mots in {**_PERSONNES, "EPCI": _MOTS_EPCI}.items()}
 
