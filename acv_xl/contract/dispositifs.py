@@ -187,20 +187,35 @@ def famille(nom: str | None) -> str | None:
     return None
 
 
-# A dotation's name another one follows to say what it is not or was (« DSIL (ex-DETR) », « DSIL hors DETR »)
-_NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non)(?: (?:de|d|du|des|la|le|les|l))* [a-z0-9]+")
+# A dotation's name another one follows to say what it is not or was (« DSIL (ex-DETR) », « DSIL hors DETR »), or a
+# name said refused (« DSIL - DETR refusée »)
+_NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?: (?:a|au|de|d|du|des|la|le|les|l))* [a-z0-9]+"
+                           r"|(?<![a-z0-9])[a-z0-9]+ (?:refusees?|rejetees?|non (?:retenues?|obtenues?|accordees?))"
+                           r"(?![a-z0-9])")
+# What may part two dotations' names a line mixes: nothing but punctuation, « et », « ou », a year, « dotation »
+# (« DETR/DSIL », « DSIL ou DETR », « DETR 2026 + DSIL 2027 », « DSIL / Dotation d'équipement… »). Parted by other
+# words, the second is a note on the line (« DSIL (commune non éligible à la DETR) », « DSIL au lieu de la DETR »)
+_ENTRE_DOTATIONS = re.compile(r"(?: (?:ou|dotation|[0-9]+))* ")
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
 
 
 @memo_text(4096)
 def dotations_nommees(nom: str | None) -> tuple[str, ...]:
-    """The DETR, DSIL, DPV and DSID a dispositif's name designates (in `layout.FAMILLES`'s order): one for most, two
-    or more for a line that mixes them (« DETR/DSIL », « DSIL ou DETR »), which `famille` reads as the first of them;
-    none for a name of no such family. A name after « hors », « ex- », « sauf », « non » is no dotation of the line."""
-    if famille(nom) not in _R2334_27:
+    """The DETR, DSIL, DPV and DSID a dispositif's name designates: one for most (the first it names: « DETR (au lieu de
+    la DSIL) »), two or more, in `layout.FAMILLES`'s order, for a line that mixes them, naming them side by side
+    (« DETR/DSIL », « DSIL ou DETR »: `_ENTRE_DOTATIONS`), which `famille` reads as the first of that order; none for
+    a name of no such family. A name after « hors », « ex- », « sauf », « non (éligible) », or said refused, is no
+    dotation of the line."""
+    fam = famille(nom)
+    if fam not in _R2334_27:
         return ()
     n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
-    return tuple(fam for fam, pattern in _PATTERNS if fam in _R2334_27 and pattern.search(n)) or (famille(nom),)
+    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _R2334_27 for m in pattern.finditer(n))
+    melees = {f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
+              if f != g and _ENTRE_DOTATIONS.fullmatch(n, fin, debut) for f in (f, g)}
+    if len(melees) > 1:
+        return tuple(f for f, _ in layout.FAMILLES if f in melees)
+    return (vus[0][2],) if vus else (fam,)
 
 
 # The DETR's, DSIL's, DPV's and DSID's names, as `famille` compares them: their acronyms, their phrases
