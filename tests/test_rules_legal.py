@@ -2098,6 +2098,25 @@ def test_an_epci_s_autofinancement_on_a_commune_s_operation_is_one_finding_on_it
         ("FIN-22", A), ("FIN-23", E)]
 
 
+def test_fin23_says_which_of_its_lines_is_no_own_share_when_it_names_several():
+    """1.1: the EPCI's « Autre » (line 11) and « Autofinancement » (line 12) beyond the commune's own 50 000. FIN-23,
+    on line 11, said « De nature « Autofinancement », cette ligne n'est pas la part propre du maître d'ouvrage » of a
+    line of nature « Autre »; the line it meant, FIN-22 silent on it, was not named. Of several lines, those of the
+    natures it means are said so; two lines of one nature are not « autofinancement ou fonds propres »."""
+    def m(r, premiere="Autre"):
+        lines(r)[AUTO_11]["montant"] = 50_000
+        lines(r).append(dict(lines(r)[AUTO_11], financeur="EPCI", nature=premiere, dispositif="Participation EPCI",
+                             montant=50_000))
+        lines(r).append(dict(lines(r)[AUTO_11], financeur="EPCI", montant=100_000))
+    (f,) = run(m, "FIN-23")
+    assert "cette ligne" not in f.message
+    assert ("Celle de nature « Autofinancement » n'est pas la part propre du maître d'ouvrage mais une participation "
+            "publique, comptée comme telle dans la participation minimale de 20 % (CGCT art. L1111-10 III).") in f.message
+    (f,) = run(lambda r: m(r, "Autofinancement"), "FIN-23")
+    assert ("De nature « Autofinancement », ces lignes ne sont pas la part propre du maître d'ouvrage mais une "
+            "participation publique") in f.message
+
+
 @pytest.mark.parametrize("nom,fam", [("DISL", "DSIL"), ("DTER 2024", "DETR"), ("DSILE", "DSIL"),
                                      ("Dotation investissement local", "DSIL"),
                                      # its intitulé cut short in a narrow cell

@@ -1861,9 +1861,7 @@ def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], 
     payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in autres))
     de = (f"du financeur {payeurs[0]}" if len(payeurs) == 1 else f"des financeurs {' et '.join(payeurs)}")
     les_lignes = f"la ligne {noms}" if len(autres) == 1 else f"les lignes {noms}"
-    natures = list(dict.fromkeys(str(lf.nature) for lf in autres))
-    de_nature = (f"de nature {q(natures[0])}" if len(natures) == 1
-                 else f"de natures {', '.join(map(q, natures[:-1]))} et {q(natures[-1])}")
+    de_nature = _de_natures(autres)
     verseur = ("un EPCI à fiscalité propre ne finance l'opération d'une commune membre" if a.type_mo == "Commune"
                else "une commune ne finance l'opération de l'EPCI à fiscalité propre dont elle est membre")
     deja = f", avec les fonds de concours de l'action ({money(montant)})," if montant else ""
@@ -1872,10 +1870,15 @@ def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], 
     propre_du_mo = sien = ""
     if apports:
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
-        ce = "cette ligne n'est" if len(apports) == 1 else "ces lignes ne sont"
-        propre_du_mo = (f" De nature {q(apports[0].nature) if len(apports) == 1 else 'autofinancement ou fonds propres'}"
-                        f", {ce} pas la part propre du maître d'ouvrage mais une participation publique, comptée comme "
-                        f"telle dans la participation minimale de 20 % ({SRC_L1111_10}).")
+        # beside an « Autre » line, those it means named by their natures: « cette ligne » was the first, an « Autre »
+        une = len(apports) == 1
+        if len(apports) == len(autres):
+            sujet = f"{_de_natures(apports).replace('de', 'De', 1)}, {'cette ligne' if une else 'ces lignes'}"
+        else:
+            sujet = f"{'Celle' if une else 'Celles'} {_de_natures(apports)}"
+        verbe = "n'est" if une else "ne sont"
+        propre_du_mo = (f" {sujet} {verbe} pas la part propre du maître d'ouvrage mais une participation publique, "
+                        f"comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).")
         sien = ("Si c'est l'argent du maître d'ouvrage, indiquez son code" + (f" ({q(code_mo)})" if code_mo else "")
                 + " ; s")
     return at(autres[0], "montant", "FIN-23", A,
@@ -1887,6 +1890,13 @@ def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], 
               f"fonds de concours de l'action de {money(montant + en_autre - propre)} au moins ou augmentez "
               "l'autofinancement du maître d'ouvrage d'autant ; s'il s'agit de la part d'un co-maître d'ouvrage, écrivez-le dans « Dispositif » "
               "(« Participation co-maîtrise d'ouvrage »).")
+
+
+def _de_natures(lines: list[LigneFinancement]) -> str:
+    """« de nature « Autre » », « de natures « Autre » et « Autofinancement » »: the lines' natures, each once."""
+    natures = list(dict.fromkeys(str(lf.nature) for lf in lines))
+    return (f"de nature {q(natures[0])}" if len(natures) == 1
+            else f"de natures {', '.join(map(q, natures[:-1]))} et {q(natures[-1])}")
 
 
 def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
