@@ -442,6 +442,12 @@ def test_fin26_a_line_naming_two_dotations_is_asked_to_be_split(nom):
     assert run(commune, "FIN-26") == []
 
 
+def test_fin26_counts_the_dotations_in_words():
+    """« DETR/DSIL/DPV »: « nomme 3 dotations de l'État » — a number of things said in a sentence is written out."""
+    (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL/DPV"), "FIN-26")
+    assert "nomme trois dotations de l'État, la DSIL, la DETR et la DPV, sur une seule ligne" in f.message
+
+
 # --------------------------------------------------------------------------- FIN-20 / FIN-21
 def test_fin20_unrecognised_state_subsidy_says_which_cap_it_escapes():
     def m(r):

@@ -620,7 +620,7 @@ def dotations_melees(conv: Convention) -> Iterable[Finding]:
         noms = dispositifs.dotations_nommees(lf.dispositif)
         if len(noms) < 2 or not dispositifs.is_r2334_27(lf.dispositif, lf.financeur):
             continue
-        nombre = "deux" if len(noms) == 2 else str(len(noms))
+        nombre = ("deux", "trois", "quatre")[len(noms) - 2]  # of the four dotations
         les = ", ".join(f"la {n}" for n in noms[:-1]) + f" et la {noms[-1]}"
         yield at(lf, "dispositif", "FIN-26", A,
                  f"{prefix(lf)} : le dispositif {q(lf.dispositif)} nomme {nombre} dotations de l'État, {les}, sur une "
