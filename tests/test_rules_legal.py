@@ -926,6 +926,22 @@ def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_o
     assert dispositifs.payer_named(dispositif, "COMMUNE") == payeur
 
 
+@pytest.mark.parametrize("dispositif", ["Participation des EPCI membres", "Contributions des EPCI adhérents",
+                                        "Participation des communes membres", "Autofinancement"])
+def test_fin06_a_syndicat_s_members_contributions_under_its_code_stay_its_own_share(dispositif):
+    """A syndicat mixte maître d'ouvrage of 2.1 (its code « SMX » added) files the contributions of its members under its
+    own code, its budget's resources: « Participation des communes membres » was its own share, « Participation des
+    EPCI membres » read as the EPCI's subsidy (« participation » then the EPCI's word) and FIN-06 refused the plan. The
+    members' contributions, EPCI or communes, are the syndicat's; « Participation de l'EPCI » is still the EPCI's."""
+    def m(r, disp=dispositif):
+        r["T_Financeurs"].append({"code": "SMX", "nom": "Syndicat mixte du Pays d'Arras", "categorie": "Public",
+                                  "cibles": None, "modalites": None, "contact": None})
+        r["T_Actions"][1].update(maitre_ouvrage="Syndicat mixte du Pays d'Arras", type_mo="Syndicat mixte")
+        lines(r)[AUTO_21].update(financeur="SMX", dispositif=disp)
+    assert run(m, "FIN-06") == []
+    assert codes(run(lambda r: m(r, "Participation de l'EPCI"), "FIN-06")) == [("FIN-06", E)]
+
+
 def test_an_epci_s_own_money_named_after_it_under_the_code_added_for_it_stays_the_epci_s():
     """A financeur added for the EPCI (« CUA », « Communauté urbaine d'Arras ») whose line names it (« Autofinancement
     communauté urbaine »): its own share on its own operation, no other payer's money (FIN-06 stays silent); and on a

@@ -396,8 +396,11 @@ _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil de
 # carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
 _FONDS_DE = {"UE": r"feader|leader|fse"}
 # The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI »), by the words no
-# other body bears (not « CA », « CC »: a bank, a figure): under the commune's code, its money was the commune's own
-_MOTS_EPCI = r"epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite"
+# other body bears (not « CA », « CC »: a bank, a figure): under the commune's code, its money was the commune's own.
+# Not the EPCI members' contributions to a syndicat mixte (« Participation des EPCI membres »), its budget's resources
+# as its communes members' are
+_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite)"
+              r"(?! (?:membres?|adherents?)(?![a-z0-9]))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
