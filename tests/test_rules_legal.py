@@ -442,10 +442,16 @@ def test_fin26_a_line_naming_two_dotations_is_asked_to_be_split(nom):
     assert run(commune, "FIN-26") == []
 
 
+def test_fin26_names_the_dotations_in_the_order_typed():
+    """« DETR/DSIL » was said to name « la DSIL et la DETR », the order of the families' list, not the user's."""
+    (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL"), "FIN-26")
+    assert "« DETR/DSIL » nomme deux dotations de l'État, la DETR et la DSIL, sur une seule ligne" in f.message
+
+
 def test_fin26_counts_the_dotations_in_words():
     """« DETR/DSIL/DPV »: « nomme 3 dotations de l'État » — a number of things said in a sentence is written out."""
     (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL/DPV"), "FIN-26")
-    assert "nomme trois dotations de l'État, la DSIL, la DETR et la DPV, sur une seule ligne" in f.message
+    assert "nomme trois dotations de l'État, la DETR, la DSIL et la DPV, sur une seule ligne" in f.message
 
 
 # --------------------------------------------------------------------------- FIN-20 / FIN-21

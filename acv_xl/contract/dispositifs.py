@@ -189,7 +189,8 @@ def famille(nom: str | None) -> str | None:
 
 # A dotation's name another one follows to say what it is not or was (« DSIL (ex-DETR) », « DSIL hors DETR »), or a
 # name said refused (« DSIL - DETR refusée »)
-_NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?: (?:a|au|de|d|du|des|la|le|les|l))* [a-z0-9]+"
+_NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?: (?:a|au|de|d|du|des|la|le|les|l))*"
+                           r" [a-z0-9]+"
                            r"|(?<![a-z0-9])[a-z0-9]+ (?:refusees?|rejetees?|non (?:retenues?|obtenues?|accordees?))"
                            r"(?![a-z0-9])")
 # What may part two dotations' names a line mixes: nothing but punctuation, « et », « ou », a year, « dotation »
@@ -201,20 +202,20 @@ _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
 
 @memo_text(4096)
 def dotations_nommees(nom: str | None) -> tuple[str, ...]:
-    """The DETR, DSIL, DPV and DSID a dispositif's name designates: one for most (the first it names: « DETR (au lieu de
-    la DSIL) »), two or more, in `layout.FAMILLES`'s order, for a line that mixes them, naming them side by side
-    (« DETR/DSIL », « DSIL ou DETR »: `_ENTRE_DOTATIONS`), which `famille` reads as the first of that order; none for
-    a name of no such family. A name after « hors », « ex- », « sauf », « non (éligible) », or said refused, is no
-    dotation of the line."""
+    """The DETR, DSIL, DPV and DSID a dispositif's name designates: one for most (the first it names: « DETR (au
+    lieu de la DSIL) »), two or more, in the order typed, for a line that mixes them, naming them side by side
+    (« DETR/DSIL », « DSIL ou DETR »: `_ENTRE_DOTATIONS`), which `famille` reads as the first of `layout.FAMILLES`;
+    none for a name of no such family. A name after « hors », « ex- », « sauf », « non (éligible) », or said refused,
+    is no dotation of the line."""
     fam = famille(nom)
     if fam not in _R2334_27:
         return ()
     n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
     vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _R2334_27 for m in pattern.finditer(n))
-    melees = {f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
-              if f != g and _ENTRE_DOTATIONS.fullmatch(n, fin, debut) for f in (f, g)}
+    melees = dict.fromkeys(f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
+                           if f != g and _ENTRE_DOTATIONS.fullmatch(n, fin, debut) for f in (f, g))
     if len(melees) > 1:
-        return tuple(f for f, _ in layout.FAMILLES if f in melees)
+        return tuple(melees)
     return (vus[0][2],) if vus else (fam,)
 
 
