@@ -915,6 +915,10 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Subvention communauté urbaine", "EPCI"), ("Participation de l'EPCI", "EPCI"),
     ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
     ("Autofinancement", None), ("Fonds propres ville", None),
+    # no body: a town's surroundings, a phrase (the Région named so stays: « de la Réunion », « des Hauts-de-France »)
+    ("Fonds propres — région de Lens", None), ("Autofinancement Région d'Audruicq", None),
+    ("Autofinancement - état des lieux", None), ("Fonds propres Région des Hauts-de-France", "REGION"),
+    ("Autofinancement Région de la Réunion", "REGION"), ("Fonds propres du Conseil régional de Normandie", "REGION"),
 ])
 def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_own_share(dispositif, payeur):
     """« COMMUNE / Autofinancement Département / Autofinancement », 150 000 € on the commune's operation beside its own

@@ -426,7 +426,11 @@ _RESSOURCE_OU_LIEU = re.compile(r"(?<![a-z0-9])(?:dgf|dotations? globales?|dotat
 # EPCI too, by the words only it bears (`_MOTS_EPCI`)
 _APPORT_DE = (r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|apports?(?: en nature)?)"
               r"(?: (?:de la|de l|du|des|de|d))? ")
-_APPORT_PAR_CODE = {code: re.compile(rf"{_APPORT_DE}(?:{mots})(?![a-z0-9])")
+# Not a word that says no body there: a town's surroundings (« Fonds propres — région de Lens », « région d'Audruicq »:
+# the Région is « Région Normandie », « Région des Hauts-de-France », « Région de la Réunion »), « état des lieux »
+# (« Conseil régional de Normandie » is the Région: the word « région » alone)
+_PAS_LE_CORPS = {"REGION": r"(?!(?<=region) (?:de|d) (?!la |l )[a-z0-9])", "ETAT": r"(?! des lieux(?![a-z0-9]))"}
+_APPORT_PAR_CODE = {code: re.compile(rf"{_APPORT_DE}(?:{mots})(?![a-z0-9]){_PAS_LE_CORPS.get(code, '')}")
                     for code, mots in {**_PERSONNES, "EPCI": _MOTS_EPCI}.items()}
 
 
