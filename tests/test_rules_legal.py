@@ -410,6 +410,50 @@ def test_fin08_two_spellings_of_one_dotation_are_summed():
     assert run(m, "FIN-08") == []
 
 
+@pytest.mark.parametrize("nom", ["DETR/DSIL", "DSIL ou DETR", "DETR - DSIL", "DETR+DSIL 2024",
+                                 "Dotation d'équipement des territoires ruraux / DSIL", "DPV et DSIL"])
+def test_fin26_a_line_naming_two_dotations_is_asked_to_be_split(nom):
+    """« DETR/DSIL » typed on one line was read as a DSIL: its amount went whole into the DSIL's 20 % floor and none
+    into the DETR's, so FIN-08 warned that the DETR line beside it (50 000, 10 %) was below the floor when the mixed
+    line may hold the rest of it — and said nothing of the mixing. Each dotation is its own decision: FIN-26 asks to
+    split the line; the line stays whole in the 80 % cap (FIN-07: the same whichever it is), and the floors of the
+    dotations it names are not judged on a guess."""
+    def m(r, nom=nom, montant=250_000):
+        lines(r)[DETR_21]["montant"] = 50_000
+        lines(r)[DSIL_21].update(dispositif=nom, montant=montant)
+        lines(r)[AUTO_21]["montant"] = 430_000 - montant
+    (f,) = run(m, "FIN-26")
+    assert f.gravite is A and f.cellule == fin_cell(DSIL_21, "dispositif")
+    fams = dispositifs.dotations_nommees(nom)
+    assert len(fams) == 2 and f"nomme deux dotations de l'État, la {fams[0]} et la {fams[1]}," in f.message
+    assert "comptée en entier dans le plafond de 80 % des dotations" in f.message
+    assert f.suggestion.startswith("Scindez la ligne : une ligne par dotation")
+    # the DETR's 10 % is said only when the mixed line holds none of it
+    assert codes(run(m, "FIN-08")) == ([] if "DETR" in fams else [("FIN-08", A)])
+    assert codes(run(lambda r: m(r, montant=350_001), "FIN-07")) == [("FIN-07", E)]  # 80,0002 %, the line whole
+    # one dotation's name, its own words: not mixed
+    for seul in ("DETR", "DSIL exceptionnelle", "DSIL (ex-DETR)", "DSIL hors DETR", "DETR 2025"):
+        assert run(lambda r: m(r, seul), "FIN-26") == [], seul
+    assert codes(run(lambda r: m(r, "DSIL"), "FIN-08")) == [("FIN-08", A)]  # the DETR's 10 %, as before
+
+    def commune(r):  # the maître d'ouvrage's own money named after the dotations: no dotation, nothing to split
+        m(r, "DSIL")
+        lines(r)[AUTO_21].update(financeur="EPCI", dispositif="Contrepartie DETR/DSIL")
+    assert run(commune, "FIN-26") == []
+
+
+def test_fin26_names_the_dotations_in_the_order_typed():
+    """« DETR/DSIL » was said to name « la DSIL et la DETR », the order of the families' list, not the user's."""
+    (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL"), "FIN-26")
+    assert "« DETR/DSIL » nomme deux dotations de l'État, la DETR et la DSIL, sur une seule ligne" in f.message
+
+
+def test_fin26_counts_the_dotations_in_words():
+    """« DETR/DSIL/DPV »: « nomme 3 dotations de l'État » — a number of things said in a sentence is written out."""
+    (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL/DPV"), "FIN-26")
+    assert "nomme trois dotations de l'État, la DETR, la DSIL et la DPV, sur une seule ligne" in f.message
+
+
 # --------------------------------------------------------------------------- FIN-20 / FIN-21
 def test_fin20_unrecognised_state_subsidy_says_which_cap_it_escapes():
     def m(r):
@@ -515,7 +559,8 @@ def test_fin22_offers_a_fonds_de_concours_only_between_an_epci_and_its_communes(
         lines(r)[REGION_11].update(financeur=financeur, dispositif="Autofinancement", nature="Autofinancement")
     (f,) = run(lambda r: m(r, "EPF"), "FIN-22")
     assert f.suggestion.endswith("; si c'est une subvention, choisissez son dispositif et la nature « Subvention ».")
-    (f,) = run(lambda r: m(r, "EPCI"), "FIN-22")
+    # 200 000, the commune's own share: within the fonds de concours' cap (beyond it FIN-23 says it all)
+    (f,) = run(lambda r: m(r, "EPCI") or lines(r)[REGION_11].update(montant=200_000), "FIN-22")
     assert "si c'est un fonds de concours ou une subvention" in f.suggestion
 
 
@@ -535,16 +580,17 @@ def test_fin22_offers_a_fonds_de_concours_from_a_member_to_a_syndicat_mixte(fina
 
 def test_issue_plan_epci_autofinancement_for_a_commune_no_longer_validates():
     """1.1 (commune MO): the 200 000 « autofinancement » is the EPCI's; the commune brings nothing — and the
-    EPCI's money, above the commune's own share (none), could be no fonds de concours (FIN-23's warning)."""
+    EPCI's money, above the commune's own share (none), could be no fonds de concours (FIN-23's warning, which says
+    on the line that it is no own share, as FIN-22 did beside it)."""
     def m(r):
         lines(r)[AUTO_11]["financeur"] = "EPCI"
         r["T_Actions"][0]["cosignataires"] = "ETAT;REGION;EPCI"
     out = run(m)
-    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-22", A), ("FIN-23", A)]
+    assert sorted(codes(out)) == [("FIN-06", E), ("FIN-23", A)]
     f06 = next(f for f in out if f.code == "FIN-06")
     assert "0,0 %" in f06.message and "d'autres personnes publiques" in f06.message
-    f22 = next(f for f in out if f.code == "FIN-22")
-    assert f22.cellule == fin_cell(AUTO_11, "financeur") and "participation publique" in f22.message
+    f23 = next(f for f in out if f.code == "FIN-23")
+    assert f23.cellule == fin_cell(AUTO_11, "montant") and "participation publique" in f23.message
 
 
 @pytest.mark.parametrize("mo,nom", [
@@ -859,6 +905,73 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
         # the dispositif alone, its nature left « Subvention », drew FIN-11: both are said
         assert fin21[0].suggestion == (f"Choisissez le financeur « {payeur} » ; si c'est l'argent propre du financeur "
                                        "« COMMUNE », choisissez le dispositif et la nature « Autofinancement ».")
+
+
+@pytest.mark.parametrize("dispositif,payeur", [
+    ("Autofinancement Département", "DEPT"), ("Fonds propres de la Région", "REGION"), ("Apport CD62", "DEPT"),
+    ("Autofinancement EPCI", "EPCI"), ("Apport en nature de la communauté urbaine", "EPCI"),
+    ("Autofinancement de l'État", "ETAT"),
+    # the EPCI's subsidy named so, typed « Autofinancement » under the commune's code
+    ("Subvention communauté urbaine", "EPCI"), ("Participation de l'EPCI", "EPCI"),
+    ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
+    ("Autofinancement", None), ("Fonds propres ville", None),
+    # no body: a town's surroundings, a phrase (the Région named so stays: « de la Réunion », « des Hauts-de-France »)
+    ("Fonds propres — région de Lens", None), ("Autofinancement Région d'Audruicq", None),
+    ("Autofinancement - état des lieux", None), ("Fonds propres Région des Hauts-de-France", "REGION"),
+    ("Autofinancement Région de la Réunion", "REGION"), ("Fonds propres du Conseil régional de Normandie", "REGION"),
+])
+def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_own_share(dispositif, payeur):
+    """« COMMUNE / Autofinancement Département / Autofinancement », 150 000 € on the commune's operation beside its own
+    50 000: « autofinancement » read as its payer's own money whatever body followed, so the Département's money was
+    the commune's own share (20 %: FIN-06 passed, at 5 % in truth) with FIN-21's « not in the list » alone. The body
+    named right after « autofinancement », « fonds propres » or « apport » is the payer, as after « Subvention »."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 50_000
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, montant=150_000))
+    assert codes(run(m, "FIN-06")) == ([("FIN-06", E)] if payeur else [])
+    if payeur:
+        (f,) = run(m, "FIN-21")
+        assert (f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Autofinancement », "
+                "la ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage") in f.message
+    assert dispositifs.payer_named(dispositif, "COMMUNE") == payeur
+
+
+@pytest.mark.parametrize("dispositif", ["Participation des EPCI membres", "Contributions des EPCI adhérents",
+                                        "Participation des communes membres", "Autofinancement"])
+def test_fin06_a_syndicat_s_members_contributions_under_its_code_stay_its_own_share(dispositif):
+    """A syndicat mixte maître d'ouvrage of 2.1 (its code « SMX » added) files the contributions of its members under its
+    own code, its budget's resources: « Participation des communes membres » was its own share, « Participation des
+    EPCI membres » read as the EPCI's subsidy (« participation » then the EPCI's word) and FIN-06 refused the plan. The
+    members' contributions, EPCI or communes, are the syndicat's; « Participation de l'EPCI » is still the EPCI's."""
+    def m(r, disp=dispositif):
+        r["T_Financeurs"].append({"code": "SMX", "nom": "Syndicat mixte du Pays d'Arras", "categorie": "Public",
+                                  "cibles": None, "modalites": None, "contact": None})
+        r["T_Actions"][1].update(maitre_ouvrage="Syndicat mixte du Pays d'Arras", type_mo="Syndicat mixte")
+        lines(r)[AUTO_21].update(financeur="SMX", dispositif=disp)
+    assert run(m, "FIN-06") == []
+    assert codes(run(lambda r: m(r, "Participation de l'EPCI"), "FIN-06")) == [("FIN-06", E)]
+
+
+def test_an_epci_s_own_money_named_after_it_under_the_code_added_for_it_stays_the_epci_s():
+    """A financeur added for the EPCI (« CUA », « Communauté urbaine d'Arras ») whose line names it (« Autofinancement
+    communauté urbaine »): its own share on its own operation, no other payer's money (FIN-06 stays silent); and on a
+    member commune's operation, its money all the same, which FIN-23 judges against the fonds de concours' cap."""
+    def added(r):
+        r["T_Financeurs"].append({"code": "CUA", "nom": "Communauté urbaine d'Arras", "categorie": "Public",
+                                  "cibles": None, "modalites": None, "contact": None})
+
+    def own(r):
+        added(r)
+        lines(r)[AUTO_21].update(financeur="CUA", dispositif="Autofinancement communauté urbaine")
+        r["T_Actions"][1]["maitre_ouvrage"] = "Communauté urbaine d'Arras"
+    assert run(own, "FIN-06") == []
+
+    def member(r):
+        added(r)
+        lines(r)[REGION_11]["montant"] = 50_000
+        lines(r).append(dict(lines(r)[REGION_11], financeur="CUA", dispositif="Autofinancement communauté urbaine",
+                             nature="Autofinancement", montant=250_000))
+    assert [f.code for f in run(member) if f.code in ("FIN-22", "FIN-23")] == ["FIN-23"]
 
 
 @pytest.mark.parametrize("dispositif", [
@@ -1473,7 +1586,7 @@ def test_fin14_and_fin22_leave_an_abandoned_action_alone():
     which FIN-06 does not judge on an abandoned action."""
     def m(r, maturite):
         lines(r)[DETR_11].update(statut="Sollicité", date_demande=date(2024, 1, 16), reference_decision=None)
-        lines(r)[REGION_11].update(financeur="EPCI", dispositif="Autofinancement", nature="Autofinancement")
+        lines(r)[REGION_11].update(financeur="DEPT", dispositif="Autofinancement", nature="Autofinancement")
         r["T_Actions"][0]["maturite"] = maturite
     assert sorted(f.code for f in run(lambda r: m(r, "Engagée")) if f.code in ("FIN-14", "FIN-22")) == ["FIN-14", "FIN-22"]
     assert [f.code for f in run(lambda r: m(r, "Abandonnée")) if f.code in ("FIN-14", "FIN-22")] == []
@@ -1662,6 +1775,30 @@ def test_fin14_and_fin09_take_a_bodys_own_fund_for_no_state_subsidy_of_2018_514(
 def test_fin08_a_depense_above_the_cost_is_judged_on_the_cost():
     """2.1 costs 500 000 and its DETR is exactly 20 % of it: a dépense typed at 600 000 asks no more."""
     assert run(lambda r: r["T_Actions"][1].update(depense_subventionnable=600_000), "FIN-08") == []
+
+
+def test_fin08_on_a_ttc_base_asserts_no_floor_while_act11_asks_for_the_depense():
+    """2.1 of a TTC cost of 500 000 with a dépense typed at 600 000 and a DETR of 90 000: FIN-08 said the DETR was
+    18 % « du coût total de l'action », « le taux minimal est de 20 %, soit 100 000,00 € », and asked to bring it to
+    100 000 — while ACT-11 beside it asks to bring the dépense (HT) to the HT cost, below the TTC one: the floor is 20 %
+    of that HT dépense, unknown, and 90 000 may be all of it (83 333,33 € on an HT cost of 416 666,67 €). Not judged
+    until the dépense is corrected; FIN-07's cap, above 80 % of the TTC cost sure to be above that of the HT cost,
+    still is. The HT base (the cost is then the dépense's most) and a TTC dépense within the cost are judged as
+    before."""
+    def m(r, base="TTC", dep=600_000):
+        r["T_Actions"][1].update(base=base, depense_subventionnable=dep)
+        lines(r)[DETR_21]["montant"] = 90_000
+        lines(r)[AUTO_21]["montant"] = 90_000
+    assert run(m, "FIN-08") == []
+    assert [f.code for f in run(m) if f.code in ("ACT-11", "FIN-07", "FIN-08")] == ["ACT-11"]
+    assert codes(run(lambda r: m(r, "HT"), "FIN-08")) == [("FIN-08", A)]
+    assert codes(run(lambda r: m(r, dep=500_000), "FIN-08")) == [("FIN-08", A)]
+
+    def cap(r):  # the cap still judged on the TTC cost: 80,0002 % of it
+        m(r)
+        lines(r)[DSIL_21]["montant"] = 310_001
+        lines(r)[AUTO_21]["montant"] = 79_999
+    assert codes(run(cap, "FIN-07")) == [("FIN-07", E)]
 
 
 @pytest.mark.parametrize("nature", ["Prêt", "Recette / cession", "Avance remboursable", "Subvention"])
@@ -1959,6 +2096,57 @@ def test_fin23_warns_of_an_epci_s_money_typed_autofinancement_that_would_escape_
     out = run(both, "FIN-23")
     assert codes(out) == [("FIN-23", A)]
     assert f"de natures « {nature} » et « Autre » du financeur « EPCI » (250 000,00 €) dépassent" in out[0].message
+
+
+def test_an_epci_s_autofinancement_on_a_commune_s_operation_is_one_finding_on_its_line_beside_fin06():
+    """The commune's 200 000 of own money on 1.1, 150 000 of it typed under « EPCI »: FIN-06 (the minimum missed),
+    FIN-22 (« not the MO's own share ») and FIN-23 (« beyond the fonds de concours' cap ») on one cause, the last two
+    on the same line. Now FIN-23 says on the line what FIN-22 said, and its suggestion first asks for the maître
+    d'ouvrage's code; FIN-06 stays, the law's minimum. FIN-22 still speaks where FIN-23 does not: within the cap, for
+    another body (a Département), and when FIN-23's error is about the fonds de concours themselves."""
+    def m(r, financeur="EPCI", own=50_000):
+        lines(r)[AUTO_11]["montant"] = own
+        lines(r).append(dict(lines(r)[AUTO_11], financeur=financeur, montant=200_000 - own))
+    out = [f for f in run(m) if f.code in ("FIN-06", "FIN-22", "FIN-23")]
+    assert codes(out) == [("FIN-06", E), ("FIN-23", A)]
+    f23 = out[1]
+    assert f23.cellule == fin_cell(len(clean_raw()["T_Financements"]), "montant")
+    assert ("De nature « Autofinancement », cette ligne n'est pas la part propre du maître d'ouvrage mais une "
+            "participation publique, comptée comme telle dans la participation minimale de 20 % (CGCT art. L1111-10 "
+            "III).") in f23.message
+    assert f23.suggestion.startswith("Si c'est l'argent du maître d'ouvrage, indiquez son code (« COMMUNE ») ; s'il "
+                                     "s'agit d'un fonds de concours, choisissez")
+    # within the cap (100 000 of the EPCI, 100 000 of the commune's own): FIN-22 alone says it is no own share
+    assert [f.code for f in run(lambda r: m(r, own=100_000)) if f.code in ("FIN-22", "FIN-23")] == ["FIN-22"]
+    # a Département's: no fonds de concours of it to judge, FIN-22 beside FIN-06
+    assert [f.code for f in run(lambda r: m(r, "DEPT")) if f.code in ("FIN-06", "FIN-22", "FIN-23")] == [
+        "FIN-06", "FIN-22"]
+
+    def fdc(r):  # a fonds de concours of 100 000 beyond the own share: FIN-23's error names it, FIN-22 the other line
+        m(r)
+        lines(r)[REGION_11]["montant"] -= 100_000
+        lines(r).append(dict(lines(r)[REGION_11], financeur="EPCI", dispositif="Fonds de concours", montant=100_000))
+    assert sorted((f.code, f.gravite) for f in run(fdc) if f.code in ("FIN-22", "FIN-23")) == [
+        ("FIN-22", A), ("FIN-23", E)]
+
+
+def test_fin23_says_which_of_its_lines_is_no_own_share_when_it_names_several():
+    """1.1: the EPCI's « Autre » (line 11) and « Autofinancement » (line 12) beyond the commune's own 50 000. FIN-23,
+    on line 11, said « De nature « Autofinancement », cette ligne n'est pas la part propre du maître d'ouvrage » of a
+    line of nature « Autre »; the line it meant, FIN-22 silent on it, was not named. Of several lines, those of the
+    natures it means are said so; two lines of one nature are not « autofinancement ou fonds propres »."""
+    def m(r, premiere="Autre"):
+        lines(r)[AUTO_11]["montant"] = 50_000
+        lines(r).append(dict(lines(r)[AUTO_11], financeur="EPCI", nature=premiere, dispositif="Participation EPCI",
+                             montant=50_000))
+        lines(r).append(dict(lines(r)[AUTO_11], financeur="EPCI", montant=100_000))
+    (f,) = run(m, "FIN-23")
+    assert "cette ligne" not in f.message
+    assert ("Celle de nature « Autofinancement » n'est pas la part propre du maître d'ouvrage mais une participation "
+            "publique, comptée comme telle dans la participation minimale de 20 % (CGCT art. L1111-10 III).") in f.message
+    (f,) = run(lambda r: m(r, "Autofinancement"), "FIN-23")
+    assert ("De nature « Autofinancement », ces lignes ne sont pas la part propre du maître d'ouvrage mais une "
+            "participation publique") in f.message
 
 
 @pytest.mark.parametrize("nom,fam", [("DISL", "DSIL"), ("DTER 2024", "DETR"), ("DSILE", "DSIL"),

@@ -402,6 +402,25 @@ def test_fin19_variants_of_the_name_count(dispositif):
     assert len(run(lambda r: detr_for_arras(r, dispositif), "FIN-19")) == 1
 
 
+@pytest.mark.parametrize("dispositif,warned", [("DETR/DSIL", True), ("DSIL ou DETR", True), ("DSIL (ex-DETR)", False),
+                                                ("DSIL", False), ("DETR (au lieu de la DSIL)", True)])
+def test_fin19_a_line_naming_the_detr_with_another_dotation_is_judged(dispositif, warned):
+    """« DETR/DSIL » on Arras's 1.1 (42 600 inhabitants) was read as a DSIL: the DETR it may hold escaped the population
+    threshold in silence. The line names the DETR: FIN-19 judges it, as FIN-26 asks to split it."""
+    assert len(run(lambda r: detr_for_arras(r, dispositif), "FIN-19")) == warned
+
+
+@pytest.mark.parametrize("dispositif", ["DSIL (commune non éligible à la DETR)", "DSIL (demande DETR refusée)",
+                                        "DSIL au lieu de la DETR", "DSIL sans DETR", "DSIL - DETR refusée"])
+def test_fin19_a_dsil_whose_note_names_the_detr_is_no_detr(dispositif):
+    """Arras (42 600 inhabitants) writes why its line is a DSIL: « DSIL (commune non éligible à la DETR) ». Any DETR
+    named beside a DSIL was read as a line mixing the two: FIN-19 warned of a DETR above the population threshold on
+    the very line that says the commune gets none, and FIN-26 asked to split it. Two dotations are mixed only when the
+    line names them together (« DETR/DSIL », « DSIL ou DETR »)."""
+    assert run(lambda r: detr_for_arras(r, dispositif), "FIN-19") == []
+    assert run(lambda r: detr_for_arras(r, dispositif), "FIN-26") == []
+
+
 def test_fin19_not_for_a_refused_line_an_epci_or_an_unnamed_commune():
     def refused(r):
         detr_for_arras(r)

@@ -895,6 +895,22 @@ def test_controle_without_t_communes_does_not_take_a_departement_s_short_name_fo
     assert F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1").startswith("À vérifier")
 
 
+def test_controle_without_t_communes_reads_the_departement_of_a_binome_named_maitre_d_ouvrage():
+    """A commune's maître d'ouvrage named as its binôme is (« Lens - Liévin », as the national list names ACV113) gave
+    no département: the whole name is no commune of the list, so every financeur named as a programme commune
+    anywhere was kept, « Vienne » (the département; Vienne, 38, the commune) paying a fonds de concours to 1.1 too:
+    « À vérifier » where « Valider » given T_Communes says no error. The binôme's name is split as the list's is: its
+    communes are of the Pas-de-Calais, and Liévin is still to be checked."""
+    raw, table = _fonds_de_concours_of_lievin()
+    for mo in ("Lens - Liévin", "Ville de Lens / Liévin", "Lens et Liévin"):
+        raw["T_Actions"][0]["maitre_ouvrage"] = mo
+        raw["T_Financeurs"][-1]["nom"] = "Vienne"
+        args = (table(A), table(T), table(layout.T_FINANCEURS), "1.1")
+        assert F.ACV_CONTROLE(*args) == F.ACV_CONTROLE(*args, None, table(layout.T_COMMUNES)) == "OK", mo
+        raw["T_Financeurs"][-1]["nom"] = "Liévin"
+        assert F.ACV_CONTROLE(table(A), table(T), table(layout.T_FINANCEURS), "1.1").startswith("À vérifier"), mo
+
+
 def test_controle_without_t_communes_reads_the_departement_from_the_communes_maitres_d_ouvrage_only():
     """The département of the convention's communes was read from every maître d'ouvrage named as a programme commune:
     the Département de la Vienne as the maître d'ouvrage of 2.1, typed « Vienne », put the Isère (38) among them. A

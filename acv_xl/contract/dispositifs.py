@@ -187,6 +187,38 @@ def famille(nom: str | None) -> str | None:
     return None
 
 
+# A dotation's name another one follows to say what it is not or was (« DSIL (ex-DETR) », « DSIL hors DETR »), or a
+# name said refused (« DSIL - DETR refusée »)
+_NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?: (?:a|au|de|d|du|des|la|le|les|l))*"
+                           r" [a-z0-9]+"
+                           r"|(?<![a-z0-9])[a-z0-9]+ (?:refusees?|rejetees?|non (?:retenues?|obtenues?|accordees?))"
+                           r"(?![a-z0-9])")
+# What may part two dotations' names a line mixes: nothing but punctuation, « et », « ou », a year, « dotation »
+# (« DETR/DSIL », « DSIL ou DETR », « DETR 2026 + DSIL 2027 », « DSIL / Dotation d'équipement… »). Parted by other
+# words, the second is a note on the line (« DSIL (commune non éligible à la DETR) », « DSIL au lieu de la DETR »)
+_ENTRE_DOTATIONS = re.compile(r"(?: (?:ou|dotation|[0-9]+))* ")
+_R2334_27 = frozenset(layout.FAMILLES_R2334_27)
+
+
+@memo_text(4096)
+def dotations_nommees(nom: str | None) -> tuple[str, ...]:
+    """The DETR, DSIL, DPV and DSID a dispositif's name designates: one for most (the first it names: « DETR (au
+    lieu de la DSIL) »), two or more, in the order typed, for a line that mixes them, naming them side by side
+    (« DETR/DSIL », « DSIL ou DETR »: `_ENTRE_DOTATIONS`), which `famille` reads as the first of `layout.FAMILLES`;
+    none for a name of no such family. A name after « hors », « ex- », « sauf », « non (éligible) », or said refused,
+    is no dotation of the line."""
+    fam = famille(nom)
+    if fam not in _R2334_27:
+        return ()
+    n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
+    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _R2334_27 for m in pattern.finditer(n))
+    melees = dict.fromkeys(f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
+                           if f != g and _ENTRE_DOTATIONS.fullmatch(n, fin, debut) for f in (f, g))
+    if len(melees) > 1:
+        return tuple(melees)
+    return (vus[0][2],) if vus else (fam,)
+
+
 # The DETR's, DSIL's, DPV's and DSID's names, as `famille` compares them: their acronyms, their phrases
 _DOTATIONS = [(fam, _without_small_words(p)) for fam, ps in layout.FAMILLES if fam in layout.FAMILLES_R2334_27
               for p in ps]
@@ -364,10 +396,17 @@ _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil de
 # ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
 # carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
 _FONDS_DE = {"UE": r"feader|leader|fse"}
+# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI »), by the words no
+# other body bears (not « CA », « CC »: a bank, a figure): under the commune's code, its money was the commune's own.
+# Not the EPCI members' contributions to a syndicat mixte (« Participation des EPCI membres »), its budget's resources
+# as its communes members' are
+_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite)"
+              r"(?! (?:membres?|adherents?)(?![a-z0-9]))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
                    for code, mots in _PERSONNES.items()}
+_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
 # payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
@@ -381,14 +420,32 @@ _RESSOURCE_OU_LIEU = re.compile(r"(?<![a-z0-9])(?:dgf|dotations? globales?|dotat
                                 r"|region|regional|regionale|departement|departementale|etat|europe|europeens?))(?![a-z0-9])")
 
 
+# ... or a body's own money named with it (« Autofinancement Département », « Fonds propres de la Région », « Apport de
+# l'EPCI »): whose autofinancement it is, that body's, not the money of the payer it is filed under — « COMMUNE /
+# Autofinancement Département » was the commune's own share (FIN-06 passed, FIN-21 said « not listed » only). The
+# EPCI too, by the words only it bears (`_MOTS_EPCI`)
+_APPORT_DE = (r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|apports?(?: en nature)?)"
+              r"(?: (?:de la|de l|du|des|de|d))? ")
+# Not a word that says no body there: a town's surroundings (« Fonds propres — région de Lens », « région d'Audruicq »:
+# the Région is « Région Normandie », « Région des Hauts-de-France », « Région de la Réunion »), « état des lieux »
+# (« Conseil régional de Normandie » is the Région: the word « région » alone)
+_PAS_LE_CORPS = {"REGION": r"(?!(?<=region) (?:de|d) (?!la |l )[a-z0-9])", "ETAT": r"(?! des lieux(?![a-z0-9]))"}
+_APPORT_PAR_CODE = {code: re.compile(rf"{_APPORT_DE}(?:{mots})(?![a-z0-9]){_PAS_LE_CORPS.get(code, '')}")
+                    for code, mots in {**_PERSONNES, "EPCI": _MOTS_EPCI}.items()}
+
+
 @memo_text(4096)
 def _payeurs_nommes(nom: str) -> frozenset[str]:
-    """The codes of the public bodies a dispositif's name says pay it (`_NOMME_PAR_CODE`), none when it says its
-    payer's own money (`_PROPRE`), a resource of the collectivité's own or a place (`_RESSOURCE_OU_LIEU`)."""
+    """The codes of the public bodies a dispositif's name says pay it (`_NOMME_PAR_CODE`); when it says its payer's own
+    money (`_PROPRE`), only a body whose own money it names (`_APPORT_PAR_CODE`); none for a resource of the
+    collectivité's own or a place (`_RESSOURCE_OU_LIEU`)."""
     n = normalise(nom)
-    if _names_own_money(nom) or _RESSOURCE_OU_LIEU.search(n):
+    if _RESSOURCE_OU_LIEU.search(n):
         return frozenset()
-    return frozenset(code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n))
+    apports = frozenset(code for code, motif in _APPORT_PAR_CODE.items() if motif.search(n))
+    if _names_own_money(nom):
+        return apports
+    return apports.union(code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n))
 
 
 def payer_named(nom: str | None, financeur: str | None) -> str | None:

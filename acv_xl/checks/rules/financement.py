@@ -566,23 +566,34 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
     is one decision that the plan may spread over several years and spellings: the action's counted
     lines of one dotation are summed, and the finding points at the first of them. Not reported when
     the 80 % cap forces it: when the other dotations leave less than 20 % below the cap, a smaller
-    amount is the only lawful one. As FIN-07, of the cost when the dépense typed exceeds it."""
+    amount is the only lawful one. Nor the dotations a line names together (« DETR/DSIL », FIN-26): what each
+    receives is not known. As FIN-07, of the cost when the dépense typed exceeds it; not of a TTC cost (the
+    HT dépense ACT-11 asks for, the floor's base, is below it and unknown): not judged until it is corrected."""
     with_r2334 = _numeros_with(conv, _R2334_27)
     for j in judged_actions(conv):
         a = j.action
         dep = a.depense_subventionnable
         if dep is None or dep <= 0 or a.numero not in with_r2334:  # no such line: no group below
             continue
+        if a.base == "TTC" and dep > a.cout_total:
+            # the floor is 20 % of the HT dépense, which ACT-11 asks to bring to the HT cost, below the TTC one:
+            # unknown, 20 % of the TTC cost overstates it (FIN-07's cap on it stays sure, the HT cost no higher)
+            continue
         groups: dict[str, list[LigneFinancement]] = {}
         is_dotation = index(conv).dotations  # the État's: not a Département's fund of the same name
+        melees: set[str] = set()  # the dotations a line mixing them names (« DETR/DSIL »): FIN-26's
         for lf, fam in zip(j.counted, j.familles):
             if fam in layout.FAMILLES_R2334_27 and is_dotation(lf):
                 groups.setdefault(fam, []).append(lf)
+                if len(noms := dispositifs.dotations_nommees(lf.dispositif)) > 1:
+                    melees.update(noms)
         if not groups:
             continue
         dot = j.dotations
         base = min(dep, a.cout_total)  # as FIN-07: a dépense above the cost is no base
         for fam, group in groups.items():
+            if fam in melees:
+                continue  # its amount is not known (FIN-26 asks to split the line): no floor said on a guess
             montant = totals.total(group)
             if montant <= 0 or montant * 100 >= 20 * base:
                 continue  # ≤ 0 is FIN-03's
@@ -594,6 +605,30 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
                      f"{_pct(montant / base, 20)} {_de_la_base(dep, base)} ; le taux minimal "
                      f"est de 20 %, soit {money(base * Decimal('0.2'))} ({SRC_R2334_27}).",
                      f"Portez la {fam} à {money(_ceil(base * Decimal('0.2')))} au moins, ou justifiez le taux.")
+
+
+@rule("FIN-26", A, "Ligne de financement mêlant plusieurs dotations de l'État", SRC_R2334_27,
+      needs=("T_Financements.dispositif",))
+def dotations_melees(conv: Convention) -> Iterable[Finding]:
+    """Added code. A counted line of the État's DETR, DSIL, DPV or DSID whose dispositif names two or more of them
+    (« DETR/DSIL », « DSIL ou DETR »: `dispositifs.dotations_nommees`), which `famille` reads as the first: each
+    dotation is a decision of its own, with its own floor (R2334-27). The line is counted whole in the 80 % cap
+    (FIN-07), the same whichever dotation it is; the floors of the dotations it names are not judged (FIN-08)."""
+    ix = index(conv)
+    counted = ix.counted_lines  # the lines of a R2334-27 family (a few), found in C
+    for lf in compress(counted, map(_R2334_27.__contains__, ix.counted_familles)):
+        noms = dispositifs.dotations_nommees(lf.dispositif)
+        if len(noms) < 2 or not dispositifs.is_r2334_27(lf.dispositif, lf.financeur):
+            continue
+        nombre = ("deux", "trois", "quatre")[len(noms) - 2]  # of the four dotations
+        les = ", ".join(f"la {n}" for n in noms[:-1]) + f" et la {noms[-1]}"
+        yield at(lf, "dispositif", "FIN-26", A,
+                 f"{prefix(lf)} : le dispositif {q(lf.dispositif)} nomme {nombre} dotations de l'État, {les}, sur une "
+                 "seule ligne ; chacune est une décision distincte, avec son propre taux minimal de 20 % de la dépense "
+                 f"subventionnable ({SRC_R2334_27}). La ligne est comptée en entier dans le plafond de 80 % des "
+                 "dotations, mais le taux minimal de chacune n'est pas vérifié.",
+                 "Scindez la ligne : une ligne par dotation, avec le montant attribué à chacune et la référence de sa "
+                 "décision.")
 
 
 def _de_la_base(dep: Decimal, base: Decimal) -> str:
@@ -1351,7 +1386,9 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
     autofinancement, fonds propres or apport en nature whose financeur is another public body than
     the MO (`totals.role_l1111_10`): it is not the MO's own share but a public participation, and
     FIN-06 counts it so; or a binôme's `COMMUNE` line (« Autre » too) naming the other commune, counted as
-    the MO's own share. Said on the line, whether FIN-06 then fails or not. Not on an `Abandonnée`
+    the MO's own share. Said on the line, whether FIN-06 then fails or not; but not on the EPCI's line to a member
+    commune's operation (or the commune's to its EPCI's) that FIN-23 warns of, beyond the fonds de concours' cap: its
+    message says this too (`_dites_par_fin23`), one finding for one line. Not on an `Abandonnée`
     action's line: FIN-06 does not judge it, so « comptée dans la participation minimale » was false."""
     ix = index(conv)
     action = ix.action
@@ -1385,6 +1422,9 @@ def autofinancement_d_un_autre(conv: Convention) -> Iterable[Finding]:
             continue
         if role != totals.PARTICIPATION_PUBLIQUE or lf.nature == layout.NATURE_AUTRE:
             continue  # another body's « Autre » is no money one takes for the MO's own
+        if (lf.nature in _NATURES_APPORT_FIN23 and a.type_mo in _VERSEUR_AU_MEMBRE
+                and id(lf) in _dites_par_fin23(conv)):
+            continue  # the EPCI's « Autofinancement » beyond the fonds de concours' cap: FIN-23 says both
         code_mo = layout.CODE_DU_MO.get(a.type_mo)
         yield at(lf, "financeur", "FIN-22", A,
                  f"{prefix(lf)} : une ligne {q(lf.nature)} apportée par le financeur {q(lf.financeur)}, alors que le maître d'ouvrage est "
@@ -1664,14 +1704,17 @@ def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str],
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
             and lf.nature in natures
             and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
-            and not _d_un_autre_payeur(lf)]
+            and not _d_un_autre_payeur(lf, code)]
 
 
-def _d_un_autre_payeur(lf: LigneFinancement) -> bool:
+def _d_un_autre_payeur(lf: LigneFinancement, verseur: str) -> bool:
     """Whether the line's dispositif is another body's programme or says another payer (« EPCI / Subvention
-    Région »: the Région's money filed under the wrong code, which FIN-21 says; no fonds de concours)."""
+    Région »: the Région's money filed under the wrong code, which FIN-21 says; no fonds de concours) than the
+    `verseur` whose money it is judged as: a financeur added under the EPCI's name may name it in its dispositif
+    (« Autofinancement communauté urbaine »), its own money."""
     return (totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif or "")) not in (None, lf.financeur)
-            or dispositifs.names_another_payer(lf.dispositif, lf.financeur))
+            or (dispositifs.names_another_payer(lf.dispositif, lf.financeur)
+                and dispositifs.payer_named(lf.dispositif, lf.financeur) != verseur))
 
 
 def _dit(ix: Index, code: str | None) -> str:
@@ -1758,18 +1801,50 @@ def fonds_de_concours(conv: Convention) -> Iterable[Finding]:
             if not _syndicat_portuaire(j.action):  # L5722-10: what a balanced plan leaves it (FIN-05), no 3/4
                 yield from _trois_quarts(j)
             continue
-        entre_membres = j.action.numero in with_subventions
-        deguises = _fonds_de_concours_deguises(j, genres) if entre_membres else []
-        autres = _fonds_de_concours_deguises(j, genres, _NATURES_HORS_SUBVENTION) if entre_membres else []
-        fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
-               and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: above
-        montant, propre = totals.total(fdc), j.part_mo.propre
+        fdc, deguises, autres, montant, propre = _entre_membres(j, genres, j.action.numero in with_subventions)
         if fdc and montant > propre:
             # a collectivité by its name or a commune of T_Communes (« Liévin »: `genres`) is surely no syndicat
             yield _au_dela_de_la_part_propre(j, fdc, montant, propre, ix.mo_codes.collectivites.union(genres),
                                              deguises, ix)
         elif autres and montant + (en_autre := totals.total(autres)) > propre:
             yield _autre_au_dela_de_la_part_propre(j, autres, montant, en_autre, propre, ix)
+
+
+def _entre_membres(j: Judged, genres: Mapping[str, str], entre_membres: bool) -> tuple[
+        list[LigneFinancement], list[LigneFinancement], list[LigneFinancement], Decimal, Decimal]:
+    """FIN-23 on the judged plan of a commune or an EPCI: (its fonds de concours, those under another name among them,
+    the EPCI's or the commune's money of another nature, `_NATURES_HORS_SUBVENTION`, the fonds de concours' sum, the
+    maître d'ouvrage's own share). `entre_membres`: the action holds a line of the EPCI or the commune of no family."""
+    deguises = _fonds_de_concours_deguises(j, genres) if entre_membres else []
+    autres = _fonds_de_concours_deguises(j, genres, _NATURES_HORS_SUBVENTION) if entre_membres else []
+    fdc = [lf for lf, fam in zip(j.counted, j.familles) if (fam == layout.FAMILLE_FONDS_CONCOURS
+           and _parties_fonds_de_concours(j.action, lf.financeur, genres)) or lf in deguises]  # the others: FIN-23's first loop
+    return fdc, deguises, autres, totals.total(fdc), j.part_mo.propre
+
+
+def _dites_par_fin23(conv: Convention) -> set[int]:
+    """The lines (their `id`) of the EPCI's « Autofinancement » or « Fonds propres » to a member commune's operation (or
+    the commune's to its EPCI's) of which FIN-23 warns as beyond the fonds de concours' cap
+    (`_autre_au_dela_de_la_part_propre`, whose message says what FIN-22's would): FIN-22 is silent on them, one finding
+    for one line. Asked by FIN-22 only for such a line (few, mostly none); once per run."""
+    def build() -> set[int]:
+        if not usable(conv, "T_Financements.dispositif"):
+            return set()  # FIN-23 does not run: FIN-22 speaks
+        genres = _genres_des_ajoutes(conv)
+        with_subventions = _numeros_subventions_entre_membres(conv)
+        out: set[int] = set()
+        for j in judged_actions(conv):
+            if j.action.type_mo not in _VERSEUR_AU_MEMBRE or j.action.numero not in with_subventions:
+                continue
+            fdc, _, autres, montant, propre = _entre_membres(j, genres, True)
+            if autres and not (fdc and montant > propre) and montant + totals.total(autres) > propre:
+                out.update(id(lf) for lf in autres if lf.nature in _NATURES_APPORT_FIN23)
+        return out
+    return index(conv).memo("dites_par_fin23", build)
+
+
+# the natures of another body's own money FIN-22 speaks of that FIN-23 judges too, on a member's operation
+_NATURES_APPORT_FIN23 = frozenset(_NATURES_HORS_SUBVENTION) - {layout.NATURE_AUTRE}
 
 
 def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], montant: Decimal, en_autre: Decimal,
@@ -1786,21 +1861,42 @@ def _autre_au_dela_de_la_part_propre(j: Judged, autres: list[LigneFinancement], 
     payeurs = list(dict.fromkeys(_dit(ix, str(lf.financeur)) for lf in autres))
     de = (f"du financeur {payeurs[0]}" if len(payeurs) == 1 else f"des financeurs {' et '.join(payeurs)}")
     les_lignes = f"la ligne {noms}" if len(autres) == 1 else f"les lignes {noms}"
-    natures = list(dict.fromkeys(str(lf.nature) for lf in autres))
-    de_nature = (f"de nature {q(natures[0])}" if len(natures) == 1
-                 else f"de natures {', '.join(map(q, natures[:-1]))} et {q(natures[-1])}")
+    de_nature = _de_natures(autres)
     verseur = ("un EPCI à fiscalité propre ne finance l'opération d'une commune membre" if a.type_mo == "Commune"
                else "une commune ne finance l'opération de l'EPCI à fiscalité propre dont elle est membre")
     deja = f", avec les fonds de concours de l'action ({money(montant)})," if montant else ""
+    # its « Autofinancement » or « Fonds propres »: what FIN-22, silent on these lines, would have said of them too
+    apports = [lf for lf in autres if lf.nature in _NATURES_APPORT_FIN23]
+    propre_du_mo = sien = ""
+    if apports:
+        code_mo = layout.CODE_DU_MO.get(a.type_mo)
+        # beside an « Autre » line, those it means named by their natures: « cette ligne » was the first, an « Autre »
+        une = len(apports) == 1
+        if len(apports) == len(autres):
+            sujet = f"{_de_natures(apports).replace('de', 'De', 1)}, {'cette ligne' if une else 'ces lignes'}"
+        else:
+            sujet = f"{'Celle' if une else 'Celles'} {_de_natures(apports)}"
+        verbe = "n'est" if une else "ne sont"
+        propre_du_mo = (f" {sujet} {verbe} pas la part propre du maître d'ouvrage mais une participation publique, "
+                        f"comptée comme telle dans la participation minimale de 20 % ({SRC_L1111_10}).")
+        sien = ("Si c'est l'argent du maître d'ouvrage, indiquez son code" + (f" ({q(code_mo)})" if code_mo else "")
+                + " ; s")
     return at(autres[0], "montant", "FIN-23", A,
               f"{prefix(autres[0])} : {les_lignes} {de_nature} {de} ({money(en_autre)}) dépasse{'nt' if len(autres) > 1 else ''}{deja} la part que le maître d'ouvrage "
               f"finance lui-même, hors subventions, soit {money(propre)} ; {verseur} que par un fonds de concours, qui "
               f"ne dépasse pas cette part ({SRC_FONDS_CONCOURS}), ou comme co-maître d'ouvrage, pour sa part d'un "
-              "ouvrage relevant de leurs deux compétences (code de la commande publique, art. L2422-12).",
-              "S'il s'agit d'un fonds de concours, choisissez le dispositif « Fonds de concours », et réduisez les "
+              f"ouvrage relevant de leurs deux compétences (code de la commande publique, art. L2422-12).{propre_du_mo}",
+              (sien or "S") + "'il s'agit d'un fonds de concours, choisissez le dispositif « Fonds de concours », et réduisez les "
               f"fonds de concours de l'action de {money(montant + en_autre - propre)} au moins ou augmentez "
               "l'autofinancement du maître d'ouvrage d'autant ; s'il s'agit de la part d'un co-maître d'ouvrage, écrivez-le dans « Dispositif » "
               "(« Participation co-maîtrise d'ouvrage »).")
+
+
+def _de_natures(lines: list[LigneFinancement]) -> str:
+    """« de nature « Autre » », « de natures « Autre » et « Autofinancement » »: the lines' natures, each once."""
+    natures = list(dict.fromkeys(str(lf.nature) for lf in lines))
+    return (f"de nature {q(natures[0])}" if len(natures) == 1
+            else f"de natures {', '.join(map(q, natures[:-1]))} et {q(natures[-1])}")
 
 
 def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
@@ -1822,10 +1918,11 @@ def fonds_de_concours_sans_communes(ix: Index, numero: str) -> list[str]:
     par_nom = ix.reference.par_nom
     # a commune of the convention is in its département, which a maître d'ouvrage named as a programme commune says
     # (« Ville de Châtellerault »: the Vienne, 86): « Vienne », the département's short name, is not Vienne (38). A
-    # commune's only: the Département de la Vienne as maître d'ouvrage typed « Vienne » is no commune of the Isère
+    # commune's only: the Département de la Vienne as maître d'ouvrage typed « Vienne » is no commune of the Isère. A
+    # binôme's name (« Lens - Liévin », as the national list names ACV113) split as the list's is: whole, it is none
     departements = {c.departement for a in rows(conv, layout.T_ACTIONS)
                     if a.type_mo == "Commune" and isinstance(a.maitre_ouvrage, str)
-                    for c in par_nom.get(reference.nom_collectivite(a.maitre_ouvrage), ())}
+                    for nom in reference.noms_cles(a.maitre_ouvrage) for c in par_nom.get(nom, ())}
     noms = {code: f.nom for code in added if code not in genres and (f := ix.financeur(code)) is not None
             and isinstance(f.nom, str) and any(not departements or c.departement in departements
                                                for c in par_nom.get(reference.nom_collectivite(f.nom), ()))}

@@ -14,13 +14,13 @@ a malformed INSEE code (PRJ-02), département or SIREN (PRJ-05); no « commune m
 from __future__ import annotations
 
 from datetime import date, timedelta
-from itertools import compress, repeat
-from operator import attrgetter, eq
+from itertools import compress
+from operator import attrgetter
 from typing import Any, Iterable
 
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import layout
-from acv_xl.contract.dispositifs import is_r2334_27
+from acv_xl.contract.dispositifs import dotations_nommees, is_r2334_27
 from acv_xl.contract.model import Convention
 from acv_xl.contract.reference import ConventionRef, Reference, nom_cle, noms_cles
 from acv_xl.contract.values import fmt_date, fmt_number, fold
@@ -337,10 +337,14 @@ def _mo_commune(conv: Convention, mo: str, codes: list[tuple[object, str]]):
     return found[0] if len(found) == 1 else None
 
 
+_R2334_27 = frozenset(layout.FAMILLES_R2334_27)
+
+
 @rule("FIN-19", A, "DETR pour une commune au-delà du seuil de population", SRC_DETR,
       needs=("T_Financements", "T_Actions", "T_Communes"))
 def detr_population(conv: Convention) -> Iterable[Finding]:
-    """A DETR line (not refused) of an action whose maître d'ouvrage is a commune of the convention
+    """A DETR line (not refused; or a line naming it with another dotation, « DETR/DSIL ») of an action whose maître
+    d'ouvrage is a commune of the convention
     above 20 000 inhabitants (35 000 outre-mer) in the national list: DETR is open to communes up to
     that population (CGCT L2334-33; exactly 20 000 passes). A warning: the préfet's list of eligible
     collectivités (population DGF, communes nouvelles for three years) decides. The commune is
@@ -352,9 +356,12 @@ def detr_population(conv: Convention) -> Iterable[Finding]:
     ix = index(conv)
     ref = ix.reference
     communes_of: dict[str, Any] = {}
-    lines = rows(conv, layout.T_FINANCEMENTS)  # the DETR ones (the run's families), found in C
-    detr = map(eq, map(ix.familles.__getitem__, map(attrgetter("dispositif"), lines)), repeat(layout.FAMILLE_DETR))
-    for lf in compress(lines, detr):
+    lines = rows(conv, layout.T_FINANCEMENTS)  # the R2334-27 ones (the run's families), found in C
+    r2334 = map(_R2334_27.__contains__, map(ix.familles.__getitem__, map(attrgetter("dispositif"), lines)))
+    for lf in compress(lines, r2334):
+        # a DETR, or a line naming it with another dotation (« DETR/DSIL », read as a DSIL: FIN-26)
+        if ix.familles[lf.dispositif] != layout.FAMILLE_DETR and layout.FAMILLE_DETR not in dotations_nommees(lf.dispositif):
+            continue
         if lf.statut == layout.STATUT_REFUSE or not is_r2334_27(lf.dispositif, lf.financeur):
             continue  # refused, or a body's own fund « d'équipement des territoires ruraux »
         action = ix.action(lf.numero)
