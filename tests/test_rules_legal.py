@@ -448,6 +448,16 @@ def test_fin26_names_the_dotations_in_the_order_typed():
     assert "« DETR/DSIL » nomme deux dotations de l'État, la DETR et la DSIL, sur une seule ligne" in f.message
 
 
+def test_fin26_leaves_an_abandoned_action_alone():
+    """« DETR/DSIL » on an abandoned action's line was asked to be split: the action has left the plan (ACT-13 asks
+    to release its lines), as FIN-07, FIN-08, FIN-14 and FIN-22 leave it."""
+    def m(r, maturite):
+        lines(r)[DSIL_21]["dispositif"] = "DETR/DSIL"
+        r["T_Actions"][1]["maturite"] = maturite
+    assert codes(run(lambda r: m(r, "Engagée"), "FIN-26")) == [("FIN-26", A)]
+    assert run(lambda r: m(r, "Abandonnée"), "FIN-26") == []
+
+
 def test_fin26_counts_the_dotations_in_words():
     """« DETR/DSIL/DPV »: « nomme 3 dotations de l'État » — a number of things said in a sentence is written out."""
     (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL/DPV"), "FIN-26")

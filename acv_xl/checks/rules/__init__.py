@@ -21,7 +21,7 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   (DIA-01) while an axe is unreadable, no FIN-05…FIN-09 on a plan holding an unreadable amount,
   status, nature or financeur, or on an action number used twice, etc.
 - An `Abandonnée` action has left the plan: it needs no financing (ACT-08), no indicator (ACT-10),
-  no positive cost (ACT-05), and FIN-05…FIN-09, FIN-14, FIN-16, FIN-19, FIN-22, FIN-24, ACT-07 and ACT-11
+  no positive cost (ACT-05), and FIN-05…FIN-09, FIN-14, FIN-16, FIN-19, FIN-22, FIN-24, FIN-26, ACT-07 and ACT-11
   do not judge it.
 - The reference date for « after the end of initialisation » (DIA-04) is the date of the next
   comité d'engagement (`acv_date_comite`) when it is filled, the dossier being judged for that

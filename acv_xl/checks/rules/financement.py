@@ -613,12 +613,17 @@ def dotations_melees(conv: Convention) -> Iterable[Finding]:
     """Added code. A counted line of the État's DETR, DSIL, DPV or DSID whose dispositif names two or more of them
     (« DETR/DSIL », « DSIL ou DETR »: `dispositifs.dotations_nommees`), which `famille` reads as the first: each
     dotation is a decision of its own, with its own floor (R2334-27). The line is counted whole in the 80 % cap
-    (FIN-07), the same whichever dotation it is; the floors of the dotations it names are not judged (FIN-08)."""
+    (FIN-07), the same whichever dotation it is; the floors of the dotations it names are not judged (FIN-08).
+    Not on an `Abandonnée` action's line: it has left the plan (ACT-13 asks to release it)."""
     ix = index(conv)
+    action = ix.action
     counted = ix.counted_lines  # the lines of a R2334-27 family (a few), found in C
     for lf in compress(counted, map(_R2334_27.__contains__, ix.counted_familles)):
         noms = dispositifs.dotations_nommees(lf.dispositif)
         if len(noms) < 2 or not dispositifs.is_r2334_27(lf.dispositif, lf.financeur):
+            continue
+        a = action(lf.numero)
+        if a is not None and a.maturite == layout.MATURITE_ABANDONNEE:
             continue
         nombre = ("deux", "trois", "quatre")[len(noms) - 2]  # of the four dotations
         les = ", ".join(f"la {n}" for n in noms[:-1]) + f" et la {noms[-1]}"
