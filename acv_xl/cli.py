@@ -863,12 +863,14 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         return _fail("interrompu.", 130)
     except BrokenPipeError:
-        # the reader of our output went away (`acv-xl valider … | head`): end quietly
+        # the reader of our output went away (`acv-xl valider … | head`): end quietly, but never with
+        # 0 (« aucune erreur ») for a report cut short, whatever it held: the status a shell gives a
+        # program a closed pipe stopped (128 + SIGPIPE), which `set -o pipefail` takes as a failure
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — Python flushes stdout at exit
         except OSError:
             pass
-        return 0
+        return 141
     except OutputError as exc:  # an output that could not be written: its name, never a temp file's
         return _fail(str(exc))
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
