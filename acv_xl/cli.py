@@ -554,7 +554,13 @@ def cmd_reference(args) -> int:
 
             cref = ref.conventions.get(meant_acv_id(key) or "")
         if cref is None:
-            return _fail(f"« {args.cle} » n'est ni l'identifiant d'une convention ni le code INSEE d'une commune de la {ref.libelle}.")
+            why = f"« {args.cle} » n'est ni l'identifiant d'une convention ni le code INSEE d'une commune de la {ref.libelle}."
+            if Path(args.cle).suffix.lower() == ".csv" or Path(args.cle).is_file():  # a list meant as --reference
+                # a name with a space between double quotes, as bash, cmd and PowerShell all read it
+                typed = f'"{args.cle}"' if any(c.isspace() for c in args.cle) else args.cle
+                why += (f" Pour contrôler une liste des communes ACV (fichier .csv), donnez-la à --reference : "
+                        f"« acv-xl reference --reference {typed} ».")
+            return _fail(why)
         print(f"{cref.id_acv} — {cref.nom} (convention signée le {fmt_date(cref.date_signature)})"
               if cref.date_signature else f"{cref.id_acv} — {cref.nom} (date de signature inconnue)")
         for c in cref.communes:
