@@ -192,7 +192,8 @@ def cmd_modele(args) -> int:
 
 def cmd_exemples(args) -> int:
     from acv_xl.outputs.examples import example_conventions, write_examples
-    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs, folder_like_a_file, folder_missing
+    from acv_xl.outputs.output_guard import (CONVENTION_WORKBOOK, Output, check_outputs, folder_cannot_be_made,
+                                             folder_like_a_file, folder_missing)
 
     if not args.dossier.strip():  # Path("") is « . »: six workbooks written where the command ran
         return _fail("le nom du dossier est vide : indiquez le dossier où écrire les exemples.")
@@ -205,7 +206,8 @@ def cmd_exemples(args) -> int:
         return _fail(f"« {folder} » est {kind}, pas un dossier : indiquez le dossier où écrire les exemples.")
     if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
         return _fail(folder_missing(folder))  # as typed, like every other output: not the machine's path
-    if problem := folder_like_a_file("le dossier des exemples", folder):
+    if problem := (folder_like_a_file("le dossier des exemples", folder)
+                   or folder_cannot_be_made("le dossier des exemples", folder)):
         return _fail(problem)
     conventions = example_conventions()
     if folder.is_dir():

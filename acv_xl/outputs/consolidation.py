@@ -90,8 +90,8 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     write_workbook,
 )
 from acv_xl.outputs import program_end
-from acv_xl.outputs.output_guard import (CONSOLIDATION, Output, check_outputs, derived_kind, file_above, folder_like_a_file,
-                                         is_derived_report)
+from acv_xl.outputs.output_guard import (CONSOLIDATION, Output, check_outputs, derived_kind, file_above,
+                                         folder_cannot_be_made, folder_like_a_file, is_derived_report)
 from acv_xl.reading import collector
 
 
@@ -1100,7 +1100,8 @@ def extracts_folder_problem(par_financeur: str | Path) -> str | None:
                     "Choisissez un autre dossier.")
         return (f"le dossier parent de --par-financeur n'existe pas : « {folder.parent} ». Créez-le d'abord, ou "
                 "choisissez un autre dossier.")
-    return folder_like_a_file("le dossier de --par-financeur", folder)
+    return (folder_like_a_file("le dossier de --par-financeur", folder)
+            or folder_cannot_be_made("le dossier de --par-financeur", folder))  # before the reading, not once written
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,

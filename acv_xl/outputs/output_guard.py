@@ -253,6 +253,20 @@ def folder_like_a_file(what: str, folder: str | Path) -> str | None:
             "ce nom).")
 
 
+def folder_cannot_be_made(what: str, folder: str | Path) -> str | None:
+    """Why an output folder that acv-xl would create cannot be made where it is named, or None (it
+    exists: its files are probed as outputs). Asked before any work, as every output is: the system
+    answers (`cannot_write`: a file created in the parent and removed at once), not a guess. Else the
+    refusal came after the reading, or the workbook written — « fichier inaccessible » of a folder."""
+    folder = Path(folder)
+    if folder.exists() or folder.is_symlink() or (exc := cannot_write(folder)) is None:
+        return None
+    if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"permission refusée : impossible de créer {what} « {folder} » : vous ne pouvez pas écrire dans "
+                "le dossier qui doit le contenir. Choisissez un autre dossier.")
+    return f"impossible de créer {what} « {folder} » ({os_error_text(exc)})."
+
+
 def folder_named(label: str, path: Path, extension: str) -> str:
     """The one message for an output named as an existing folder (`acv-xl modele Classeurs`, the file
     inside it meant), which was told of an extension: the folder, and a file name to give."""
