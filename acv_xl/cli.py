@@ -868,8 +868,8 @@ def _run(args) -> int:
         status = args.func(args)
         sys.stdout.flush()  # inside the try: a reader gone away shows here at the latest
         return status
-    except KeyboardInterrupt:
-        return _fail("interrompu.", 130)
+    except KeyboardInterrupt as exc:  # (what a run had written by then, if it says so: `Interrupted`)
+        return _fail(str(exc) or "interrompu.", 130)
     except BrokenPipeError:
         # the reader of our output went away (`acv-xl valider … | head`): end quietly, but never with
         # 0 (« aucune erreur ») for a report cut short, whatever it held: the status a shell gives a

@@ -4395,6 +4395,32 @@ def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_
     assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
 
 
+def test_ctrl_c_while_the_extracts_are_written_says_what_is_written(tmp_path, examples, monkeypatch, capsys):
+    """A Ctrl-C once the consolidated workbook and its JSON are written, as the extracts are: the
+    command said « interrompu. » alone, the new workbook left there looking like the whole run, the
+    extracts folder half this comité's and half the last one's, nothing recorded. It says what is
+    written and what is missing, and to run it again (still status 130)."""
+    from acv_xl.outputs import consolidation_extracts as E
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    real_write = E.write_extracts
+
+    def write_extracts(result, where, groups=None):
+        real_write(result, where, groups)  # all written, and the Ctrl-C before the stale ones are removed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(E, "write_extracts", write_extracts)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--registre", reg,
+                  "--par-financeur", tmp_path / "extraits", "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130, err
+    assert err.strip().endswith(
+        "acv-xl : interrompu. Le classeur consolidé et son résumé JSON sont écrits ; les extraits par financeur sont "
+        "incomplets et la consolidation n'est pas enregistrée dans le registre : relancez la consolidation."), err
+    assert (tmp_path / "c.xlsx").is_file() and not reg.exists()
+
+
 @pytest.mark.parametrize("when", ["en créant son schéma", "une fois son schéma créé", "une fois ouvert"])
 def test_ctrl_c_as_a_new_register_is_made_leaves_none_behind(tmp_path, examples, monkeypatch, capsys, when):
     """A Ctrl-C while `consolider` made a new register (its schema being written, or committed and the

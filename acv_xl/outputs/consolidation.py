@@ -60,6 +60,7 @@ from acv_xl.outputs.terminal import file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
     EXTENSIONS_REFUSEES,
+    Interrupted,
     Prefetch,
     UsageError,
     departement_option,
@@ -956,6 +957,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         if isinstance(exc, ExtractsOfAnother):  # written there since the check: this run's not written
             raise UsageError(_written_before(str(exc), written, False, record is not None,
                                              way_out(result, Path(par_financeur), again=True))) from None
+        if written and type(exc) is KeyboardInterrupt:  # « interrompu. » alone: the workbook written taken for
+            # the whole run, the extracts half of this comité's and half of the last one's
+            raise Interrupted(_written_before("interrompu.", written, (None if par_financeur is None else begun),
+                                              record is not None, "relancez la consolidation")) from None
         if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
                                              record is not None)) from None
