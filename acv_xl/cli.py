@@ -128,6 +128,28 @@ class _CommandParser(_Parser):
         return namespace, extras
 
 
+class _MainParser(_Parser):
+    """`acv-xl` itself. An unknown option before the command (`acv-xl --versoin`, or a command's own
+    `acv-xl --format json valider a.xlsx`) was said « arguments obligatoires manquants : COMMANDE » —
+    the typo never named. It is said first, with the option it resembles, or where options go."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        import difflib
+
+        for arg in sys.argv[1:] if args is None else args:
+            if not _looks_like_option(arg):
+                break  # the command: what follows is its parser's
+            name = arg.split("=", 1)[0]
+            if name not in self._option_string_actions:
+                message = f"option inconnue : « {name} »"
+                if close := difflib.get_close_matches(name, ["--help", "--version"], n=1):
+                    message += f" ; vouliez-vous dire « {close[0]} » ?"
+                else:
+                    message += " (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"
+                self.error(message)
+        return super().parse_known_args(args, namespace)
+
+
 def _looks_like_option(arg: str) -> bool:
     return arg.startswith("-") and len(arg) > 1
 
@@ -658,7 +680,7 @@ def _replace_option(s: argparse.ArgumentParser, convention: bool = False) -> Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = _MainParser(
         prog="acv-xl",
         description="Boîte à outils Excel du programme Action Cœur de Ville : modèle de classeur, "
         "validation, annexe de la convention ou de l'avenant, consolidation départementale.",

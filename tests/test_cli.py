@@ -600,6 +600,23 @@ def test_an_argument_a_command_does_not_know_is_said_by_that_command(argv, usage
     assert exit_.value.code == 2 and err.startswith(usage) and err.rstrip().endswith(words), err
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["--versoin"], "option inconnue : « --versoin » ; vouliez-vous dire « --version » ?"),
+    (["--format", "json", "valider", "a.xlsx"],
+     "option inconnue : « --format » (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"),
+])
+def test_an_option_acv_xl_does_not_know_before_the_command_is_named(argv, words, capsys):
+    """`acv-xl --versoin` said « arguments obligatoires manquants : COMMANDE », and `acv-xl --format
+    json valider a.xlsx` « arguments non reconnus » of acv-xl's usage: the typo, or the option put
+    before its command, never named. It is, with the option it resembles or where options go."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("usage : acv-xl [-h]") and \
+        err.rstrip().endswith(f"acv-xl : erreur : {words}"), err
+    assert build_parser().parse_args(["valider", "--format", "json", "a.xlsx"]).format == "json"  # after it: its own
+
+
 def test_names_given_after_an_option_join_the_command_s_list_of_names(capsys):
     """argparse gives `FICHIER [FICHIER ...]` the names before the first option only: `valider a.xlsx
     --format json b.xlsx` and `consolider Arras -o c.xlsx Calais` were refused, status 2, with
