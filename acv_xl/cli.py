@@ -28,6 +28,10 @@ _FR = {
     "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
     "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
     "expected one argument": "une valeur est attendue",
+    # `--remplacer=oui`, `--re` (--reference, --registre, --remplacer): said in English, a user's first typos
+    "ignored explicit argument %r": "cette option ne prend pas de valeur : « %s » est en trop",
+    "ambiguous option: %(option)s could match %(matches)s":
+        "option ambiguë : « %(option)s » peut désigner %(matches)s ; écrivez-la en entier",
     "invalid %(type)s value: %(value)r": "valeur invalide : « %(value)s »",  # never Python's type name
     "show program's version number and exit": "affiche la version et quitte",
 }

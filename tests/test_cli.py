@@ -617,6 +617,21 @@ def test_an_option_acv_xl_does_not_know_before_the_command_is_named(argv, words,
     assert build_parser().parse_args(["valider", "--format", "json", "a.xlsx"]).format == "json"  # after it: its own
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["valider", "a.xlsx", "--remplacer=oui"], "argument --remplacer : cette option ne prend pas de valeur : « oui » est en trop"),
+    (["annexe", "a.xlsx", "--pdf=non"], "argument --pdf : cette option ne prend pas de valeur : « non » est en trop"),
+    (["consolider", "d", "-o", "c.xlsx", "--re", "r.csv"],
+     "option ambiguë : « --re » peut désigner --reference, --registre, --remplacer ; écrivez-la en entier"),
+])
+def test_argparse_s_other_refusals_are_in_french(argv, words, capsys):
+    """`--remplacer=oui` said « ignored explicit argument 'oui' », `--re` « ambiguous option: --re could
+    match --reference, --registre, --remplacer »: argparse's English, to a French user's first typos."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.rstrip().endswith(f"acv-xl {argv[0]} : erreur : {words}"), err
+
+
 def test_names_given_after_an_option_join_the_command_s_list_of_names(capsys):
     """argparse gives `FICHIER [FICHIER ...]` the names before the first option only: `valider a.xlsx
     --format json b.xlsx` and `consolider Arras -o c.xlsx Calais` were refused, status 2, with
