@@ -141,10 +141,12 @@ class _MainParser(_Parser):
         import difflib
 
         for arg in sys.argv[1:] if args is None else args:
-            if not _looks_like_option(arg):
+            if not _looks_like_option(arg) or arg == "--":
                 break  # the command: what follows is its parser's
             name = arg.split("=", 1)[0]
-            if name not in self._option_string_actions:
+            # an abbreviation argparse takes (`--vers`, `--he`) is no typo: left to it, as before
+            if not any(o == name or (self.allow_abbrev and name.startswith("--") and o.startswith(name))
+                       for o in self._option_string_actions):
                 message = f"option inconnue : « {name} »"
                 if close := difflib.get_close_matches(name, ["--help", "--version"], n=1):
                     message += f" ; vouliez-vous dire « {close[0]} » ?"

@@ -617,6 +617,15 @@ def test_an_option_acv_xl_does_not_know_before_the_command_is_named(argv, words,
     assert build_parser().parse_args(["valider", "--format", "json", "a.xlsx"]).format == "json"  # after it: its own
 
 
+@pytest.mark.parametrize("argv, out", [(["--vers"], "acv-xl "), (["--he"], "usage : acv-xl [-h]")])
+def test_an_abbreviated_option_before_the_command_is_still_taken(argv, out, capsys):
+    """argparse takes `--vers` for `--version` and `--he` for `--help`, as every command takes `--form`
+    for `--format`: the check of the options before the command refused them, « option inconnue »."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith(out)
+
+
 @pytest.mark.parametrize("argv, words", [
     (["valider", "a.xlsx", "--remplacer=oui"], "argument --remplacer : cette option ne prend pas de valeur : « oui » est en trop"),
     (["annexe", "a.xlsx", "--pdf=non"], "argument --pdf : cette option ne prend pas de valeur : « non » est en trop"),
