@@ -148,7 +148,14 @@ class _MainParser(_Parser):
             if not any(o == name or (self.allow_abbrev and name.startswith("--") and o.startswith(name))
                        for o in self._option_string_actions):
                 message = f"option inconnue : « {name} »"
-                if close := difflib.get_close_matches(name, ["--help", "--version"], n=1):
+                # a command's own (`acv-xl --json r.json consolider …`): where it goes, never `--version`
+                # as the one `--json` resembles
+                parsers = self._subparsers._group_actions[0].choices
+                command = next((a for a in (sys.argv[1:] if args is None else args) if a in parsers), None)
+                if command is not None and name in parsers[command]._option_string_actions:
+                    message = f"« {name} » se place après la commande : acv-xl {command} {name} …"
+                elif not any(name in parser._option_string_actions for parser in parsers.values()) and \
+                        (close := difflib.get_close_matches(name, ["--help", "--version"], n=1)):
                     message += f" ; vouliez-vous dire « {close[0]} » ?"
                 else:
                     message += " (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"

@@ -602,8 +602,10 @@ def test_an_argument_a_command_does_not_know_is_said_by_that_command(argv, usage
 
 @pytest.mark.parametrize("argv, words", [
     (["--versoin"], "option inconnue : « --versoin » ; vouliez-vous dire « --version » ?"),
-    (["--format", "json", "valider", "a.xlsx"],
-     "option inconnue : « --format » (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"),
+    (["--format", "json", "valider", "a.xlsx"], "« --format » se place après la commande : acv-xl valider --format …"),
+    # another command's option: not `--version`, the one it resembles most
+    (["--json=r.json", "valider", "a.xlsx"],
+     "option inconnue : « --json » (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"),
 ])
 def test_an_option_acv_xl_does_not_know_before_the_command_is_named(argv, words, capsys):
     """`acv-xl --versoin` said « arguments obligatoires manquants : COMMANDE », and `acv-xl --format
