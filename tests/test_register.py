@@ -4376,7 +4376,9 @@ def test_ctrl_c_once_the_run_is_recorded_says_it_is_recorded(tmp_path, examples,
 
 
 def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_path, examples, monkeypatch, capsys):
-    """The other side of the line: a Ctrl-C before the COMMIT leaves nothing recorded, « interrompu. »."""
+    """The other side of the line: a Ctrl-C before the COMMIT leaves nothing recorded, « interrompu. » —
+    and says the outputs written: « interrompu. » alone, the new workbook was taken for the whole run,
+    its extracts too (`finish` waits for the inserts' thread: the run's longest wait once they are)."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     real_blocs = R.Register._insert_blocs
@@ -4389,10 +4391,14 @@ def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_
         return real_blocs(self, *args)
 
     monkeypatch.setattr(R.Register, "_insert_blocs", blocs)
-    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--registre", reg,
+                  "--par-financeur", tmp_path / "extraits", "--jobs", "1")
     err = capsys.readouterr().err
-    assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
+    assert status == 130 and err.strip().endswith(
+        "acv-xl : interrompu. Le classeur consolidé, son résumé JSON et les extraits par financeur sont écrits ; la "
+        "consolidation n'est pas enregistrée dans le registre : relancez la consolidation."), err
     assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
+    assert (tmp_path / "c.json").is_file() and (tmp_path / "extraits" / "financeur_ETAT.xlsx").is_file()
 
 
 def test_ctrl_c_while_the_extracts_are_written_says_what_is_written(tmp_path, examples, monkeypatch, capsys):

@@ -965,11 +965,16 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
                                              record is not None)) from None
         raise
-    if pending is not None:
-        pending.finish()
-        lap("registre")
-    elif record is not None:
-        record(result)
+    if par_financeur is not None:
+        written.append("les extraits par financeur")
+    try:
+        if pending is not None:
+            pending.finish()  # (the inserts' thread waited for: the longest wait of a run once its files are written)
+        elif record is not None:
+            record(result)
+    except KeyboardInterrupt:  # nothing recorded (else the command line says it recorded): the files are written
+        raise Interrupted(_written_before("interrompu.", written, None, True, "relancez la consolidation")) from None
+    if record is not None:
         lap("registre")
     result.duree = time.perf_counter() - t0
     return result
@@ -981,7 +986,7 @@ def _written_before(error: str, written: list[str], extracts: bool | None, recor
     folder now holds (« rien n'est écrit » would be false) and what is missing. `extracts`: None when
     none were asked, else whether their writing had begun. `remedy`: what the user does next (another
     run holding the extracts' folder has no cause to correct, only an end to wait for)."""
-    done = " et ".join(written)
+    done = " et ".join(filter(None, (", ".join(written[:-1]), written[-1])))
     done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
     missing = ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
                ["les extraits par financeur ne sont pas écrits"]) + \
