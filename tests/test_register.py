@@ -4427,6 +4427,30 @@ def test_ctrl_c_while_the_extracts_are_written_says_what_is_written(tmp_path, ex
     assert (tmp_path / "c.xlsx").is_file() and not reg.exists()
 
 
+def test_ctrl_c_while_the_json_is_written_says_it_is_not(tmp_path, examples, monkeypatch, capsys):
+    """A Ctrl-C as the JSON summary is written, the consolidated workbook written: the JSON asked for
+    was not said missing (« Le classeur consolidé est écrit : relancez la consolidation. »), while the
+    last comité's summary, if any, stays under its name beside this comité's workbook."""
+    from acv_xl.outputs import consolidation as C
+
+    folder = _folder(tmp_path, examples)
+    (tmp_path / "c.json").write_text("{}", encoding="utf-8")  # the last comité's
+    real_atomic = C._atomic
+
+    def atomic(out, write):
+        if Path(out).suffix == ".json":
+            raise KeyboardInterrupt
+        return real_atomic(out, write)
+
+    monkeypatch.setattr(C, "_atomic", atomic)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--remplacer",
+                  "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith(
+        "acv-xl : interrompu. Le classeur consolidé est écrit ; son résumé JSON n'est pas écrit : relancez la "
+        "consolidation."), err
+
+
 @pytest.mark.parametrize("when", ["en créant son schéma", "une fois son schéma créé", "une fois ouvert"])
 def test_ctrl_c_as_a_new_register_is_made_leaves_none_behind(tmp_path, examples, monkeypatch, capsys, when):
     """A Ctrl-C while `consolider` made a new register (its schema being written, or committed and the

@@ -960,10 +960,11 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         if written and type(exc) is KeyboardInterrupt:  # « interrompu. » alone: the workbook written taken for
             # the whole run, the extracts half of this comité's and half of the last one's
             raise Interrupted(_written_before("interrompu.", written, (None if par_financeur is None else begun),
-                                              record is not None, "relancez la consolidation")) from None
+                                              record is not None, "relancez la consolidation",
+                                              json=json_path is not None)) from None
         if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
-                                             record is not None)) from None
+                                             record is not None)) from None  # (the error names the JSON it was)
         raise
     if par_financeur is not None:
         written.append("les extraits par financeur")
@@ -981,17 +982,22 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
 
 
 def _written_before(error: str, written: list[str], extracts: bool | None, record: bool,
-                    remedy: str = "corrigez la cause, puis relancez la consolidation") -> str:
+                    remedy: str = "corrigez la cause, puis relancez la consolidation", json: bool = False) -> str:
     """An output that failed after the consolidated workbook was written: the error, then what the
     folder now holds (« rien n'est écrit » would be false) and what is missing. `extracts`: None when
     none were asked, else whether their writing had begun. `remedy`: what the user does next (another
     run holding the extracts' folder has no cause to correct, only an end to wait for)."""
-    done = " et ".join(filter(None, (", ".join(written[:-1]), written[-1])))
+    def et(items: list[str]) -> str:  # « A, B et C »
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
+
+    done = et(written)
     done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
-    missing = ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
-               ["les extraits par financeur ne sont pas écrits"]) + \
+    # `json`: asked for (a Ctrl-C as it is written left the last comité's, if any, under its name)
+    missing = (["son résumé JSON n'est pas écrit"] if json and "son résumé JSON" not in written else []) + \
+        ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
+         ["les extraits par financeur ne sont pas écrits"]) + \
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
-    suite = f" ; {' et '.join(missing)}" if missing else ""
+    suite = f" ; {et(missing)}" if missing else ""
     return f"{error} {done}{suite} : {remedy}."
 
 
