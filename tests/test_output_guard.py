@@ -516,6 +516,14 @@ def test_a_folder_to_create_where_one_cannot_write_is_refused_before_any_work(fo
     ro = tmp_path / "lecture_seule"
     ro.mkdir()
     _creation_refused(monkeypatch, ro, errno.EACCES)
+    real_mkdir = os.mkdir
+
+    def mkdir(path, *a, **k):  # nor a folder (root may write anywhere)
+        if Path(path).parent == ro:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_mkdir(path, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
     assert cli.main(["exemples", str(ro / "ex")]) == 2
     assert capsys.readouterr().err == (
         f"acv-xl : permission refusée : impossible de créer le dossier des exemples « {ro / 'ex'} » : vous ne "
@@ -527,6 +535,21 @@ def test_a_folder_to_create_where_one_cannot_write_is_refused_before_any_work(fo
         f"acv-xl : permission refusée : impossible de créer le dossier de --par-financeur « {ro / 'extraits'} » : "
         "vous ne pouvez pas écrire dans le dossier qui doit le contenir. Choisissez un autre dossier.\n")
     assert list(ro.iterdir()) == [] and not out.exists()
+
+
+def test_a_folder_to_create_where_files_cannot_be_is_not_refused(folder, tmp_path, monkeypatch, capsys):
+    """A drive's root under Windows (C:\\), or a share, lets a user create folders there, not files:
+    `consolider --par-financeur C:\\Extraits` was refused « permission refusée », the probe being a file
+    created beside the folder. The probe is the folder's own creation, undone at once."""
+    from acv_xl import cli
+
+    root = tmp_path / "racine"
+    root.mkdir()
+    _creation_refused(monkeypatch, root, errno.EACCES)  # files only
+    out = tmp_path / "c.xlsx"
+    assert cli.main(["consolider", str(folder), "-o", str(out), "--par-financeur", str(root / "extraits"),
+                     "--jobs", "1"]) in (0, 1), capsys.readouterr().err
+    assert (root / "extraits" / "financeur_ETAT.xlsx").is_file() and out.is_file()
 
 
 def test_a_folder_os_access_calls_read_only_but_the_system_lets_write_is_written(folder, tmp_path, monkeypatch):
