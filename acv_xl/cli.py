@@ -574,6 +574,15 @@ def cmd_historique(args) -> int:
                           version=__version__, replace=args.remplacer, departement=args.departement)
 
 
+def _names_a_file(text: str) -> bool:
+    """Whether `text` names an existing file; a text no system takes for a name (too long: `is_file`
+    raises) names none — never « fichier inaccessible » of what was typed as an identifier."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def cmd_reference(args) -> int:
     from acv_xl.contract.reference import SOURCES
     from acv_xl.contract.values import fmt_date, fmt_number
@@ -592,7 +601,7 @@ def cmd_reference(args) -> int:
             cref = ref.conventions.get(meant_acv_id(key) or "")
         if cref is None:
             why = f"« {args.cle} » n'est ni l'identifiant d'une convention ni le code INSEE d'une commune de la {ref.libelle}."
-            if Path(args.cle).suffix.lower() == ".csv" or Path(args.cle).is_file():  # a list meant as --reference
+            if Path(args.cle).suffix.lower() == ".csv" or _names_a_file(args.cle):  # a list meant as --reference
                 # a name with a space between double quotes, as bash, cmd and PowerShell all read it
                 typed = f'"{args.cle}"' if any(c.isspace() for c in args.cle) else args.cle
                 why += (f" Pour contrôler une liste des communes ACV (fichier .csv), donnez-la à --reference : "

@@ -276,6 +276,8 @@ def test_a_list_given_in_place_of_an_identifier_is_pointed_to_reference(tmp_path
         assert f"« acv-xl reference --reference {shown} »" in err  # a command the user can type as shown
     assert main(["reference", "ACV999"]) == 2  # an identifier: no word of a list
     assert "--reference" not in capsys.readouterr().err
+    assert main(["reference", "a" * 300]) == 2  # no name a system takes: said no convention, not « inaccessible »
+    assert "n'est ni l'identifiant d'une convention" in capsys.readouterr().err
 
 
 def test_annexe_with_a_bad_environment_variable_is_a_misuse_exit_2(tmp_path, capsys, monkeypatch):
