@@ -178,9 +178,9 @@ def _positive_int(text: str) -> int:
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    from acv_xl.outputs.terminal import console
 
-    return Console(stderr=stderr, highlight=False)
+    return console(stderr)
 
 
 def _say(message: str, file=None) -> None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -111,6 +112,24 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     # stopped before its end: the shell's status for a closed pipe, never 0 (« aucune erreur »)
     assert proc.wait(timeout=120) == 141
     assert "erreur interne" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["comparer", "arras.xlsx", "copie.xlsx"], ["annexe", "arras.xlsx", "-o", "a.xlsx"]])
+def test_a_closed_pipe_ends_every_command_as_a_closed_pipe(tmp_path, command):
+    """What rich prints (`comparer`, `annexe`) to a reader gone away ended with rich's own
+    `SystemExit(1)`: « des changements » of two identical workbooks, an annex written said failed.
+    Every command ends a closed pipe alike: status 141, nothing on stderr."""
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "workbooks" / "exemples" / "arras.xlsx", tmp_path / "arras.xlsx")
+    shutil.copy(root / "workbooks" / "exemples" / "arras.xlsx", tmp_path / "copie.xlsx")
+    read, write = os.pipe()
+    os.close(read)  # the reader gone before the first line
+    try:
+        proc = subprocess.run([sys.executable, "-m", "acv_xl", *command], stdout=write, stderr=subprocess.PIPE,
+                              cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write)
+    assert proc.returncode == 141 and proc.stderr == b"", proc.stderr.decode()
 
 
 def test_an_empty_licence_key_is_taken_as_unset(monkeypatch):

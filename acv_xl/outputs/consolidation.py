@@ -56,7 +56,7 @@ from acv_xl.contract.system_errors import resolved
 from acv_xl.contract.values import EXCEL_MAX, EXCEL_ROWS, fmt_number
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.consolidation_extracts import ExtractsBusy, ExtractsOfAnother, way_out
-from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.outputs.terminal import console as terminal_console, file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
     EXTENSIONS_REFUSEES,
@@ -1127,9 +1127,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     `console`: a rich console (default: one on stderr when it is a terminal, else plain `print`,
     which spares a batch run the import of rich)."""
     if console is None and _wants_rich(sys.stderr):
-        from rich.console import Console
-
-        console = Console(stderr=True, highlight=False)
+        console = terminal_console(stderr=True)
     # paths and messages may hold control characters: shown literally (`terminal.literal`)
     say = (lambda text: console.print(literal(text), markup=False, soft_wrap=True)) if console is not None \
         else (lambda text: print(literal(text), file=sys.stderr, flush=True))
