@@ -145,22 +145,27 @@ class _MainParser(_Parser):
                 break  # the command: what follows is its parser's
             name = arg.split("=", 1)[0]
             # an abbreviation argparse takes (`--vers`, `--he`) is no typo: left to it, as before
-            if not any(o == name or (self.allow_abbrev and name.startswith("--") and o.startswith(name))
-                       for o in self._option_string_actions):
+            if not _takes(self, name):
                 message = f"option inconnue : « {name} »"
                 # a command's own (`acv-xl --json r.json consolider …`): where it goes, never `--version`
                 # as the one `--json` resembles
                 parsers = self._subparsers._group_actions[0].choices
                 command = next((a for a in (sys.argv[1:] if args is None else args) if a in parsers), None)
-                if command is not None and name in parsers[command]._option_string_actions:
+                if command is not None and _takes(parsers[command], name):  # (`--rempl` too)
                     message = f"« {name} » se place après la commande : acv-xl {command} {name} …"
-                elif not any(name in parser._option_string_actions for parser in parsers.values()) and \
+                elif not any(_takes(parser, name) for parser in parsers.values()) and \
                         (close := difflib.get_close_matches(name, ["--help", "--version"], n=1)):
                     message += f" ; vouliez-vous dire « {close[0]} » ?"
                 else:
                     message += " (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"
                 self.error(message)
         return super().parse_known_args(args, namespace)
+
+
+def _takes(parser: argparse.ArgumentParser, name: str) -> bool:
+    """Whether `parser` takes the option `name`, in full or abbreviated as argparse lets it."""
+    return any(o == name or (parser.allow_abbrev and name.startswith("--") and o.startswith(name))
+               for o in parser._option_string_actions)
 
 
 def _looks_like_option(arg: str) -> bool:

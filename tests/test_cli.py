@@ -622,6 +622,7 @@ def test_an_argument_a_command_does_not_know_is_said_by_that_command(argv, usage
 @pytest.mark.parametrize("argv, words", [
     (["--versoin"], "option inconnue : « --versoin » ; vouliez-vous dire « --version » ?"),
     (["--format", "json", "valider", "a.xlsx"], "« --format » se place après la commande : acv-xl valider --format …"),
+    (["--rempl", "valider", "a.xlsx"], "« --rempl » se place après la commande : acv-xl valider --rempl …"),
     # another command's option: not `--version`, the one it resembles most
     (["--json=r.json", "valider", "a.xlsx"],
      "option inconnue : « --json » (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"),
