@@ -29,6 +29,10 @@ _FR = {
     "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
     "expected one argument": "une valeur est attendue",
     "not allowed with argument %s": "ne peut pas être indiqué avec %s",  # annexe --depuis | --depuis-validation
+    # `--remplacer=oui`, `--re` (--reference, --registre, --remplacer): said in English, a user's first typos
+    "ignored explicit argument %r": "cette option ne prend pas de valeur : « %s » est en trop",
+    "ambiguous option: %(option)s could match %(matches)s":
+        "option ambiguë : « %(option)s » peut désigner %(matches)s ; écrivez-la en entier",
     "invalid %(type)s value: %(value)r": "valeur invalide : « %(value)s »",  # never Python's type name
     "show program's version number and exit": "affiche la version et quitte",
 }
@@ -129,6 +133,42 @@ class _CommandParser(_Parser):
         return namespace, extras
 
 
+class _MainParser(_Parser):
+    """`acv-xl` itself. An unknown option before the command (`acv-xl --versoin`, or a command's own
+    `acv-xl --format json valider a.xlsx`) was said « arguments obligatoires manquants : COMMANDE » —
+    the typo never named. It is said first, with the option it resembles, or where options go."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        import difflib
+
+        for arg in sys.argv[1:] if args is None else args:
+            if not _looks_like_option(arg) or arg == "--":
+                break  # the command: what follows is its parser's
+            name = arg.split("=", 1)[0]
+            # an abbreviation argparse takes (`--vers`, `--he`) is no typo: left to it, as before
+            if not _takes(self, name):
+                message = f"option inconnue : « {name} »"
+                # a command's own (`acv-xl --json r.json consolider …`): where it goes, never `--version`
+                # as the one `--json` resembles
+                parsers = self._subparsers._group_actions[0].choices
+                command = next((a for a in (sys.argv[1:] if args is None else args) if a in parsers), None)
+                if command is not None and _takes(parsers[command], name):  # (`--rempl` too)
+                    message = f"« {name} » se place après la commande : acv-xl {command} {name} …"
+                elif not any(_takes(parser, name) for parser in parsers.values()) and \
+                        (close := difflib.get_close_matches(name, ["--help", "--version"], n=1)):
+                    message += f" ; vouliez-vous dire « {close[0]} » ?"
+                else:
+                    message += " (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"
+                self.error(message)
+        return super().parse_known_args(args, namespace)
+
+
+def _takes(parser: argparse.ArgumentParser, name: str) -> bool:
+    """Whether `parser` takes the option `name`, in full or abbreviated as argparse lets it."""
+    return any(o == name or (parser.allow_abbrev and name.startswith("--") and o.startswith(name))
+               for o in parser._option_string_actions)
+
+
 def _looks_like_option(arg: str) -> bool:
     return arg.startswith("-") and len(arg) > 1
 
@@ -144,9 +184,9 @@ def _positive_int(text: str) -> int:
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    from acv_xl.outputs.terminal import console
 
-    return Console(stderr=stderr, highlight=False)
+    return console(stderr)
 
 
 def _say(message: str, file=None) -> None:
@@ -193,7 +233,8 @@ def cmd_modele(args) -> int:
 
 def cmd_exemples(args) -> int:
     from acv_xl.outputs.examples import example_conventions, write_examples
-    from acv_xl.outputs.output_guard import CONVENTION_WORKBOOK, Output, check_outputs, folder_like_a_file, folder_missing
+    from acv_xl.outputs.output_guard import (CONVENTION_WORKBOOK, Output, check_outputs, folder_cannot_be_made,
+                                             folder_like_a_file, folder_missing)
 
     if not args.dossier.strip():  # Path("") is « . »: six workbooks written where the command ran
         return _fail("le nom du dossier est vide : indiquez le dossier où écrire les exemples.")
@@ -206,7 +247,8 @@ def cmd_exemples(args) -> int:
         return _fail(f"« {folder} » est {kind}, pas un dossier : indiquez le dossier où écrire les exemples.")
     if not folder.exists() and not folder.absolute().parent.is_dir():  # the folder named is created, never its parents
         return _fail(folder_missing(folder))  # as typed, like every other output: not the machine's path
-    if problem := folder_like_a_file("le dossier des exemples", folder):
+    if problem := (folder_like_a_file("le dossier des exemples", folder)
+                   or folder_cannot_be_made("le dossier des exemples", folder)):
         return _fail(problem)
     conventions = example_conventions()
     if folder.is_dir():
@@ -540,6 +582,15 @@ def cmd_historique(args) -> int:
                           version=__version__, replace=args.remplacer, departement=args.departement)
 
 
+def _names_a_file(text: str) -> bool:
+    """Whether `text` names an existing file; a text no system takes for a name (too long: `is_file`
+    raises) names none — never « fichier inaccessible » of what was typed as an identifier."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def cmd_reference(args) -> int:
     from acv_xl.contract.reference import SOURCES
     from acv_xl.contract.values import fmt_date, fmt_number
@@ -557,7 +608,13 @@ def cmd_reference(args) -> int:
 
             cref = ref.conventions.get(meant_acv_id(key) or "")
         if cref is None:
-            return _fail(f"« {args.cle} » n'est ni l'identifiant d'une convention ni le code INSEE d'une commune de la {ref.libelle}.")
+            why = f"« {args.cle} » n'est ni l'identifiant d'une convention ni le code INSEE d'une commune de la {ref.libelle}."
+            if Path(args.cle).suffix.lower() == ".csv" or _names_a_file(args.cle):  # a list meant as --reference
+                # a name with a space between double quotes, as bash, cmd and PowerShell all read it
+                typed = f'"{args.cle}"' if any(c.isspace() for c in args.cle) else args.cle
+                why += (f" Pour contrôler une liste des communes ACV (fichier .csv), donnez-la à --reference : "
+                        f"« acv-xl reference --reference {typed} ».")
+            return _fail(why)
         print(f"{cref.id_acv} — {cref.nom} (convention signée le {fmt_date(cref.date_signature)})"
               if cref.date_signature else f"{cref.id_acv} — {cref.nom} (date de signature inconnue)")
         for c in cref.communes:
@@ -653,7 +710,7 @@ def _replace_option(s: argparse.ArgumentParser, convention: bool = False) -> Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = _MainParser(
         prog="acv-xl",
         description="Boîte à outils Excel du programme Action Cœur de Ville : modèle de classeur, "
         "validation, annexe de la convention ou de l'avenant, consolidation départementale.",
@@ -865,15 +922,17 @@ def _run(args) -> int:
         status = args.func(args)
         sys.stdout.flush()  # inside the try: a reader gone away shows here at the latest
         return status
-    except KeyboardInterrupt:
-        return _fail("interrompu.", 130)
+    except KeyboardInterrupt as exc:  # (what a run had written by then, if it says so: `Interrupted`)
+        return _fail(str(exc) or "interrompu.", 130)
     except BrokenPipeError:
-        # the reader of our output went away (`acv-xl valider … | head`): end quietly
+        # the reader of our output went away (`acv-xl valider … | head`): end quietly, but never with
+        # 0 (« aucune erreur ») for a report cut short, whatever it held: the status a shell gives a
+        # program a closed pipe stopped (128 + SIGPIPE), which `set -o pipefail` takes as a failure
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — Python flushes stdout at exit
         except OSError:
             pass
-        return 0
+        return 141
     except OutputError as exc:  # an output that could not be written: its name, never a temp file's
         return _fail(str(exc))
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -93,7 +94,8 @@ def test_bad_number_of_jobs_is_french(tmp_path):
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):
-    """`acv-xl valider … | head -1`: no « erreur interne » when the reader goes away."""
+    """`acv-xl valider … | head -1`: no « erreur interne » when the reader goes away, and not the
+    status 0 (« aucune erreur ») of a report cut short — three of the examples have errors."""
     root = Path(__file__).resolve().parents[1]
     # more output than a pipe buffers (64 KiB), so that writing goes on after the reader left: each
     # example 30 times, under 30 names (a file named twice is validated once)
@@ -107,8 +109,27 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     proc.stdout.readline()
     proc.stdout.close()  # as `head -1` does
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=120) == 0
+    # stopped before its end: the shell's status for a closed pipe, never 0 (« aucune erreur »)
+    assert proc.wait(timeout=120) == 141
     assert "erreur interne" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["comparer", "arras.xlsx", "copie.xlsx"], ["annexe", "arras.xlsx", "-o", "a.xlsx"]])
+def test_a_closed_pipe_ends_every_command_as_a_closed_pipe(tmp_path, command):
+    """What rich prints (`comparer`, `annexe`) to a reader gone away ended with rich's own
+    `SystemExit(1)`: « des changements » of two identical workbooks, an annex written said failed.
+    Every command ends a closed pipe alike: status 141, nothing on stderr."""
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "workbooks" / "exemples" / "arras.xlsx", tmp_path / "arras.xlsx")
+    shutil.copy(root / "workbooks" / "exemples" / "arras.xlsx", tmp_path / "copie.xlsx")
+    read, write = os.pipe()
+    os.close(read)  # the reader gone before the first line
+    try:
+        proc = subprocess.run([sys.executable, "-m", "acv_xl", *command], stdout=write, stderr=subprocess.PIPE,
+                              cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write)
+    assert proc.returncode == 141 and proc.stderr == b"", proc.stderr.decode()
 
 
 def test_an_empty_licence_key_is_taken_as_unset(monkeypatch):
@@ -620,6 +641,50 @@ def test_an_argument_a_command_does_not_know_is_said_by_that_command(argv, usage
         build_parser().parse_args(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith(usage) and err.rstrip().endswith(words), err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--versoin"], "option inconnue : « --versoin » ; vouliez-vous dire « --version » ?"),
+    (["--format", "json", "valider", "a.xlsx"], "« --format » se place après la commande : acv-xl valider --format …"),
+    (["--rempl", "valider", "a.xlsx"], "« --rempl » se place après la commande : acv-xl valider --rempl …"),
+    # another command's option: not `--version`, the one it resembles most
+    (["--json=r.json", "valider", "a.xlsx"],
+     "option inconnue : « --json » (les options d'une commande se placent après elle : acv-xl COMMANDE --help)"),
+])
+def test_an_option_acv_xl_does_not_know_before_the_command_is_named(argv, words, capsys):
+    """`acv-xl --versoin` said « arguments obligatoires manquants : COMMANDE », and `acv-xl --format
+    json valider a.xlsx` « arguments non reconnus » of acv-xl's usage: the typo, or the option put
+    before its command, never named. It is, with the option it resembles or where options go."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("usage : acv-xl [-h]") and \
+        err.rstrip().endswith(f"acv-xl : erreur : {words}"), err
+    assert build_parser().parse_args(["valider", "--format", "json", "a.xlsx"]).format == "json"  # after it: its own
+
+
+@pytest.mark.parametrize("argv, out", [(["--vers"], "acv-xl "), (["--he"], "usage : acv-xl [-h]")])
+def test_an_abbreviated_option_before_the_command_is_still_taken(argv, out, capsys):
+    """argparse takes `--vers` for `--version` and `--he` for `--help`, as every command takes `--form`
+    for `--format`: the check of the options before the command refused them, « option inconnue »."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith(out)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["valider", "a.xlsx", "--remplacer=oui"], "argument --remplacer : cette option ne prend pas de valeur : « oui » est en trop"),
+    (["annexe", "a.xlsx", "--pdf=non"], "argument --pdf : cette option ne prend pas de valeur : « non » est en trop"),
+    (["consolider", "d", "-o", "c.xlsx", "--re", "r.csv"],
+     "option ambiguë : « --re » peut désigner --reference, --registre, --remplacer ; écrivez-la en entier"),
+])
+def test_argparse_s_other_refusals_are_in_french(argv, words, capsys):
+    """`--remplacer=oui` said « ignored explicit argument 'oui' », `--re` « ambiguous option: --re could
+    match --reference, --registre, --remplacer »: argparse's English, to a French user's first typos."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.rstrip().endswith(f"acv-xl {argv[0]} : erreur : {words}"), err
 
 
 def test_names_given_after_an_option_join_the_command_s_list_of_names(capsys):

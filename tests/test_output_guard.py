@@ -504,6 +504,54 @@ def test_an_unwritable_folder_is_refused_before_any_work(folder, tmp_path, monke
     assert err == f"acv-xl : impossible d'écrire dans le dossier {ro} (pour c.xlsx, support en lecture seule).\n"
 
 
+def test_a_folder_to_create_where_one_cannot_write_is_refused_before_any_work(folder, tmp_path, monkeypatch, capsys):
+    """`exemples` and `consolider --par-financeur` create the folder named: in a folder the user may
+    not write to, `exemples` said « fichier inaccessible : …/ex (accès refusé) » of a folder, with
+    nothing to do, and `consolider` read every workbook and wrote the consolidated one before
+    refusing the extracts — the README promises the refusal before the work. The system is asked
+    first, as for every output; nothing is read, nothing written."""
+    from acv_xl import cli
+    from acv_xl.outputs import consolidation
+
+    ro = tmp_path / "lecture_seule"
+    ro.mkdir()
+    _creation_refused(monkeypatch, ro, errno.EACCES)
+    real_mkdir = os.mkdir
+
+    def mkdir(path, *a, **k):  # nor a folder (root may write anywhere)
+        if Path(path).parent == ro:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_mkdir(path, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    assert cli.main(["exemples", str(ro / "ex")]) == 2
+    assert capsys.readouterr().err == (
+        f"acv-xl : permission refusée : impossible de créer le dossier des exemples « {ro / 'ex'} » : vous ne "
+        "pouvez pas écrire dans le dossier qui doit le contenir. Choisissez un autre dossier.\n")
+    monkeypatch.setattr(consolidation, "summarize_all", lambda *a, **k: pytest.fail("read before refusing"))
+    out = tmp_path / "c.xlsx"
+    assert cli.main(["consolider", str(folder), "-o", str(out), "--par-financeur", str(ro / "extraits")]) == 2
+    assert capsys.readouterr().err == (
+        f"acv-xl : permission refusée : impossible de créer le dossier de --par-financeur « {ro / 'extraits'} » : "
+        "vous ne pouvez pas écrire dans le dossier qui doit le contenir. Choisissez un autre dossier.\n")
+    assert list(ro.iterdir()) == [] and not out.exists()
+
+
+def test_a_folder_to_create_where_files_cannot_be_is_not_refused(folder, tmp_path, monkeypatch, capsys):
+    """A drive's root under Windows (C:\\), or a share, lets a user create folders there, not files:
+    `consolider --par-financeur C:\\Extraits` was refused « permission refusée », the probe being a file
+    created beside the folder. The probe is the folder's own creation, undone at once."""
+    from acv_xl import cli
+
+    root = tmp_path / "racine"
+    root.mkdir()
+    _creation_refused(monkeypatch, root, errno.EACCES)  # files only
+    out = tmp_path / "c.xlsx"
+    assert cli.main(["consolider", str(folder), "-o", str(out), "--par-financeur", str(root / "extraits"),
+                     "--jobs", "1"]) in (0, 1), capsys.readouterr().err
+    assert (root / "extraits" / "financeur_ETAT.xlsx").is_file() and out.is_file()
+
+
 def test_a_folder_os_access_calls_read_only_but_the_system_lets_write_is_written(folder, tmp_path, monkeypatch):
     """A network share whose permission bits say « read only » while the server lets the user
     write: `os.access` refused the output; the system is asked instead, and the probe leaves

@@ -264,6 +264,22 @@ def test_reference_reads_an_identifier_as_the_rules_do(capsys, typed):
     assert "« acv 999 »" in capsys.readouterr().err
 
 
+def test_a_list_given_in_place_of_an_identifier_is_pointed_to_reference(tmp_path, capsys, monkeypatch):
+    """`acv-xl reference nouvelle_liste.csv` (a newer list to check, typed where the usage shows
+    ACVxxx|INSEE) answered only that it named no convention: the message now says to give it to
+    --reference, and the command to type."""
+    (tmp_path / "liste 2025.csv").write_text(reference.SHIPPED.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for typed, shown in (("liste 2025.csv", '"liste 2025.csv"'), ("absente.CSV", "absente.CSV")):
+        assert main(["reference", typed]) == 2
+        err = capsys.readouterr().err
+        assert f"« acv-xl reference --reference {shown} »" in err  # a command the user can type as shown
+    assert main(["reference", "ACV999"]) == 2  # an identifier: no word of a list
+    assert "--reference" not in capsys.readouterr().err
+    assert main(["reference", "a" * 300]) == 2  # no name a system takes: said no convention, not « inaccessible »
+    assert "n'est ni l'identifiant d'une convention" in capsys.readouterr().err
+
+
 def test_annexe_with_a_bad_environment_variable_is_a_misuse_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(reference.ENV_VAR, str(tmp_path / "absent.csv"))
     assert main(["annexe", str(EXEMPLES / "arras.xlsx"), "-o", str(tmp_path / "a.xlsx")]) == 2

@@ -4381,7 +4381,9 @@ def test_ctrl_c_once_the_run_is_recorded_says_it_is_recorded(tmp_path, examples,
 
 
 def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_path, examples, monkeypatch, capsys):
-    """The other side of the line: a Ctrl-C before the COMMIT leaves nothing recorded, « interrompu. »."""
+    """The other side of the line: a Ctrl-C before the COMMIT leaves nothing recorded, « interrompu. » —
+    and says the outputs written: « interrompu. » alone, the new workbook was taken for the whole run,
+    its extracts too (`finish` waits for the inserts' thread: the run's longest wait once they are)."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     real_blocs = R.Register._insert_blocs
@@ -4394,10 +4396,64 @@ def test_ctrl_c_before_the_commit_still_says_interrompu_and_records_nothing(tmp_
         return real_blocs(self, *args)
 
     monkeypatch.setattr(R.Register, "_insert_blocs", blocs)
-    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1")
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--registre", reg,
+                  "--par-financeur", tmp_path / "extraits", "--jobs", "1")
     err = capsys.readouterr().err
-    assert status == 130 and err.strip().endswith("acv-xl : interrompu."), err
+    assert status == 130 and err.strip().endswith(
+        "acv-xl : interrompu. Le classeur consolidé, son résumé JSON et les extraits par financeur sont écrits ; la "
+        "consolidation n'est pas enregistrée dans le registre : relancez la consolidation."), err
     assert not reg.exists()  # the new register this run made, recording nothing, is not left behind
+    assert (tmp_path / "c.json").is_file() and (tmp_path / "extraits" / "financeur_ETAT.xlsx").is_file()
+
+
+def test_ctrl_c_while_the_extracts_are_written_says_what_is_written(tmp_path, examples, monkeypatch, capsys):
+    """A Ctrl-C once the consolidated workbook and its JSON are written, as the extracts are: the
+    command said « interrompu. » alone, the new workbook left there looking like the whole run, the
+    extracts folder half this comité's and half the last one's, nothing recorded. It says what is
+    written and what is missing, and to run it again (still status 130)."""
+    from acv_xl.outputs import consolidation_extracts as E
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    real_write = E.write_extracts
+
+    def write_extracts(result, where, groups=None):
+        real_write(result, where, groups)  # all written, and the Ctrl-C before the stale ones are removed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(E, "write_extracts", write_extracts)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--registre", reg,
+                  "--par-financeur", tmp_path / "extraits", "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130, err
+    assert err.strip().endswith(
+        "acv-xl : interrompu. Le classeur consolidé et son résumé JSON sont écrits ; les extraits par financeur sont "
+        "incomplets et la consolidation n'est pas enregistrée dans le registre : relancez la consolidation."), err
+    assert (tmp_path / "c.xlsx").is_file() and not reg.exists()
+
+
+def test_ctrl_c_while_the_json_is_written_says_it_is_not(tmp_path, examples, monkeypatch, capsys):
+    """A Ctrl-C as the JSON summary is written, the consolidated workbook written: the JSON asked for
+    was not said missing (« Le classeur consolidé est écrit : relancez la consolidation. »), while the
+    last comité's summary, if any, stays under its name beside this comité's workbook."""
+    from acv_xl.outputs import consolidation as C
+
+    folder = _folder(tmp_path, examples)
+    (tmp_path / "c.json").write_text("{}", encoding="utf-8")  # the last comité's
+    real_atomic = C._atomic
+
+    def atomic(out, write):
+        if Path(out).suffix == ".json":
+            raise KeyboardInterrupt
+        return real_atomic(out, write)
+
+    monkeypatch.setattr(C, "_atomic", atomic)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--remplacer",
+                  "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith(
+        "acv-xl : interrompu. Le classeur consolidé est écrit ; son résumé JSON n'est pas écrit : relancez la "
+        "consolidation."), err
 
 
 @pytest.mark.parametrize("when", ["en créant son schéma", "une fois son schéma créé", "une fois ouvert"])

@@ -30,7 +30,7 @@ from acv_xl.outputs import page_layout
 from acv_xl.outputs.comparison_report import champ_text
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
-from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.outputs.terminal import console as terminal_console, file_text, literal
 from acv_xl.reading.source import parse_a1
 from acv_xl.outputs.formats import (
     FMT_DATE,
@@ -1491,9 +1491,7 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     def refuse(text: str, style: str | None = "red") -> None:
         nonlocal err_console
         if err_console is None:
-            from rich.console import Console
-
-            err_console = Console(stderr=True, highlight=False)
+            err_console = terminal_console(stderr=True)
         say(text, style, err_console)
 
     def unusable(report) -> int:

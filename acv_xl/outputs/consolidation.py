@@ -56,10 +56,11 @@ from acv_xl.contract.system_errors import resolved
 from acv_xl.contract.values import EXCEL_MAX, EXCEL_ROWS, fmt_number
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.consolidation_extracts import ExtractsBusy, ExtractsOfAnother, way_out
-from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.outputs.terminal import console as terminal_console, file_text, literal
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
     EXTENSIONS_REFUSEES,
+    Interrupted,
     Prefetch,
     UsageError,
     departement_option,
@@ -90,8 +91,8 @@ from acv_xl.outputs.consolidation_workbook import (  # noqa: F401 — the workbo
     write_workbook,
 )
 from acv_xl.outputs import program_end
-from acv_xl.outputs.output_guard import (CONSOLIDATION, Output, check_outputs, derived_kind, file_above, folder_like_a_file,
-                                         is_derived_report)
+from acv_xl.outputs.output_guard import (CONSOLIDATION, Output, check_outputs, derived_kind, file_above,
+                                         folder_cannot_be_made, folder_like_a_file, is_derived_report)
 from acv_xl.reading import collector
 from acv_xl.reading.errors import shown_file
 
@@ -964,32 +965,47 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         if isinstance(exc, ExtractsOfAnother):  # written there since the check: this run's not written
             raise UsageError(_written_before(str(exc), written, False, record is not None,
                                              way_out(result, Path(par_financeur), again=True))) from None
+        if written and type(exc) is KeyboardInterrupt:  # « interrompu. » alone: the workbook written taken for
+            # the whole run, the extracts half of this comité's and half of the last one's
+            raise Interrupted(_written_before("interrompu.", written, (None if par_financeur is None else begun),
+                                              record is not None, "relancez la consolidation",
+                                              json=json_path is not None)) from None
         if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
-                                             record is not None)) from None
+                                             record is not None)) from None  # (the error names the JSON it was)
         raise
-    if pending is not None:
-        pending.finish()
-        lap("registre")
-    elif record is not None:
-        record(result)
+    if par_financeur is not None:
+        written.append("les extraits par financeur")
+    try:
+        if pending is not None:
+            pending.finish()  # (the inserts' thread waited for: the longest wait of a run once its files are written)
+        elif record is not None:
+            record(result)
+    except KeyboardInterrupt:  # nothing recorded (else the command line says it recorded): the files are written
+        raise Interrupted(_written_before("interrompu.", written, None, True, "relancez la consolidation")) from None
+    if record is not None:
         lap("registre")
     result.duree = time.perf_counter() - t0
     return result
 
 
 def _written_before(error: str, written: list[str], extracts: bool | None, record: bool,
-                    remedy: str = "corrigez la cause, puis relancez la consolidation") -> str:
+                    remedy: str = "corrigez la cause, puis relancez la consolidation", json: bool = False) -> str:
     """An output that failed after the consolidated workbook was written: the error, then what the
     folder now holds (« rien n'est écrit » would be false) and what is missing. `extracts`: None when
     none were asked, else whether their writing had begun. `remedy`: what the user does next (another
     run holding the extracts' folder has no cause to correct, only an end to wait for)."""
-    done = " et ".join(written)
+    def et(items: list[str]) -> str:  # « A, B et C »
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
+
+    done = et(written)
     done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
-    missing = ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
-               ["les extraits par financeur ne sont pas écrits"]) + \
+    # `json`: asked for (a Ctrl-C as it is written left the last comité's, if any, under its name)
+    missing = (["son résumé JSON n'est pas écrit"] if json and "son résumé JSON" not in written else []) + \
+        ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
+         ["les extraits par financeur ne sont pas écrits"]) + \
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
-    suite = f" ; {' et '.join(missing)}" if missing else ""
+    suite = f" ; {et(missing)}" if missing else ""
     return f"{error} {done}{suite} : {remedy}."
 
 
@@ -1108,7 +1124,8 @@ def extracts_folder_problem(par_financeur: str | Path) -> str | None:
                     "Choisissez un autre dossier.")
         return (f"le dossier parent de --par-financeur n'existe pas : « {folder.parent} ». Créez-le d'abord, ou "
                 "choisissez un autre dossier.")
-    return folder_like_a_file("le dossier de --par-financeur", folder)
+    return (folder_like_a_file("le dossier de --par-financeur", folder)
+            or folder_cannot_be_made("le dossier de --par-financeur", folder))  # before the reading, not once written
 
 
 def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = None, json_path: Path | None = None,
@@ -1118,9 +1135,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     `console`: a rich console (default: one on stderr when it is a terminal, else plain `print`,
     which spares a batch run the import of rich)."""
     if console is None and _wants_rich(sys.stderr):
-        from rich.console import Console
-
-        console = Console(stderr=True, highlight=False)
+        console = terminal_console(stderr=True)
     # paths and messages may hold control characters: shown literally (`terminal.literal`)
     say = (lambda text: console.print(literal(text), markup=False, soft_wrap=True)) if console is not None \
         else (lambda text: print(literal(text), file=sys.stderr, flush=True))

@@ -59,6 +59,11 @@ class UsageError(Exception):
     """Bad arguments or nothing to consolidate: a French message, exit status 2."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C once some outputs of the run are written: a Ctrl-C still (status 130, every handler of
+    one applies), its message saying what the folder now holds and what is missing."""
+
+
 def departement_option(typed: object) -> str | None:
     """`--departement` as typed → the code every output writes (« 062 » is 62, « 2a » is 2A), None when
     not given or blank; a code of no département refused in French (`consolider` and `historique` alike)."""

@@ -259,6 +259,32 @@ def folder_like_a_file(what: str, folder: str | Path) -> str | None:
             "ce nom).")
 
 
+def folder_cannot_be_made(what: str, folder: str | Path) -> str | None:
+    """Why an output folder that acv-xl would create cannot be made where it is named, or None (it
+    exists: its files are probed as outputs). Asked before any work, as every output is: the system
+    answers, not a guess. Else the refusal came after the reading, or the workbook written — « fichier
+    inaccessible » of a folder. The probe is the call that will make it (`mkdir`), undone at once, never
+    a file created beside it: a drive's root under Windows (C:\\) or a share may let a user create
+    folders and not files, or files and not folders."""
+    folder = Path(folder)
+    if folder.exists() or folder.is_symlink():
+        return None
+    try:
+        os.mkdir(folder)
+    except FileExistsError:  # made meanwhile: its files are probed as outputs
+        return None
+    except OSError as exc:
+        if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return (f"permission refusée : impossible de créer {what} « {folder} » : vous ne pouvez pas écrire dans "
+                    "le dossier qui doit le contenir. Choisissez un autre dossier.")
+        return f"impossible de créer {what} « {folder} » ({os_error_text(exc)})."
+    try:
+        os.rmdir(folder)  # « rien n'est écrit » stays true of a run refused later
+    except OSError:
+        pass
+    return None
+
+
 def folder_named(label: str, path: Path, extension: str) -> str:
     """The one message for an output named as an existing folder (`acv-xl modele Classeurs`, the file
     inside it meant), which was told of an extension: the folder, and a file name to give."""

@@ -44,3 +44,21 @@ def markup_literal(text: object) -> str:
 
     return escape(literal(text))
 
+
+def console(stderr: bool = False):
+    """A rich console for a command's text (stdout, or stderr). Rich ends the program itself when its
+    reader went away (`acv-xl comparer … | head -1`): `SystemExit(1)` — « des changements » of
+    `comparer`, « des erreurs » of `annexe`, whatever the result, past the command line's handling of
+    a closed pipe. Here it is the `BrokenPipeError` every other write raises, ended as such (status
+    141, `cli._run`). rich imported here only: a batch run without a terminal spares it."""
+    import errno
+    import os
+
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # nothing more written to a reader gone
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    return _Console(stderr=stderr, highlight=False)
