@@ -22,7 +22,7 @@ from acv_xl.contract import layout
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
 from acv_xl.contract.model import Commune, Convention, Dispositif, FicheAction, Financeur, LigneFinancement
-from acv_xl.contract.values import LAST_DATE_SERIAL, fmt_date
+from acv_xl.contract.values import LAST_DATE_SERIAL, fmt_date, joined
 from acv_xl.reading.read import codes_as_listed
 
 from .cells import OfficeJsTable
@@ -308,7 +308,7 @@ def _sans_communes(numero: str, payeurs: list[str]) -> str:
     if len(payeurs) == 1:
         qui, porte = f"le financeur {payeurs[0]} porte le nom d'une commune", "c'est une commune"
     else:
-        noms = f"{', '.join(payeurs[:-1])} et {payeurs[-1]}"  # « A et B », « A, B et C »
+        noms = joined(payeurs)
         qui, porte = f"les financeurs {noms} portent le nom de communes", "ce sont des communes"
     return (f"À vérifier : aucune erreur pour l'action « {numero} », mais {qui} du programme ; si {porte} de la "
             "convention, « Valider » signale l'erreur FIN-23 (fonds de concours hors du cadre légal). Passez "

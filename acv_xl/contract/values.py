@@ -501,6 +501,11 @@ def fmt_typed(raw: float) -> str:
     return str(int(raw)) if raw.is_integer() else repr(raw).replace(".", ",")
 
 
+def joined(items: list[str]) -> str:
+    """« A », « A et B », « A, B et C »: a list said in a French sentence."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
+
+
 def fmt_number(value: Decimal | float | int | None, decimals: int = 0) -> str:
     """`12 345,6`: rounded half up (as amounts are), no sign when the shown figure is zero."""
     if value is None:

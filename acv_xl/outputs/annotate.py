@@ -39,7 +39,7 @@ from xml.etree import ElementTree as ET
 from acv_xl.checks.findings import ORDER, Finding, Gravite, has_errors
 from acv_xl.contract import layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ERRORS, EXCEL_ROWS, ExcelError, fmt_number, fold
+from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ERRORS, EXCEL_ROWS, ExcelError, fmt_number, fold, joined
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.formats import FILL_AVERTISSEMENT, FILL_ERREUR, FMT_DATE, fit_cell
@@ -809,7 +809,7 @@ def past_the_grid(sheet: str, first_data: int, totals_rows: int, end_row: int, l
                     f"garder les {fmt_number(typed)} lignes que vous y avez saisies")
     if below:
         todo.append("décaler ce qui est saisi dessous")
-    said = todo[0] if len(todo) == 1 else f"{', '.join(todo[:-1])} et {todo[-1]}"
+    said = joined(todo)
     return (f"le tableau « {layout.T_CONTROLES.name} » est trop près de la dernière ligne de la feuille "
             f"« {sheet} » (ligne {fmt_number(EXCEL_ROWS)}) pour y {said} : déplacez-le plus haut (couper, coller), "
             "puis relancez.")

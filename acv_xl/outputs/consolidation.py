@@ -53,7 +53,7 @@ from acv_xl.checks.rules.structure import CODE_ETRANGER
 from acv_xl.checks.validate import ETAT_ILLISIBLE
 from acv_xl.contract import file_kinds, layout
 from acv_xl.contract.system_errors import resolved
-from acv_xl.contract.values import EXCEL_MAX, EXCEL_ROWS, fmt_number
+from acv_xl.contract.values import EXCEL_MAX, EXCEL_ROWS, fmt_number, joined
 from acv_xl.outputs.atomic import OutputError
 from acv_xl.outputs.consolidation_extracts import ExtractsBusy, ExtractsOfAnother, way_out
 from acv_xl.outputs.terminal import console as terminal_console, file_text, literal
@@ -995,17 +995,14 @@ def _written_before(error: str, written: list[str], extracts: bool | None, recor
     folder now holds (« rien n'est écrit » would be false) and what is missing. `extracts`: None when
     none were asked, else whether their writing had begun. `remedy`: what the user does next (another
     run holding the extracts' folder has no cause to correct, only an end to wait for)."""
-    def et(items: list[str]) -> str:  # « A, B et C »
-        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
-
-    done = et(written)
+    done = joined(written)
     done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
     # `json`: asked for (a Ctrl-C as it is written left the last comité's, if any, under its name)
     missing = (["son résumé JSON n'est pas écrit"] if json and "son résumé JSON" not in written else []) + \
         ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
          ["les extraits par financeur ne sont pas écrits"]) + \
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
-    suite = f" ; {et(missing)}" if missing else ""
+    suite = f" ; {joined(missing)}" if missing else ""
     return f"{error} {done}{suite} : {remedy}."
 
 

@@ -12,7 +12,7 @@ from acv_xl.checks import totals
 from acv_xl.checks.findings import Finding
 from acv_xl.contract import dispositifs, layout, reference
 from acv_xl.contract.model import Convention, FicheAction, split_codes
-from acv_xl.contract.values import closest, fmt_date, fmt_number, memo_text
+from acv_xl.contract.values import closest, fmt_date, fmt_number, joined, memo_text
 
 from . import (
     SRC_CONTRAT,
@@ -204,7 +204,7 @@ def cosignataires(conv: Convention) -> Iterable[Finding]:
             # spaced: a list copied as suggested wraps in its cell (« ETAT;REGION;DEPT;COMMUNE » printed cut)
             full = " ; ".join(list(codes[0]) + needed)
             yield at(a, "cosignataires", "ACT-09", A,
-                     f"{prefix(a)} : {_et(needed)} finance{'nt' if len(needed) > 1 else ''} l'action mais "
+                     f"{prefix(a)} : {joined(needed)} finance{'nt' if len(needed) > 1 else ''} l'action mais "
                      f"n'{'en sont' if len(needed) > 1 else 'en est'} pas cosignataire{'s' if len(needed) > 1 else ''}.",
                      f"Indiquez dans « Cosignataires » : {full}")
         if a.maturite in layout.MATURITES_SIGNEES and blank(a, "date_signature"):
@@ -220,11 +220,6 @@ def _cosignataires(text: str | None) -> tuple[tuple[str, ...], frozenset[str]]:
     few lists come back on every action of every workbook (memoised)."""
     codes = tuple(split_codes(text))
     return codes, frozenset(codes)
-
-
-def _et(items: list[str]) -> str:
-    """« A », « A et B », « A, B et C »."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
 
 
 @rule("ACT-10", A, "Action sans indicateur d'évaluation", SRC_GUIDE, needs=("T_Actions", "T_Indicateurs"))
@@ -410,7 +405,7 @@ def _financeurs(lines: list) -> tuple[str, bool]:
     codes = [str(c) for c in dict.fromkeys(lf.financeur for lf in lines if lf.financeur)]
     if len(codes) <= 1:
         return (f"son financeur ({codes[0]})" if codes else "son financeur"), False
-    return f"ses financeurs ({_et(codes)})", True
+    return f"ses financeurs ({joined(codes)})", True
 
 
 def _paid_information(a: FicheAction, same: list[FicheAction], paid: list, received: list) -> Finding:
@@ -492,7 +487,7 @@ def _spans(rows: list[int], column: str = "") -> str:
         shown += len(run)
     if shown < len(rows):
         return ", ".join(parts) + f" et {fmt_number(len(rows) - shown)} autres"
-    return _et(parts)
+    return joined(parts)
 
 
 _DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+)+")  # « 2.10 », « 1.2.3 »: a number as the plan writes it
