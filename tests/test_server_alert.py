@@ -6,12 +6,11 @@ XLWINGS_ON_SERVER before xlwings is first imported, which another test of this r
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from _server_program import run_program
 from udfs import server_alert as A
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,14 +90,8 @@ print(json.dumps(out))
 
 
 def _run_app(**env: str) -> dict:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("XLWINGS_", "ACV_XL_"))}
-    base.update(XLWINGS_LICENSE_KEY="noncommercial", ACV_XL_JETON=TOKEN,
-                PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), **env)
     example = sorted((ROOT / "workbooks" / "exemples").glob("*.xlsx"))[0]
-    done = subprocess.run([sys.executable, "-c", _APP, str(example)], env=base, capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_program(_APP, str(example), **{"ACV_XL_JETON": TOKEN, **env})[0]
 
 
 def test_the_box_shows_the_server_s_messages_and_nothing_a_link_makes_up():

@@ -997,6 +997,21 @@ def test_a_label_refused_as_a_token_s_piece_is_told_how_to_be_written(tmp_path):
     assert Tokens(path=path).check(f"Bearer {OTHER}") == "arras-2027-v2-b"
 
 
+async def _public_read(guard, path: str) -> list[dict]:
+    """The messages `guard` sends for a GET of `path` from one network address (the public reads' quarter)."""
+    scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await guard(scope, receive, send)
+    return sent
+
+
 def test_a_place_freed_goes_to_the_read_waiting_longest_not_to_one_arriving_at_that_instant():
     """Past its address's quarter, a read waited for one of its address's reads to end; but the reads waiting
     were only woken, and a read arriving at that instant took the place first: the one waiting since longest
@@ -1019,17 +1034,7 @@ def test_a_place_freed_goes_to_the_read_waiting_longest_not_to_one_arriving_at_t
     guard = Guard(app, config)
 
     async def read(path: str) -> int:
-        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
-        sent = []
-
-        async def receive():
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message):
-            sent.append(message)
-
-        await guard(scope, receive, send)
-        return sent[0]["status"]
+        return (await _public_read(guard, path))[0]["status"]
 
     async def main():
         held = [asyncio.ensure_future(read(f"/held{i}")) for i in range(share)]
@@ -1182,16 +1187,7 @@ def test_a_read_past_its_address_s_quarter_waits_for_a_place_then_is_told_busy()
     guard = Guard(app, config)
 
     async def read(path: str):
-        scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
-        sent = []
-
-        async def receive():
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message):
-            sent.append(message)
-
-        await guard(scope, receive, send)
+        sent = await _public_read(guard, path)
         answered.append((path, sent[0]["status"], sent[1]["body"]))
 
     async def main():

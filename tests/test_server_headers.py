@@ -6,13 +6,8 @@ before xlwings is first imported, which another test of this run may have done."
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from _server_program import run_program
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "jeton-de-test-" + "x" * 24
 
 _APP = r"""
@@ -47,13 +42,7 @@ print(json.dumps(out))
 
 
 def _run(program: str, **env: str) -> tuple[dict, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("XLWINGS_", "ACV_XL_"))}
-    base.update(XLWINGS_LICENSE_KEY="noncommercial", ACV_XL_JETON=TOKEN,
-                PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), **env)
-    done = subprocess.run([sys.executable, "-c", program], env=base, capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+    return run_program(program, **{"ACV_XL_JETON": TOKEN, **env})
 
 
 def test_every_answer_says_nosniff_and_no_referrer_and_a_call_s_answer_is_never_stored():

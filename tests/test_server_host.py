@@ -7,13 +7,8 @@ is set to a network address, as uvicorn gives it, for the requests that come fro
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from _server_program import run_program
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "jeton-de-test-" + "x" * 24
 PUBLIC = "https://acv.departement.gouv.fr:8443"
 
@@ -60,13 +55,7 @@ def _public(urls: list[str]) -> bool:
 
 
 def _run_app(**env: str) -> tuple[dict, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("XLWINGS_", "ACV_XL_"))}
-    base.update(XLWINGS_LICENSE_KEY="noncommercial", ACV_XL_JETON=TOKEN,
-                PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), **env)
-    done = subprocess.run([sys.executable, "-c", _APP], env=base, capture_output=True, text=True, cwd=ROOT,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+    return run_program(_APP, **{"ACV_XL_JETON": TOKEN, **env})
 
 
 def test_with_a_public_address_no_request_makes_the_add_in_point_elsewhere():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import xlwings_payload
+from _server_program import clean_env
 from udfs import scripts
 from udfs.server_payload import check_book
 
@@ -103,9 +103,7 @@ def test_a_forged_workbook_gets_a_french_400_never_python_s_english():
     """« Validation impossible : erreur inattendue (… TypeError : 'int' object is not subscriptable) »
     for requests the add-in never sends: the server's own answer, in French, says where."""
     forged = _forged()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("XLWINGS_", "ACV_XL_"))}
-    env.update(XLWINGS_LICENSE_KEY="noncommercial", PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
-    done = subprocess.run([sys.executable, "-c", _CALLS], input=json.dumps([p for _, p in forged]), env=env,
+    done = subprocess.run([sys.executable, "-c", _CALLS], input=json.dumps([p for _, p in forged]), env=clean_env(),
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     answers = json.loads(done.stdout.strip().splitlines()[-1])
