@@ -783,6 +783,19 @@ def test_a_token_broken_by_spaces_is_not_said_in_part_as_its_label(tmp_path, lin
                          "valable tant qu'elle n'est pas corrigée ; les autres lignes du fichier sont appliquées.")
 
 
+def _said_of_a_line(tmp_path, line: str) -> tuple[Path, list[str]]:
+    """(the tokens file, what is said of `line` written after a valid one: in the journal at the next reading
+    by a running server, and at start): the valid token is still taken."""
+    path = tmp_path / "jetons.txt"
+    path.write_text(f"calais {OTHER}\narras {GOOD}\n")
+    tokens = Tokens(path=path)
+    with _journal() as lines:
+        _rewritten(path, f"calais {OTHER}\n{line}\n")
+        assert tokens.check(f"Bearer {OTHER}") == "calais"
+    _rewritten(path, f"calais {OTHER}\n{line}\n")
+    return path, lines + Tokens(path=path).ignored
+
+
 @pytest.mark.parametrize("line", [
     "3q7XZt0p-_aB9cD8 eF7gH6iJ5kL4mN3oP2q",  # token_urlsafe(32) cut, no label, broken by one space
     "9f86d081884c 7d659a2feaa0 c55ad015a3bf",  # openssl rand -hex, broken by two
@@ -792,14 +805,7 @@ def test_a_token_without_label_broken_by_spaces_is_not_said_in_part(tmp_path, li
     """A line with no label, its token broken by a space and its last piece short: its first piece was
     quoted as its label (« 3q7XZt0p-_aB9cD8 » n'a plus de jeton valable), at start and in the journal. A
     first word is quoted only if written as a name is."""
-    path = tmp_path / "jetons.txt"
-    path.write_text(f"calais {OTHER}\narras {GOOD}\n")
-    tokens = Tokens(path=path)
-    with _journal() as lines:
-        _rewritten(path, f"calais {OTHER}\n{line}\n")
-        assert tokens.check(f"Bearer {OTHER}") == "calais"
-    _rewritten(path, f"calais {OTHER}\n{line}\n")
-    said = lines + Tokens(path=path).ignored
+    path, said = _said_of_a_line(tmp_path, line)
     assert len(said) == 2 and not any(w in s for w in line.split() for s in said), said
     assert all("ligne 2 : jeton trop court" in s and "ligne ignorée tant qu'elle" in s for s in said), said
     # a label written as a name is still quoted
@@ -818,14 +824,7 @@ def test_a_token_broken_before_a_comment_is_not_said_in_part(tmp_path, line):
     the token's first piece (« 3q7XZt0pAb #cD8e… », a token pasted with a « # » typed into it, or the start of
     one set aside), a piece of the secret was in the journal, at start and at each reading. It is quoted only
     if written as a name, as on any refused line; « calais # <jeton> » still names calais."""
-    path = tmp_path / "jetons.txt"
-    path.write_text(f"calais {OTHER}\narras {GOOD}\n")
-    tokens = Tokens(path=path)
-    with _journal() as lines:
-        _rewritten(path, f"calais {OTHER}\n{line}\n")
-        assert tokens.check(f"Bearer {OTHER}") == "calais"
-    _rewritten(path, f"calais {OTHER}\n{line}\n")
-    said = lines + Tokens(path=path).ignored
+    path, said = _said_of_a_line(tmp_path, line)
     pieces = [w.lstrip("#") for w in line.split() if w.lstrip("#")]
     assert len(said) == 2 and not any(w in s for w in pieces for s in said), said
     assert all("ligne 2 : jeton écrit après « # »" in s for s in said), said
