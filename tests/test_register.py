@@ -4923,26 +4923,29 @@ def test_historique_refuses_a_run_s_departement_or_comite_written_as_bytes(tmp_p
             "fier) : il n'a été ni modifié ni recréé.") in err, err
 
 
+@pytest.mark.parametrize("end", ["", " "])
 def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_match(tmp_path, examples, capsys,
-                                                                                 monkeypatch):
+                                                                                 monkeypatch, end):
     """An action's maturité set « Abandonnée » by hand in a summary (`analyses.resume`), or a summary edited
     together with its lines: the seals were checked only where the lines differed, so historique showed an
     « Action abandonnée » no workbook said, without a word. Every summary compared is now checked under this
     user's key: one it does not cover is said (edited, or recorded on another poste: no one can tell), the
-    file and the consolidation named; without a key on this poste nothing can be checked, and none is made."""
+    file and the consolidation named — as the consolidation named it, a trailing space said (`end`); without a
+    key on this poste nothing can be checked, and none is made."""
     from acv_xl.history import register_key as K
 
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     name = examples["paths"][0].name
+    (folder / name).rename(folder / (name + end))
     _run("consolider", folder, "-o", tmp_path / "c1.xlsx", "--registre", reg, "--jobs", "1")
     conv = examples["convs"][name].model_copy(deep=True)
     conv.financements[0] = _line(conv.financements[0], montant=conv.financements[0].montant + 1)
-    _write(conv, folder / name)
+    _write(conv, folder / (name + end))
     _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--jobs", "1")
     con = sqlite3.connect(reg)
     aid, resume = con.execute("SELECT a.id, a.resume FROM analyses a JOIN fichiers f ON f.analyse_id = a.id "
-                              "WHERE f.consolidation_id = 2 AND f.chemin = ?", (name,)).fetchone()
+                              "WHERE f.consolidation_id = 2 AND f.chemin = ?", (name + end,)).fetchone()
     data = json.loads(resume)
     k = next(i for i, a in enumerate(data["actions"]) if a[4] != "Abandonnée")
     numero, data["actions"][k][4] = data["actions"][k][0], "Abandonnée"
@@ -4953,7 +4956,8 @@ def test_historique_says_a_summary_its_seal_no_longer_covers_though_its_lines_ma
     mv = _movements(reg, tmp_path / "e.xlsx")
     assert [numero] == list(mv.loc[mv["Mouvement"] == "Action abandonnée", "N° action"])  # (shown: it may be true)
     err = capsys.readouterr().err
-    assert (f"Attention : le résumé que la consolidation n° 2 a lu dans « {name} », analyse n° {aid}, n'est plus celui "
+    shown = name + " (espace finale)" * bool(end)
+    assert (f"Attention : le résumé que la consolidation n° 2 a lu dans « {shown} », analyse n° {aid}, n'est plus celui "
             "que ce poste a scellé : la table « analyses » a été modifiée avec un autre outil. L'historique reprend ses "
             "lignes de financement et la maturité de ses actions (actions abandonnées ou reprises) sans pouvoir les "
             "vérifier. Restaurez une sauvegarde du registre ; « acv-xl consolider » relit ce classeur.") in err, err

@@ -547,7 +547,7 @@ def _unsealed_said(con: sqlite3.Connection, aids: list[int]) -> str:
     match them."""
     if len(aids) == 1:
         chemin, cid = _first_file(con, aids[0])
-        which = (f"le résumé que la consolidation n° {cid} a lu dans « {file_text(chemin)} », analyse n° {aids[0]}, "
+        which = (f"le résumé que la consolidation n° {cid} a lu dans « {_file(chemin)} », analyse n° {aids[0]}, "
                  "n'est plus celui que ce poste a scellé")
         ses, classeurs = "ses", "ce classeur"
     else:
