@@ -74,6 +74,22 @@ def _folder(tmp_path: Path, examples, name: str = "62") -> Path:
     return folder
 
 
+def _region(tmp_path: Path, examples) -> tuple[Path, Path, Path]:
+    """(a folder « région », its folder of the 62's examples, its « 59 » of two Nord conventions)."""
+    region = tmp_path / "région"
+    region.mkdir()
+    return region, _folder(region, examples), _nord(region, examples)
+
+
+def _region_with_62_extracts(tmp_path: Path, examples) -> tuple[Path, Path, Path, Path]:
+    """`_region`, the 62 consolidated with its extracts in « région/extraits » (the 4th path)."""
+    region, pas_de_calais, nord = _region(tmp_path, examples)
+    dossier = region / "extraits"
+    assert _run("consolider", pas_de_calais, "-o", region / "c62.xlsx", "--departement", "62",
+                "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    return region, pas_de_calais, nord, dossier
+
+
 def _nord(parent: Path, examples) -> Path:
     """A folder « 59 » in `parent` holding two conventions of the Nord (the first two examples, their
     identifiers and département changed)."""
@@ -2469,12 +2485,7 @@ def test_extracts_of_another_departement_are_neither_replaced_nor_removed(tmp_pa
     consolidation précédente » — the 62's extracts lost, one line said. Refused now, nothing written,
     the 62's named and the way out given; a folder per département works, and --remplacer replaces
     them on purpose (the 62's stale ones removed with them)."""
-    region = tmp_path / "région"
-    region.mkdir()
-    pas_de_calais, nord = _folder(region, examples), _nord(region, examples)
-    dossier = region / "extraits"
-    assert _run("consolider", pas_de_calais, "-o", region / "c62.xlsx", "--departement", "62",
-                "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    region, pas_de_calais, nord, dossier = _region_with_62_extracts(tmp_path, examples)
     before = _bytes_of(dossier)
     assert "financeur_code_inconnu.xlsx" in before
     capsys.readouterr()
@@ -2542,9 +2553,7 @@ def test_another_departements_extracts_written_while_a_run_waits_are_not_replace
 
     from acv_xl.outputs import consolidation_extracts as E
 
-    region = tmp_path / "région"
-    region.mkdir()
-    pas_de_calais, nord = _folder(region, examples), _nord(region, examples)
+    region, pas_de_calais, nord = _region(tmp_path, examples)
     made = tmp_path / "faits"
     assert _run("consolider", pas_de_calais, "-o", tmp_path / "c62.xlsx", "--departement", "62", "--par-financeur",
                 made, "--jobs", "1") in (0, 1)
@@ -2596,12 +2605,7 @@ def _as_written_before_the_mark(path: Path) -> None:
 def test_extracts_of_the_previous_version_are_judged_by_their_subject(tmp_path, examples, capsys):
     """An extract written before the département property says its département in its subject
     (« département 62 », « consolidation »): the 59's run is refused over it, the 62's replaces it."""
-    region = tmp_path / "région"
-    region.mkdir()
-    pas_de_calais, nord = _folder(region, examples), _nord(region, examples)
-    dossier = region / "extraits"
-    assert _run("consolider", pas_de_calais, "-o", region / "c62.xlsx", "--departement", "62",
-                "--par-financeur", dossier, "--jobs", "1") in (0, 1)
+    region, pas_de_calais, nord, dossier = _region_with_62_extracts(tmp_path, examples)
     for p in dossier.glob("financeur_*.xlsx"):
         _as_written_before_the_mark(p)
     before = _bytes_of(dossier)
