@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import zlib
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -60,7 +61,7 @@ def _enc(v: Any) -> Any:
 
 def _dec(v: Any) -> Any:
     if not isinstance(v, dict):
-        return v
+        return v  # a JSON number is finite: `_finite_only` refused NaN and Infinity
     (tag, text), = v.items()
     if tag == "e":
         return ExcelError(text)
@@ -73,10 +74,24 @@ def _dec(v: Any) -> Any:
     if tag == "h":
         return time.fromisoformat(text)
     if tag == "n":
-        return Decimal(text)
+        return _finite(Decimal(text))
     if tag == "x":
-        return float(text)
+        return _finite(float(text))
     raise ValueError(tag)
+
+
+def _finite(n: Any) -> Any:
+    """A number the reader can give: it reads a non-finite one as #NUM! (`source_file`), so a NaN or an
+    infinity in the kept data is damage, or forgery — never a validated value, which every output of the
+    changes since (the report's text, its JSON, Contrôles, the avenant's annex) would fail to write."""
+    if not (n.is_finite() if isinstance(n, Decimal) else math.isfinite(n)):
+        raise SnapshotError("nombre non fini")
+    return n
+
+
+def _finite_only(constant: str) -> Any:
+    """`json.loads` reads NaN, Infinity and -Infinity unless told otherwise: refused, as `_finite`."""
+    raise SnapshotError(f"nombre non fini ({constant})")
 
 
 # ------------------------------------------------------------------------------ encode
@@ -139,7 +154,7 @@ def decode(cells: list[Any]) -> tuple[Convention, str | None] | None:
         raw = inflater.decompress(base64.b64decode("".join(parts), validate=True), MAX_INFLATED)
         if inflater.unconsumed_tail or not inflater.eof:
             raise SnapshotError("trop volumineux ou tronqué")
-        d = json.loads(raw.decode("utf-8"))
+        d = json.loads(raw.decode("utf-8"), parse_constant=_finite_only)
         if d.get("format") != FORMAT:
             raise SnapshotError(f"format {d.get('format')}")
         return _convention(d), d.get("empreinte")
