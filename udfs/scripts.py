@@ -558,7 +558,15 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
     if brouillon:
         out.append(pad([f"{PROJET_NON_VALIDE} : le classeur comporte des erreurs (bouton Valider)."]))
     else:
-        out.append(pad([f"Données validées — empreinte : {report.empreinte or ''}"]))
+        # the desktop annex's words (`annex` cover): a workbook without error is not « validé » for it —
+        # never validated, or modified since (an avenant in progress), its Accueil says otherwise
+        from acv_xl.checks.validate import ETAT_LIBELLE
+
+        said = [f"Annexe générée à partir d'un classeur sans erreur — état de la validation : "
+                f"{ETAT_LIBELLE.get(report.etat, report.etat)} — empreinte des données lues : {report.empreinte or ''}"]
+        if report.empreinte_stockee and report.empreinte_stockee.strip().lower() != (report.empreinte or ""):
+            said.append(f"empreinte enregistrée lors de la validation : {report.empreinte_stockee}")
+        out.append(pad([fit_cell(" — ".join(said))]))  # a fingerprint cell typed over may be any length
     out.append(pad(["Montants en euros, hors financements refusés."]))
     out.append(pad([]))
     out.append([A.header("numero"), A.header("intitule")] + [name(c) for c in funders]
