@@ -617,12 +617,12 @@ def run_generer_annexe(book) -> str:
         sh.range((1, 1), (len(values), len(values[0]))).value = values
         show(sh)
         return ANNEXE_WEB
-    from acv_xl.outputs.annex import build_annex
+    from acv_xl.outputs.annex import build_annex, default_output
 
     here = Path(book.fullname)
     if not here.is_absolute() or not here.parent.is_dir():  # never saved, or on OneDrive/SharePoint
         raise AnnexeImpossible("enregistrez d'abord le classeur sur ce PC (l'annexe est écrite à côté).")
-    out = here.with_name(f"{here.stem}_annexe.xlsx")
+    out = default_output(here)  # the convention's: never the avenant's, named apart
     from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs
 
     # a previous annex is replaced, any other file of that name kept (another report of acv-xl too)
