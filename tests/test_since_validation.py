@@ -11,6 +11,7 @@ import json
 import re
 import zipfile
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -303,30 +304,35 @@ def test_an_edited_hidden_sheet_is_said_damaged_never_trusted(tmp_path, capsys):
     assert "endommagées" in data["depuis_validation_motif"]
 
 
-@pytest.mark.parametrize("forged", ["float", "decimal", "json"])
-def test_kept_data_holding_a_number_no_cell_holds_are_said_damaged(tmp_path, capsys, forged):
-    """The reader reads a NaN or an infinity as #NUM!: one in the kept data is damage or forgery, even
-    with the Accueil's fingerprint rewritten to match them. Said « endommagées » like any other damage;
-    taken for validated data, it stopped `valider` on « erreur interne inattendue (ValueError : nombre
-    non fini à afficher : nan) », wrote « NaN » into its JSON (no longer JSON), and made `annexe
-    --depuis-validation` fail (TypeError) instead of writing or refusing."""
+@pytest.mark.parametrize("number, literal", [
+    (float("nan"), None), (Decimal("Infinity"), None), (float("nan"), "NaN"),
+    # a bare « 1e999 », read as an infinity by `json.loads`; numbers finite but past a float's range
+    (float("inf"), "1e999"), (Decimal("1E+400"), None), (10 ** 400, None)],
+    ids=["float", "decimal", "json", "json-1e999", "decimal-1e400", "int-10**400"])
+def test_kept_data_holding_a_number_no_cell_holds_are_said_damaged(tmp_path, capsys, number, literal):
+    """The reader reads a NaN, an infinity or a number past a float's range as #NUM!: one in the kept data
+    is damage or forgery, even with the Accueil's fingerprint rewritten to match them. Said « endommagées »
+    like any other damage; taken for validated data, it stopped `valider` on « erreur interne inattendue
+    (ValueError : nombre non fini à afficher : nan) », wrote « NaN » into its JSON (no longer JSON), and
+    made `annexe --depuis-validation` fail (TypeError) instead of writing or refusing. A bare « 1e999 »
+    (which `json.loads` reads as an infinity) or a Decimal 1E+400 did the same; 10**400 was listed as a
+    montant of 400 digits."""
     import base64
     import zlib
-    from decimal import Decimal
 
     validated = _validated(tmp_path)
     conv = read_file(validated)
     lines = list(conv.financements)
-    number = float("nan") if forged != "decimal" else Decimal("Infinity")
     lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": number})
     kept = conv.model_copy(update={"financements": lines})
     cells = snapshot.encode(kept, fingerprint(kept))
-    if forged == "json":  # the bare literal `json.dumps` writes for a float NaN, not the encoder's {"x": "nan"}
+    if literal:  # a bare literal in the JSON (`json.dumps` writes NaN for a float NaN), not the encoder's {"x": …}
         data = snapshot.data(conv, fingerprint(kept))
         data["tableaux"]["T_Financements"]["lignes"][0][1 + data["tableaux"]["T_Financements"]["colonnes"].index(
-            "montant")] = number
-        assert "NaN" in json.dumps(data)
-        text = base64.b64encode(zlib.compress(json.dumps(data).encode("utf-8"))).decode("ascii")
+            "montant")] = "@montant@"
+        text = json.dumps(data).replace('"@montant@"', literal)
+        assert literal in text
+        text = base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")
         cells = [snapshot.TITLE, snapshot.PREFIX + text]
     wb = openpyxl.load_workbook(validated)
     sheet = wb[layout.SNAPSHOT_SHEET]

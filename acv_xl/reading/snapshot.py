@@ -61,7 +61,7 @@ def _enc(v: Any) -> Any:
 
 def _dec(v: Any) -> Any:
     if not isinstance(v, dict):
-        return v  # a JSON number is finite: `_finite_only` refused NaN and Infinity
+        return v  # a JSON number is one a cell can hold: `decode` refused any other (`_finite`)
     (tag, text), = v.items()
     if tag == "e":
         return ExcelError(text)
@@ -81,17 +81,31 @@ def _dec(v: Any) -> Any:
 
 
 def _finite(n: Any) -> Any:
-    """A number the reader can give: it reads a non-finite one as #NUM! (`source_file`), so a NaN or an
-    infinity in the kept data is damage, or forgery — never a validated value, which every output of the
-    changes since (the report's text, its JSON, Contrôles, the avenant's annex) would fail to write."""
-    if not (n.is_finite() if isinstance(n, Decimal) else math.isfinite(n)):
-        raise SnapshotError("nombre non fini")
+    """A number the reader can give: a finite float (it reads any other as #NUM!, `source_file`), so a NaN,
+    an infinity or a number past a float's range (a Decimal 1E+400, an integer of 400 digits) in the kept
+    data is damage, or forgery — never a validated value, which every output of the changes since (the
+    report's text, its JSON, Contrôles, the avenant's annex) would fail to write or write absurd."""
+    try:
+        finite = math.isfinite(float(n))
+    except (OverflowError, ValueError):  # an integer past a float's range; a Decimal sNaN
+        finite = False
+    if not finite:
+        raise SnapshotError("nombre hors de portée d'une cellule")
     return n
 
 
 def _finite_only(constant: str) -> Any:
     """`json.loads` reads NaN, Infinity and -Infinity unless told otherwise: refused, as `_finite`."""
     raise SnapshotError(f"nombre non fini ({constant})")
+
+
+def _json_float(text: str) -> float:
+    """A bare JSON number with a fraction or an exponent: « 1e999 » would read as an infinity."""
+    return _finite(float(text))
+
+
+def _json_int(text: str) -> int:
+    return _finite(int(text))
 
 
 # ------------------------------------------------------------------------------ encode
@@ -154,7 +168,8 @@ def decode(cells: list[Any]) -> tuple[Convention, str | None] | None:
         raw = inflater.decompress(base64.b64decode("".join(parts), validate=True), MAX_INFLATED)
         if inflater.unconsumed_tail or not inflater.eof:
             raise SnapshotError("trop volumineux ou tronqué")
-        d = json.loads(raw.decode("utf-8"), parse_constant=_finite_only)
+        d = json.loads(raw.decode("utf-8"), parse_constant=_finite_only, parse_float=_json_float,
+                       parse_int=_json_int)
         if d.get("format") != FORMAT:
             raise SnapshotError(f"format {d.get('format')}")
         return _convention(d), d.get("empreinte")
