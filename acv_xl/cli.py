@@ -739,7 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("annexe", help="génère l'annexe de la convention ou de l'avenant", description="Génère l'annexe de la convention, ou de l'avenant avec --depuis ou --depuis-validation (classeur prêt à imprimer, et PDF avec --pdf). Refuse une convention qui a des erreurs, sauf avec --brouillon.")
     s.add_argument("fichier", metavar="FICHIER", help="classeur de la convention")
-    s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur)")
+    s.add_argument("-o", "--sortie", metavar="SORTIE.xlsx", help="fichier à écrire (défaut : FICHIER_annexe.xlsx à côté du classeur ; FICHIER_annexe_avenant.xlsx avec --depuis ou --depuis-validation)")
     s.add_argument("--pdf", action="store_true", help="produit aussi le PDF (LibreOffice)")
     s.add_argument("--brouillon", action="store_true", help="génère malgré les erreurs, chaque page portant\u00a0«\u00a0PROJET\u00a0—\u00a0non\u00a0validé\u00a0»")
     before = s.add_mutually_exclusive_group()

@@ -722,6 +722,27 @@ def test_depuis_validation_annexes_the_avenant_from_the_data_the_workbook_kept(t
     assert MODIFICATIONS_TITLE in pdf and "données validées" in pdf
 
 
+def test_the_avenant_s_annex_is_named_apart_and_the_convention_s_never_replaces_it(tmp_path, capsys):
+    """Both annexes were written, without -o, to CLASSEUR_annexe.xlsx: the convention's (`annexe` alone, or the
+    button « Générer l'annexe ») replaced the avenant's as « a previous annex », in silence — and once
+    « Valider » has replaced the data the workbook kept, `--depuis-validation` cannot write it again. The
+    avenant's is now CLASSEUR_annexe_avenant.xlsx; each replaces only its own."""
+    signed, working = _validated_in_place(tmp_path)
+    avenant, convention = tmp_path / "bethune_annexe_avenant.xlsx", tmp_path / "bethune_annexe.xlsx"
+    capsys.readouterr()
+    assert main(["annexe", str(working), "--depuis-validation"]) == 0
+    assert f"Annexe écrite : {avenant}" in capsys.readouterr().out and not convention.exists()
+    written = avenant.read_bytes()
+    assert AnnexSheet.MODIFICATIONS in openpyxl.load_workbook(avenant).sheetnames
+    assert main(["annexe", str(working)]) == 0
+    assert AnnexSheet.MODIFICATIONS not in openpyxl.load_workbook(convention).sheetnames
+    assert avenant.read_bytes() == written  # the convention's annex left the avenant's as it was
+    # --depuis names it alike, and replaces its own previous one
+    assert main(["annexe", str(working), "--depuis", str(signed)]) == 0
+    assert f"Annexe écrite : {avenant}" in capsys.readouterr().out
+    assert AnnexSheet.MODIFICATIONS in openpyxl.load_workbook(avenant).sheetnames
+
+
 def _refused(capsys, path: Path, out: Path) -> str:
     capsys.readouterr()
     assert main(["annexe", str(path), "--depuis-validation", "-o", str(out)]) == 2

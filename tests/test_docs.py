@@ -242,3 +242,17 @@ def test_the_history_json_example_has_the_keys_historique_writes(tmp_path, examp
     assert real["par_convention"]["ACV113"][0] == example["par_convention"]["ACV113"][0]
     assert {k: v for k, v in real["consolidations"][0].items() if k != "date"} == \
         {k: v for k, v in example["consolidations"][0].items() if k != "date"}
+
+
+def test_the_docs_name_the_annexes_default_outputs_as_the_code_makes_them():
+    """Without -o, the avenant's annex and its PDF are CLASSEUR_annexe_avenant.xlsx and .pdf, the
+    convention's CLASSEUR_annexe.xlsx (`annex.default_output`): the README said the avenant's workbook
+    « and PDF » were both written under the .xlsx name."""
+    from acv_xl.outputs.annex import default_output
+
+    readme = re.sub(r"\s+", " ", (ROOT / "README.md").read_text(encoding="utf-8"))
+    evolution = re.sub(r"\s+", " ", (ROOT / "docs" / "evolution.md").read_text(encoding="utf-8"))
+    for text, stem in ((readme, "CLASSEUR"), (evolution, "APRES")):
+        avenant = default_output(Path(f"{stem}.xlsx"), avenant=True)
+        assert f"`{default_output(Path(f'{stem}.xlsx')).name}`" in text, stem
+        assert f"`{avenant.name}`" in text and f"`{avenant.with_suffix('.pdf').name}`" in text, stem

@@ -298,6 +298,41 @@ def test_generer_annexe_writes_the_plan_into_a_new_sheet_with_the_cli_totals():
     assert "PROJET" not in block[1][0] and cli.empreinte in block[1][0]
 
 
+def test_the_web_annex_says_the_workbook_s_validation_as_the_desktop_annex_does(tmp_path):
+    """The web annex of a workbook without error said « Données validées — empreinte : … » — of an avenant
+    being drawn up in a workbook modified since its validation, with a fingerprint other than the one its
+    Accueil keeps, and of a workbook never validated. It now says what the desktop annex's cover says:
+    a workbook without error, the état of its validation, the fingerprint of the data read and, when it
+    differs, the one recorded at validation."""
+    import openpyxl
+
+    from acv_xl.cli import main
+
+    def second_line(path: Path) -> str:
+        book = remote_book(payload_from_xlsx(path, include=scripts.INCLUDE))
+        assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
+        actions = book.json()["actions"]
+        new_i = next(a for a in actions if a["func"] == "addSheet")["args"][0]
+        return [a for a in actions if a["func"] == "setValues" and a["sheet_position"] == new_i][-1]["values"][1][0]
+
+    path = _clean()[0]
+    never = second_line(path)
+    assert never == ("Annexe générée à partir d'un classeur sans erreur — état de la validation : Non validé — "
+                     f"empreinte des données lues : {validate_file(path).empreinte}"), never
+    assert main(["valider", str(path), "--annoter", str(signed := tmp_path / "valide.xlsx")]) == 0
+    assert "état de la validation : Validé — empreinte des données lues" in second_line(signed)
+    wb = openpyxl.load_workbook(signed)  # the avenant: a new label, still no error
+    nc = layout.NAMED_BY_NAME["acv_libelle"]
+    wb[nc.sheet][nc.cell].value = "Convention — avenant n° 1"
+    wb.save(edited := tmp_path / "avenant.xlsx")
+    report = validate_file(edited)
+    assert report.valide and report.empreinte != report.empreinte_stockee
+    line = second_line(edited)
+    assert "Données validées" not in line and "état de la validation : Modifié depuis la validation" in line
+    assert line.endswith(f"empreinte des données lues : {report.empreinte} — empreinte enregistrée lors de la "
+                         f"validation : {report.empreinte_stockee}"), line
+
+
 def test_generer_annexe_keeps_a_title_or_a_name_that_excel_would_read_as_a_formula_as_text():
     """The web annex wrote the actions' titles and the financeurs' names as they are: Excel reads
     a written « - Réhabilitation de la halle » (a list pasted from a document) or « =… » as a

@@ -11,6 +11,7 @@ import json
 import re
 import zipfile
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -27,6 +28,7 @@ from acv_xl.checks.validate import (
 )
 from acv_xl.cli import main
 from acv_xl.contract import layout
+from acv_xl.contract.model import LigneFinancement, build_row
 from acv_xl.contract.values import fmt_euros
 from acv_xl.outputs import libreoffice
 from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions
@@ -300,6 +302,58 @@ def test_an_edited_hidden_sheet_is_said_damaged_never_trusted(tmp_path, capsys):
     _code, data = _json(capsys, "valider", tampered)
     assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] is None
     assert "endommagées" in data["depuis_validation_motif"]
+
+
+@pytest.mark.parametrize("number, literal", [
+    (float("nan"), None), (Decimal("Infinity"), None), (float("nan"), "NaN"),
+    # a bare « 1e999 », read as an infinity by `json.loads`; numbers finite but past a float's range
+    (float("inf"), "1e999"), (Decimal("1E+400"), None), (10 ** 400, None)],
+    ids=["float", "decimal", "json", "json-1e999", "decimal-1e400", "int-10**400"])
+def test_kept_data_holding_a_number_no_cell_holds_are_said_damaged(tmp_path, capsys, number, literal):
+    """The reader reads a NaN, an infinity or a number past a float's range as #NUM!: one in the kept data
+    is damage or forgery, even with the Accueil's fingerprint rewritten to match them. Said « endommagées »
+    like any other damage; taken for validated data, it stopped `valider` on « erreur interne inattendue
+    (ValueError : nombre non fini à afficher : nan) », wrote « NaN » into its JSON (no longer JSON), and
+    made `annexe --depuis-validation` fail (TypeError) instead of writing or refusing. A bare « 1e999 »
+    (which `json.loads` reads as an infinity) or a Decimal 1E+400 did the same; 10**400 was listed as a
+    montant of 400 digits."""
+    import base64
+    import zlib
+
+    validated = _validated(tmp_path)
+    conv = read_file(validated)
+    lines = list(conv.financements)
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": number})
+    kept = conv.model_copy(update={"financements": lines})
+    cells = snapshot.encode(kept, fingerprint(kept))
+    if literal:  # a bare literal in the JSON (`json.dumps` writes NaN for a float NaN), not the encoder's {"x": …}
+        data = snapshot.data(conv, fingerprint(kept))
+        data["tableaux"]["T_Financements"]["lignes"][0][1 + data["tableaux"]["T_Financements"]["colonnes"].index(
+            "montant")] = "@montant@"
+        text = json.dumps(data).replace('"@montant@"', literal)
+        assert literal in text
+        text = base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")
+        cells = [snapshot.TITLE, snapshot.PREFIX + text]
+    wb = openpyxl.load_workbook(validated)
+    sheet = wb[layout.SNAPSHOT_SHEET]
+    for row in sheet.iter_rows():
+        for c in row:
+            c.value = None
+    for i, text in enumerate(cells, start=1):
+        sheet.cell(i, 1).value = text
+    nc = layout.NAMED_BY_NAME["acv_empreinte"]
+    wb[nc.sheet][nc.cell].value = fingerprint(kept)
+    wb.save(tampered := tmp_path / "non-fini.xlsx")
+
+    capsys.readouterr()
+    assert main(["valider", str(tampered)]) == 0  # its data validate: the kept ones only explained them
+    assert "endommagées" in capsys.readouterr().out
+    _code, data = _json(capsys, "valider", tampered)  # JSON, NaN refused by the parser
+    assert data["etat"] == ETAT_MODIFIE and data["depuis_validation"] is None
+    assert "endommagées" in data["depuis_validation_motif"]
+    out = tmp_path / "annexe.xlsx"
+    assert main(["annexe", str(tampered), "--depuis-validation", "--brouillon", "-o", str(out)]) == 2
+    assert "endommagées" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_long_comment_changed_since_the_validation_fits_its_cell_in_both_controles(tmp_path):

@@ -558,7 +558,15 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
     if brouillon:
         out.append(pad([f"{PROJET_NON_VALIDE} : le classeur comporte des erreurs (bouton Valider)."]))
     else:
-        out.append(pad([f"Données validées — empreinte : {report.empreinte or ''}"]))
+        # the desktop annex's words (`annex` cover): a workbook without error is not « validé » for it —
+        # never validated, or modified since (an avenant in progress), its Accueil says otherwise
+        from acv_xl.checks.validate import ETAT_LIBELLE
+
+        said = [f"Annexe générée à partir d'un classeur sans erreur — état de la validation : "
+                f"{ETAT_LIBELLE.get(report.etat, report.etat)} — empreinte des données lues : {report.empreinte or ''}"]
+        if report.empreinte_stockee and report.empreinte_stockee.strip().lower() != (report.empreinte or ""):
+            said.append(f"empreinte enregistrée lors de la validation : {report.empreinte_stockee}")
+        out.append(pad([fit_cell(" — ".join(said))]))  # a fingerprint cell typed over may be any length
     out.append(pad(["Montants en euros, hors financements refusés."]))
     out.append(pad([]))
     out.append([A.header("numero"), A.header("intitule")] + [name(c) for c in funders]
@@ -609,12 +617,12 @@ def run_generer_annexe(book) -> str:
         sh.range((1, 1), (len(values), len(values[0]))).value = values
         show(sh)
         return ANNEXE_WEB
-    from acv_xl.outputs.annex import build_annex
+    from acv_xl.outputs.annex import build_annex, default_output
 
     here = Path(book.fullname)
     if not here.is_absolute() or not here.parent.is_dir():  # never saved, or on OneDrive/SharePoint
         raise AnnexeImpossible("enregistrez d'abord le classeur sur ce PC (l'annexe est écrite à côté).")
-    out = here.with_name(f"{here.stem}_annexe.xlsx")
+    out = default_output(here)  # the convention's: never the avenant's, named apart
     from acv_xl.outputs.output_guard import ANNEXE, Output, check_outputs
 
     # a previous annex is replaced, any other file of that name kept (another report of acv-xl too)

@@ -1474,6 +1474,14 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
             f"{remedy}"), None, ""
 
 
+def default_output(path: Path, avenant: bool = False) -> Path:
+    """Where an annex of the workbook `path` is written without -o: beside it, the avenant's under a name of
+    its own. One name for both made the convention's annex (the button « Générer l'annexe », or `annexe`
+    without --depuis) replace the avenant's as « a previous annex », in silence — one that `--depuis-validation`
+    cannot write again once « Valider » has replaced the data kept."""
+    return path.with_name(f"{path.stem}_annexe{'_avenant' * avenant}.xlsx")
+
+
 def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console, depuis: Path | None = None,
                replace: bool = False, err_console=None, depuis_validation: bool = False) -> int:
     """`acv-xl annexe`: validate, refuse a convention with errors (unless draft), write xlsx (+ PDF).
@@ -1503,7 +1511,7 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     path = Path(path)
     if not path.name:  # « . » or « / »: a folder, with no name to give an annex beside it (with_name raised)
         return unusable(validate_file(path))
-    out = Path(out) if out else path.with_name(f"{path.stem}_annexe.xlsx")
+    out = Path(out) if out else default_output(path, avenant=depuis is not None or depuis_validation)
     # only a previous annex is replaced without --remplacer, never a consolidation named alike
     outputs = [Output(out, (".xlsx",), "-o", ANNEXE)] + (
         [Output(out.with_suffix(".pdf"), (".pdf",), "--pdf", ANNEXE)] if pdf else [])

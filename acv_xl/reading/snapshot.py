@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import zlib
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -60,7 +61,7 @@ def _enc(v: Any) -> Any:
 
 def _dec(v: Any) -> Any:
     if not isinstance(v, dict):
-        return v
+        return v  # a JSON number is one a cell can hold: `decode` refused any other (`_finite`)
     (tag, text), = v.items()
     if tag == "e":
         return ExcelError(text)
@@ -73,10 +74,38 @@ def _dec(v: Any) -> Any:
     if tag == "h":
         return time.fromisoformat(text)
     if tag == "n":
-        return Decimal(text)
+        return _finite(Decimal(text))
     if tag == "x":
-        return float(text)
+        return _finite(float(text))
     raise ValueError(tag)
+
+
+def _finite(n: Any) -> Any:
+    """A number the reader can give: a finite float (it reads any other as #NUM!, `source_file`), so a NaN,
+    an infinity or a number past a float's range (a Decimal 1E+400, an integer of 400 digits) in the kept
+    data is damage, or forgery — never a validated value, which every output of the changes since (the
+    report's text, its JSON, Contrôles, the avenant's annex) would fail to write or write absurd."""
+    try:
+        finite = math.isfinite(float(n))
+    except (OverflowError, ValueError):  # an integer past a float's range; a Decimal sNaN
+        finite = False
+    if not finite:
+        raise SnapshotError("nombre hors de portée d'une cellule")
+    return n
+
+
+def _finite_only(constant: str) -> Any:
+    """`json.loads` reads NaN, Infinity and -Infinity unless told otherwise: refused, as `_finite`."""
+    raise SnapshotError(f"nombre non fini ({constant})")
+
+
+def _json_float(text: str) -> float:
+    """A bare JSON number with a fraction or an exponent: « 1e999 » would read as an infinity."""
+    return _finite(float(text))
+
+
+def _json_int(text: str) -> int:
+    return _finite(int(text))
 
 
 # ------------------------------------------------------------------------------ encode
@@ -139,7 +168,8 @@ def decode(cells: list[Any]) -> tuple[Convention, str | None] | None:
         raw = inflater.decompress(base64.b64decode("".join(parts), validate=True), MAX_INFLATED)
         if inflater.unconsumed_tail or not inflater.eof:
             raise SnapshotError("trop volumineux ou tronqué")
-        d = json.loads(raw.decode("utf-8"))
+        d = json.loads(raw.decode("utf-8"), parse_constant=_finite_only, parse_float=_json_float,
+                       parse_int=_json_int)
         if d.get("format") != FORMAT:
             raise SnapshotError(f"format {d.get('format')}")
         return _convention(d), d.get("empreinte")
