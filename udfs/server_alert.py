@@ -122,11 +122,13 @@ def seal_actions(answer: dict) -> dict:
         func, args = (action.get("func"), action.get("args")) if isinstance(action, dict) else (None, None)
         if func == "alert" and isinstance(args, list) and len(args) == 5:
             args[0] = seal(*(str(a) for a in args))
-        elif func == "runMacro" and isinstance(args, list) and len(args) == 2 and args[0] == PROTECTION_CHECK \
+        elif func == "runMacro" and isinstance(args, list) and len(args) in (2, 3) and args[0] == PROTECTION_CHECK \
                 and isinstance(args[1], list):
-            for entry in args[1]:  # [sheet, message, cells]
-                if isinstance(entry, list) and len(entry) == 3:
+            for entry in args[1]:  # [sheet, message, cells, colours]
+                if isinstance(entry, list) and len(entry) in (3, 4):
                     entry[1] = seal(str(entry[1]))
+            if len(args) == 3 and isinstance(args[2], str):  # the workbook's (its structure protected)
+                args[2] = seal(args[2])
     return answer
 
 
