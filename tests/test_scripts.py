@@ -3141,13 +3141,16 @@ def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty
 
 
 @pytest.mark.parametrize("column, shown", [("code", "-"), ("code", "#N/A"), ("message", "–"), ("feuille", "#REF!"),
-                                           ("gravite", "- -")])
+                                           ("gravite", "- -"), ("code", 0), ("message", 0.0), ("gravite", False),
+                                           ("action", 0)])
 def test_a_dash_or_an_error_in_a_column_of_controles_own_says_nothing(tmp_path, column, shown):
     """« - » typed in « Code » (or #N/A shown there by a formula) on a row of no finding: both writers took the row
     for a finding's, paired with none, and cleared it — a note the user wrote beside it in their own column (« À
     revoir ») lost without a word; the same in « Message » or « Feuille », the row was kept under the findings,
     run after run, as if typed. In a column acv-xl writes as in the user's own, a dash or an error alone says
-    nothing: the empty row is not kept, a note beside it is, by the button and in the copy alike."""
+    nothing: the empty row is not kept, a note beside it is, by the button and in the copy alike. So does a number 0
+    or FALSE (a formula's count, an unchecked box), which the copy read as the text « 0 »: kept, or a note beside it
+    lost, by both."""
     at = [c.attr for c in layout.T_CONTROLES.columns].index(column)
     for note, kept in ((None, []), ("À revoir", ["À revoir"])):
         def fill(ws, c1, r1, empty, mine, note=note):
