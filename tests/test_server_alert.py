@@ -346,3 +346,42 @@ def test_a_protected_data_sheet_or_workbook_stops_valider_before_any_write(tmp_p
         f"(onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un), {again}")
     got = _dispatched(tmp_path, answer, {})
     assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]
+
+
+def test_a_protected_workbook_or_annex_sheet_stops_generer_annexe_before_any_write(tmp_path, monkeypatch):
+    """« Générer l'annexe » on the web adds its sheet, or clears and rewrites it: the workbook's structure protected
+    (Révision > Protéger le classeur), or that sheet protected, Excel refused the first action and the box said « Le
+    complément n'a pas pu terminer l'opération dans Excel. Réessayez… », which no retry mends. Looked at first, as
+    for « Valider »: what to unprotect said, nothing written."""
+    from xlwings_payload import payload_from_xlsx, remote_book  # (first: the licence key xlwings reads)
+
+    from udfs import scripts
+
+    monkeypatch.setenv(A.ENV_KEY, "k" * 43)
+    payload = payload_from_xlsx(ROOT / "workbooks" / "exemples" / "bethune-bruay.xlsx", exclude=scripts.EXCLUDE)
+    again = "puis cliquez de nouveau sur « Générer l'annexe ». Rien n'a été modifié dans le classeur."
+    book = remote_book(json.loads(json.dumps(payload)))
+    assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
+    answer = A.seal_actions(book.json())
+    assert answer["actions"][0]["args"][1] == [] and "addSheet" in [a["func"] for a in answer["actions"]]
+    got = _dispatched(tmp_path, answer, {}, classeur=True)
+    assert got["written"] == [] and _box(got["shown"]) == got["banner"] == (
+        "Génération de l'annexe impossible : le classeur est protégé (structure des feuilles), et la génération de "
+        f"l'annexe doit y ajouter la feuille « {scripts.ANNEXE_WEB} », où elle écrit l'annexe. Ôtez cette protection "
+        f"(onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un), {again}")
+    got = _dispatched(tmp_path, answer, {})
+    assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]
+
+    # the annex of a previous click there, protected since: cleared and rewritten, no sheet added
+    payload["sheets"].append(dict(payload["sheets"][-1], name=scripts.ANNEXE_WEB, tables=[], values=[[""]],
+                                  used_range_address=None, visibility="Visible"))
+    book = remote_book(payload)
+    scripts.run_generer_annexe(book)
+    answer = A.seal_actions(book.json())
+    assert answer["actions"][0]["args"][2] is None and "addSheet" not in [a["func"] for a in answer["actions"]]
+    got = _dispatched(tmp_path, answer, {scripts.ANNEXE_WEB: [True, []]}, classeur=True)
+    assert got["written"] == [] and _box(got["shown"]) == got["banner"] == (
+        f"Génération de l'annexe impossible : la feuille « {scripts.ANNEXE_WEB} » est protégée, et l'annexe s'y "
+        f"écrit. Déprotégez-la (onglet Révision > Ôter la protection de la feuille), {again}")
+    got = _dispatched(tmp_path, answer, {scripts.ANNEXE_WEB: [False, []]}, classeur=True)
+    assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]

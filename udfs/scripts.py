@@ -366,15 +366,25 @@ def check_protection(book, src: XwSource, controles: TableBlock | None, coloured
     stopping it with its message, then the workbook's structure when the validation adds, hides or shows a sheet
     (`structure`: what it does, `_structure_change`): Excel refused the first write into one — on the web with its own
     English text (« The cell or chart you're trying to change is protected… »), on the desktop as « erreur
-    inattendue » — what came before written. With the add-in (xlwings Server, Office.js), which does not say which
-    sheets are protected, the button's first action has Excel look (`acvFeuillesProtegees`,
-    static/js/acv-protection.js), its messages sealed for the message box by `server_alert.seal_actions`; on the
-    desktop (Windows' COM), asked here. Not for VBA's client nor xlwings Lite, which have no such callback: as
-    before. `coloured`: the sheets whose cells the colours go to or leave (`_colour_plan`)."""
+    inattendue » — what came before written. `coloured`: the sheets whose cells the colours go to or leave
+    (`_colour_plan`). How Excel is asked: `stop_if_protected`."""
+    stop_if_protected(book, _written_sheets(book, src, controles, coloured),
+                      _structure_message(structure, "la validation", VALIDER) if structure else None,
+                      "Validation", ValidationImpossible)
+
+
+def stop_if_protected(book, sheets: list[tuple[str, str, list[str], bool]], structure: str | None, what: str,
+                      refused: type[Exception]) -> None:
+    """`sheets` (name, message, cells that may be left unlocked, colours only: `_written_sheets`) looked at before any
+    write of a button, the first one protected stopping it with its message (`refused` raised on the desktop, said
+    after « `what` impossible : » on the web), then the workbook's structure when `structure` (its message) is given.
+    With the add-in (xlwings Server, Office.js), which does not say which sheets are protected, the button's first
+    action has Excel look (`acvFeuillesProtegees`, static/js/acv-protection.js), its messages sealed for the message
+    box by `server_alert.seal_actions`; on the desktop (Windows' COM), asked here. Not for VBA's client nor xlwings
+    Lite, which have no such callback: as before."""
     engine = getattr(getattr(getattr(book, "app", None), "engine", None), "name", None)
-    said = _structure_message(structure) if structure else None
     if engine == "excel":
-        for name, message, cells, colours in _written_sheets(book, src, controles, coloured):
+        for name, message, cells, colours in sheets:
             try:
                 sh = _sheet(book, name)
                 stops = bool(sh.api.ProtectContents) and (
@@ -383,13 +393,13 @@ def check_protection(book, src: XwSource, controles: TableBlock | None, coloured
             except Exception:  # noqa: BLE001 — an Excel that does not say (macOS): the writes tell, as before
                 stops = False
             if stops:
-                raise ValidationImpossible(message)
+                raise refused(message)
         try:
-            locked = said is not None and bool(book.api.ProtectStructure)
+            locked = structure is not None and bool(book.api.ProtectStructure)
         except Exception:  # noqa: BLE001 — as above
             locked = False
         if locked:
-            raise ValidationImpossible(said)
+            raise refused(structure)
         return
     try:
         # (xlwings Lite, in the browser — emscripten, the server refusing xlwings' Wasm mode — says « Office.js » too,
@@ -397,12 +407,11 @@ def check_protection(book, src: XwSource, controles: TableBlock | None, coloured
         office_js = engine == "remote" and book.api.get("client") == "Office.js" and sys.platform != "emscripten"
     except Exception:  # noqa: BLE001 — a book that does not say: as before
         office_js = False
-    sheets = _written_sheets(book, src, controles, coloured) if office_js else []
-    if sheets or office_js and said:
+    if office_js and (sheets or structure):
         # [sheet, message, cells, colours], then the workbook's message (None: its structure is not looked at)
-        _act(book, "runMacro", [PROTECTION_CHECK, [[name, f"Validation impossible : {message}", cells, colours]
+        _act(book, "runMacro", [PROTECTION_CHECK, [[name, f"{what} impossible : {message}", cells, colours]
                                                    for name, message, cells, colours in sheets],
-                                f"Validation impossible : {said}" if said else None])
+                                f"{what} impossible : {structure}" if structure else None])
 
 
 def _act(book, func: str, args: list) -> None:
@@ -413,7 +422,14 @@ def _act(book, func: str, args: list) -> None:
     book.impl.append_json_action(func=func, args=args)
 
 
-_AGAIN = "puis cliquez de nouveau sur « Valider ». Rien n'a été modifié dans le classeur."
+VALIDER, GENERER_ANNEXE = (layout.BUTTONS_BY_SCRIPT[b].caption for b in ("valider", "generer_annexe"))
+
+
+def _again(button: str) -> str:
+    return f"puis cliquez de nouveau sur « {button} ». Rien n'a été modifié dans le classeur."
+
+
+_AGAIN = _again(VALIDER)
 _UNPROTECT = "(onglet Révision > Ôter la protection de la feuille)"
 
 
@@ -468,9 +484,9 @@ def _structure_change(book, report, controles_sheet: str | None) -> str | None:
     return None
 
 
-def _structure_message(change: str) -> str:
-    return (f"le classeur est protégé (structure des feuilles), et la validation doit {change}. Ôtez cette protection "
-            f"(onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un), {_AGAIN}")
+def _structure_message(change: str, who: str, button: str) -> str:
+    return (f"le classeur est protégé (structure des feuilles), et {who} doit {change}. Ôtez cette protection "
+            f"(onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un), {_again(button)}")
 
 
 def _visible(sheet) -> bool | None:
@@ -672,6 +688,7 @@ def run_generer_annexe(book) -> str:
         raise AnnexeImpossible(problem)  # else « Infinity » in the web sheet, a TypeError on the desktop
     if book.app.engine.name in WEB_ENGINES:
         values = annex_rows(report, brouillon)
+        _check_annex_protection(book)
         sh = _sheet(book, ANNEXE_WEB)
         if sh is None:
             sh = book.sheets.add(name=ANNEXE_WEB, after=book.sheets[len(book.sheets) - 1])
@@ -695,6 +712,20 @@ def run_generer_annexe(book) -> str:
     build_annex(report, out, brouillon=brouillon)
     book.app.books.open(str(out))
     return str(out)
+
+
+def _check_annex_protection(book) -> None:
+    """Before the web annex is written: its sheet, when there, protected (cleared, then written), and the workbook's
+    structure when the sheet is added or shown (`stop_if_protected`). Excel refused the first action, and the add-in
+    said « n'a pas pu terminer l'opération dans Excel. Réessayez », which no retry mends."""
+    sh = _sheet(book, ANNEXE_WEB)
+    sheets = [] if sh is None else [(ANNEXE_WEB, f"la feuille « {ANNEXE_WEB} » est protégée, et l'annexe s'y écrit. "
+                                                 f"Déprotégez-la {_UNPROTECT}, {_again(GENERER_ANNEXE)}", [], False)]
+    change = (f"y ajouter la feuille « {ANNEXE_WEB} », où elle écrit l'annexe" if sh is None
+              else f"afficher la feuille « {ANNEXE_WEB} », masquée, où elle écrit l'annexe" if _visible(sh) is False
+              else None)
+    stop_if_protected(book, sheets, _structure_message(change, "la génération de l'annexe", GENERER_ANNEXE)
+                      if change else None, "Génération de l'annexe", AnnexeImpossible)
 
 
 class AnnexeImpossible(Exception):
