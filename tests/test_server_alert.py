@@ -176,7 +176,8 @@ const context = {
                  load: (lu) => {
                    loaded.push(() => {
                      ws.protection.protected = states[nom][0];
-                     if (lu.includes("protection/options")) ws.protection.options = { allowFormatCells: !!states[nom][2] };
+                     const options = { allowFormatCells: !!states[nom][2] };
+                     if (lu.includes("protection/options")) ws.protection.options = options;
                    });
                    return ws;
                  },

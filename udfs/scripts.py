@@ -309,8 +309,8 @@ def not_listed(report, block: TableBlock | None = None) -> str:
             "sur le fichier ; pour rétablir le tableau, « acv-xl migrer » recopie le classeur dans le modèle.")
 
 
-def _colour_plan(book, findings: list[Finding], before: list[tuple[str, str]]) -> tuple[list[tuple[str, str]],
-                                                                                    "OrderedDict[tuple[str, str], str]"]:
+def _colour_plan(book, findings: list[Finding],
+                 before: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], "OrderedDict[tuple[str, str], str]"]:
     """What `highlight` will do: the cells of the previous run to clear (`before`, where nothing is left to fix) and
     the cells to fill, on the sheets the workbook has — also what `check_protection` looks at before any write."""
     now = _cells_of(findings)
