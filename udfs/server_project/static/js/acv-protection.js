@@ -33,18 +33,28 @@ async function acvFeuilleProtegee(context, feuilles) {
     // left unlocked, takes the status; none named: Excel refuses any write there, a table resized, rows inserted;
     // colours only: it stops unless its protection allows the formatting of cells, locked or not)
     const verrous = (cellules || []).map((c) => trouvees[i].getRange(c).format.protection.load("locked"));
-    const lu = couleurs ? "protection/protected, protection/options" : "protection/protected";
-    presentes.push([trouvees[i].load(lu), message, verrous, couleurs === true]);
+    presentes.push([trouvees[i].load("protection/protected"), message, verrous, couleurs === true]);
   });
   if (presentes.length === 0) return null;
   await context.sync();
+  const colorees = [];
   for (const [feuille, message, verrous, couleurs] of presentes) {
     if (!feuille.protection.protected) continue;
-    const options = feuille.protection.options || {};
-    if (couleurs ? options.allowFormatCells !== true
-      : verrous.length === 0 || verrous.some((v) => v.locked !== false)) {
-      return message;
-    }
+    if (couleurs) colorees.push([feuille, message]);
+    else if (verrous.length === 0 || verrous.some((v) => v.locked !== false)) return message;
+  }
+  if (colorees.length === 0) return null;
+  // what their protection allows, read apart: an Excel that cannot say stops none of them, and takes nothing from
+  // the check of the sheets above
+  try {
+    colorees.forEach(([feuille]) => feuille.load("protection/options"));
+    await context.sync();
+  } catch (erreur) {
+    console.warn("ACV : protection des feuilles colorées non vérifiée", erreur);
+    return null;
+  }
+  for (const [feuille, message] of colorees) {
+    if ((feuille.protection.options || {}).allowFormatCells !== true) return message;
   }
   return null;
 }
