@@ -53,8 +53,10 @@ async function acvFeuilleProtegee(context, feuilles) {
     console.warn("ACV : protection des feuilles colorées non vérifiée", erreur);
     return null;
   }
+  // (stopped on `false` only: an Excel that does not say, the option missing, stops nothing, as above — it stopped
+  // every click for ever, the sheet protected again « Format de cellule » allowed as the message advises)
   for (const [feuille, message] of colorees) {
-    if ((feuille.protection.options || {}).allowFormatCells !== true) return message;
+    if ((feuille.protection.options || {}).allowFormatCells === false) return message;
   }
   return null;
 }
