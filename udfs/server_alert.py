@@ -59,8 +59,9 @@ FRONT_END_TEXTS = re.compile("|".join((
     r"Erreur interne du frontal de la préfecture : réessayez dans un instant\. Si cela se reproduit, prévenez "
     r"la préfecture\.",
 )))
-# the add-in's callback that stops « Valider » on a protected sheet (static/js/acv-protection.js, called by
-# `udfs.scripts.check_protection` through a `runMacro` action): its messages, thrown as the call's failure, are sealed
+# the add-in's callback that stops « Valider » or « Générer l'annexe » on a protected sheet or workbook
+# (static/js/acv-protection.js, called by `udfs.scripts.stop_if_protected` through a `runMacro` action): its messages,
+# thrown as the call's failure, are sealed
 PROTECTION_CHECK = "acvFeuillesProtegees"
 PARAMS = ("prompt", "title", "buttons", "mode", "callback")
 _SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")

@@ -1,12 +1,13 @@
-// ACV: the first thing the « Valider » button does in Excel (udfs/scripts.py, `check_protection`), before any
+// ACV: the first thing the « Valider » button does in Excel (udfs/scripts.py, `check_protection`; « Générer l'annexe »
+// too, its sheet and the workbook's structure only: `stop_if_protected`), before any
 // write: the sheets it writes into (Contrôles, the Accueil of the status, the hidden sheet of the validated data,
 // the sheets whose cells it colours) are looked at, and the first one protected stops it with the server's French
 // message for that sheet (sealed for the message box, udfs/server_alert.py); then, when the validation adds, hides
 // or shows a sheet, the protection of the workbook's structure, with the server's message for it. Excel refused the
 // first write into a protected sheet with its own English text (« The cell or chart you're trying to change is
 // protected… »), the writes before it done.
-// A sheet the workbook has not, or an Excel that cannot say (ExcelApi 1.2, 1.7 for the workbook, or its answer
-// refused), stops nothing.
+// A sheet the workbook has not, or an Excel that cannot say (before ExcelApi 1.4, that of `getItemOrNullObject`; 1.7
+// for the workbook; or its answer refused), stops nothing.
 async function acvFeuillesProtegees(context, feuilles, classeur) {
   let arret = null;
   try {
