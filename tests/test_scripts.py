@@ -416,17 +416,23 @@ class _DesktopBook:
         return getattr(self._book, name)
 
 
-@pytest.mark.parametrize("protected, unlocked, stopped", [
-    ({layout.Sheet.CONTROLES}, False, layout.Sheet.CONTROLES),
-    ({layout.Sheet.ACCUEIL}, False, layout.Sheet.ACCUEIL),
-    ({layout.Sheet.ACCUEIL, layout.Sheet.FINANCEMENT}, True, None),  # its status cells unlocked; a sheet coloured only
+@pytest.mark.parametrize("protected, unlocked, formatting, stopped", [
+    ({layout.Sheet.CONTROLES}, False, False, layout.Sheet.CONTROLES),
+    ({layout.Sheet.ACCUEIL}, False, False, layout.Sheet.ACCUEIL),
+    # its status cells unlocked; a sheet coloured only, its protection allowing the formatting of cells
+    ({layout.Sheet.ACCUEIL, layout.Sheet.FINANCEMENT}, True, True, None),
+    # a sheet coloured only, its protection refusing it: the colours, set last, refused after everything was written
+    ({layout.Sheet.FINANCEMENT}, True, False, layout.Sheet.FINANCEMENT),
+    ({layout.Sheet.ACTIONS}, False, False, None),  # protected, but nothing to colour there (information only)
 ])
 def test_valider_on_the_desktop_stops_on_a_protected_sheet_it_writes_into_before_any_write(tmp_path, protected,
-                                                                                           unlocked, stopped):
+                                                                                           unlocked, formatting,
+                                                                                           stopped):
     """Contrôles protected, on the desktop: the first write refused by Excel (COM), « Validation impossible : erreur
     inattendue (détail technique … com_error …) », what came before written. Asked of Excel first: the sheet named,
     what to do said, nothing written. The Accueil protected with its status cells left unlocked takes the status,
-    and a sheet only coloured stops nothing (its colours come last)."""
+    and a sheet only coloured stops only when its protection refuses the formatting of cells (its colours were
+    skipped in silence, those of the previous run left on cells since corrected)."""
     from types import SimpleNamespace
 
     path = _faulty()[0]
@@ -446,7 +452,9 @@ def test_valider_on_the_desktop_stops_on_a_protected_sheet_it_writes_into_before
 
     class _Sheet:  # the remote sheet, with the COM `ProtectContents`
         def __init__(self, sh):
-            self._sh, self.api = sh, SimpleNamespace(ProtectContents=sh.name in protected)
+            self._sh = sh
+            self.api = SimpleNamespace(ProtectContents=sh.name in protected,
+                                       Protection=SimpleNamespace(AllowFormattingCells=formatting))
 
         def __getattr__(self, name):
             return getattr(self._sh, name)
@@ -463,8 +471,42 @@ def test_valider_on_the_desktop_stops_on_a_protected_sheet_it_writes_into_before
     (kind, message), = book.opened
     assert kind == "alert" and actions == []
     assert message.startswith(f"Validation impossible : la feuille « {stopped} » est protégée, et ")
-    assert message.endswith("Déprotégez-la (onglet Révision > Ôter la protection de la feuille), puis cliquez de "
-                            "nouveau sur « Valider ». Rien n'a été modifié dans le classeur.")
+    assert message.endswith("Déprotégez-la (onglet Révision > Ôter la protection de la feuille)"
+                            + (", ou protégez-la de nouveau en autorisant la mise en forme des cellules (case « Format "
+                               "de cellule »)" if stopped == layout.Sheet.FINANCEMENT else "")
+                            + ", puis cliquez de nouveau sur « Valider ». Rien n'a été modifié dans le classeur.")
+
+
+def test_valider_on_the_desktop_stops_on_a_protected_workbook_structure_when_it_adds_a_sheet(tmp_path):
+    """The workbook protected (Révision > Protéger le classeur): the first validation without errors adds the hidden
+    sheet of the validated data, which Excel refused after Contrôles and the status were written — « erreur
+    inattendue ». Asked of Excel first: what to unprotect said, nothing written. Once that sheet is there (and
+    hidden), nothing is added: the protected workbook validates."""
+    from types import SimpleNamespace
+
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    remote = remote_book(json.loads(json.dumps(payload)))
+    book = _DesktopBook(remote, tmp_path / path.name)
+    book.api = SimpleNamespace(ProtectStructure=True)
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    (kind, message), = book.opened
+    assert remote.json()["actions"] == []
+    assert message == ("Validation impossible : le classeur est protégé (structure des feuilles), et la validation "
+                       f"doit y ajouter la feuille masquée « {layout.SNAPSHOT_SHEET} », où elle garde les données "
+                       "validées. Ôtez cette protection (onglet Révision > Protéger le classeur, avec son mot de passe "
+                       "s'il en a un), puis cliquez de nouveau sur « Valider ». Rien n'a été modifié dans le classeur.")
+    # unprotected, validated: the sheet added, hidden
+    first = remote_book(json.loads(json.dumps(payload)))
+    assert scripts.run_valider(first).valide
+    assert {"addSheet", "setSheetVisibility"} <= {a["func"] for a in first.json()["actions"]}
+    # protected again, the sheet there and hidden: nothing of the structure changes, the validation goes through
+    payload["sheets"].append(dict(payload["sheets"][-1], name=layout.SNAPSHOT_SHEET, visibility="Hidden", tables=[],
+                                  used_range_address=None, values=[[""]]))
+    again = _DesktopBook(remote_book(payload), tmp_path / path.name)
+    again.api = SimpleNamespace(ProtectStructure=True)
+    scripts._guarded(again, scripts.run_valider, "Validation")
+    assert again.opened == [] and not {"addSheet", "setSheetVisibility"} & {a["func"] for a in again.json()["actions"]}
 
 
 def test_valider_in_xlwings_lite_asks_excel_for_no_check_it_cannot_run(monkeypatch):
@@ -3134,13 +3176,16 @@ def test_a_column_of_controles_showing_a_dash_or_zero_for_nothing_keeps_no_empty
 
 
 @pytest.mark.parametrize("column, shown", [("code", "-"), ("code", "#N/A"), ("message", "–"), ("feuille", "#REF!"),
-                                           ("gravite", "- -")])
+                                           ("gravite", "- -"), ("code", 0), ("message", 0.0), ("gravite", False),
+                                           ("action", 0)])
 def test_a_dash_or_an_error_in_a_column_of_controles_own_says_nothing(tmp_path, column, shown):
     """« - » typed in « Code » (or #N/A shown there by a formula) on a row of no finding: both writers took the row
     for a finding's, paired with none, and cleared it — a note the user wrote beside it in their own column (« À
     revoir ») lost without a word; the same in « Message » or « Feuille », the row was kept under the findings,
     run after run, as if typed. In a column acv-xl writes as in the user's own, a dash or an error alone says
-    nothing: the empty row is not kept, a note beside it is, by the button and in the copy alike."""
+    nothing: the empty row is not kept, a note beside it is, by the button and in the copy alike. So does a number 0
+    or FALSE (a formula's count, an unchecked box), which the copy read as the text « 0 »: kept, or a note beside it
+    lost, by both."""
     at = [c.attr for c in layout.T_CONTROLES.columns].index(column)
     for note, kept in ((None, []), ("À revoir", ["À revoir"])):
         def fill(ws, c1, r1, empty, mine, note=note):

@@ -153,8 +153,9 @@ process.stdout.write(span.textContent);
 
 _DISPATCH = r"""
 // xlwings' own dispatcher (the file it serves), its runMacro as xlwings Server's, the callback of
-// acv-protection.js registered as the task pane registers it, over a fake Excel whose sheets `protegees` says
-const [dispatchJs, protectionJs, textesJs, answer, protegees, panne] = process.argv.slice(1);
+// acv-protection.js registered as the task pane registers it, over a fake Excel whose sheets `protegees` says, and
+// whose workbook's structure `classeur` says protected (« 1 »)
+const [dispatchJs, protectionJs, textesJs, answer, protegees, panne, classeur] = process.argv.slice(1);
 const { dispatchActions } = await import(dispatchJs);
 globalThis.Office = { context: { requirements: { isSetSupported: () => true } } };
 const onLoad = [];
@@ -166,12 +167,23 @@ const require = (await import("node:module")).createRequire(import.meta.url);
 require(protectionJs);
 onLoad.forEach((f) => f());
 const written = [];
-const states = JSON.parse(protegees);  // sheet → [protected, its cells left unlocked]
+const states = JSON.parse(protegees);  // sheet → [protected, its cells left unlocked, formatting of cells allowed]
 const loaded = [];
 const context = {
-  workbook: { worksheets: { getItemOrNullObject: (nom) => {
+  workbook: { protection: { load() { loaded.push(() => { this.protected = classeur === "1"; }); return this; } },
+              worksheets: { getItemOrNullObject: (nom) => {
     const ws = { isNullObject: !(nom in states), protection: {},
-                 load: () => { loaded.push(() => { ws.protection.protected = states[nom][0]; }); return ws; },
+                 load: (lu) => {
+                   const lu_ = () => {
+                     ws.protection.protected = states[nom][0];
+                     // (null: an Excel that loads the options but says nothing of that one)
+                     const options = states[nom][2] === null ? {} : { allowFormatCells: !!states[nom][2] };
+                     if (lu.includes("protection/options")) ws.protection.options = options;
+                   };
+                   lu_.options = lu.includes("protection/options");
+                   loaded.push(lu_);
+                   return ws;
+                 },
                  getRange: (cell) => ({ format: { protection: { load() {
                    loaded.push(() => { this.locked = !states[nom][1].includes(cell); });
                    return this;
@@ -180,7 +192,8 @@ const context = {
   } } },
   sync: async () => {
     const lus = loaded.splice(0);
-    if (panne && lus.length) throw new Error(panne);  // Excel refusing the check's reads (its queue dropped)
+    // Excel refusing the check's reads (its queue dropped); « options »: those of what a protection allows only
+    if (panne && lus.length && (panne !== "options" || lus.some((f) => f.options))) throw new Error(panne);
     lus.forEach((f) => f());
   },
 };
@@ -207,6 +220,32 @@ process.stdout.write(JSON.stringify({ shown, banner: span.textContent, written }
 """
 
 
+def _dispatched(tmp_path: Path, answer: dict, protected: dict[str, list], panne: str = "",
+                classeur: bool = False) -> dict:
+    """The actions of `answer` run by xlwings' own dispatcher over a fake Excel (`_DISPATCH`): sheet → [protected, its
+    cells left unlocked, formatting of cells allowed]; `classeur`: the workbook's structure protected."""
+    import shutil
+
+    import xlwings_server
+
+    node = shutil.which("node")
+    assert node, "node est nécessaire à ce test (les scripts du complément)"
+    static = Path(A.__file__).parent / "server_project" / "static" / "js"
+    dispatch = tmp_path / "action-dispatch.mjs"  # (an ES module: node reads a .js as CommonJS)
+    dispatch.write_text((Path(xlwings_server.__file__).parent / "static" / "js" / "custom-scripts" /
+                         "action-dispatch.js").read_text(encoding="utf-8"), encoding="utf-8")
+    out = subprocess.run([node, "--input-type=module", "-e", _DISPATCH, str(dispatch),
+                          str(static / "acv-protection.js"), str(static / "acv-textes.js"), json.dumps(answer),
+                          json.dumps(protected), panne, "1" if classeur else ""], capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)
+
+
+def _box(shown: str) -> str:
+    """What the add-in's box shows of a failure `shown` (the task pane's text of the error)."""
+    return A.checked(dict(zip(A.PARAMS, (shown, *A.FAILURE))))["prompt"]
+
+
 def test_a_protected_sheet_stops_valider_before_any_write_with_a_french_message(tmp_path, monkeypatch):
     """Contrôles protected (Révision > Protéger la feuille): « Valider » on the web stopped on Excel's own English
     text (« The cell or chart you're trying to change is protected… ») in the task pane, and in the box on « Le
@@ -215,17 +254,11 @@ def test_a_protected_sheet_stops_valider_before_any_write_with_a_french_message(
     sheets it writes into, and the first one protected stops it before any write, with the server's French
     message (sealed for the box), in the box and in the banner alike. Untested here: Excel itself (the fake
     context stands for its `protection.protected`), and the task pane's loading of acv-protection.js."""
-    import shutil
-
     from xlwings_payload import payload_from_xlsx, remote_book  # (first: the licence key xlwings reads)
-
-    import xlwings_server
 
     from udfs import scripts
     from acv_xl.contract import layout
 
-    node = shutil.which("node")
-    assert node, "node est nécessaire à ce test (les scripts du complément)"
     monkeypatch.setenv(A.ENV_KEY, "k" * 43)
     path = ROOT / "workbooks" / "exemples" / "bethune-bruay.xlsx"
     payload = payload_from_xlsx(path, exclude=scripts.EXCLUDE)
@@ -235,20 +268,10 @@ def test_a_protected_sheet_stops_valider_before_any_write_with_a_french_message(
     first = answer["actions"][0]
     assert first["func"] == "runMacro" and first["args"][0] == A.PROTECTION_CHECK
     status = [layout.NAMED_BY_NAME[n].cell for n in ("acv_statut", "acv_date_validation", "acv_empreinte")]
-    assert [(name, cells) for name, _message, cells in first["args"][1]] \
-        == [(layout.Sheet.CONTROLES, []), (layout.Sheet.ACCUEIL, status)]
-    static = Path(A.__file__).parent / "server_project" / "static" / "js"
-    dispatch = tmp_path / "action-dispatch.mjs"  # (an ES module: node reads a .js as CommonJS)
-    dispatch.write_text((Path(xlwings_server.__file__).parent / "static" / "js" / "custom-scripts" /
-                         "action-dispatch.js").read_text(encoding="utf-8"), encoding="utf-8")
-
-    def run(protected: dict[str, list], panne: str = "") -> dict:
-        out = subprocess.run([node, "--input-type=module", "-e", _DISPATCH, str(dispatch),
-                              str(static / "acv-protection.js"), str(static / "acv-textes.js"), json.dumps(answer),
-                              json.dumps(protected), panne], capture_output=True, text=True, check=True).stdout
-        return json.loads(out)
-
-    box = lambda shown: A.checked(dict(zip(A.PARAMS, (shown, *A.FAILURE))))["prompt"]  # noqa: E731
+    assert [(name, cells, colours) for name, _message, cells, colours in first["args"][1]] \
+        == [(layout.Sheet.CONTROLES, [], False), (layout.Sheet.ACCUEIL, status, False)]
+    run = lambda protected, panne="": _dispatched(tmp_path, answer, protected, panne)  # noqa: E731
+    box = _box
     for sheet, said in ((layout.Sheet.CONTROLES, "les constats de la validation s'y écrivent"),
                         (layout.Sheet.ACCUEIL, "la validation y écrit son statut")):
         got = run({layout.Sheet.CONTROLES: [sheet == layout.Sheet.CONTROLES, []], layout.Sheet.ACCUEIL: [True, []]})
@@ -282,3 +305,96 @@ def test_a_protected_sheet_stops_valider_before_any_write_with_a_french_message(
     vba = xw.Book(json=payload)
     scripts.run_valider(vba)
     assert all(a["func"] != "runMacro" for a in vba.json()["actions"])
+
+
+def test_a_protected_data_sheet_or_workbook_stops_valider_before_any_write(tmp_path, monkeypatch):
+    """« Plan de financement » protected, cells to colour there: the colours, set last, were refused by Excel on the
+    web after Contrôles, the status and the validated data were written — the add-in's generic « n'a pas pu terminer
+    l'opération » shown, the previous run's colours left on cells since corrected. The workbook's structure protected
+    (Révision > Protéger le classeur): the first validation without errors, which adds the hidden sheet of the
+    validated data, failed so after writing Contrôles. Both are now looked at first, and stop « Valider » with what
+    to unprotect; a protection that allows the formatting of cells takes the colours."""
+    from xlwings_payload import payload_from_xlsx, remote_book  # (first: the licence key xlwings reads)
+
+    from acv_xl.contract import layout
+    from udfs import scripts
+
+    monkeypatch.setenv(A.ENV_KEY, "k" * 43)
+    plan = layout.Sheet.FINANCEMENT
+    again = "puis cliquez de nouveau sur « Valider ». Rien n'a été modifié dans le classeur."
+    book = remote_book(payload_from_xlsx(ROOT / "workbooks" / "exemples" / "boulogne-sur-mer.xlsx",
+                                         exclude=scripts.EXCLUDE))
+    assert not scripts.run_valider(book).valide
+    answer = A.seal_actions(book.json())
+    first = answer["actions"][0]
+    assert [(name, colours) for name, _message, _cells, colours in first["args"][1]][-1] == (plan, True)
+    assert first["args"][2] is None  # no sheet added, hidden nor shown: the workbook's protection not looked at
+    got = _dispatched(tmp_path, answer, {plan: [True, [], False]}, classeur=True)
+    assert got["written"] == [] and _box(got["shown"]) == got["banner"] == (
+        f"Validation impossible : la feuille « {plan} » est protégée, et la validation y colore les cellules à "
+        "corriger (et retire la couleur de celles qui ne le sont plus). Déprotégez-la (onglet Révision > Ôter la "
+        "protection de la feuille), ou protégez-la de nouveau en autorisant la mise en forme des cellules (case "
+        f"« Format de cellule »), {again}")
+    # the formatting of cells allowed, not protected, or an Excel that does not say whether the protection allows it:
+    # that one stopped the button for ever, even once the sheet was protected again as the message advises
+    for allowed in ([True, [], True], [False, [], False], [True, [], None]):
+        got = _dispatched(tmp_path, answer, {plan: allowed}, classeur=True)
+        assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]
+    # an Excel that cannot say what a protection allows: that sheet stops nothing, Contrôles protected still does
+    got = _dispatched(tmp_path, answer, {plan: [True, [], False]}, panne="options")
+    assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]
+    got = _dispatched(tmp_path, answer, {plan: [True, [], False], layout.Sheet.CONTROLES: [True, []]}, panne="options")
+    assert got["written"] == [] and _box(got["shown"]).startswith(
+        f"Validation impossible : la feuille « {layout.Sheet.CONTROLES} » est protégée")
+
+    book = remote_book(payload_from_xlsx(ROOT / "workbooks" / "exemples" / "bethune-bruay.xlsx",
+                                         exclude=scripts.EXCLUDE))
+    assert scripts.run_valider(book).valide
+    answer = A.seal_actions(book.json())
+    assert "addSheet" in [a["func"] for a in answer["actions"]]
+    got = _dispatched(tmp_path, answer, {}, classeur=True)
+    assert got["written"] == [] and _box(got["shown"]) == got["banner"] == (
+        "Validation impossible : le classeur est protégé (structure des feuilles), et la validation doit y ajouter "
+        f"la feuille masquée « {layout.SNAPSHOT_SHEET} », où elle garde les données validées. Ôtez cette protection "
+        f"(onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un), {again}")
+    got = _dispatched(tmp_path, answer, {})
+    assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]
+
+
+def test_a_protected_workbook_or_annex_sheet_stops_generer_annexe_before_any_write(tmp_path, monkeypatch):
+    """« Générer l'annexe » on the web adds its sheet, or clears and rewrites it: the workbook's structure protected
+    (Révision > Protéger le classeur), or that sheet protected, Excel refused the first action and the box said « Le
+    complément n'a pas pu terminer l'opération dans Excel. Réessayez… », which no retry mends. Looked at first, as
+    for « Valider »: what to unprotect said, nothing written."""
+    from xlwings_payload import payload_from_xlsx, remote_book  # (first: the licence key xlwings reads)
+
+    from udfs import scripts
+
+    monkeypatch.setenv(A.ENV_KEY, "k" * 43)
+    payload = payload_from_xlsx(ROOT / "workbooks" / "exemples" / "bethune-bruay.xlsx", exclude=scripts.EXCLUDE)
+    again = "puis cliquez de nouveau sur « Générer l'annexe ». Rien n'a été modifié dans le classeur."
+    book = remote_book(json.loads(json.dumps(payload)))
+    assert scripts.run_generer_annexe(book) == scripts.ANNEXE_WEB
+    answer = A.seal_actions(book.json())
+    assert answer["actions"][0]["args"][1] == [] and "addSheet" in [a["func"] for a in answer["actions"]]
+    got = _dispatched(tmp_path, answer, {}, classeur=True)
+    assert got["written"] == [] and _box(got["shown"]) == got["banner"] == (
+        "Génération de l'annexe impossible : le classeur est protégé (structure des feuilles), et la génération de "
+        f"l'annexe doit y ajouter la feuille « {scripts.ANNEXE_WEB} », où elle écrit l'annexe. Ôtez cette protection "
+        f"(onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un), {again}")
+    got = _dispatched(tmp_path, answer, {})
+    assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]
+
+    # the annex of a previous click there, protected since: cleared and rewritten, no sheet added
+    payload["sheets"].append(dict(payload["sheets"][-1], name=scripts.ANNEXE_WEB, tables=[], values=[[""]],
+                                  used_range_address=None, visibility="Visible"))
+    book = remote_book(payload)
+    scripts.run_generer_annexe(book)
+    answer = A.seal_actions(book.json())
+    assert answer["actions"][0]["args"][2] is None and "addSheet" not in [a["func"] for a in answer["actions"]]
+    got = _dispatched(tmp_path, answer, {scripts.ANNEXE_WEB: [True, []]}, classeur=True)
+    assert got["written"] == [] and _box(got["shown"]) == got["banner"] == (
+        f"Génération de l'annexe impossible : la feuille « {scripts.ANNEXE_WEB} » est protégée, et l'annexe s'y "
+        f"écrit. Déprotégez-la (onglet Révision > Ôter la protection de la feuille), {again}")
+    got = _dispatched(tmp_path, answer, {scripts.ANNEXE_WEB: [False, []]}, classeur=True)
+    assert got["shown"] is None and got["written"] == [a["func"] for a in answer["actions"][1:]]

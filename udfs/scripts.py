@@ -309,6 +309,16 @@ def not_listed(report, block: TableBlock | None = None) -> str:
             "sur le fichier ; pour rétablir le tableau, « acv-xl migrer » recopie le classeur dans le modèle.")
 
 
+def _colour_plan(book, findings: list[Finding],
+                 before: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], "OrderedDict[tuple[str, str], str]"]:
+    """What `highlight` will do: the cells of the previous run to clear (`before`, where nothing is left to fix) and
+    the cells to fill, on the sheets the workbook has — also what `check_protection` looks at before any write."""
+    now = _cells_of(findings)
+    sheets = {s.name for s in book.sheets}
+    clear = [(feuille, cellule) for feuille, cellule in before if (feuille, cellule) not in now and feuille in sheets]
+    return clear, OrderedDict((k, fill) for k, fill in now.items() if k[0] in sheets)
+
+
 def highlight(book, src: XwSource, findings: list[Finding],
               before: list[tuple[str, str]] | None = None) -> None:
     """Clear the previous run's fills where nothing is left to fix, then fill the cells to fix.
@@ -316,22 +326,20 @@ def highlight(book, src: XwSource, findings: list[Finding],
     Only the cells listed in the previous T_Controles are cleared (`before`: read before Contrôles is
     rewritten), so a user's own fills elsewhere stay; a cleared cell gets no fill (what it had before
     the first run is not known)."""
-    now = _cells_of(findings)
     if before is None:
         before = _previous_cells(src.table(layout.T_CONTROLES.name))
+    clear, fill = _colour_plan(book, findings, before)
     sheets = {s.name: s for s in book.sheets}
-    for (feuille, cellule) in before:
-        if (feuille, cellule) not in now and feuille in sheets:
-            try:
-                sheets[feuille].range(cellule).color = None
-            except Exception:  # a user-edited Cellule that is no address, a protected sheet: nothing to clear
-                pass
-    for (feuille, cellule), fill in now.items():
-        if feuille in sheets:
-            try:
-                sheets[feuille].range(cellule).color = fill
-            except Exception:  # a protected sheet (the desktop says so at once): the finding is listed
-                pass
+    for (feuille, cellule) in clear:
+        try:
+            sheets[feuille].range(cellule).color = None
+        except Exception:  # a user-edited Cellule that is no address: nothing to clear
+            pass
+    for (feuille, cellule), colour in fill.items():
+        try:
+            sheets[feuille].range(cellule).color = colour
+        except Exception:  # an Excel that refuses it all the same (the desktop says so at once): the finding is listed
+            pass
 
 
 def _write_named(book, src: XwSource, name: str, value: Any) -> None:
@@ -352,25 +360,46 @@ def write_status(book, src: XwSource, report, today: date | None = None) -> None
     _write_named(book, src, "acv_empreinte", as_text(report.empreinte or "") if report.valide else "")
 
 
-def check_protection(book, src: XwSource, controles: TableBlock | None) -> None:
+def check_protection(book, src: XwSource, controles: TableBlock | None, coloured: list[str] = (),
+                     structure: str | None = None) -> None:
     """Before any write, the sheets « Valider » writes into (`_written_sheets`) looked at, the first one protected
-    stopping it with its message: Excel refused the first write into one — on the web with its own English text
-    (« The cell or chart you're trying to change is protected… »), on the desktop as « erreur inattendue » — what
-    came before written. With the add-in (xlwings Server, Office.js), which does not say which sheets are protected,
-    the button's first action has Excel look (`acvFeuillesProtegees`, static/js/acv-protection.js), its messages
-    sealed for the message box by `server_alert.seal_actions`; on the desktop (Windows' COM), asked here. Not for
-    VBA's client nor xlwings Lite, which have no such callback: as before."""
+    stopping it with its message, then the workbook's structure when the validation adds, hides or shows a sheet
+    (`structure`: what it does, `_structure_change`): Excel refused the first write into one — on the web with its own
+    English text (« The cell or chart you're trying to change is protected… »), on the desktop as « erreur
+    inattendue » — what came before written. `coloured`: the sheets whose cells the colours go to or leave
+    (`_colour_plan`). How Excel is asked: `stop_if_protected`."""
+    stop_if_protected(book, _written_sheets(book, src, controles, coloured),
+                      _structure_message(structure, "la validation", VALIDER) if structure else None,
+                      "Validation", ValidationImpossible)
+
+
+def stop_if_protected(book, sheets: list[tuple[str, str, list[str], bool]], structure: str | None, what: str,
+                      refused: type[Exception]) -> None:
+    """`sheets` (name, message, cells that may be left unlocked, colours only: `_written_sheets`) looked at before any
+    write of a button, the first one protected stopping it with its message (`refused` raised on the desktop, said
+    after « `what` impossible : » on the web), then the workbook's structure when `structure` (its message) is given.
+    With the add-in (xlwings Server, Office.js), which does not say which sheets are protected, the button's first
+    action has Excel look (`acvFeuillesProtegees`, static/js/acv-protection.js), its messages sealed for the message
+    box by `server_alert.seal_actions`; on the desktop (Windows' COM), asked here. Not for VBA's client nor xlwings
+    Lite, which have no such callback: as before."""
     engine = getattr(getattr(getattr(book, "app", None), "engine", None), "name", None)
     if engine == "excel":
-        for name, (message, cells) in _written_sheets(book, src, controles).items():
+        for name, message, cells, colours in sheets:
             try:
                 sh = _sheet(book, name)
-                stops = bool(sh.api.ProtectContents) and (not cells or any(sh.range(c).api.Locked is not False
-                                                                            for c in cells))
+                stops = bool(sh.api.ProtectContents) and (
+                    not sh.api.Protection.AllowFormattingCells if colours
+                    else not cells or any(sh.range(c).api.Locked is not False for c in cells))
             except Exception:  # noqa: BLE001 — an Excel that does not say (macOS): the writes tell, as before
                 stops = False
             if stops:
-                raise ValidationImpossible(message)
+                raise refused(message)
+        try:
+            locked = structure is not None and bool(book.api.ProtectStructure)
+        except Exception:  # noqa: BLE001 — as above
+            locked = False
+        if locked:
+            raise refused(structure)
         return
     try:
         # (xlwings Lite, in the browser — emscripten, the server refusing xlwings' Wasm mode — says « Office.js » too,
@@ -378,9 +407,11 @@ def check_protection(book, src: XwSource, controles: TableBlock | None) -> None:
         office_js = engine == "remote" and book.api.get("client") == "Office.js" and sys.platform != "emscripten"
     except Exception:  # noqa: BLE001 — a book that does not say: as before
         office_js = False
-    if office_js and (sheets := _written_sheets(book, src, controles)):
-        _act(book, "runMacro", [PROTECTION_CHECK, [[name, f"Validation impossible : {message}", cells]
-                                                   for name, (message, cells) in sheets.items()]])
+    if office_js and (sheets or structure):
+        # [sheet, message, cells, colours], then the workbook's message (None: its structure is not looked at)
+        _act(book, "runMacro", [PROTECTION_CHECK, [[name, f"{what} impossible : {message}", cells, colours]
+                                                   for name, message, cells, colours in sheets],
+                                f"{what} impossible : {structure}" if structure else None])
 
 
 def _act(book, func: str, args: list) -> None:
@@ -391,27 +422,78 @@ def _act(book, func: str, args: list) -> None:
     book.impl.append_json_action(func=func, args=args)
 
 
-def _written_sheets(book, src: XwSource, controles: TableBlock | None) -> dict[str, tuple[str, list[str]]]:
-    """The sheets « Valider » writes into but for its colours (set last: `_run_valider`), each with what to say when
-    it is protected, and the cells written there that may be left unlocked (none: Excel refuses any write there —
-    a table resized, rows inserted, a column of data)."""
-    said = "puis cliquez de nouveau sur « Valider ». Rien n'a été modifié dans le classeur."
-    how = "(onglet Révision > Ôter la protection de la feuille)"
-    sheets: dict[str, tuple[str, list[str]]] = {}
+VALIDER, GENERER_ANNEXE = (layout.BUTTONS_BY_SCRIPT[b].caption for b in ("valider", "generer_annexe"))
+
+
+def _again(button: str) -> str:
+    return f"puis cliquez de nouveau sur « {button} ». Rien n'a été modifié dans le classeur."
+
+
+_AGAIN = _again(VALIDER)
+_UNPROTECT = "(onglet Révision > Ôter la protection de la feuille)"
+
+
+def _written_sheets(book, src: XwSource, controles: TableBlock | None,
+                    coloured: list[str] = ()) -> list[tuple[str, str, list[str], bool]]:
+    """The sheets « Valider » writes into, each with what to say when it is protected, the cells written there that
+    may be left unlocked (none: Excel refuses any write there — a table resized, rows inserted, a column of data),
+    and whether only colours go there (`coloured`): those are set last (`_run_valider`), and a protection that
+    allows the formatting of cells takes them. A data sheet protected (« Plan de financement ») refused them after
+    everything else was written — on the web with the add-in's generic message, the previous run's colours left on
+    cells since corrected: stopped before, as the others (the user has to unprotect it to correct those cells
+    anyway). A sheet of no cell to colour or to clear stops nothing."""
+    sheets: list[tuple[str, str, list[str], bool]] = []
     if controles is not None:
-        sheets[controles.sheet] = (f"la feuille « {controles.sheet} » est protégée, et les constats de la validation "
-                                   f"s'y écrivent. Déprotégez-la {how}, {said}", [])
+        sheets.append((controles.sheet, f"la feuille « {controles.sheet} » est protégée, et les constats de la "
+                                        f"validation s'y écrivent. Déprotégez-la {_UNPROTECT}, {_AGAIN}", [], False))
     status = [found for name in ("acv_statut", "acv_date_validation", "acv_empreinte")
               if (found := src.named(name)) is not None]
-    for sheet, _cell, _ in status:
-        if sheet not in sheets:
-            sheets[sheet] = (f"la feuille « {sheet} » est protégée, et la validation y écrit son statut. Déprotégez-la "
-                             f"{how}, {said}", [cell for on, cell, _ in status if on == sheet])
+    for sheet in dict.fromkeys(on for on, _cell, _ in status):
+        if controles is None or sheet != controles.sheet:
+            sheets.append((sheet, f"la feuille « {sheet} » est protégée, et la validation y écrit son statut. "
+                                  f"Déprotégez-la {_UNPROTECT}, {_AGAIN}",
+                           [cell for on, cell, _ in status if on == sheet], False))
     hidden = layout.SNAPSHOT_SHEET
-    if _sheet(book, hidden) is not None and hidden not in sheets:
-        sheets[hidden] = (f"la feuille masquée « {hidden} » est protégée, et la validation y garde les données validées. "
-                          f"Affichez-la (clic droit sur un onglet > Afficher), déprotégez-la {how}, {said}", [])
+    if _sheet(book, hidden) is not None and all(name != hidden for name, *_ in sheets):
+        sheets.append((hidden, f"la feuille masquée « {hidden} » est protégée, et la validation y garde les données "
+                               f"validées. Affichez-la (clic droit sur un onglet > Afficher), déprotégez-la "
+                               f"{_UNPROTECT}, {_AGAIN}", [], False))
+    whole = {name for name, _message, cells, _ in sheets if not cells}  # any protection stops them already
+    for sheet in dict.fromkeys(coloured):
+        if sheet not in whole:
+            sheets.append((sheet, f"la feuille « {sheet} » est protégée, et la validation y colore les cellules à "
+                                  "corriger (et retire la couleur de celles qui ne le sont plus). Déprotégez-la "
+                                  f"{_UNPROTECT}, ou protégez-la de nouveau en autorisant la mise en forme des "
+                                  f"cellules (case « Format de cellule »), {_AGAIN}", [], True))
     return sheets
+
+
+def _structure_change(book, report, controles_sheet: str | None) -> str | None:
+    """What the validation does to the workbook's structure (adds, hides or shows a sheet), which a workbook
+    protected (Révision > Protéger le classeur) refuses, in French; None when nothing. The first validation without
+    errors adds the hidden sheet of the validated data: refused after Contrôles and the status were written."""
+    hidden = _sheet(book, layout.SNAPSHOT_SHEET)
+    if hidden is None:
+        if report.valide and report.empreinte:
+            return f"y ajouter la feuille masquée « {layout.SNAPSHOT_SHEET} », où elle garde les données validées"
+    elif _visible(hidden) is True:
+        return f"masquer la feuille « {layout.SNAPSHOT_SHEET} », où elle garde les données validées"
+    ctrl = _sheet(book, controles_sheet) if controles_sheet else None
+    if ctrl is not None and _visible(ctrl) is False:
+        return f"afficher la feuille « {controles_sheet} », masquée, où elle liste ses constats"
+    return None
+
+
+def _structure_message(change: str, who: str, button: str) -> str:
+    return (f"le classeur est protégé (structure des feuilles), et {who} doit {change}. Ôtez cette protection "
+            f"(onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un), {_again(button)}")
+
+
+def _visible(sheet) -> bool | None:
+    try:
+        return bool(sheet.visible)
+    except Exception:  # noqa: BLE001 — a client that does not say (no « visibility » sent)
+        return None
 
 
 def since_rows(src: XwSource, report) -> list[Finding]:
@@ -506,14 +588,20 @@ def _run_valider(book, today: date | None):
     since = since_rows(src, report)
     controles = src.table(layout.T_CONTROLES.name)
     before = _previous_cells(controles)  # before Contrôles is rewritten
-    # the colours last: a sheet the user protected refuses them, and on the web Excel then stops the
-    # writes that follow in the same batch — Contrôles, the status and the validated data are written
-    # (and shown: a change of sheet ends a batch) before, never lost for a colour
+    # the colours last: a sheet protected refuses them, and on the web Excel then stops the writes that follow in
+    # the same batch — Contrôles, the status and the validated data are written (and shown: a change of sheet ends
+    # a batch) before, never lost for a colour (the sheets they go to are looked at first, `check_protection`, where
+    # Excel can say)
     # at most the rows the annotated copy lists, the worst first (`annotate.within_cap`): a plan of 20 000
     # faulty lines wrote its 60 000 findings and as many colours in one request, past what Excel on the web
     # takes, where `acv-xl valider --annoter` lists 9 999 and says how many more
     kept = within_cap(report.findings + since, "dans ce classeur")
-    check_protection(book, src, controles)
+    own = {id(f) for f in report.findings}
+    coloured = [f for f in kept if id(f) in own]  # the findings listed, those only
+    clear, fill = _colour_plan(book, coloured, before)
+    check_protection(book, src, controles, [sheet for sheet, _cell in [*clear, *fill]],
+                     _structure_change(book, report, controles.sheet if controles is not None
+                                       else layout.Sheet.CONTROLES))
     listed = write_controles(book, src, kept)
     write_status(book, src, report, today)
     write_snapshot(book, src, report)
@@ -528,8 +616,7 @@ def _run_valider(book, today: date | None):
     elif listed and kept and (missing := controles_columns(controles.header)[1]):
         # a column renamed or deleted: the findings listed without it, said rather than left out in silence
         _alert(book, f"Validation faite ; {controles_missing(missing, controles.sheet)}.")
-    own = {id(f) for f in report.findings}
-    highlight(book, src, [f for f in kept if id(f) in own], before)  # the findings listed, those only
+    highlight(book, src, coloured, before)
     return report
 
 
@@ -609,6 +696,7 @@ def run_generer_annexe(book) -> str:
         raise AnnexeImpossible(problem)  # else « Infinity » in the web sheet, a TypeError on the desktop
     if book.app.engine.name in WEB_ENGINES:
         values = annex_rows(report, brouillon)
+        _check_annex_protection(book)
         sh = _sheet(book, ANNEXE_WEB)
         if sh is None:
             sh = book.sheets.add(name=ANNEXE_WEB, after=book.sheets[len(book.sheets) - 1])
@@ -632,6 +720,20 @@ def run_generer_annexe(book) -> str:
     build_annex(report, out, brouillon=brouillon)
     book.app.books.open(str(out))
     return str(out)
+
+
+def _check_annex_protection(book) -> None:
+    """Before the web annex is written: its sheet, when there, protected (cleared, then written), and the workbook's
+    structure when the sheet is added or shown (`stop_if_protected`). Excel refused the first action, and the add-in
+    said « n'a pas pu terminer l'opération dans Excel. Réessayez », which no retry mends."""
+    sh = _sheet(book, ANNEXE_WEB)
+    sheets = [] if sh is None else [(ANNEXE_WEB, f"la feuille « {ANNEXE_WEB} » est protégée, et l'annexe s'y écrit. "
+                                                 f"Déprotégez-la {_UNPROTECT}, {_again(GENERER_ANNEXE)}", [], False)]
+    change = (f"y ajouter la feuille « {ANNEXE_WEB} », où elle écrit l'annexe" if sh is None
+              else f"afficher la feuille « {ANNEXE_WEB} », masquée, où elle écrit l'annexe" if _visible(sh) is False
+              else None)
+    stop_if_protected(book, sheets, _structure_message(change, "la génération de l'annexe", GENERER_ANNEXE)
+                      if change else None, "Génération de l'annexe", AnnexeImpossible)
 
 
 class AnnexeImpossible(Exception):

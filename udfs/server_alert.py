@@ -59,8 +59,9 @@ FRONT_END_TEXTS = re.compile("|".join((
     r"Erreur interne du frontal de la préfecture : réessayez dans un instant\. Si cela se reproduit, prévenez "
     r"la préfecture\.",
 )))
-# the add-in's callback that stops « Valider » on a protected sheet (static/js/acv-protection.js, called by
-# `udfs.scripts.check_protection` through a `runMacro` action): its messages, thrown as the call's failure, are sealed
+# the add-in's callback that stops « Valider » or « Générer l'annexe » on a protected sheet or workbook
+# (static/js/acv-protection.js, called by `udfs.scripts.stop_if_protected` through a `runMacro` action): its messages,
+# thrown as the call's failure, are sealed
 PROTECTION_CHECK = "acvFeuillesProtegees"
 PARAMS = ("prompt", "title", "buttons", "mode", "callback")
 _SEAL = re.compile(r"\s*\[acv-xl:(\d{1,12})\.([A-Za-z0-9_-]{43})\]\s*$")
@@ -122,11 +123,13 @@ def seal_actions(answer: dict) -> dict:
         func, args = (action.get("func"), action.get("args")) if isinstance(action, dict) else (None, None)
         if func == "alert" and isinstance(args, list) and len(args) == 5:
             args[0] = seal(*(str(a) for a in args))
-        elif func == "runMacro" and isinstance(args, list) and len(args) == 2 and args[0] == PROTECTION_CHECK \
+        elif func == "runMacro" and isinstance(args, list) and len(args) in (2, 3) and args[0] == PROTECTION_CHECK \
                 and isinstance(args[1], list):
-            for entry in args[1]:  # [sheet, message, cells]
-                if isinstance(entry, list) and len(entry) == 3:
+            for entry in args[1]:  # [sheet, message, cells, colours]
+                if isinstance(entry, list) and len(entry) in (3, 4):
                     entry[1] = seal(str(entry[1]))
+            if len(args) == 3 and isinstance(args[2], str):  # the workbook's (its structure protected)
+                args[2] = seal(args[2])
     return answer
 
 

@@ -344,7 +344,7 @@ class _Book:
         # 500 MB — none of them a finding's nor a row typed)
         held = sorted(on_rows | {r for r, cells in ws.cells.items() if first_data <= r <= old_last
                                  and any(c1 <= col <= c2 for col in cells)})
-        previous = [({a: ws.text_of(row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
+        previous = [({a: _own_value(ws, row, col, shared) for a, col in col_of.items()}, (row, cells_of(row, theirs)))
                     for row in held]
         typed_rows = rows_alone(previous, lambda saved: saved[0] in on_rows
                                 or not all(_says_nothing(c, shared) for c in saved[1].values()))
@@ -955,11 +955,15 @@ _NOTHING = re.compile(r"^[\s\-\u2013\u2014]*$")  # a dash, or a few: the « - »
 
 
 def _blank(value: Any) -> bool:
-    """A cell of one of T_Controles' own columns that says nothing: empty, a dash or an error value alone, as in the
-    user's columns (`left_empty`). « - » typed in « Code », or #N/A shown there by a formula, made a row of no finding
-    a finding's, paired with none and cleared, the user's note beside it lost; in « Message », a row typed, kept under
-    the findings at every run. A zero or FALSE counts, unlike in `left_empty`: the copy reads these cells as the
-    text « 0 », the button as numbers — the two writers would keep different rows."""
+    """A cell of one of T_Controles' own columns that says nothing: empty, a dash or an error value alone, a number 0
+    or FALSE, as in the user's columns (`left_empty`). « - » typed in « Code », or #N/A or 0 shown there by a formula,
+    made a row of no finding a finding's, paired with none and cleared, the user's note beside it lost; in
+    « Message », a row typed, kept under the findings at every run. The text « 0 » counts, as in `left_empty`: the
+    copy reads a number or a boolean as its type (`_own_value`), as the button receives it."""
+    if isinstance(value, bool):
+        return value is False
+    if isinstance(value, (int, float)):
+        return value == 0
     text = _key_text(value)
     return text in EXCEL_ERRORS or _NOTHING.match(text) is not None
 
@@ -1083,6 +1087,23 @@ def _held(rows: dict[int, Any], first: int, last: int) -> list[int]:
 
 def _copy_el(el: ET.Element) -> ET.Element:
     return ET.fromstring(ET.tostring(el))
+
+
+def _own_value(ws, row: int, col: int, shared: list[str]) -> Any:
+    """A cell of T_Controles' own columns as text (`text_of`), but a boolean as one and a number 0 as a number, as the
+    button receives them: `_blank` takes those for nothing, not the text « 0 » typed — the copy read all three as
+    « 0 », and could not tell them as the button does."""
+    text = ws.text_of(row, col, shared)
+    cell = ws.cell(row, col, create=False) if text is not None else None
+    t = cell.get("t") if cell is not None else "s"
+    if t == "b":
+        return text.strip() == "1"
+    if t in (None, "n"):
+        try:
+            return 0.0 if float(text) == 0 else text
+        except ValueError:
+            return text
+    return text
 
 
 def _says_nothing(cell: ET.Element, shared: list[str]) -> bool:
