@@ -1196,6 +1196,28 @@ def test_one_client_address_cannot_take_every_connection(tmp_path):
     assert address not in text  # no client data in the log
 
 
+def test_forwarded_headers_are_believed_from_the_loopback_only(tmp_path):
+    """uvicorn believed X-Forwarded-For and -Proto from the peers FORWARDED_ALLOW_IPS named (« * », a container's
+    recipe): a client served directly named itself any address — « X-Forwarded-For: x », no IP, passed the check of
+    `Host` (200 for « Host: evil.example ») and escaped its address's quarter of the reads — and said its HTTPS was
+    HTTP, its answers then without HSTS. Only the front end of this machine, on the loopback, is believed."""
+    address, cert, key, context = _https_from_an_address(tmp_path)
+    with running_server(tmp_path / "serveur.log", "--hote", "0.0.0.0", "--certificat", str(cert), "--cle", str(key),
+                        "--url-publique", "https://acv", env=_env(ACV_XL_JETON=TOKEN, FORWARDED_ALLOW_IPS="*"),
+                        https=True) as (_, log, port):
+        with httpx.Client(base_url=f"https://{address}:{port}", verify=context, timeout=30) as remote:
+            forged = remote.get("/manifest", headers={"Host": "evil.example", "X-Forwarded-For": "x"})
+            assert forged.status_code == 400 and "Adresse de serveur refusée" in forged.text
+            http = remote.get("/inconnue", headers={"Host": "acv", "X-Forwarded-Proto": "http"})
+            assert http.status_code == 404 and "strict-transport-security" in http.headers
+        # the front end of this machine, relaying a commune from the loopback, is believed
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=context, timeout=30) as local:
+            relayed = local.get("/inconnue", headers={"Host": "acv", "X-Forwarded-Proto": "http",
+                                                      "X-Forwarded-For": "203.0.113.7"})
+            assert relayed.status_code == 404 and "strict-transport-security" not in relayed.headers
+        assert "FORWARDED_ALLOW_IPS = « * » est ignoré" in log.read_text()
+
+
 def test_https_connections_are_counted_per_address_before_their_handshake(tmp_path):
     """In HTTPS served directly, a connection was counted under `--connexions-par-adresse` only once
     its TLS handshake was done: one client opening TCP connections and never starting a handshake

@@ -266,6 +266,14 @@ def holding(send, hold, finish):
     return wrapped
 
 
+# the only peers whose X-Forwarded-For and X-Forwarded-Proto uvicorn believes (`uvicorn.run(forwarded_allow_ips=…)`):
+# the front end of this machine, which relays every commune from the loopback and names its address (`address_key`
+# then counts that address, not the loopback's). uvicorn took them from FORWARDED_ALLOW_IPS when set: « * » (a
+# container's recipe) let any client served directly name itself an address — « X-Forwarded-For: x », no IP, passed
+# the check of `Host` and escaped its address's quarter of the reads — and say its HTTPS was HTTP (no HSTS)
+FRONT_END_PEERS = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
 def address_key(peer) -> str | None:
     """Who a connection counts for under `--connexions-par-adresse` (`server_http`), and a public read
     among its address's (`Guard.busy`): its IPv4 address, or its IPv6 /64 (one subscriber's whole
