@@ -749,6 +749,44 @@ def test_a_head_too_large_is_refused_even_when_it_comes_whole(server):
     assert "GET /manifest issue=entetes_trop_volumineux statut=431" in log.read_text()
 
 
+def test_the_http_layers_own_refusals_in_https_carry_hsts(server, tmp_path):
+    """The refusals the HTTP layer writes itself (431, 400, 408) had every security header of the application's
+    answers but HSTS, in HTTPS too — served directly, or relayed by the front end of this machine, which says so
+    (X-Forwarded-Proto, believed from the loopback only)."""
+    import ssl
+
+    large = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * (40 * 1024) + b"\r\n\r\n"
+    invalid = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n"
+
+    def head(answer: bytes) -> bytes:
+        return answer.split(b"\r\n\r\n", 1)[0].lower()
+
+    hsts = b"\r\nstrict-transport-security: max-age=31536000; includesubdomains"
+    client, _ = server
+    port = client.base_url.port
+    for request, status in ((large, b"431"), (invalid, b"400")):
+        relayed = request.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n")
+        got, _ = _exchange(port, relayed)
+        assert got.startswith(b"HTTP/1.1 " + status) and hsts in head(got), got[:400]
+        got, _ = _exchange(port, request)  # in HTTP: a browser ignores it, and none is sent
+        assert got.startswith(b"HTTP/1.1 " + status) and b"strict-transport-security" not in head(got)
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with running_server(tmp_path / "serveur.log", "--certificat", str(cert), "--cle", str(key),
+                        "--delai-reception", "1", https=True) as (_, _, tls_port):
+        for request, status in ((large, b"431"), (invalid, b"400"), (b"GET / HTTP/1.1\r\nHost: 1", b"408")):
+            with context.wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=30)) as s:
+                s.sendall(request)
+                got = b""
+                try:
+                    while chunk := s.recv(65536):
+                        got += chunk
+                except (ssl.SSLError, OSError):  # closed after the answer
+                    pass
+            assert got.startswith(b"HTTP/1.1 " + status) and hsts in head(got), got[:400]
+
+
 def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logged(tmp_path, monkeypatch):
     """The refusals written by the HTTP layer itself (`server_http`: head too slow 408, too large 431,
     malformed 400) were not sealed: on a button's call the add-in's box showed its fixed « n'a pas pu

@@ -38,7 +38,8 @@ from typing import Callable
 
 from .server_alert import seal, sealing, to_the_box
 from .server_config import per_address_limit, receive_timeout
-from .server_guard import BUSY, NO_STORE, SECURITY_HEADERS, Guard, address_key, secured, send_text, too_slow
+from .server_guard import (BUSY, FRONT_END_PEERS, HSTS, NO_STORE, SECURITY_HEADERS, Guard, address_key, secured,
+                           send_text, too_slow)
 
 try:  # as uvicorn's « auto »: httptools when installed, else h11 (which caps a head at 16 KiB itself,
     # and calls none of the parser callbacks below)
@@ -253,11 +254,24 @@ class DeadlineProtocol(_Base):
             message = seal(message)
         Guard.log_line(scope, dict(state, issue=issue), status, self.loop.time() - self._head_since)
         body = (message + "\n").encode("utf-8")
-        fixed = b"".join(b"%s: %s\r\n" % h for h in (*SECURITY_HEADERS, NO_STORE))
+        fixed = b"".join(b"%s: %s\r\n" % h for h in (*SECURITY_HEADERS, NO_STORE)
+                         + ((HSTS,) if self._came_in_https(scope["headers"]) else ()))
         head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                 b"%sconnection: close\r\n\r\n" % (status, _REASONS[status], len(body), fixed))
         self.transport.write(head + body)
         self.transport.close()
+
+    def _came_in_https(self, headers) -> bool:
+        """Whether a request refused here came in HTTPS, as uvicorn would have told the application, whose answers
+        then carry HSTS (`secured`): its connection is TLS (served directly), or the front end of this machine says
+        so (its last X-Forwarded-Proto, believed from `FRONT_END_PEERS` only). These answers alone had none of the
+        answers sent in HTTPS (408, 431, 400: what a security scan of the server tries first)."""
+        if self.scheme == "https":
+            return True
+        if not self.client or self.client[0] not in FRONT_END_PEERS:
+            return False
+        said = [v for k, v in headers if k == b"x-forwarded-proto"]
+        return bool(said) and said[-1].strip() == b"https"
 
     # ---------------------------------------------------------------- a client that reads nothing
     def pause_writing(self) -> None:
