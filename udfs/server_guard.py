@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import ipaddress
 import logging
 import re
@@ -46,6 +47,21 @@ class _ErrorText(logging.Filter):
 
 
 logging.getLogger("xlwings_server.main").addFilter(_ErrorText())
+
+# set in the task of a request whose answer an exception cut once started (`Guard.__call__`, which says it)
+_CUT = contextvars.ContextVar("acv_answer_cut", default=False)
+
+
+class _CutAnswer(logging.Filter):
+    """uvicorn's English « ASGI callable returned without completing response. », written after the guard's own
+    line for an answer an exception cut (a file of the add-in removed between its size and its reading, as a
+    `pip install` does): said once, in French. An answer left incomplete otherwise keeps it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_CUT.get() and record.getMessage() == "ASGI callable returned without completing response.")
+
+
+logging.getLogger("uvicorn.error").addFilter(_CutAnswer())
 
 STATE_KEYS = ("cible", "client", "issue", "origine", "hote")  # what the handlers may add to the log line
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -623,8 +639,12 @@ class Guard:
             # raises it again: uvicorn printed its whole traceback in the journal. Its type only, as for a call's
             # (`server_calls`); answered here if it was not.
             state.setdefault("issue", "erreur_interne")
-            log.error("erreur interne (%s) sur %s", type(exc).__name__, _safe(scope.get("path", "")))
-            if not status["code"]:
+            begun = bool(status["code"])
+            log.error("erreur interne (%s) sur %s%s", type(exc).__name__, _safe(scope.get("path", "")),
+                      " : réponse interrompue, connexion fermée" if begun else "")
+            if begun:  # uvicorn closes the connection, and says it in English (`_CutAnswer`)
+                _CUT.set(True)
+            else:
                 await send_text(watched_send, 500, INTERNAL)
         finally:
             self._end(address, public)
