@@ -749,6 +749,52 @@ def test_a_head_too_large_is_refused_even_when_it_comes_whole(server):
     assert "GET /manifest issue=entetes_trop_volumineux statut=431" in log.read_text()
 
 
+def test_the_trailer_of_a_body_sent_in_chunks_is_capped_as_a_head(server):
+    """After the last chunk of a body, a client may send header fields (a trailer): uvicorn appended them to the
+    request's headers without limit — 430 Mo held by the server after 3 s of a client on the loopback, without a
+    token (the body of a refused call is still let in), and several Go within the body's deadline. Past 32 Kio, a
+    trailer is now refused as a head is; a call with a small trailer, or whose reads end on a chunk's size, is
+    answered as before."""
+    client, log = server
+    port = client.base_url.port
+    call = (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n")
+    block = (b"X-Fin: " + b"a" * 1000 + b"\r\n") * 64
+    for auth in (b"Authorization: Bearer " + TOKEN.encode() + b"\r\n", b""):
+        sent, got = 0, b""
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.settimeout(30)
+            try:
+                s.sendall(call + auth + b"\r\n2\r\n{}\r\n0\r\n")
+                while sent < 64 * 2**20:  # (64 Mo: what the server held before, all of it)
+                    s.sendall(block)
+                    sent += len(block)
+                s.sendall(b"\r\n")
+            except OSError:  # closed by the server: what it answered is still to read
+                pass
+            try:
+                while chunk := s.recv(65536):
+                    got += chunk
+            except OSError:
+                pass
+        assert b"HTTP/1.1 431 " in got and sent < 16 * 2**20, (sent, got[-300:])
+    body = json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(5), [["ETAT"]])).encode()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(30)
+        s.sendall(call + b"Authorization: Bearer " + TOKEN.encode() + b"\r\nConnection: close\r\n\r\n")
+        for i in range(0, len(body), 100):  # each chunk's size, then its data: reads ending on a size
+            piece = body[i:i + 100]
+            s.sendall(b"%x\r\n" % len(piece))
+            time.sleep(0.01)
+            s.sendall(piece + b"\r\n")
+        s.sendall(b"0\r\nX-Fin: " + b"a" * 1000 + b"\r\n\r\n")
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 200 "), got[:300]
+    assert "client=jeton issue=entetes_trop_volumineux statut=431" in log.read_text()
+
+
 def test_the_http_layers_own_refusals_in_https_carry_hsts(server, tmp_path):
     """The refusals the HTTP layer writes itself (431, 400, 408) had every security header of the application's
     answers but HSTS, in HTTPS too — served directly, or relayed by the front end of this machine, which says so

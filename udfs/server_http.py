@@ -9,7 +9,8 @@ server's own front door. Here, on each connection:
 - the request line and headers must arrive within `--delai-reception` seconds, counted from the
   connection's opening or from the end of the previous answer: past it, a French 408 if something
   arrived, else the connection is closed (an idle connection a browser opened in advance);
-- they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed;
+- they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed; so does the
+  trailer a body sent in chunks may end with, never read (dropped);
 - a client that reads nothing of an answer for `--delai-reception` seconds is cut off;
 - past uvicorn's cap on connections, the answer is the French « Serveur occupé »;
 - one client address (an IPv6 /64) holds at most `--connexions-par-adresse` of them, loopback
@@ -180,6 +181,9 @@ class DeadlineProtocol(_Base):
         self._in_head = False  # between the start of a request and the end of its headers (httptools)
         self._head_size = 0  # bytes received meanwhile
         self._head_since = 0.0  # when the wait for the head began (the log line's duration)
+        self._chunk_head = False  # between a chunk's size and its data, or the last chunk's trailer (httptools)
+        self._chunk_moved = False  # a chunk's size, data or end met during the read being parsed
+        self._trailer_size = 0  # bytes of the reads that met none of them meanwhile
         self._cap = None  # uvicorn's connection cap (`limit_concurrency`), answered here in French
         if hasattr(_Base, "on_headers_complete"):  # httptools (h11 keeps uvicorn's own answer)
             self._cap, self.limit_concurrency = self.limit_concurrency, None
@@ -380,11 +384,36 @@ class DeadlineProtocol(_Base):
     def data_received(self, data: bytes) -> None:
         if self._waiting() and data and not self._draining:
             self._head_started = True
+        self._chunk_moved = False
         super().data_received(data)
         if self._in_head:  # httptools keeps an unfinished header in memory, whatever its size
             self._head_size += len(data)
             if self._head_size > MAX_HEAD:
                 self._answer(431, HEAD_TOO_LARGE, "entetes_trop_volumineux")
+        elif self._chunk_head and not self._chunk_moved:  # a read all in a trailer (the one that began it: at most a read)
+            self._trailer_size += len(data)
+            if self._trailer_size > MAX_HEAD:
+                self._answer(431, HEAD_TOO_LARGE, "entetes_trop_volumineux")
+
+    # ---------------------------------------------------------------- the trailer of a body sent in chunks
+    # After its last chunk, a body sent in chunks may end with header fields (a trailer), which httptools parses as
+    # headers and uvicorn appended to the request's own, read and checked long before: without limit, the whole
+    # trailer in memory — 430 Mo held after 3 s of a client on the loopback, without a token (a refused call's body
+    # is still let in), and the deadline of the body, 30 s, gave time for several Go. No page reads one: dropped,
+    # and capped as a head is (a single endless field is kept by httptools until it ends).
+    def on_chunk_header(self) -> None:
+        self._chunk_head, self._chunk_moved, self._trailer_size = True, True, 0
+
+    def on_chunk_complete(self) -> None:
+        self._chunk_head, self._chunk_moved = False, True
+
+    def on_body(self, body: bytes) -> None:
+        self._chunk_head, self._chunk_moved = False, True
+        super().on_body(body)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._chunk_head:  # (a field of a trailer comes only after a chunk's size)
+            super().on_header(name, value)
 
     def on_message_begin(self) -> None:
         self._in_head, self._head_size = True, 0
