@@ -37,6 +37,8 @@ import multiprocessing
 import sys
 from typing import Callable
 
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
 from .server_alert import seal, sealing, to_the_box
 from .server_config import per_address_limit, receive_timeout
 from .server_guard import (BUSY, FRONT_END_PEERS, HSTS, NO_STORE, SECURITY_HEADERS, Guard, address_key, secured,
@@ -74,6 +76,11 @@ async def _busy(scope, receive, send) -> None:
         send = sealing(send)
     await send_text(secured(send, scope), 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
+
+
+# answered in place of the application, and of uvicorn's reading of the front end's headers around it: relayed in
+# HTTPS by the front end of this machine, « Serveur occupé » alone came without HSTS (`secured` saw « http »)
+_BUSY_APP = ProxyHeadersMiddleware(_busy, trusted_hosts=list(FRONT_END_PEERS))
 
 
 _OPEN: dict[str, int] = {}  # connections open per client address, in this process (one loop: no lock)
@@ -434,7 +441,7 @@ class DeadlineProtocol(_Base):
         # it only at their `connection_lost`, after this request's head when both came at once)
         if self._cap is not None and (_COUNT["open"] >= self._cap or len(self.tasks) >= self._cap):
             # uvicorn's own answer there is « Service Unavailable », in English, into the cell
-            app, self.app = self.app, _busy
+            app, self.app = self.app, _BUSY_APP
             try:
                 super().on_headers_complete()
             finally:
