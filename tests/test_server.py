@@ -777,7 +777,9 @@ def test_the_trailer_of_a_body_sent_in_chunks_is_capped_as_a_head(server):
                     got += chunk
             except OSError:
                 pass
-        assert b"HTTP/1.1 431 " in got and sent < 16 * 2**20, (sent, got[-300:])
+        assert sent < 16 * 2**20, (sent, got[-300:])
+        # (refused for its token, the call was answered before its body came: closed, without a second answer)
+        assert got.count(b"HTTP/1.1 ") == 1 and (b"HTTP/1.1 431 " in got) == bool(auth), got[-300:]
     body = json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(5), [["ETAT"]])).encode()
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.settimeout(30)
@@ -793,6 +795,37 @@ def test_the_trailer_of_a_body_sent_in_chunks_is_capped_as_a_head(server):
             got += chunk
     assert got.startswith(b"HTTP/1.1 200 "), got[:300]
     assert "client=jeton issue=entetes_trop_volumineux statut=431" in log.read_text()
+
+
+def test_a_request_answered_before_its_body_is_never_answered_twice(server):
+    """A call refused for its token is answered before its body came, the rest let in (`server_http`): a bad chunk
+    size in that rest got a second answer on the same connection, « 400 Requête HTTP invalide » after the 401,
+    and a log line « - - issue=requete_http_invalide » for a request nobody sent. The connection is closed, as
+    when that rest never comes."""
+    client, log = server
+    port = client.base_url.port
+    before = log.read_text()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(30)
+        s.sendall(b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                  b"\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got or not got.endswith(b"\n"):  # the 401, answered at once
+            got += s.recv(65536)
+        s.sendall(b"zz\r\n")
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except OSError:
+            pass
+    assert got.startswith(b"HTTP/1.1 401 ") and got.count(b"HTTP/1.1 ") == 1, got
+    assert client.get("/manifest").status_code == 200  # its line written once the ones before are
+    deadline = time.monotonic() + 30
+    while log.read_text().count("GET /manifest ") <= before.count("GET /manifest "):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    new = log.read_text()[len(before):]
+    assert "issue=jeton_refuse statut=401" in new and "- - issue=" not in new, new
 
 
 def test_the_http_layers_own_refusals_in_https_carry_hsts(server, tmp_path):

@@ -254,6 +254,12 @@ class DeadlineProtocol(_Base):
         log line as for every request (none was written)."""
         if self.transport.is_closing():
             return
+        if self._draining:
+            # the request was answered, the rest of its body still coming (a refused call): a second answer on the
+            # same connection (a 400 after the 401), with a line « - - » for a request nobody sent — closed as when
+            # that rest never comes (`_head_expired`)
+            self.transport.close()
+            return
         scope, state = self._head_scope(), {}
         if not self._waiting() and not self._in_head and self.cycle.more_body:
             # a body under way (a bad chunk size): the request's own line, with its method, path and
