@@ -780,16 +780,19 @@ def test_the_trailer_of_a_body_sent_in_chunks_is_capped_as_a_head(server):
         assert sent < 16 * 2**20, (sent, got[-300:])
         # (refused for its token, the call was answered before its body came: closed, without a second answer)
         assert got.count(b"HTTP/1.1 ") == 1 and (b"HTTP/1.1 431 " in got) == bool(auth), got[-300:]
-    body = json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(5), [["ETAT"]])).encode()
+    body = json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2000), [["ETAT"]])).encode()
+    pieces = [body[i:i + 40 * 1024] for i in range(0, len(body), 40 * 1024)]
+    assert len(pieces) > 2
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.settimeout(30)
-        s.sendall(call + b"Authorization: Bearer " + TOKEN.encode() + b"\r\nConnection: close\r\n\r\n")
-        for i in range(0, len(body), 100):  # each chunk's size, then its data: reads ending on a size
-            piece = body[i:i + 100]
-            s.sendall(b"%x\r\n" % len(piece))
-            time.sleep(0.01)
-            s.sendall(piece + b"\r\n")
-        s.sendall(b"0\r\nX-Fin: " + b"a" * 1000 + b"\r\n\r\n")
+        s.sendall(call + b"Authorization: Bearer " + TOKEN.encode() + b"\r\nConnection: close\r\n\r\n"
+                  + b"%x\r\n" % len(pieces[0]))
+        for piece, after in zip(pieces, pieces[1:] + [None]):
+            # a chunk's data, more than 32 Kio, then the next one's size: reads ending on a size (the pause
+            # lets each arrive alone), where the data before it is no trailer
+            time.sleep(0.05)
+            s.sendall(piece + b"\r\n" + (b"%x\r\n" % len(after) if after else b"0\r\nX-Fin: " + b"a" * 1000
+                                          + b"\r\n\r\n"))
         got = b""
         while chunk := s.recv(65536):
             got += chunk
