@@ -749,6 +749,128 @@ def test_a_head_too_large_is_refused_even_when_it_comes_whole(server):
     assert "GET /manifest issue=entetes_trop_volumineux statut=431" in log.read_text()
 
 
+def test_the_trailer_of_a_body_sent_in_chunks_is_capped_as_a_head(server):
+    """After the last chunk of a body, a client may send header fields (a trailer): uvicorn appended them to the
+    request's headers without limit — 430 Mo held by the server after 3 s of a client on the loopback, without a
+    token (the body of a refused call is still let in), and several Go within the body's deadline. Past 32 Kio, a
+    trailer is now refused as a head is; a call with a small trailer, or whose reads end on a chunk's size, is
+    answered as before."""
+    client, log = server
+    port = client.base_url.port
+    call = (b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n")
+    block = (b"X-Fin: " + b"a" * 1000 + b"\r\n") * 64
+    for auth in (b"Authorization: Bearer " + TOKEN.encode() + b"\r\n", b""):
+        sent, got = 0, b""
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.settimeout(30)
+            try:
+                s.sendall(call + auth + b"\r\n2\r\n{}\r\n0\r\n")
+                while sent < 64 * 2**20:  # (64 Mo: what the server held before, all of it)
+                    s.sendall(block)
+                    sent += len(block)
+                s.sendall(b"\r\n")
+            except OSError:  # closed by the server: what it answered is still to read
+                pass
+            try:
+                while chunk := s.recv(65536):
+                    got += chunk
+            except OSError:
+                pass
+        assert sent < 16 * 2**20, (sent, got[-300:])
+        # (refused for its token, the call was answered before its body came: closed, without a second answer)
+        assert got.count(b"HTTP/1.1 ") == 1 and (b"HTTP/1.1 431 " in got) == bool(auth), got[-300:]
+    body = json.dumps(_function_body("ACV_TOTAL_FINANCEUR", _big_plan(2000), [["ETAT"]])).encode()
+    pieces = [body[i:i + 40 * 1024] for i in range(0, len(body), 40 * 1024)]
+    assert len(pieces) > 2
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(30)
+        s.sendall(call + b"Authorization: Bearer " + TOKEN.encode() + b"\r\nConnection: close\r\n\r\n"
+                  + b"%x\r\n" % len(pieces[0]))
+        for piece, after in zip(pieces, pieces[1:] + [None]):
+            # a chunk's data, more than 32 Kio, then the next one's size: reads ending on a size (the pause
+            # lets each arrive alone), where the data before it is no trailer
+            time.sleep(0.05)
+            s.sendall(piece + b"\r\n" + (b"%x\r\n" % len(after) if after else b"0\r\nX-Fin: " + b"a" * 1000
+                                          + b"\r\n\r\n"))
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 200 "), got[:300]
+    assert "client=jeton issue=entetes_trop_volumineux statut=431" in log.read_text()
+
+
+def test_a_request_answered_before_its_body_is_never_answered_twice(server):
+    """A call refused for its token is answered before its body came, the rest let in (`server_http`): a bad chunk
+    size in that rest got a second answer on the same connection, « 400 Requête HTTP invalide » after the 401,
+    and a log line « - - issue=requete_http_invalide » for a request nobody sent. The connection is closed, as
+    when that rest never comes."""
+    client, log = server
+    port = client.base_url.port
+    before = log.read_text()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.settimeout(30)
+        s.sendall(b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                  b"\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got or not got.endswith(b"\n"):  # the 401, answered at once
+            chunk = s.recv(65536)
+            assert chunk, got  # (closed before its whole answer: never to come, not waited for ever)
+            got += chunk
+        s.sendall(b"zz\r\n")
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except OSError:
+            pass
+    assert got.startswith(b"HTTP/1.1 401 ") and got.count(b"HTTP/1.1 ") == 1, got
+    assert client.get("/manifest").status_code == 200  # its line written once the ones before are
+    deadline = time.monotonic() + 30
+    while log.read_text().count("GET /manifest ") <= before.count("GET /manifest "):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    new = log.read_text()[len(before):]
+    assert "issue=jeton_refuse statut=401" in new and "- - issue=" not in new, new
+
+
+def test_the_http_layers_own_refusals_in_https_carry_hsts(server, tmp_path):
+    """The refusals the HTTP layer writes itself (431, 400, 408) had every security header of the application's
+    answers but HSTS, in HTTPS too — served directly, or relayed by the front end of this machine, which says so
+    (X-Forwarded-Proto, believed from the loopback only)."""
+    import ssl
+
+    large = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: " + b"a" * (40 * 1024) + b"\r\n\r\n"
+    invalid = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n"
+
+    def head(answer: bytes) -> bytes:
+        return answer.split(b"\r\n\r\n", 1)[0].lower()
+
+    hsts = b"\r\nstrict-transport-security: max-age=31536000; includesubdomains"
+    client, _ = server
+    port = client.base_url.port
+    for request, status in ((large, b"431"), (invalid, b"400")):
+        relayed = request.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n")
+        got, _ = _exchange(port, relayed)
+        assert got.startswith(b"HTTP/1.1 " + status) and hsts in head(got), got[:400]
+        got, _ = _exchange(port, request)  # in HTTP: a browser ignores it, and none is sent
+        assert got.startswith(b"HTTP/1.1 " + status) and b"strict-transport-security" not in head(got)
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with running_server(tmp_path / "serveur.log", "--certificat", str(cert), "--cle", str(key),
+                        "--delai-reception", "1", https=True) as (_, _, tls_port):
+        for request, status in ((large, b"431"), (invalid, b"400"), (b"GET / HTTP/1.1\r\nHost: 1", b"408")):
+            with context.wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=30)) as s:
+                s.sendall(request)
+                got = b""
+                try:
+                    while chunk := s.recv(65536):
+                        got += chunk
+                except (ssl.SSLError, OSError):  # closed after the answer
+                    pass
+            assert got.startswith(b"HTTP/1.1 " + status) and hsts in head(got), got[:400]
+
+
 def test_the_http_layers_own_refusals_of_a_button_are_shown_by_the_box_and_logged(tmp_path, monkeypatch):
     """The refusals written by the HTTP layer itself (`server_http`: head too slow 408, too large 431,
     malformed 400) were not sealed: on a button's call the add-in's box showed its fixed « n'a pas pu
@@ -1196,6 +1318,28 @@ def test_one_client_address_cannot_take_every_connection(tmp_path):
     assert address not in text  # no client data in the log
 
 
+def test_forwarded_headers_are_believed_from_the_loopback_only(tmp_path):
+    """uvicorn believed X-Forwarded-For and -Proto from the peers FORWARDED_ALLOW_IPS named (« * », a container's
+    recipe): a client served directly named itself any address — « X-Forwarded-For: x », no IP, passed the check of
+    `Host` (200 for « Host: evil.example ») and escaped its address's quarter of the reads — and said its HTTPS was
+    HTTP, its answers then without HSTS. Only the front end of this machine, on the loopback, is believed."""
+    address, cert, key, context = _https_from_an_address(tmp_path)
+    with running_server(tmp_path / "serveur.log", "--hote", "0.0.0.0", "--certificat", str(cert), "--cle", str(key),
+                        "--url-publique", "https://acv", env=_env(ACV_XL_JETON=TOKEN, FORWARDED_ALLOW_IPS="*"),
+                        https=True) as (_, log, port):
+        with httpx.Client(base_url=f"https://{address}:{port}", verify=context, timeout=30) as remote:
+            forged = remote.get("/manifest", headers={"Host": "evil.example", "X-Forwarded-For": "x"})
+            assert forged.status_code == 400 and "Adresse de serveur refusée" in forged.text
+            http = remote.get("/inconnue", headers={"Host": "acv", "X-Forwarded-Proto": "http"})
+            assert http.status_code == 404 and "strict-transport-security" in http.headers
+        # the front end of this machine, relaying a commune from the loopback, is believed
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=context, timeout=30) as local:
+            relayed = local.get("/inconnue", headers={"Host": "acv", "X-Forwarded-Proto": "http",
+                                                      "X-Forwarded-For": "203.0.113.7"})
+            assert relayed.status_code == 404 and "strict-transport-security" not in relayed.headers
+        assert "FORWARDED_ALLOW_IPS = « * » est ignoré" in log.read_text()
+
+
 def test_https_connections_are_counted_per_address_before_their_handshake(tmp_path):
     """In HTTPS served directly, a connection was counted under `--connexions-par-adresse` only once
     its TLS handshake was done: one client opening TCP connections and never starting a handshake
@@ -1509,9 +1653,11 @@ def test_past_the_cap_on_connections_the_answer_is_french(tmp_path):
             idle[-1].sendall(b"POST /xlwings/custom-functions-call HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                              b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
         time.sleep(0.5)
-        r = httpx.post(f"http://127.0.0.1:{port}/xlwings/custom-functions-call",
+        # (relayed in HTTPS by the front end of this machine: HSTS, as on every other answer — it had none)
+        r = httpx.post(f"http://127.0.0.1:{port}/xlwings/custom-functions-call", headers={"X-Forwarded-Proto": "https"},
                        json=_function_body("ACV_SYNTHESE", _big_plan(2)), timeout=30)
         assert (r.status_code, r.text) == (503, BUSY + "\n")
+        assert r.headers.get("strict-transport-security") == "max-age=31536000; includeSubDomains", r.headers
     finally:
         for s in idle:
             s.close()

@@ -1093,11 +1093,13 @@ def test_a_place_freed_goes_to_the_read_waiting_longest_not_to_one_arriving_at_t
     assert guard.active == 0 and guard.public == 0 and not guard.public_of and not guard.waiting_of
 
 
-def test_a_read_whose_client_left_while_waiting_gives_up_its_turn(caplog):
+@pytest.mark.parametrize("pieces", [0, 2])
+def test_a_read_whose_client_left_while_waiting_gives_up_its_turn(caplog, pieces):
     """A read waiting past its address's quarter whose client left (an agent closing Excel as the task pane
     loaded) kept its turn until `--delai-reception` ended: one of the quarter's turns of its address held for
     nobody, and the place handed to it as a read ended, sent to a closed connection. It now leaves the queue as
-    its client leaves (« client_parti » in the journal), and the next read waiting gets the place."""
+    its client leaves (« client_parti » in the journal), and the next read waiting gets the place — a read sent
+    with a body in `pieces` pieces (none of them the last) too, whose first piece was the last message watched."""
     import asyncio
     import logging
 
@@ -1118,7 +1120,8 @@ def test_a_read_whose_client_left_while_waiting_gives_up_its_turn(caplog):
 
     async def read(path: str, leaves: asyncio.Event | None = None) -> None:
         scope = dict(_scope("GET", host="acv.exemple.gouv.fr"), path=path, client=("203.0.113.1", 50000))
-        messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
+        messages = iter([{"type": "http.request", "body": b"{", "more_body": True}] * pieces if leaves and pieces
+                        else [{"type": "http.request", "body": b"", "more_body": False}])
 
         async def receive():  # as uvicorn's: the request, then nothing until its client leaves
             message = next(messages, None)

@@ -147,3 +147,50 @@ def test_an_error_of_xlwings_server_on_a_page_of_the_add_in_is_said_in_french_an
     assert "erreur interne (RuntimeError) sur /xlwings/custom-functions-meta" in log and "Traceback" not in log, log
     # nor its text, which xlwings Server's handler logged itself (« ERROR:xlwings_server.main:panne »)
     assert "panne" not in log, log
+
+
+_CUT_FILE = r"""
+import json, os, socket, threading, time
+from contextlib import asynccontextmanager
+os.environ["XLWINGS_ON_SERVER"] = "true"
+from udfs.server import configure_environment
+configure_environment()
+import httpx, uvicorn
+from starlette.responses import FileResponse
+from udfs import server_app
+
+@asynccontextmanager
+async def removed(self):  # the file gone between its size, sent, and its reading (a `pip install` replacing it)
+    raise FileNotFoundError(2, "No such file or directory")
+    yield
+
+FileResponse._open_file = removed
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+server = uvicorn.Server(uvicorn.Config(server_app.app, host="127.0.0.1", port=port, log_level="warning",
+                                       access_log=False, http="udfs.server_http:DeadlineProtocol"))
+thread = threading.Thread(target=server.run)
+thread.start()
+while not server.started:
+    time.sleep(0.05)
+try:
+    httpx.get(f"http://127.0.0.1:{port}/static/js/auth.js", timeout=60)
+    out = "entière"
+except httpx.RemoteProtocolError:
+    out = "interrompue"
+server.should_exit = True
+thread.join()
+print(json.dumps(out))
+"""
+
+
+def test_an_answer_cut_by_an_error_is_said_once_in_french_in_the_journal():
+    """An error once a file of the add-in had begun to be sent (the file removed between its size and its
+    reading, as a `pip install` replacing the package does): the guard's French line, then uvicorn's English
+    « ERROR: ASGI callable returned without completing response. ». One line now, saying the answer was cut."""
+    out, log = _run(_CUT_FILE)
+    assert out == "interrompue"
+    assert "sur /static/js/auth.js : réponse interrompue, connexion fermée" in log, log
+    assert " GET /static/js/auth.js issue=erreur_interne statut=200 " in log, log
+    assert "ASGI callable" not in log and "Traceback" not in log, log

@@ -298,6 +298,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         return _fail(key_refusal())
 
     from .server_config import ENV_PUBLIC_URL, ConfigError, ServerConfig, connection_limit, web_origin
+    from .server_guard import FRONT_END_PEERS
     from .server_machine import limits, processes_refusal
 
     try:
@@ -393,6 +394,11 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         print("Attention : HTTP sans chiffrement. Excel n'accepte un complément Office.js qu'en HTTPS ; "
               f"créez les certificats avec mkcert dans {CERT.parent} (voir docs/excel.md). "
               "HTTP suffit pour les tests et pour VBA (RunRemotePython).")
+    forwarded = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    if forwarded and {a.strip() for a in forwarded.split(",")} - set(FRONT_END_PEERS):
+        print(f"acv-xl : attention : FORWARDED_ALLOW_IPS = « {forwarded} » est ignoré : le serveur ne croit les "
+              "en-têtes X-Forwarded-For et X-Forwarded-Proto que venus de la boucle locale, celle du frontal de la "
+              "même machine (voir docs/serveur.md).", file=sys.stderr)
     print("Arrêt : Ctrl+C.")
     sys.stdout.flush()
     uvicorn.run(
@@ -403,6 +409,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8000, **options: Any) -> int
         ssl_keyfile=str(key) if https else None,
         ssl_certfile=str(cert) if https else None,
         log_level="warning",
+        # X-Forwarded-For and -Proto believed from the loopback only, whatever FORWARDED_ALLOW_IPS says
+        forwarded_allow_ips=list(FRONT_END_PEERS),
         access_log=False,  # uvicorn's line has the query string; ours has no data (server_guard)
         server_header=False,  # « server: uvicorn » named the software to whoever asked, served in HTTPS directly
         # a backstop for connections (idle keep-alive ones count): the requests themselves are capped

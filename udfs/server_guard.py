@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import ipaddress
 import logging
 import re
@@ -46,6 +47,21 @@ class _ErrorText(logging.Filter):
 
 
 logging.getLogger("xlwings_server.main").addFilter(_ErrorText())
+
+# set in the task of a request whose answer an exception cut once started (`Guard.__call__`, which says it)
+_CUT = contextvars.ContextVar("acv_answer_cut", default=False)
+
+
+class _CutAnswer(logging.Filter):
+    """uvicorn's English « ASGI callable returned without completing response. », written after the guard's own
+    line for an answer an exception cut (a file of the add-in removed between its size and its reading, as a
+    `pip install` does): said once, in French. An answer left incomplete otherwise keeps it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_CUT.get() and record.getMessage() == "ASGI callable returned without completing response.")
+
+
+logging.getLogger("uvicorn.error").addFilter(_CutAnswer())
 
 STATE_KEYS = ("cible", "client", "issue", "origine", "hote")  # what the handlers may add to the log line
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -266,6 +282,14 @@ def holding(send, hold, finish):
     return wrapped
 
 
+# the only peers whose X-Forwarded-For and X-Forwarded-Proto uvicorn believes (`uvicorn.run(forwarded_allow_ips=…)`):
+# the front end of this machine, which relays every commune from the loopback and names its address (`address_key`
+# then counts that address, not the loopback's). uvicorn took them from FORWARDED_ALLOW_IPS when set: « * » (a
+# container's recipe) let any client served directly name itself an address — « X-Forwarded-For: x », no IP, passed
+# the check of `Host` and escaped its address's quarter of the reads — and say its HTTPS was HTTP (no HSTS)
+FRONT_END_PEERS = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
 def address_key(peer) -> str | None:
     """Who a connection counts for under `--connexions-par-adresse` (`server_http`), and a public read
     among its address's (`Guard.busy`): its IPv4 address, or its IPv6 /64 (one subscriber's whole
@@ -336,11 +360,18 @@ class Guard:
         self.waiting_of.setdefault(address, collections.deque()).append(granted)
         first: list[dict] = []
 
-        async def gone() -> bool:  # a read's request has no body: after it, the next message is its client leaving
-            first.append(await receive())
-            if first[0]["type"] == "http.disconnect":
-                return True
-            return not first[0].get("more_body") and (await receive())["type"] == "http.disconnect"
+        async def gone() -> bool:  # after a read's request, the next message is its client leaving
+            message = await receive()
+            if message.get("more_body"):
+                # a body sent with the read, in several pieces: its first was the last message looked at, and its
+                # client leaving went unseen until `--delai-reception`. Dropped as it comes (no page of the add-in
+                # reads one, and a waiting read holds no memory): the read is given an empty one
+                first.append(dict(message, body=b"", more_body=False))
+                while (message := await receive())["type"] == "http.request" and message.get("more_body"):
+                    pass
+            else:
+                first.append(message)
+            return message["type"] == "http.disconnect" or (await receive())["type"] == "http.disconnect"
 
         loop = asyncio.get_running_loop()
         deadline, watch = loop.time() + self.config.receive_timeout, asyncio.ensure_future(gone())
@@ -615,8 +646,12 @@ class Guard:
             # raises it again: uvicorn printed its whole traceback in the journal. Its type only, as for a call's
             # (`server_calls`); answered here if it was not.
             state.setdefault("issue", "erreur_interne")
-            log.error("erreur interne (%s) sur %s", type(exc).__name__, _safe(scope.get("path", "")))
-            if not status["code"]:
+            begun = bool(status["code"])
+            log.error("erreur interne (%s) sur %s%s", type(exc).__name__, _safe(scope.get("path", "")),
+                      " : réponse interrompue, connexion fermée" if begun else "")
+            if begun:  # uvicorn closes the connection, and says it in English (`_CutAnswer`)
+                _CUT.set(True)
+            else:
                 await send_text(watched_send, 500, INTERNAL)
         finally:
             self._end(address, public)

@@ -9,7 +9,8 @@ server's own front door. Here, on each connection:
 - the request line and headers must arrive within `--delai-reception` seconds, counted from the
   connection's opening or from the end of the previous answer: past it, a French 408 if something
   arrived, else the connection is closed (an idle connection a browser opened in advance);
-- they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed;
+- they weigh at most `MAX_HEAD` bytes: past it, a French 431, and the connection is closed; so does the
+  trailer a body sent in chunks may end with, never read (dropped);
 - a client that reads nothing of an answer for `--delai-reception` seconds is cut off;
 - past uvicorn's cap on connections, the answer is the French « Serveur occupé »;
 - one client address (an IPv6 /64) holds at most `--connexions-par-adresse` of them, loopback
@@ -36,9 +37,12 @@ import multiprocessing
 import sys
 from typing import Callable
 
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
 from .server_alert import seal, sealing, to_the_box
 from .server_config import per_address_limit, receive_timeout
-from .server_guard import BUSY, NO_STORE, SECURITY_HEADERS, Guard, address_key, secured, send_text, too_slow
+from .server_guard import (BUSY, FRONT_END_PEERS, HSTS, NO_STORE, SECURITY_HEADERS, Guard, address_key, secured,
+                           send_text, too_slow)
 
 try:  # as uvicorn's « auto »: httptools when installed, else h11 (which caps a head at 16 KiB itself,
     # and calls none of the parser callbacks below)
@@ -72,6 +76,11 @@ async def _busy(scope, receive, send) -> None:
         send = sealing(send)
     await send_text(secured(send, scope), 503, BUSY, [(b"retry-after", b"1"), (b"connection", b"close")])
     Guard.log_line(scope, {"issue": "connexions_epuisees"}, 503, 0)
+
+
+# answered in place of the application, and of uvicorn's reading of the front end's headers around it: relayed in
+# HTTPS by the front end of this machine, « Serveur occupé » alone came without HSTS (`secured` saw « http »)
+_BUSY_APP = ProxyHeadersMiddleware(_busy, trusted_hosts=list(FRONT_END_PEERS))
 
 
 _OPEN: dict[str, int] = {}  # connections open per client address, in this process (one loop: no lock)
@@ -179,6 +188,9 @@ class DeadlineProtocol(_Base):
         self._in_head = False  # between the start of a request and the end of its headers (httptools)
         self._head_size = 0  # bytes received meanwhile
         self._head_since = 0.0  # when the wait for the head began (the log line's duration)
+        self._chunk_head = False  # between a chunk's size and its data, or the last chunk's trailer (httptools)
+        self._chunk_moved = False  # a chunk's size, data or end met during the read being parsed
+        self._trailer_size = 0  # bytes of the reads that met none of them meanwhile
         self._cap = None  # uvicorn's connection cap (`limit_concurrency`), answered here in French
         if hasattr(_Base, "on_headers_complete"):  # httptools (h11 keeps uvicorn's own answer)
             self._cap, self.limit_concurrency = self.limit_concurrency, None
@@ -242,6 +254,12 @@ class DeadlineProtocol(_Base):
         log line as for every request (none was written)."""
         if self.transport.is_closing():
             return
+        if self._draining:
+            # the request was answered, the rest of its body still coming (a refused call): a second answer on the
+            # same connection (a 400 after the 401), with a line « - - » for a request nobody sent — closed as when
+            # that rest never comes (`_head_expired`)
+            self.transport.close()
+            return
         scope, state = self._head_scope(), {}
         if not self._waiting() and not self._in_head and self.cycle.more_body:
             # a body under way (a bad chunk size): the request's own line, with its method, path and
@@ -253,11 +271,24 @@ class DeadlineProtocol(_Base):
             message = seal(message)
         Guard.log_line(scope, dict(state, issue=issue), status, self.loop.time() - self._head_since)
         body = (message + "\n").encode("utf-8")
-        fixed = b"".join(b"%s: %s\r\n" % h for h in (*SECURITY_HEADERS, NO_STORE))
+        fixed = b"".join(b"%s: %s\r\n" % h for h in (*SECURITY_HEADERS, NO_STORE)
+                         + ((HSTS,) if self._came_in_https(scope["headers"]) else ()))
         head = (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
                 b"%sconnection: close\r\n\r\n" % (status, _REASONS[status], len(body), fixed))
         self.transport.write(head + body)
         self.transport.close()
+
+    def _came_in_https(self, headers) -> bool:
+        """Whether a request refused here came in HTTPS, as uvicorn would have told the application, whose answers
+        then carry HSTS (`secured`): its connection is TLS (served directly), or the front end of this machine says
+        so (its last X-Forwarded-Proto, believed from `FRONT_END_PEERS` only). These answers alone had none of the
+        answers sent in HTTPS (408, 431, 400: what a security scan of the server tries first)."""
+        if self.scheme == "https":
+            return True
+        if not self.client or self.client[0] not in FRONT_END_PEERS:
+            return False
+        said = [v for k, v in headers if k == b"x-forwarded-proto"]
+        return bool(said) and said[-1].strip() == b"https"
 
     # ---------------------------------------------------------------- a client that reads nothing
     def pause_writing(self) -> None:
@@ -366,11 +397,36 @@ class DeadlineProtocol(_Base):
     def data_received(self, data: bytes) -> None:
         if self._waiting() and data and not self._draining:
             self._head_started = True
+        self._chunk_moved = False
         super().data_received(data)
         if self._in_head:  # httptools keeps an unfinished header in memory, whatever its size
             self._head_size += len(data)
             if self._head_size > MAX_HEAD:
                 self._answer(431, HEAD_TOO_LARGE, "entetes_trop_volumineux")
+        elif self._chunk_head and not self._chunk_moved:  # a read all in a trailer (the one that began it: at most a read)
+            self._trailer_size += len(data)
+            if self._trailer_size > MAX_HEAD:
+                self._answer(431, HEAD_TOO_LARGE, "entetes_trop_volumineux")
+
+    # ---------------------------------------------------------------- the trailer of a body sent in chunks
+    # After its last chunk, a body sent in chunks may end with header fields (a trailer), which httptools parses as
+    # headers and uvicorn appended to the request's own, read and checked long before: without limit, the whole
+    # trailer in memory — 430 Mo held after 3 s of a client on the loopback, without a token (a refused call's body
+    # is still let in), and the deadline of the body, 30 s, gave time for several Go. No page reads one: dropped,
+    # and capped as a head is (a single endless field is kept by httptools until it ends).
+    def on_chunk_header(self) -> None:
+        self._chunk_head, self._chunk_moved, self._trailer_size = True, True, 0
+
+    def on_chunk_complete(self) -> None:
+        self._chunk_head, self._chunk_moved = False, True
+
+    def on_body(self, body: bytes) -> None:
+        self._chunk_head, self._chunk_moved = False, True
+        super().on_body(body)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._chunk_head:  # (a field of a trailer comes only after a chunk's size)
+            super().on_header(name, value)
 
     def on_message_begin(self) -> None:
         self._in_head, self._head_size = True, 0
@@ -391,7 +447,7 @@ class DeadlineProtocol(_Base):
         # it only at their `connection_lost`, after this request's head when both came at once)
         if self._cap is not None and (_COUNT["open"] >= self._cap or len(self.tasks) >= self._cap):
             # uvicorn's own answer there is « Service Unavailable », in English, into the cell
-            app, self.app = self.app, _busy
+            app, self.app = self.app, _BUSY_APP
             try:
                 super().on_headers_complete()
             finally:
