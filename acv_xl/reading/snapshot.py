@@ -60,24 +60,48 @@ def _enc(v: Any) -> Any:
 
 
 def _dec(v: Any) -> Any:
-    if not isinstance(v, dict):
-        return v  # a JSON number is one a cell can hold: `decode` refused any other (`_finite`)
+    """A value of the kept data back, refused (`SnapshotError`) when no cell the reader reads could hold
+    it: kept data a reader never gives are damage, or forgery with the fingerprint rewritten to match —
+    a montant « [1, 2] » or a date « 01/01/1 » was listed as validated by `valider`, its JSON and the
+    annex. One look at its class or its tag, no pass more over the data."""
+    if v.__class__ is not dict:
+        if v.__class__ is list:
+            raise SnapshotError("liste")
+        return v  # a text, a boolean, None, or a JSON number `decode` already held to a cell's range (`_finite`)
     (tag, text), = v.items()
-    if tag == "e":
+    if text.__class__ is not str:
+        raise SnapshotError(f"valeur {tag} qui n'est pas un texte")
+    if tag == "e" and text:  # the file reader gives a nameless error as #N/A
         return ExcelError(text)
-    if tag == "f":
+    if tag == "f" and text.startswith("="):  # the formula, as the file reader gives it
         return NoCachedValue(text)
     if tag == "t":
-        return datetime.fromisoformat(text)
+        return _day(datetime.fromisoformat(text), _FIRST_DATETIME)
     if tag == "d":
-        return date.fromisoformat(text)
+        return _day(date.fromisoformat(text), _FIRST_DATE)
     if tag == "h":
-        return time.fromisoformat(text)
+        return _day(time.fromisoformat(text), None)
     if tag == "n":
         return _finite(Decimal(text))
     if tag == "x":
         return _finite(float(text))
-    raise ValueError(tag)
+    raise SnapshotError(f"valeur {tag}")
+
+
+# Excel's serial number 0, as COM and Office.js date it: no reader gives an earlier day (a serial below 1
+# is a time alone, `values.time_alone`); 31/12/9999, Excel's last day, is Python's too
+_FIRST_DATE = date(1899, 12, 30)
+_FIRST_DATETIME = datetime(1899, 12, 30)
+
+
+def _day(value: Any, first: Any) -> Any:
+    """A date, date-time or time a cell holds: none of a time zone (Excel has none), none before Excel's
+    first day (`fromisoformat` reads « 0001-01-01 » as well)."""
+    if getattr(value, "tzinfo", None) is not None:  # a date has none
+        raise SnapshotError("fuseau horaire")
+    if first is not None and value < first:
+        raise SnapshotError("date antérieure au calendrier d'Excel")
+    return value
 
 
 def _finite(n: Any) -> Any:
