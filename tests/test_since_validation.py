@@ -320,19 +320,25 @@ def test_kept_data_holding_a_number_no_cell_holds_are_said_damaged(tmp_path, cap
     _said_damaged(tmp_path, capsys, _kept_montant(tmp_path, number, literal))
 
 
-def _kept_montant(tmp_path: Path, value, literal: str | None) -> Path:
+def _kept_montant(tmp_path: Path, value, literal: str | None, edit=None) -> Path:
     """A validated workbook whose kept data hold `value` as the first financing line's montant — written
-    by the encoder, or as the JSON `literal` when given — with the Accueil's fingerprint rewritten to match
-    them (a forger's work: the fingerprint is no secret)."""
+    by the encoder, or as the JSON `literal` when given, or by the encoder then changed by `edit(data)` —
+    with the Accueil's fingerprint rewritten to match them (a forger's work: the fingerprint is no secret)."""
     import base64
     import zlib
 
     validated = _validated(tmp_path)
     conv = read_file(validated)
     lines = list(conv.financements)
-    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": value})
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": value}, lines[0].cells, lines[0].sheet,
+                         lines[0].row)
     kept = conv.model_copy(update={"financements": lines})
     cells = snapshot.encode(kept, fingerprint(kept))
+    if edit:
+        data = snapshot.data(kept, fingerprint(kept))
+        edit(data)
+        text = base64.b64encode(zlib.compress(json.dumps(data).encode("utf-8"))).decode("ascii")
+        cells = [snapshot.TITLE, snapshot.PREFIX + text]
     if literal:  # a bare literal in the JSON (`json.dumps` writes NaN for a float NaN), not the encoder's {"x": …}
         data = snapshot.data(conv, fingerprint(kept))
         data["tableaux"]["T_Financements"]["lignes"][0][1 + data["tableaux"]["T_Financements"]["colonnes"].index(
@@ -404,6 +410,40 @@ def _cells_holding(literal: str) -> list[str]:
     table["lignes"][0][1 + table["colonnes"].index("montant")] = "@montant@"
     text = json.dumps(data).replace('"@montant@"', literal)
     return [snapshot.TITLE, snapshot.PREFIX + base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")]
+
+
+def _financing(data: dict) -> dict:
+    return data["tableaux"]["T_Financements"]
+
+
+def _named(data: dict) -> list:
+    return data["noms"]["acv_libelle"]
+
+
+# where the kept data say a value was, forged into what no reader gives (the fingerprint covers values only)
+NO_WORKBOOK_HAS = {
+    "numero-de-ligne-liste": lambda d: _financing(d)["lignes"][0].__setitem__(0, [4]),
+    "numero-de-ligne-texte": lambda d: _financing(d)["lignes"][0].__setitem__(0, "4"),
+    "numero-de-ligne-hors-grille": lambda d: _financing(d)["lignes"][0].__setitem__(0, 1_048_577),
+    "numero-de-ligne-negatif": lambda d: _financing(d)["lignes"][0].__setitem__(0, -4),
+    "colonne-liste": lambda d: _financing(d)["lettres"].__setitem__(_financing(d)["colonnes"].index("montant"), ["F"]),
+    "colonne-chiffres": lambda d: _financing(d)["lettres"].__setitem__(_financing(d)["colonnes"].index("montant"), "F1"),
+    "colonne-hors-grille": lambda d: _financing(d)["lettres"].__setitem__(_financing(d)["colonnes"].index("montant"),
+                                                                          "XFE"),
+    "feuille-nombre": lambda d: _financing(d).__setitem__("feuille", 12),
+    "nom-feuille-liste": lambda d: _named(d).__setitem__(0, ["Projet"]),
+    "nom-cellule-dict": lambda d: _named(d).__setitem__(1, {"a": 1}),
+    "nom-cellule-hors-grille": lambda d: _named(d).__setitem__(1, "B0"),
+}
+
+
+@pytest.mark.parametrize("edit", NO_WORKBOOK_HAS.values(), ids=NO_WORKBOOK_HAS.keys())
+def test_kept_data_placing_a_value_where_no_workbook_has_a_cell_are_said_damaged(tmp_path, capsys, edit):
+    """The kept data say each value's sheet and cell, which `valider`, its JSON and the annex list with
+    the change: a row number or a column forged into a list, a text or off Excel's grid was listed as
+    « Modification F[4] → F4 » or « ['F']4 → F4 », a sheet of a number as the sheet « 12 ». No reader gives
+    them: damage or forgery, even with the Accueil's fingerprint rewritten to match."""
+    _said_damaged(tmp_path, capsys, _kept_montant(tmp_path, 5.0, None, edit))
 
 
 @pytest.mark.parametrize("value", [
