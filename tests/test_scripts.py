@@ -307,6 +307,7 @@ def test_the_web_annex_says_the_workbook_s_validation_as_the_desktop_annex_does(
     import openpyxl
 
     from acv_xl.cli import main
+    from acv_xl.outputs.annex import SANS_ERREUR, build_annex
 
     def second_line(path: Path) -> str:
         book = remote_book(payload_from_xlsx(path, include=scripts.INCLUDE))
@@ -317,8 +318,11 @@ def test_the_web_annex_says_the_workbook_s_validation_as_the_desktop_annex_does(
 
     path = _clean()[0]
     never = second_line(path)
-    assert never == ("Annexe générée à partir d'un classeur sans erreur — état de la validation : Non validé — "
+    assert never == (f"{SANS_ERREUR} — état de la validation : Non validé — "
                      f"empreinte des données lues : {validate_file(path).empreinte}"), never
+    # one sentence for both annexes: the cover of the desktop one says it too
+    cover = openpyxl.load_workbook(build_annex(validate_file(path), tmp_path / "annexe.xlsx")).worksheets[0]
+    assert f"{SANS_ERREUR}." in [c.value for row in cover.iter_rows() for c in row]
     assert main(["valider", str(path), "--annoter", str(signed := tmp_path / "valide.xlsx")]) == 0
     assert "état de la validation : Validé — empreinte des données lues" in second_line(signed)
     wb = openpyxl.load_workbook(signed)  # the avenant: a new label, still no error

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-from datetime import date
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from acv_xl.checks.validate import (
 from acv_xl.cli import main
 from acv_xl.contract import layout
 from acv_xl.contract.model import LigneFinancement, build_row
-from acv_xl.contract.values import fmt_euros
+from acv_xl.contract.values import ExcelError, NoCachedValue, fmt_euros
 from acv_xl.outputs import libreoffice
 from acv_xl.outputs.examples import FAUTES_ATTENDUES, example_conventions
 from acv_xl.outputs.template import build_workbook
@@ -317,15 +317,28 @@ def test_kept_data_holding_a_number_no_cell_holds_are_said_damaged(tmp_path, cap
     made `annexe --depuis-validation` fail (TypeError) instead of writing or refusing. A bare « 1e999 »
     (which `json.loads` reads as an infinity) or a Decimal 1E+400 did the same; 10**400 was listed as a
     montant of 400 digits."""
+    _said_damaged(tmp_path, capsys, _kept_montant(tmp_path, number, literal))
+
+
+def _kept_montant(tmp_path: Path, value, literal: str | None, edit=None) -> Path:
+    """A validated workbook whose kept data hold `value` as the first financing line's montant — written
+    by the encoder, or as the JSON `literal` when given, or by the encoder then changed by `edit(data)` —
+    with the Accueil's fingerprint rewritten to match them (a forger's work: the fingerprint is no secret)."""
     import base64
     import zlib
 
     validated = _validated(tmp_path)
     conv = read_file(validated)
     lines = list(conv.financements)
-    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": number})
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": value}, lines[0].cells, lines[0].sheet,
+                         lines[0].row)
     kept = conv.model_copy(update={"financements": lines})
     cells = snapshot.encode(kept, fingerprint(kept))
+    if edit:
+        data = snapshot.data(kept, fingerprint(kept))
+        edit(data)
+        text = base64.b64encode(zlib.compress(json.dumps(data).encode("utf-8"))).decode("ascii")
+        cells = [snapshot.TITLE, snapshot.PREFIX + text]
     if literal:  # a bare literal in the JSON (`json.dumps` writes NaN for a float NaN), not the encoder's {"x": …}
         data = snapshot.data(conv, fingerprint(kept))
         data["tableaux"]["T_Financements"]["lignes"][0][1 + data["tableaux"]["T_Financements"]["colonnes"].index(
@@ -343,8 +356,12 @@ def test_kept_data_holding_a_number_no_cell_holds_are_said_damaged(tmp_path, cap
         sheet.cell(i, 1).value = text
     nc = layout.NAMED_BY_NAME["acv_empreinte"]
     wb[nc.sheet][nc.cell].value = fingerprint(kept)
-    wb.save(tampered := tmp_path / "non-fini.xlsx")
+    wb.save(tampered := tmp_path / "forge.xlsx")
+    return tampered
 
+
+def _said_damaged(tmp_path: Path, capsys, tampered: Path) -> None:
+    """`valider` (text and JSON) and `annexe --depuis-validation` say the kept data damaged, never list them."""
     capsys.readouterr()
     assert main(["valider", str(tampered)]) == 0  # its data validate: the kept ones only explained them
     assert "endommagées" in capsys.readouterr().out
@@ -354,6 +371,95 @@ def test_kept_data_holding_a_number_no_cell_holds_are_said_damaged(tmp_path, cap
     out = tmp_path / "annexe.xlsx"
     assert main(["annexe", str(tampered), "--depuis-validation", "--brouillon", "-o", str(out)]) == 2
     assert "endommagées" in capsys.readouterr().err and not out.exists()
+
+
+# (the value the forged kept data decode to, as JSON): what no reader gives for a cell
+NO_CELL_HOLDS = {
+    "liste": ([1, 2], "[1, 2]"),
+    "date-an-1": (datetime(1, 1, 1), '{"t": "0001-01-01T00:00:00"}'),
+    "jour-an-1": (date(1, 1, 1), '{"d": "0001-01-01"}'),
+    "veille-du-calendrier": (date(1899, 12, 29), '{"d": "1899-12-29"}'),
+    "date-a-fuseau": (datetime(2026, 1, 1, tzinfo=timezone.utc), '{"t": "2026-01-01T00:00:00+00:00"}'),
+    "heure-a-fuseau": (time(10, tzinfo=timezone.utc), '{"h": "10:00:00+00:00"}'),
+    "erreur-vide": (ExcelError(""), '{"e": ""}'),
+    "erreur-liste": (ExcelError("[1]"), '{"e": [1]}'),
+    "formule-sans-egal": (NoCachedValue("abc"), '{"f": "abc"}'),
+    "formule-nombre": (NoCachedValue("5"), '{"f": 5}'),
+}
+
+
+@pytest.mark.parametrize("value, literal", NO_CELL_HOLDS.values(), ids=NO_CELL_HOLDS.keys())
+def test_kept_data_holding_a_value_no_cell_holds_are_said_damaged(tmp_path, capsys, value, literal):
+    """No reader gives a list, a day before Excel's first (30/12/1899, its serial 0), a date or time of a
+    time zone, an error without its text or a formula without its « = »: one in the kept data is damage or
+    forgery, even with the Accueil's fingerprint rewritten to match. Taken for validated data, `valider`
+    listed « Montant (€) : [1, 2] → 310 000,00 € » or « 01/01/1 → 310 000,00 € », its JSON and the annex
+    of the changes since the same."""
+    with pytest.raises(snapshot.SnapshotError):
+        snapshot.decode(_cells_holding(literal))
+    _said_damaged(tmp_path, capsys, _kept_montant(tmp_path, value, literal))
+
+
+def _cells_holding(literal: str) -> list[str]:
+    """The snapshot cells of the example « arras » whose first montant is the JSON `literal`."""
+    import base64
+    import zlib
+
+    data = snapshot.data(example_conventions()["arras.xlsx"], None)
+    table = data["tableaux"]["T_Financements"]
+    table["lignes"][0][1 + table["colonnes"].index("montant")] = "@montant@"
+    text = json.dumps(data).replace('"@montant@"', literal)
+    return [snapshot.TITLE, snapshot.PREFIX + base64.b64encode(zlib.compress(text.encode("utf-8"))).decode("ascii")]
+
+
+def _financing(data: dict) -> dict:
+    return data["tableaux"]["T_Financements"]
+
+
+def _named(data: dict) -> list:
+    return data["noms"]["acv_libelle"]
+
+
+# where the kept data say a value was, forged into what no reader gives (the fingerprint covers values only)
+NO_WORKBOOK_HAS = {
+    "numero-de-ligne-liste": lambda d: _financing(d)["lignes"][0].__setitem__(0, [4]),
+    "numero-de-ligne-texte": lambda d: _financing(d)["lignes"][0].__setitem__(0, "4"),
+    "numero-de-ligne-hors-grille": lambda d: _financing(d)["lignes"][0].__setitem__(0, 1_048_577),
+    "numero-de-ligne-negatif": lambda d: _financing(d)["lignes"][0].__setitem__(0, -4),
+    "colonne-liste": lambda d: _financing(d)["lettres"].__setitem__(_financing(d)["colonnes"].index("montant"), ["F"]),
+    "colonne-chiffres": lambda d: _financing(d)["lettres"].__setitem__(_financing(d)["colonnes"].index("montant"), "F1"),
+    "colonne-hors-grille": lambda d: _financing(d)["lettres"].__setitem__(_financing(d)["colonnes"].index("montant"),
+                                                                          "XFE"),
+    "feuille-nombre": lambda d: _financing(d).__setitem__("feuille", 12),
+    "nom-feuille-liste": lambda d: _named(d).__setitem__(0, ["Projet"]),
+    "nom-cellule-dict": lambda d: _named(d).__setitem__(1, {"a": 1}),
+    "nom-cellule-hors-grille": lambda d: _named(d).__setitem__(1, "B0"),
+}
+
+
+@pytest.mark.parametrize("edit", NO_WORKBOOK_HAS.values(), ids=NO_WORKBOOK_HAS.keys())
+def test_kept_data_placing_a_value_where_no_workbook_has_a_cell_are_said_damaged(tmp_path, capsys, edit):
+    """The kept data say each value's sheet and cell, which `valider`, its JSON and the annex list with
+    the change: a row number or a column forged into a list, a text or off Excel's grid was listed as
+    « Modification F[4] → F4 » or « ['F']4 → F4 », a sheet of a number as the sheet « 12 ». No reader gives
+    them: damage or forgery, even with the Accueil's fingerprint rewritten to match."""
+    _said_damaged(tmp_path, capsys, _kept_montant(tmp_path, 5.0, None, edit))
+
+
+@pytest.mark.parametrize("value", [
+    "abc", "", True, 0, 1.5, -2, 1e300, None, ExcelError("#N/A"), ExcelError("#GETTING_DATA"), NoCachedValue("=A1+1"),
+    date(1899, 12, 30), datetime(1899, 12, 30, 12), date(1900, 1, 1), datetime(2026, 3, 1, 8, 30), date(9999, 12, 31),
+    time(0), time(23, 59, 59, 999000), Decimal("1234.56")], ids=repr)
+def test_every_value_a_reader_gives_reads_back_from_the_kept_data(value):
+    """What the readers give for a cell (COM and Office.js date a time alone 30/12/1899) comes back as it
+    was kept: the refusals above take nothing a workbook holds for damage."""
+    conv = example_conventions()["arras.xlsx"]
+    lines = list(conv.financements)
+    lines[0] = build_row(LigneFinancement, {**lines[0].raw, "montant": value})
+    kept = conv.model_copy(update={"financements": lines})
+    back, _ = snapshot.decode(snapshot.encode(kept, None))
+    got = back.financements[0].raw.get("montant")
+    assert got == value and got.__class__ is value.__class__
 
 
 def test_a_long_comment_changed_since_the_validation_fits_its_cell_in_both_controles(tmp_path):

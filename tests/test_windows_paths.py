@@ -22,6 +22,7 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.cli import main
 from acv_xl.contract import layout
 from acv_xl.outputs import output_guard
+from acv_xl.outputs.annex import default_output
 from acv_xl.outputs.consolidation_extracts import file_name, remove_stale_extracts
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.output_guard import CONSOLIDATION, Output, check_outputs, windows_name_problem
@@ -87,11 +88,13 @@ def test_a_device_name_as_register_is_refused_under_windows(tmp_path, monkeypatc
 
 
 def test_names_the_product_builds_are_windows_file_names():
-    """The extracts' names (from financeur codes), the examples', the annex beside a workbook: valid
-    under Windows, and distinct once case is ignored (one folder on a Windows disk)."""
+    """The extracts' names (from financeur codes), the examples', the annexes beside a workbook as
+    `annexe` names them without -o (the convention's, the avenant's, and their PDFs): valid under
+    Windows, and distinct once case is ignored (one folder on a Windows disk)."""
     built = [file_name(f.code) for f in layout.FINANCEURS] + [file_name(CODE_INCONNU)]
     built += list(example_conventions())
-    built += [f"{Path(n).stem}_annexe.xlsx" for n in example_conventions()]
+    annexes = [default_output(Path(n), avenant) for n in example_conventions() for avenant in (False, True)]
+    built += [p.name for a in annexes for p in (a, a.with_suffix(".pdf"))]
     assert [n for n in built if windows_name_problem(n) is not None] == []
     assert len({n.casefold() for n in built}) == len(built)
 

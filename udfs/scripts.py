@@ -626,8 +626,8 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
     and by year — the numbers of the desktop annex (`annex.annex_data`): its order of the actions (1.2
     before 1.10), and in a draft its rows of lines of no fiche-action and its column of lines of no
     financeur, without which the rows did not add up to the totals."""
-    from acv_xl.outputs.annex import (ANNEE_NON_RENSEIGNEE, AXE_NON_RENSEIGNE, ORPHELINES, PROJET_NON_VALIDE, TITRE,
-                                      UNKNOWN, annex_data)
+    from acv_xl.outputs.annex import (ANNEE_NON_RENSEIGNEE, AXE_NON_RENSEIGNE, ORPHELINES, PROJET_NON_VALIDE,
+                                      SANS_ERREUR, TITRE, UNKNOWN, annex_data)
 
     d = annex_data(report, brouillon)
     conv, t, funders, zero = d.conv, d.t, d.financeurs, totals.ZERO
@@ -649,7 +649,7 @@ def annex_rows(report, brouillon: bool) -> list[list[Any]]:
         # never validated, or modified since (an avenant in progress), its Accueil says otherwise
         from acv_xl.checks.validate import ETAT_LIBELLE
 
-        said = [f"Annexe générée à partir d'un classeur sans erreur — état de la validation : "
+        said = [f"{SANS_ERREUR} — état de la validation : "
                 f"{ETAT_LIBELLE.get(report.etat, report.etat)} — empreinte des données lues : {report.empreinte or ''}"]
         if report.empreinte_stockee and report.empreinte_stockee.strip().lower() != (report.empreinte or ""):
             said.append(f"empreinte enregistrée lors de la validation : {report.empreinte_stockee}")

@@ -53,6 +53,9 @@ TITRE_AVENANT = "Annexe à l'avenant de la convention Action Cœur de Ville"
 SEUILS_MO = (Decimal("0.1"), Decimal("0.2"))
 FONT_PT = 10  # the annex's type (Arial); its print scale keeps it at 8 pt or more
 PROJET_NON_VALIDE = "PROJET — non validé"
+# what an annex of a workbook without error says of it, on the cover and in the web annex of the button
+# (`udfs.scripts.annex_rows`): not « validé », which its Accueil may not say (never validated, modified since)
+SANS_ERREUR = "Annexe générée à partir d'un classeur sans erreur"
 
 
 class AnnexSheet:
@@ -530,7 +533,7 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
         field("Statut du document", f"{PROJET_NON_VALIDE} : {why} ; à ne pas présenter au comité régional "
                                     "d'engagement.", fmt=fmts.red)
     else:
-        field("Statut du document", "Annexe générée à partir d'un classeur sans erreur.")
+        field("Statut du document", f"{SANS_ERREUR}.")
     # One page while its type stays at 8 pt or more on it, as a fiche: many communes, a long name or
     # a long field shrank it to one page at 3 pt; it flows onto a second page instead.
     if _sheet_height_pt(ws, row) * page_layout.MIN_PRINTED_PT / FONT_PT <= _PRINTABLE_HEIGHT_PT:

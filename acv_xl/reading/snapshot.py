@@ -24,7 +24,8 @@ from typing import Any
 
 from acv_xl.contract import layout
 from acv_xl.contract.model import ROW_MODELS, Convention, build_named, build_row, empty
-from acv_xl.contract.values import ExcelError, NoCachedValue
+from acv_xl.contract.values import EXCEL_ROWS, ExcelError, NoCachedValue
+from acv_xl.reading.source import parse_a1
 
 FORMAT = 1
 PREFIX = "acv-xl:1:"
@@ -60,24 +61,48 @@ def _enc(v: Any) -> Any:
 
 
 def _dec(v: Any) -> Any:
-    if not isinstance(v, dict):
-        return v  # a JSON number is one a cell can hold: `decode` refused any other (`_finite`)
+    """A value of the kept data back, refused (`SnapshotError`) when no cell the reader reads could hold
+    it: kept data a reader never gives are damage, or forgery with the fingerprint rewritten to match —
+    a montant « [1, 2] » or a date « 01/01/1 » was listed as validated by `valider`, its JSON and the
+    annex. One look at its class or its tag, no pass more over the data."""
+    if v.__class__ is not dict:
+        if v.__class__ is list:
+            raise SnapshotError("liste")
+        return v  # a text, a boolean, None, or a JSON number `decode` already held to a cell's range (`_finite`)
     (tag, text), = v.items()
-    if tag == "e":
+    if text.__class__ is not str:
+        raise SnapshotError(f"valeur {tag} qui n'est pas un texte")
+    if tag == "e" and text:  # the file reader gives a nameless error as #N/A
         return ExcelError(text)
-    if tag == "f":
+    if tag == "f" and text.startswith("="):  # the formula, as the file reader gives it
         return NoCachedValue(text)
     if tag == "t":
-        return datetime.fromisoformat(text)
+        return _day(datetime.fromisoformat(text), _FIRST_DATETIME)
     if tag == "d":
-        return date.fromisoformat(text)
+        return _day(date.fromisoformat(text), _FIRST_DATE)
     if tag == "h":
-        return time.fromisoformat(text)
+        return _day(time.fromisoformat(text), None)
     if tag == "n":
         return _finite(Decimal(text))
     if tag == "x":
         return _finite(float(text))
-    raise ValueError(tag)
+    raise SnapshotError(f"valeur {tag}")
+
+
+# Excel's serial number 0, as COM and Office.js date it: no reader gives an earlier day (a serial below 1
+# is a time alone, `values.time_alone`); 31/12/9999, Excel's last day, is Python's too
+_FIRST_DATE = date(1899, 12, 30)
+_FIRST_DATETIME = datetime(1899, 12, 30)
+
+
+def _day(value: Any, first: Any) -> Any:
+    """A date, date-time or time a cell holds: none of a time zone (Excel has none), none before Excel's
+    first day (`fromisoformat` reads « 0001-01-01 » as well)."""
+    if getattr(value, "tzinfo", None) is not None:  # a date has none
+        raise SnapshotError("fuseau horaire")
+    if first is not None and value < first:
+        raise SnapshotError("date antérieure au calendrier d'Excel")
+    return value
 
 
 def _finite(n: Any) -> Any:
@@ -184,20 +209,47 @@ def _convention(d: dict) -> Convention:
     conv.fichier = None
     for name, (sheet, cell, raw) in d["noms"].items():
         if name in layout.NAMED_BY_NAME:
-            conv.names[name] = build_named(name, _dec(raw), sheet, cell)
+            conv.names[name] = build_named(name, _dec(raw), _sheet(sheet), _cell(cell))
     for name, t in d["tableaux"].items():
         if name not in ROW_MODELS:
             continue
         cls, attr_name = ROW_MODELS[name]
-        attrs, letters = t["colonnes"], t["lettres"]
+        attrs, letters, sheet = t["colonnes"], [_column(x) for x in t["lettres"]], _sheet(t["feuille"])
         rows = []
         for line in t["lignes"]:
             n = line[0]
+            if n.__class__ is not int or not 0 <= n <= EXCEL_ROWS:  # 0: a row built in code, of no cell
+                raise SnapshotError("numéro de ligne")
             raw = {a: _dec(v) for a, v in zip(attrs, line[1:])}
             cells = {a: f"{letter}{n}" for a, letter in zip(attrs, letters) if letter and n}
-            rows.append(build_row(cls, raw, cells, t["feuille"], n))
+            rows.append(build_row(cls, raw, cells, sheet, n))
         setattr(conv, attr_name, rows)
     return conv
+
+
+def _sheet(name: Any) -> str:
+    """A sheet's name as the reader gives it, a text: the kept data say where each value was, and a cell
+    listed as « F[7] » or « ['Z']4 » (a row number or a letter forged) is none a workbook has."""
+    if name.__class__ is not str:
+        raise SnapshotError("nom de feuille")
+    return name
+
+
+def _cell(ref: Any) -> str:
+    """An A1 address on Excel's grid (`source.parse_a1`), or none (a named cell built in code), as `_sheet`."""
+    if ref.__class__ is not str:
+        raise SnapshotError("cellule")
+    if ref:
+        parse_a1(ref)  # its ValueError: damaged, as any other (`decode`)
+    return ref
+
+
+def _column(letters: Any) -> str | None:
+    """A column's letters on Excel's grid, or None (no row had its cell), as `_sheet`."""
+    if letters is not None and not (letters.__class__ is str and letters.isascii() and letters.isalpha()
+                                    and _cell(f"{letters}1")):
+        raise SnapshotError("colonne")
+    return letters
 
 
 def read_cells(source) -> list[Any] | None:
