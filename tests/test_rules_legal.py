@@ -923,6 +923,11 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Autofinancement de l'État", "ETAT"),
     # the EPCI's subsidy named so, typed « Autofinancement » under the commune's code
     ("Subvention communauté urbaine", "EPCI"), ("Participation de l'EPCI", "EPCI"),
+    # ... by its short name before a place's: alone, or before a date, a bank, a figure, a certificat d'urbanisme
+    ("Subvention CU d'Arras", "EPCI"), ("Participation de la CA de Lens-Liévin", "EPCI"), ("Subv. CC du Ternois", "EPCI"),
+    ("Subvention CA des Deux Baies en Montreuillois", "EPCI"),
+    ("Subvention CA", None), ("Subvention CA de mars 2024", None), ("Participation CA du 12 mars", None),
+    ("Subvention CU n° 2024-12", None), ("Financement CA de 50 000 €", None),
     ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
     ("Autofinancement", None), ("Fonds propres ville", None),
     # no body: a town's surroundings, a phrase (the Région named so stays: « de la Réunion », « des Hauts-de-France »)

@@ -397,7 +397,7 @@ _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil de
 # carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
 _FONDS_DE = {"UE": r"feader|leader|fse"}
 # The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI »), by the words no
-# other body bears (not « CA », « CC »: a bank, a figure): under the commune's code, its money was the commune's own.
+# other body bears (not « CA », « CC » alone: a bank, a figure): under the commune's code, its money was the commune's own.
 # Not the EPCI members' contributions to a syndicat mixte (« Participation des EPCI membres »), its budget's resources
 # as its communes members' are
 _MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite)"
@@ -406,7 +406,12 @@ _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TE
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
                    for code, mots in _PERSONNES.items()}
-_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
+# ... and by its short name, which only a place's name after « de » makes one (« Subvention CU d'Arras », « Participation
+# de la CA de Lens-Liévin », « Subv. CC du Ternois »): alone, « CA », « CC », « CU » are a bank, a figure, a certificat
+# d'urbanisme, and « Subvention CA de mars », « … CA du 12 mars » a date (of a conseil d'administration)
+_MOIS = r"janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
+_SIGLE_EPCI = rf"(?:cu|ca|cc|cda) (?:de|d|du|des) (?!(?:{_MOIS})(?![a-z0-9]))(?=[a-z])"
+_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:(?:{_MOTS_EPCI})(?![a-z0-9])|{_SIGLE_EPCI})")
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
 # payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
