@@ -442,6 +442,24 @@ def test_fin26_a_line_naming_two_dotations_is_asked_to_be_split(nom):
     assert run(commune, "FIN-26") == []
 
 
+@pytest.mark.parametrize("nom", ["DETR hors DSIL", "DETR (au lieu de la DSIL)", "DETR (DSIL refusée)", "DETR sauf DSIL"])
+def test_fin08_a_dotation_whose_note_names_another_is_the_one_it_names_first(nom):
+    """A DSIL of 15 % and « DETR hors DSIL » of 10 % on 2.1: the list of families, the DSIL before the DETR, read the DETR
+    as a DSIL, the two summed to 25 % and the floor of neither was said. The line is the dotation it names, not the one
+    its note sets aside: two findings, each of its own dotation."""
+    assert dispositifs.famille(nom) == "DETR" and dispositifs.dotations_nommees(nom) == ("DETR",)
+
+    def m(r):
+        lines(r)[DSIL_21]["montant"] = 75_000
+        lines(r)[DETR_21].update(dispositif=nom, montant=50_000)
+        lines(r)[AUTO_21]["montant"] = 355_000
+    out = run(m, "FIN-08")
+    assert [(f.cellule, f.message.split(" : ")[1][:13]) for f in out] == [
+        (fin_cell(DETR_21, "montant"), "la DETR de l'"), (fin_cell(DSIL_21, "montant"), "la DSIL de l'")]
+    # a line mixing two keeps the list's first, FIN-26 asks to split it; a name of its payer's own money, its family
+    assert dispositifs.famille("DETR/DSIL") == "DSIL" and dispositifs.famille("Autofinancement hors DSIL") == "DSIL"
+
+
 def test_fin26_names_the_dotations_in_the_order_typed():
     """« DETR/DSIL » was said to name « la DSIL et la DETR », the order of the families' list, not the user's."""
     (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL"), "FIN-26")

@@ -177,12 +177,20 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
 
 @memo_text(4096)
 def famille(nom: str | None) -> str | None:
-    """The family of a dispositif's name (`layout.FAMILLES`), or None when no family's phrase is in it."""
+    """The family of a dispositif's name (`layout.FAMILLES`), or None when no family's phrase is in it: the first of
+    the list whose phrase is in it, but of the DETR, DSIL, DPV and DSID the one the name designates
+    (`dotations_nommees`: « DETR hors DSIL » is a DETR)."""
     if not nom:
         return None
     n = _without_small_words(normalise(nom))
     for fam, pattern in _PATTERNS:
         if pattern.search(n):
+            if fam in _R2334_27:
+                # of the DETR, DSIL, DPV and DSID, the one the line is (« DETR hors DSIL », « DETR (au lieu de la
+                # DSIL) » are a DETR, which the list's order read as a DSIL and summed with the DSIL's lines: the
+                # floor of neither was judged); a line mixing them keeps the list's first (FIN-26 asks to split it)
+                noms = _dotations(nom)
+                return noms[0] if len(noms) == 1 else fam
             return fam
     return None
 
@@ -200,6 +208,17 @@ _ENTRE_DOTATIONS = re.compile(r"(?: (?:ou|dotation|[0-9]+))* ")
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
 
 
+def _dotations(nom: str) -> tuple[str, ...]:
+    """The DETR, DSIL, DPV and DSID a name designates (`dotations_nommees`), its family aside."""
+    n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
+    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _R2334_27 for m in pattern.finditer(n))
+    melees = dict.fromkeys(f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
+                           if f != g and _ENTRE_DOTATIONS.fullmatch(n, fin, debut) for f in (f, g))
+    if len(melees) > 1:
+        return tuple(melees)
+    return (vus[0][2],) if vus else ()
+
+
 @memo_text(4096)
 def dotations_nommees(nom: str | None) -> tuple[str, ...]:
     """The DETR, DSIL, DPV and DSID a dispositif's name designates: one for most (the first it names: « DETR (au
@@ -210,13 +229,7 @@ def dotations_nommees(nom: str | None) -> tuple[str, ...]:
     fam = famille(nom)
     if fam not in _R2334_27:
         return ()
-    n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
-    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _R2334_27 for m in pattern.finditer(n))
-    melees = dict.fromkeys(f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
-                           if f != g and _ENTRE_DOTATIONS.fullmatch(n, fin, debut) for f in (f, g))
-    if len(melees) > 1:
-        return tuple(melees)
-    return (vus[0][2],) if vus else (fam,)
+    return _dotations(nom) or (fam,)
 
 
 # The DETR's, DSIL's, DPV's and DSID's names, as `famille` compares them: their acronyms, their phrases
