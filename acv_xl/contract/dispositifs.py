@@ -196,10 +196,12 @@ def famille(nom: str | None) -> str | None:
 
 
 # A dotation's name another one follows to say what it is not or was (« DSIL (ex-DETR) », « DSIL hors DETR »), or a
-# name said refused (« DSIL - DETR refusée »)
+# name said refused (« DSIL - DETR refusée », « DSIL, la DETR ayant été refusée », « … n'ayant pas été retenue »)
 _NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?: (?:a|au|de|d|du|des|la|le|les|l))*"
                            r" [a-z0-9]+"
-                           r"|(?<![a-z0-9])[a-z0-9]+ (?:refusees?|rejetees?|non (?:retenues?|obtenues?|accordees?))"
+                           r"|(?<![a-z0-9])[a-z0-9]+ (?:(?:(?:ayant|a|avait|est|etait|etant) ete )?(?:refusees?|rejetees?)"
+                           r"|(?:non|pas) (?:retenues?|obtenues?|accordees?)"
+                           r"|n (?:ayant|a|avait|est|etait|etant) pas ete (?:retenues?|obtenues?|accordees?))"
                            r"(?![a-z0-9])")
 # What may part two dotations' names a line mixes: nothing but punctuation, « et », « ou », a year, « dotation »
 # (« DETR/DSIL », « DSIL ou DETR », « DETR 2026 + DSIL 2027 », « DSIL / Dotation d'équipement… »). Parted by other
