@@ -460,6 +460,36 @@ def test_fin08_a_dotation_whose_note_names_another_is_the_one_it_names_first(nom
     assert dispositifs.famille("DETR/DSIL") == "DSIL" and dispositifs.famille("Autofinancement hors DSIL") == "DSIL"
 
 
+@pytest.mark.parametrize("nom,aides", [
+    ("DSIL/FNADT", ("DSIL", "FNADT")), ("DSIL 2024 + Fonds vert 2025", ("DSIL", "Fonds vert")),
+    ("FRLA ou DSIL", ("FRLA", "DSIL")), ("DETR/DSIL & DRAC", ("DETR", "DSIL", "DRAC")),
+    # side by side, the aid's words say what the dotation funds; said refused or former, no aid of the line
+    ("DSIL mobilités actives", ("DSIL",)), ("DSIL - monuments historiques", ("DSIL",)), ("DSIL, FNADT", ("DSIL",)),
+    ("DSIL (ex-FNADT)", ("DSIL",)), ("DSIL / FNADT refusé", ("DSIL",)),
+])
+def test_fin26_a_dotation_joined_to_another_aid_of_the_etat_is_asked_to_be_split(nom, aides):
+    """« DSIL/FNADT », 75 000 € on 2.1 (15 %): read as a DSIL, its whole amount was judged against the DSIL's 20 % floor,
+    and nothing said the line mixed two decisions, one of which (the FNADT, décret 2018-514) is no dotation of the 80 %
+    cap it is counted in. Joined by « / », « + », « & » or « ou », the two are asked to be split; side by side, the
+    second is what the dotation funds (« DSIL mobilités actives »)."""
+    assert dispositifs.dotations_nommees(nom) == aides and dispositifs.famille(nom) in layout.FAMILLES_R2334_27
+
+    def m(r):
+        lines(r)[DSIL_21].update(dispositif=nom, montant=75_000)
+        lines(r)[AUTO_21]["montant"] = 355_000
+    fin26 = run(m, "FIN-26")
+    fin08 = [f.cellule for f in run(m, "FIN-08")]
+    if len(aides) == 1:
+        assert fin26 == [] and fin08 == [fin_cell(DSIL_21, "montant")]  # its 15 %, a DSIL's
+        return
+    (f,) = fin26
+    les = ", ".join(aides[:-1]).replace("DSIL", "la DSIL").replace("DETR", "la DETR").replace("FRLA", "le FRLA")
+    assert f.cellule == fin_cell(DSIL_21, "dispositif") and f.suggestion.startswith("Scindez la ligne : une ligne par aide")
+    assert f"nomme {('deux', 'trois')[len(aides) - 2]} aides de l'État, {les} et " in f.message
+    assert "La ligne est comptée en entier dans le plafond de 80 % des dotations, alors que " in f.message
+    assert fin_cell(DSIL_21, "montant") not in fin08  # the DSIL's part is not known: its floor not judged on a guess
+
+
 def test_fin26_names_the_dotations_in_the_order_typed():
     """« DETR/DSIL » was said to name « la DSIL et la DETR », the order of the families' list, not the user's."""
     (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL"), "FIN-26")

@@ -199,35 +199,44 @@ def famille(nom: str | None) -> str | None:
 # name said refused (« DSIL - DETR refusée », « DSIL, la DETR ayant été refusée », « … n'ayant pas été retenue »)
 _NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?: (?:a|au|de|d|du|des|la|le|les|l))*"
                            r" [a-z0-9]+"
-                           r"|(?<![a-z0-9])[a-z0-9]+ (?:(?:(?:ayant|a|avait|est|etait|etant) ete )?(?:refusees?|rejetees?)"
-                           r"|(?:non|pas) (?:retenues?|obtenues?|accordees?)"
-                           r"|n (?:ayant|a|avait|est|etait|etant) pas ete (?:retenues?|obtenues?|accordees?))"
+                           r"|(?<![a-z0-9])[a-z0-9]+ (?:(?:(?:ayant|a|avait|est|etait|etant) ete )?(?:refusee?s?|rejetee?s?)"
+                           r"|(?:non|pas) (?:retenue?s?|obtenue?s?|accordee?s?)"
+                           r"|n (?:ayant|a|avait|est|etait|etant) pas ete (?:retenue?s?|obtenue?s?|accordee?s?))"
                            r"(?![a-z0-9])")
 # What may part two dotations' names a line mixes: nothing but punctuation, « et », « ou », a year, « dotation »
 # (« DETR/DSIL », « DSIL ou DETR », « DETR 2026 + DSIL 2027 », « DSIL / Dotation d'équipement… »). Parted by other
 # words, the second is a note on the line (« DSIL (commune non éligible à la DETR) », « DSIL au lieu de la DETR »)
 _ENTRE_DOTATIONS = re.compile(r"(?: (?:ou|dotation|[0-9]+))* ")
+# ... and a dotation and another aid of the État (décret 2018-514: FNADT, Fonds vert…), only joined by « / », « + »,
+# « & » or « ou » (« DSIL/FNADT », « DETR ou Fonds vert »): side by side, the second says what the dotation funds
+# (« DSIL mobilités actives », « DSIL monuments historiques »)
+_JOINT = re.compile(r"\s*[/+&]\s*")
+_ENTRE_AIDES = re.compile(r"(?: [0-9]+)* ou(?: (?:ou|[0-9]+))* ")
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
+_AIDES_ETAT = _R2334_27 | frozenset(layout.FAMILLES_DECRET_2018_514)
 
 
 def _dotations(nom: str) -> tuple[str, ...]:
-    """The DETR, DSIL, DPV and DSID a name designates (`dotations_nommees`), its family aside."""
-    n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
-    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _R2334_27 for m in pattern.finditer(n))
+    """The DETR, DSIL, DPV and DSID a name designates (`dotations_nommees`), its family aside, with the État's other
+    aids a line mixes with them."""
+    n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(_JOINT.sub(" ou ", nom))))
+    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _AIDES_ETAT for m in pattern.finditer(n))
     melees = dict.fromkeys(f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
-                           if f != g and _ENTRE_DOTATIONS.fullmatch(n, fin, debut) for f in (f, g))
-    if len(melees) > 1:
+                           if f != g and (_ENTRE_DOTATIONS if f in _R2334_27 and g in _R2334_27
+                                          else _ENTRE_AIDES).fullmatch(n, fin, debut) for f in (f, g))
+    if len(melees) > 1 and not _R2334_27.isdisjoint(melees):
         return tuple(melees)
-    return (vus[0][2],) if vus else ()
+    return next(((f,) for _, _, f in vus if f in _R2334_27), ())
 
 
 @memo_text(4096)
 def dotations_nommees(nom: str | None) -> tuple[str, ...]:
     """The DETR, DSIL, DPV and DSID a dispositif's name designates: one for most (the first it names: « DETR (au
     lieu de la DSIL) »), two or more, in the order typed, for a line that mixes them, naming them side by side
-    (« DETR/DSIL », « DSIL ou DETR »: `_ENTRE_DOTATIONS`), which `famille` reads as the first of `layout.FAMILLES`;
-    none for a name of no such family. A name after « hors », « ex- », « sauf », « non (éligible) », or said refused,
-    is no dotation of the line."""
+    (« DETR/DSIL », « DSIL ou DETR »: `_ENTRE_DOTATIONS`), which `famille` reads as the first of `layout.FAMILLES`,
+    with the État's other aids (décret 2018-514) a line joins to them (« DSIL/FNADT »: `_ENTRE_AIDES`); none for a
+    name of no such family. A name after « hors », « ex- », « sauf », « non (éligible) », or said refused, is no
+    dotation of the line."""
     fam = famille(nom)
     if fam not in _R2334_27:
         return ()
