@@ -976,6 +976,9 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Subvention CA des Deux Baies en Montreuillois", "EPCI"),
     ("Subvention CA", None), ("Subvention CA de mars 2024", None), ("Participation CA du 12 mars", None),
     ("Subvention CU n° 2024-12", None), ("Financement CA de 50 000 €", None),
+    # a métropole is an EPCI (CGCT L5217-1); not the office or the SPL bearing its name
+    ("Subvention de la Métropole", "EPCI"), ("Participation Métropole européenne de Lille", "EPCI"),
+    ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),
     ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
     ("Autofinancement", None), ("Fonds propres ville", None),
     # no body: a town's surroundings, a phrase (the Région named so stays: « de la Réunion », « des Hauts-de-France »)

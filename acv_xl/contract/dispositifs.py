@@ -420,11 +420,14 @@ _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil de
 # ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
 # carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
 _FONDS_DE = {"UE": r"feader|leader|fse"}
-# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI »), by the words no
-# other body bears (not « CA », « CC » alone: a bank, a figure): under the commune's code, its money was the commune's own.
+# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI », « Subvention de la
+# Métropole », an EPCI too: CGCT L5217-1; not an office « Métropole Habitat », a SPL « Métropole Aménagement »), by the
+# words no other body bears (not « CA », « CC » alone: a bank, a figure): under the commune's code, its money was the
+# commune's own.
 # Not the EPCI members' contributions to a syndicat mixte (« Participation des EPCI membres »), its budget's resources
 # as its communes members' are
-_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite)"
+_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite"
+              r"|metropole(?! (?:habitat|amenagement)(?![a-z0-9])))"
               r"(?! (?:membres?|adherents?)(?![a-z0-9]))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
