@@ -78,6 +78,8 @@ def codes(out):
     # an acronym in capitals cut by a hyphen, a dot or a space, and a capital I for the l of « local »
     ("DS-IL", "DSIL"), ("DS IL", "DSIL"), ("D.SIL", "DSIL"), ("D. SIL 2024", "DSIL"), ("DE-TR", "DETR"), ("DP-V", "DPV"),
     ("Subvention DS-IL exceptionnelle", "DSIL"), ("D\u0405-IL", "DSIL"),
+    # an acronym in capitals glued to the word after it in lowercase; not a word merely beginning so
+    ("DSILexceptionnelle", "DSIL"), ("DETRbis 2024", "DETR"), ("FNADTvolet 2", "FNADT"), ("DETROIT", None),
     ("Dotation de soutien à l'investissement IocaI", "DSIL"), ("Dotation soutien invest. Iocal", "DSIL"),
     # not where the words are French, or the pieces no capitals
     ("DSI", None), ("Étude DSI", None), ("DSI - LOGICIEL", None), ("AIDE DE TR 1", None), ("PLAN DE TR 2", None),
@@ -1795,6 +1797,18 @@ def test_the_issue_plans_no_longer_validate(plan, code):
 def test_fin11_finds_the_dispositif_written_otherwise():
     out = run(lambda r: lines(r)[CDC_21].update(dispositif="pru acv", nature="Subvention"), "FIN-11")
     assert codes(out) == [("FIN-11", A)] and "« Prêt »" in out[0].suggestion
+
+
+def test_fin07_a_dsil_glued_to_its_next_word_and_declared_no_dotation_stays_in_the_cap():
+    """« ETAT / DSILexceptionnelle », 84 % of 2.1's dépense, declared « Dotation R2334-27 » « Non » in the workbook's
+    list: of no family, and no near spelling of one (FIN-20 would not take that « Non »), it left the 80 % cap with no
+    word. The acronym in capitals is the DSIL's whatever follows it."""
+    def m(r):
+        lines(r)[DSIL_21].update(dispositif="DSILexceptionnelle", montant=420_000)
+        lines(r)[DETR_21]["montant"] = 0.01
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "DSILexceptionnelle", "nature": "Subvention",
+                                   "dotation_r2334_27": "Non"})
+    assert [f.code for f in run(m) if f.code in ("FIN-07", "FIN-20")] == ["FIN-07"]
 
 
 def test_a_dispositif_marked_r2334_in_the_list_counts_whatever_its_case():
