@@ -492,6 +492,18 @@ def test_fin26_a_dotation_joined_to_another_aid_of_the_etat_is_asked_to_be_split
     assert fin_cell(DSIL_21, "montant") not in fin08  # the DSIL's part is not known: its floor not judged on a guess
 
 
+@pytest.mark.parametrize("nom,noms", [
+    ("DSID (DSIL départementale)", ("DSID",)), ("DSID - DSIL des départements", ("DSID",)),
+    ("DSID/DSIL", ("DSID", "DSIL")), ("DSID (DSIL départementale) / DETR", ("DSID", "DETR")),
+])
+def test_fin26_a_dsid_glossed_as_the_departements_dsil_is_one_dotation(nom, noms):
+    """« DSID (DSIL départementale) »: the DSID and its gloss, the DSIL of the départements, was asked to be split into
+    a DSID and a DSIL, and the DSID's floor went unjudged. Beside the DSID, « DSIL départementale » is the DSID."""
+    assert dispositifs.dotations_nommees(nom) == noms
+    assert codes(run(lambda r: lines(r)[DSIL_21].update(dispositif=nom), "FIN-26")) == ([] if len(noms) == 1
+                                                                                         else [("FIN-26", A)])
+
+
 def test_fin26_names_the_dotations_in_the_order_typed():
     """« DETR/DSIL » was said to name « la DSIL et la DETR », the order of the families' list, not the user's."""
     (f,) = run(lambda r: lines(r)[DSIL_21].update(dispositif="DETR/DSIL"), "FIN-26")

@@ -219,6 +219,7 @@ _ENTRE_DOTATIONS = re.compile(r"(?: (?:ou|dotation|[0-9]+))* ")
 # (« DSIL mobilités actives », « DSIL monuments historiques »)
 _JOINT = re.compile(r"\s*[/+&]\s*")
 _ENTRE_AIDES = re.compile(r"(?: [0-9]+)* ou(?: (?:ou|[0-9]+))* ")
+_DEPARTEMENTALE = re.compile(r" (?:departementa(?:le|l|ux)|departement)(?![a-z0-9])")
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
 _AIDES_ETAT = _R2334_27 | frozenset(layout.FAMILLES_DECRET_2018_514)
 
@@ -228,6 +229,11 @@ def _dotations(nom: str) -> tuple[str, ...]:
     aids a line mixes with them."""
     n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(_JOINT.sub(" ou ", nom))))
     vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _AIDES_ETAT for m in pattern.finditer(n))
+    if any(f == layout.FAMILLE_DSID for _, _, f in vus):
+        # « DSID (DSIL départementale) »: the DSIL of the départements, the DSID's own gloss, no second dotation
+        vus = [(debut, m.end(), layout.FAMILLE_DSID)
+               if f == layout.FAMILLE_DSIL and (m := _DEPARTEMENTALE.match(n, fin)) else (debut, fin, f)
+               for debut, fin, f in vus]
     melees = dict.fromkeys(f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
                            if f != g and (_ENTRE_DOTATIONS if f in _R2334_27 and g in _R2334_27
                                           else _ENTRE_AIDES).fullmatch(n, fin, debut) for f in (f, g))
