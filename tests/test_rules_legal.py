@@ -462,6 +462,22 @@ def test_fin08_a_dotation_whose_note_names_another_is_the_one_it_names_first(nom
     assert dispositifs.famille("DETR/DSIL") == "DSIL" and dispositifs.famille("Autofinancement hors DSIL") == "DSIL"
 
 
+@pytest.mark.parametrize("nom,fam", [("Fonds vert (DSIL refusée)", "Fonds vert"), ("FNADT hors DSIL", "FNADT"),
+                                     ("Fonds vert (non éligible à la DSIL)", "Fonds vert"),
+                                     ("Autofinancement hors DSIL", "DSIL")])  # no other family: its payer's own money
+def test_fin08_an_aid_whose_note_sets_the_dsil_aside_is_no_dsil(nom, fam):
+    """« Fonds vert (DSIL refusée) », 15 % of 2.1: the DSIL named first in the families' list made the line a DSIL, and
+    FIN-08 said « la DSIL de l'action représente 15,0 % » below the 20 % floor, of a Fonds vert, which has none (and it
+    sat in the 80 % cap of the dotations). The dotations its note sets aside gone, the line is of the family it names."""
+    assert dispositifs.famille(nom) == fam
+
+    def m(r):
+        lines(r)[DSIL_21].update(dispositif=nom, montant=75_000)
+        lines(r)[AUTO_21]["montant"] = 355_000
+    if fam != "DSIL":
+        assert run(m, "FIN-08") == []
+
+
 @pytest.mark.parametrize("nom,aides", [
     ("DSIL/FNADT", ("DSIL", "FNADT")), ("DSIL 2024 + Fonds vert 2025", ("DSIL", "Fonds vert")),
     ("FRLA ou DSIL", ("FRLA", "DSIL")), ("DETR/DSIL & DRAC", ("DETR", "DSIL", "DRAC")),

@@ -197,6 +197,12 @@ def famille(nom: str | None) -> str | None:
                 # DSIL) » are a DETR, which the list's order read as a DSIL and summed with the DSIL's lines: the
                 # floor of neither was judged); a line mixing them keeps the list's first (FIN-26 asks to split it)
                 noms = _dotations(nom)
+                if not noms:
+                    # every dotation it names set aside (« Fonds vert (DSIL refusée) », « FNADT hors DSIL »): the
+                    # other family it names, no DSIL judged against the 20 % floor; none, the dotation's
+                    # (« Autofinancement hors DSIL », its payer's own money: `names_own_money`)
+                    reste = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
+                    return next((f for f, p in _PATTERNS if f not in _R2334_27 and p.search(reste)), fam)
                 return noms[0] if len(noms) == 1 else fam
             return fam
     return None
