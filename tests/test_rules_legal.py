@@ -498,12 +498,16 @@ def test_fin07_a_dotation_refused_then_asked_again_stays_in_the_cap(nom, noms):
     # side by side, the aid's words say what the dotation funds; said refused or former, no aid of the line
     ("DSIL mobilités actives", ("DSIL",)), ("DSIL - monuments historiques", ("DSIL",)), ("DSIL, FNADT", ("DSIL",)),
     ("DSIL (ex-FNADT)", ("DSIL",)), ("DSIL / FNADT refusé", ("DSIL",)),
+    # joined, the words of a theme the dotation funds are no aid, unless named as one
+    ("DSIL / mobilités actives", ("DSIL",)), ("DSIL/monuments historiques", ("DSIL",)), ("DSIL + recyclage foncier", ("DSIL",)),
+    ("DSIL / Fonds mobilités actives", ("DSIL", "Fonds mobilités actives")), ("DSIL + Crédits MH", ("DSIL", "DRAC")),
 ])
 def test_fin26_a_dotation_joined_to_another_aid_of_the_etat_is_asked_to_be_split(nom, aides):
     """« DSIL/FNADT », 75 000 € on 2.1 (15 %): read as a DSIL, its whole amount was judged against the DSIL's 20 % floor,
     and nothing said the line mixed two decisions, one of which (the FNADT, décret 2018-514) is no dotation of the 80 %
     cap it is counted in. Joined by « / », « + », « & » or « ou », the two are asked to be split; side by side, the
-    second is what the dotation funds (« DSIL mobilités actives »)."""
+    second is what the dotation funds (« DSIL mobilités actives »), and so are, even joined, the words of a theme (« DSIL
+    / mobilités actives ») not named as an aid (« Fonds mobilités actives »)."""
     assert dispositifs.dotations_nommees(nom) == aides and dispositifs.famille(nom) in layout.FAMILLES_R2334_27
 
     def m(r):

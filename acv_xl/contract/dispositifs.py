@@ -226,10 +226,18 @@ _NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?
 # words, the second is a note on the line (« DSIL (commune non éligible à la DETR) », « DSIL au lieu de la DETR »)
 _ENTRE_DOTATIONS = re.compile(r"(?: (?:ou|dotation|[0-9]+))* ")
 # ... and a dotation and another aid of the État (décret 2018-514: FNADT, Fonds vert…), only joined by « / », « + »,
-# « & » or « ou » (« DSIL/FNADT », « DETR ou Fonds vert »): side by side, the second says what the dotation funds
-# (« DSIL mobilités actives », « DSIL monuments historiques »)
+# « & » or « ou » (« DSIL/FNADT », « DETR ou Fonds vert », « DSIL / Fonds mobilités actives », « DSIL + Crédits MH »):
+# side by side, the second says what the dotation funds (« DSIL mobilités actives », « DSIL monuments historiques »)
 _JOINT = re.compile(r"\s*[/+&]\s*")
-_ENTRE_AIDES = re.compile(r"(?: [0-9]+)* ou(?: (?:ou|[0-9]+))* ")
+_AIDE = r"(?:fond|credit|subvention|aide)"  # (singular: `_without_small_words`)
+_ENTRE_AIDES = re.compile(rf"(?: [0-9]+)* ou(?: (?:ou|[0-9]+))*(?: {_AIDE})? ")
+# ... but a theme the dotation funds, even joined (« DSIL / mobilités actives », « DETR / monuments historiques »), is
+# no aid unless named as one (« Fonds mobilités actives », « Crédits MH »): FIN-26 asked to split a DSIL from a
+# « subvention de la DRAC », and that DSIL's 20 % floor went unjudged
+_THEMES = frozenset(_without_small_words(p) for p in ("recyclage des friches", "recyclage foncier", "monuments historiques",
+                                                      "monument historique", "mobilites actives", "mobilite active",
+                                                      "restructuration des locaux d activite"))
+_AIDE_AVANT = re.compile(rf"(?<![a-z0-9]){_AIDE} $")
 _DEPARTEMENTALE = re.compile(r" (?:departementa(?:le|l|ux)|departement)(?![a-z0-9])")
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
 _AIDES_ETAT = _R2334_27 | frozenset(layout.FAMILLES_DECRET_2018_514)
@@ -239,7 +247,8 @@ def _dotations(nom: str) -> tuple[str, ...]:
     """The DETR, DSIL, DPV and DSID a name designates (`dotations_nommees`), its family aside, with the État's other
     aids a line mixes with them."""
     n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(_JOINT.sub(" ou ", nom))))
-    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _AIDES_ETAT for m in pattern.finditer(n))
+    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _AIDES_ETAT for m in pattern.finditer(n)
+                 if f in _R2334_27 or m[0] not in _THEMES or _AIDE_AVANT.search(n, 0, m.start()))
     if any(f == layout.FAMILLE_DSID for _, _, f in vus):
         # « DSID (DSIL départementale) »: the DSIL of the départements, the DSID's own gloss, no second dotation
         vus = [(debut, m.end(), layout.FAMILLE_DSID)
