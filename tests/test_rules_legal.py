@@ -482,11 +482,15 @@ def test_fin08_an_aid_whose_note_sets_the_dsil_aside_is_no_dsil(nom, fam):
     ("Fonds vert + DSIL (refusée en 2023, redemandée en 2024)", ("Fonds vert", "DSIL")),
     ("FNADT ou DSIL, refusée en 2023 puis à nouveau sollicitée", ("FNADT", "DSIL")),
     ("DSIL / DETR non retenue en 2023, re-déposée en 2024", ("DSIL", "DETR")),
+    # nor a decision still awaited
+    ("Fonds vert + DSIL non accordée à ce jour", ("Fonds vert", "DSIL")),
+    ("Fonds friches ou DSIL, pas obtenue pour l'instant", ("Fonds friches", "DSIL")),
 ])
 def test_fin07_a_dotation_refused_then_asked_again_stays_in_the_cap(nom, noms):
     """« Fonds vert + DSIL (refusée en 2023, redemandée en 2024) », 320 000 € on 2.1 beside its DETR of 100 000 (84 % of
     the dépense): the refusal set the DSIL aside, the line was a Fonds vert, out of the dotations' 80 % cap, and FIN-07
-    said nothing. Asked again, the dotation is still on the line: counted in the cap, FIN-26 asks to split it."""
+    said nothing. Asked again, or awaiting its decision, the dotation is still on the line: counted in the cap, FIN-26
+    asks to split it."""
     assert dispositifs.dotations_nommees(nom) == noms and dispositifs.famille(nom) in layout.FAMILLES_R2334_27
     out = run(lambda r: lines(r)[DSIL_21].update(dispositif=nom, montant=320_000), None)
     assert [c for c in codes(out) if c[0] in ("FIN-07", "FIN-26")] == [("FIN-07", E), ("FIN-26", A)]
