@@ -444,7 +444,8 @@ def test_fin26_a_line_naming_two_dotations_is_asked_to_be_split(nom):
     assert run(commune, "FIN-26") == []
 
 
-@pytest.mark.parametrize("nom", ["DETR hors DSIL", "DETR (au lieu de la DSIL)", "DETR (DSIL refusée)", "DETR sauf DSIL"])
+@pytest.mark.parametrize("nom", ["DETR hors DSIL", "DETR (au lieu de la DSIL)", "DETR (DSIL refusée)", "DETR sauf DSIL",
+                                 "DETR 2024 (DSIL 2023 refusée)", "DETR 2025 - DSIL 2024 non retenue"])
 def test_fin08_a_dotation_whose_note_names_another_is_the_one_it_names_first(nom):
     """A DSIL of 15 % and « DETR hors DSIL » of 10 % on 2.1: the list of families, the DSIL before the DETR, read the DETR
     as a DSIL, the two summed to 25 % and the floor of neither was said. The line is the dotation it names, not the one
@@ -464,6 +465,7 @@ def test_fin08_a_dotation_whose_note_names_another_is_the_one_it_names_first(nom
 
 @pytest.mark.parametrize("nom,fam", [("Fonds vert (DSIL refusée)", "Fonds vert"), ("FNADT hors DSIL", "FNADT"),
                                      ("Fonds vert (non éligible à la DSIL)", "Fonds vert"),
+                                     ("Fonds vert 2024 (DSIL 2023 refusée)", "Fonds vert"),
                                      ("Autofinancement hors DSIL", "DSIL")])  # no other family: its payer's own money
 def test_fin08_an_aid_whose_note_sets_the_dsil_aside_is_no_dsil(nom, fam):
     """« Fonds vert (DSIL refusée) », 15 % of 2.1: the DSIL named first in the families' list made the line a DSIL, and
@@ -485,6 +487,8 @@ def test_fin08_an_aid_whose_note_sets_the_dsil_aside_is_no_dsil(nom, fam):
     # nor a decision still awaited
     ("Fonds vert + DSIL non accordée à ce jour", ("Fonds vert", "DSIL")),
     ("Fonds friches ou DSIL, pas obtenue pour l'instant", ("Fonds friches", "DSIL")),
+    # nor the refusal of another year than the one the line names
+    ("Fonds vert + DSIL 2024 (refusée en 2023)", ("Fonds vert", "DSIL")),
 ])
 def test_fin07_a_dotation_refused_then_asked_again_stays_in_the_cap(nom, noms):
     """« Fonds vert + DSIL (refusée en 2023, redemandée en 2024) », 320 000 € on 2.1 beside its DETR of 100 000 (84 % of

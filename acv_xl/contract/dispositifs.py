@@ -209,18 +209,21 @@ def famille(nom: str | None) -> str | None:
 
 
 # A dotation's name another one follows to say what it is not or was (« DSIL (ex-DETR) », « DSIL hors DETR »), or a
-# name said refused (« DSIL - DETR refusée », « DSIL, la DETR ayant été refusée », « … n'ayant pas été retenue »). Not
-# a refusal the name says was followed by a new request (« DSIL refusée en 2023, redemandée en 2024 »), nor a decision
-# still awaited (« DSIL non accordée à ce jour »): the dotation is still asked for on the line, and set aside,
-# « Fonds vert + DSIL (refusée en 2023, redemandée en 2024) » was a Fonds vert, out of the 80 % cap
-_ENCORE_DEMANDEE = (r" (?:(?:en|puis|et|mais|[0-9]+) )*(?:(?:re ?|(?:a|de) nouveau )(?:demandee?s?|presentee?s?|deposee?s?"
-               r"|sollicitee?s?)|a ce jour|a date|pour l instant|pour le moment)(?![a-z0-9])")
+# name said refused (« DSIL - DETR refusée », « DSIL, la DETR ayant été refusée », « … n'ayant pas été retenue »), its
+# year between (« DETR 2024 (DSIL 2023 refusée) », a DETR; not « DSIL 2024 (refusée en 2023) », the refusal of another
+# year, a DSIL). Not a refusal the name says was followed by a new request (« DSIL refusée en 2023, redemandée en
+# 2024 »), nor a decision still awaited (« DSIL non accordée à ce jour »): the dotation is still asked for on the line,
+# and set aside, « Fonds vert + DSIL (refusée en 2023, redemandée en 2024) » was a Fonds vert, out of the 80 % cap
+_ENCORE_DEMANDEE = (r" (?:(?:en|puis|et|mais|[0-9]+) )*(?:(?:re ?|(?:a|de) nouveau )(?:demandee?s?|presentee?s?"
+                    r"|deposee?s?|sollicitee?s?)|a ce jour|a date|pour l instant|pour le moment)(?![a-z0-9])")
+_REFUSEE = (r"(?:(?:(?:ayant|a|avait|est|etait|etant) ete )?(?:refusee?s?|rejetee?s?)"
+            r"|(?:non|pas) (?:retenue?s?|obtenue?s?|accordee?s?)"
+            r"|n (?:ayant|a|avait|est|etait|etant) pas ete (?:retenue?s?|obtenue?s?|accordee?s?))"
+            rf"(?![a-z0-9])(?!{_ENCORE_DEMANDEE})")
 _NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?: (?:a|au|de|d|du|des|la|le|les|l))*"
                            r" [a-z0-9]+(?![a-z0-9])"
-                           r"|(?<![a-z0-9])[a-z0-9]+ (?:(?:(?:ayant|a|avait|est|etait|etant) ete )?(?:refusee?s?|rejetee?s?)"
-                           r"|(?:non|pas) (?:retenue?s?|obtenue?s?|accordee?s?)"
-                           r"|n (?:ayant|a|avait|est|etait|etant) pas ete (?:retenue?s?|obtenue?s?|accordee?s?))"
-                           rf"(?![a-z0-9])(?!{_ENCORE_DEMANDEE})")
+                           rf"|(?<![a-z0-9])[a-z0-9]+ {_REFUSEE}"
+                           rf"|(?<![a-z0-9])[a-z]+ (?:19|20)[0-9]{{2}} {_REFUSEE}(?! en [0-9])")
 # What may part two dotations' names a line mixes: nothing but punctuation, « et », « ou », a year, « dotation »
 # (« DETR/DSIL », « DSIL ou DETR », « DETR 2026 + DSIL 2027 », « DSIL / Dotation d'équipement… »). Parted by other
 # words, the second is a note on the line (« DSIL (commune non éligible à la DETR) », « DSIL au lieu de la DETR »)
