@@ -78,6 +78,8 @@ def codes(out):
     # an acronym in capitals cut by a hyphen, a dot or a space, and a capital I for the l of « local »
     ("DS-IL", "DSIL"), ("DS IL", "DSIL"), ("D.SIL", "DSIL"), ("D. SIL 2024", "DSIL"), ("DE-TR", "DETR"), ("DP-V", "DPV"),
     ("Subvention DS-IL exceptionnelle", "DSIL"), ("D\u0405-IL", "DSIL"),
+    # an acronym in capitals glued to the word after it in lowercase; not a word merely beginning so
+    ("DSILexceptionnelle", "DSIL"), ("DETRbis 2024", "DETR"), ("FNADTvolet 2", "FNADT"), ("DETROIT", None),
     ("Dotation de soutien à l'investissement IocaI", "DSIL"), ("Dotation soutien invest. Iocal", "DSIL"),
     # not where the words are French, or the pieces no capitals
     ("DSI", None), ("Étude DSI", None), ("DSI - LOGICIEL", None), ("AIDE DE TR 1", None), ("PLAN DE TR 2", None),
@@ -440,6 +442,108 @@ def test_fin26_a_line_naming_two_dotations_is_asked_to_be_split(nom):
         m(r, "DSIL")
         lines(r)[AUTO_21].update(financeur="EPCI", dispositif="Contrepartie DETR/DSIL")
     assert run(commune, "FIN-26") == []
+
+
+@pytest.mark.parametrize("nom", ["DETR hors DSIL", "DETR (au lieu de la DSIL)", "DETR (DSIL refusée)", "DETR sauf DSIL",
+                                 "DETR 2024 (DSIL 2023 refusée)", "DETR 2025 - DSIL 2024 non retenue"])
+def test_fin08_a_dotation_whose_note_names_another_is_the_one_it_names_first(nom):
+    """A DSIL of 15 % and « DETR hors DSIL » of 10 % on 2.1: the list of families, the DSIL before the DETR, read the DETR
+    as a DSIL, the two summed to 25 % and the floor of neither was said. The line is the dotation it names, not the one
+    its note sets aside: two findings, each of its own dotation."""
+    assert dispositifs.famille(nom) == "DETR" and dispositifs.dotations_nommees(nom) == ("DETR",)
+
+    def m(r):
+        lines(r)[DSIL_21]["montant"] = 75_000
+        lines(r)[DETR_21].update(dispositif=nom, montant=50_000)
+        lines(r)[AUTO_21]["montant"] = 355_000
+    out = run(m, "FIN-08")
+    assert [(f.cellule, f.message.split(" : ")[1][:13]) for f in out] == [
+        (fin_cell(DETR_21, "montant"), "la DETR de l'"), (fin_cell(DSIL_21, "montant"), "la DSIL de l'")]
+    # a line mixing two keeps the list's first, FIN-26 asks to split it; a name of its payer's own money, its family
+    assert dispositifs.famille("DETR/DSIL") == "DSIL" and dispositifs.famille("Autofinancement hors DSIL") == "DSIL"
+
+
+@pytest.mark.parametrize("nom,fam", [("Fonds vert (DSIL refusée)", "Fonds vert"), ("FNADT hors DSIL", "FNADT"),
+                                     ("Fonds vert (non éligible à la DSIL)", "Fonds vert"),
+                                     ("Fonds vert 2024 (DSIL 2023 refusée)", "Fonds vert"),
+                                     ("Autofinancement hors DSIL", "DSIL")])  # no other family: its payer's own money
+def test_fin08_an_aid_whose_note_sets_the_dsil_aside_is_no_dsil(nom, fam):
+    """« Fonds vert (DSIL refusée) », 15 % of 2.1: the DSIL named first in the families' list made the line a DSIL, and
+    FIN-08 said « la DSIL de l'action représente 15,0 % » below the 20 % floor, of a Fonds vert, which has none (and it
+    sat in the 80 % cap of the dotations). The dotations its note sets aside gone, the line is of the family it names."""
+    assert dispositifs.famille(nom) == fam
+
+    def m(r):
+        lines(r)[DSIL_21].update(dispositif=nom, montant=75_000)
+        lines(r)[AUTO_21]["montant"] = 355_000
+    if fam != "DSIL":
+        assert run(m, "FIN-08") == []
+
+
+@pytest.mark.parametrize("nom,noms", [
+    ("Fonds vert + DSIL (refusée en 2023, redemandée en 2024)", ("Fonds vert", "DSIL")),
+    ("FNADT ou DSIL, refusée en 2023 puis à nouveau sollicitée", ("FNADT", "DSIL")),
+    ("DSIL / DETR non retenue en 2023, re-déposée en 2024", ("DSIL", "DETR")),
+    # nor a decision still awaited
+    ("Fonds vert + DSIL non accordée à ce jour", ("Fonds vert", "DSIL")),
+    ("Fonds friches ou DSIL, pas obtenue pour l'instant", ("Fonds friches", "DSIL")),
+    # nor the refusal of another year than the one the line names
+    ("Fonds vert + DSIL 2024 (refusée en 2023)", ("Fonds vert", "DSIL")),
+])
+def test_fin07_a_dotation_refused_then_asked_again_stays_in_the_cap(nom, noms):
+    """« Fonds vert + DSIL (refusée en 2023, redemandée en 2024) », 320 000 € on 2.1 beside its DETR of 100 000 (84 % of
+    the dépense): the refusal set the DSIL aside, the line was a Fonds vert, out of the dotations' 80 % cap, and FIN-07
+    said nothing. Asked again, or awaiting its decision, the dotation is still on the line: counted in the cap, FIN-26
+    asks to split it."""
+    assert dispositifs.dotations_nommees(nom) == noms and dispositifs.famille(nom) in layout.FAMILLES_R2334_27
+    out = run(lambda r: lines(r)[DSIL_21].update(dispositif=nom, montant=320_000), None)
+    assert [c for c in codes(out) if c[0] in ("FIN-07", "FIN-26")] == [("FIN-07", E), ("FIN-26", A)]
+
+
+@pytest.mark.parametrize("nom,aides", [
+    ("DSIL/FNADT", ("DSIL", "FNADT")), ("DSIL 2024 + Fonds vert 2025", ("DSIL", "Fonds vert")),
+    ("FRLA ou DSIL", ("FRLA", "DSIL")), ("DETR/DSIL & DRAC", ("DETR", "DSIL", "DRAC")),
+    # side by side, the aid's words say what the dotation funds; said refused or former, no aid of the line
+    ("DSIL mobilités actives", ("DSIL",)), ("DSIL - monuments historiques", ("DSIL",)), ("DSIL, FNADT", ("DSIL",)),
+    ("DSIL (ex-FNADT)", ("DSIL",)), ("DSIL / FNADT refusé", ("DSIL",)),
+    # joined, the words of a theme the dotation funds are no aid, unless named as one
+    ("DSIL / mobilités actives", ("DSIL",)), ("DSIL/monuments historiques", ("DSIL",)), ("DSIL + recyclage foncier", ("DSIL",)),
+    ("DSIL / Fonds mobilités actives", ("DSIL", "Fonds mobilités actives")), ("DSIL + Crédits MH", ("DSIL", "DRAC")),
+])
+def test_fin26_a_dotation_joined_to_another_aid_of_the_etat_is_asked_to_be_split(nom, aides):
+    """« DSIL/FNADT », 75 000 € on 2.1 (15 %): read as a DSIL, its whole amount was judged against the DSIL's 20 % floor,
+    and nothing said the line mixed two decisions, one of which (the FNADT, décret 2018-514) is no dotation of the 80 %
+    cap it is counted in. Joined by « / », « + », « & » or « ou », the two are asked to be split; side by side, the
+    second is what the dotation funds (« DSIL mobilités actives »), and so are, even joined, the words of a theme (« DSIL
+    / mobilités actives ») not named as an aid (« Fonds mobilités actives »)."""
+    assert dispositifs.dotations_nommees(nom) == aides and dispositifs.famille(nom) in layout.FAMILLES_R2334_27
+
+    def m(r):
+        lines(r)[DSIL_21].update(dispositif=nom, montant=75_000)
+        lines(r)[AUTO_21]["montant"] = 355_000
+    fin26 = run(m, "FIN-26")
+    fin08 = [f.cellule for f in run(m, "FIN-08")]
+    if len(aides) == 1:
+        assert fin26 == [] and fin08 == [fin_cell(DSIL_21, "montant")]  # its 15 %, a DSIL's
+        return
+    (f,) = fin26
+    les = ", ".join(aides[:-1]).replace("DSIL", "la DSIL").replace("DETR", "la DETR").replace("FRLA", "le FRLA")
+    assert f.cellule == fin_cell(DSIL_21, "dispositif") and f.suggestion.startswith("Scindez la ligne : une ligne par aide")
+    assert f"nomme {('deux', 'trois')[len(aides) - 2]} aides de l'État, {les} et " in f.message
+    assert "La ligne est comptée en entier dans le plafond de 80 % des dotations, alors que " in f.message
+    assert fin_cell(DSIL_21, "montant") not in fin08  # the DSIL's part is not known: its floor not judged on a guess
+
+
+@pytest.mark.parametrize("nom,noms", [
+    ("DSID (DSIL départementale)", ("DSID",)), ("DSID - DSIL des départements", ("DSID",)),
+    ("DSID/DSIL", ("DSID", "DSIL")), ("DSID (DSIL départementale) / DETR", ("DSID", "DETR")),
+])
+def test_fin26_a_dsid_glossed_as_the_departements_dsil_is_one_dotation(nom, noms):
+    """« DSID (DSIL départementale) »: the DSID and its gloss, the DSIL of the départements, was asked to be split into
+    a DSID and a DSIL, and the DSID's floor went unjudged. Beside the DSID, « DSIL départementale » is the DSID."""
+    assert dispositifs.dotations_nommees(nom) == noms
+    assert codes(run(lambda r: lines(r)[DSIL_21].update(dispositif=nom), "FIN-26")) == ([] if len(noms) == 1
+                                                                                         else [("FIN-26", A)])
 
 
 def test_fin26_names_the_dotations_in_the_order_typed():
@@ -923,6 +1027,14 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Autofinancement de l'État", "ETAT"),
     # the EPCI's subsidy named so, typed « Autofinancement » under the commune's code
     ("Subvention communauté urbaine", "EPCI"), ("Participation de l'EPCI", "EPCI"),
+    # ... by its short name before a place's: alone, or before a date, a bank, a figure, a certificat d'urbanisme
+    ("Subvention CU d'Arras", "EPCI"), ("Participation de la CA de Lens-Liévin", "EPCI"), ("Subv. CC du Ternois", "EPCI"),
+    ("Subvention CA des Deux Baies en Montreuillois", "EPCI"),
+    ("Subvention CA", None), ("Subvention CA de mars 2024", None), ("Participation CA du 12 mars", None),
+    ("Subvention CU n° 2024-12", None), ("Financement CA de 50 000 €", None),
+    # a métropole is an EPCI (CGCT L5217-1); not the office or the SPL bearing its name
+    ("Subvention de la Métropole", "EPCI"), ("Participation Métropole européenne de Lille", "EPCI"),
+    ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),
     ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
     ("Autofinancement", None), ("Fonds propres ville", None),
     # no body: a town's surroundings, a phrase (the Région named so stays: « de la Réunion », « des Hauts-de-France »)
@@ -1739,6 +1851,18 @@ def test_the_issue_plans_no_longer_validate(plan, code):
 def test_fin11_finds_the_dispositif_written_otherwise():
     out = run(lambda r: lines(r)[CDC_21].update(dispositif="pru acv", nature="Subvention"), "FIN-11")
     assert codes(out) == [("FIN-11", A)] and "« Prêt »" in out[0].suggestion
+
+
+def test_fin07_a_dsil_glued_to_its_next_word_and_declared_no_dotation_stays_in_the_cap():
+    """« ETAT / DSILexceptionnelle », 84 % of 2.1's dépense, declared « Dotation R2334-27 » « Non » in the workbook's
+    list: of no family, and no near spelling of one (FIN-20 would not take that « Non »), it left the 80 % cap with no
+    word. The acronym in capitals is the DSIL's whatever follows it."""
+    def m(r):
+        lines(r)[DSIL_21].update(dispositif="DSILexceptionnelle", montant=420_000)
+        lines(r)[DETR_21]["montant"] = 0.01
+        r["T_Dispositifs"].append({"financeur": "ETAT", "dispositif": "DSILexceptionnelle", "nature": "Subvention",
+                                   "dotation_r2334_27": "Non"})
+    assert [f.code for f in run(m) if f.code in ("FIN-07", "FIN-20")] == ["FIN-07"]
 
 
 def test_a_dispositif_marked_r2334_in_the_list_counts_whatever_its_case():

@@ -411,7 +411,12 @@ def test_fin19_a_line_naming_the_detr_with_another_dotation_is_judged(dispositif
 
 
 @pytest.mark.parametrize("dispositif", ["DSIL (commune non éligible à la DETR)", "DSIL (demande DETR refusée)",
-                                        "DSIL au lieu de la DETR", "DSIL sans DETR", "DSIL - DETR refusée"])
+                                        "DSIL au lieu de la DETR", "DSIL sans DETR", "DSIL - DETR refusée",
+                                        # the refusal said in a sentence
+                                        "DSIL, la DETR ayant été refusée", "DSIL (la DETR n'ayant pas été retenue)",
+                                        "DSIL, DETR pas obtenue", "DSIL / DETR rejetée en 2024",
+                                        # its year between
+                                        "DSIL 2024 (DETR 2023 refusée)", "DSIL 2025, DETR 2024 non retenue"])
 def test_fin19_a_dsil_whose_note_names_the_detr_is_no_detr(dispositif):
     """Arras (42 600 inhabitants) writes why its line is a DSIL: « DSIL (commune non éligible à la DETR) ». Any DETR
     named beside a DSIL was read as a line mixing the two: FIN-19 warned of a DETR above the population threshold on

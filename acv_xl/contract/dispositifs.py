@@ -112,15 +112,22 @@ def _sigles_coupes(nom: str) -> str:
     return "".join(out) + nom[last:] if out else nom
 
 
+# An acronym of the État's dotations in capitals glued to the word after it, in lowercase (« DSILexceptionnelle »,
+# « DETRbis »): set apart, or the name was of no family, and declared « Dotation R2334-27 » « Non » in the workbook's
+# list it left the 80 % cap without a word (FIN-20 silenced). Not a word merely beginning so in lowercase (« Détroit »)
+_SIGLE_COLLE = re.compile(r"(?<![^\W\d_])(DSIPL|FSIPL|DSIL|DSID|FSIL|DETR|DPV|FNADT|FRLA)(?=[a-zà-öø-ÿœ])")
+
+
 @memo_text(4096)
 def normalise(nom: str) -> str:
     """Folded (case, accents), punctuation and spaces reduced to single spaces, a year glued to a word
     set apart, an acronym spelt out letter by letter joined: « DSIL - Exceptionnelle » → « dsil
     exceptionnelle »; « L'État » → « l etat »; « DETR2024 » → « detr 2024 » (a DETR, counted in the
-    R2334-27 caps); « D S I L » → « dsil »; a Cyrillic or Greek letter drawn as a Latin one read as it, and
-    an I or an l as the word around it says (`_i_or_l`: « DSlL » → « dsil »)."""
+    R2334-27 caps); « D S I L » → « dsil »; « DSILexceptionnelle » → « dsil exceptionnelle »; a Cyrillic or
+    Greek letter drawn as a Latin one read as it, and an I or an l as the word around it says (`_i_or_l`:
+    « DSlL » → « dsil »)."""
     nom = _sigles_coupes(_INVISIBLE.sub("", nom))
-    f = fold(_I_ELIDED.sub("l", _WORD.sub(_i_or_l, nom))).translate(_CONFUSABLES)
+    f = fold(_SIGLE_COLLE.sub(r"\1 ", _I_ELIDED.sub("l", _WORD.sub(_i_or_l, nom)))).translate(_CONFUSABLES)
     while (g := _ACRONYM_DOT.sub(r"\1", f)) != f:
         f = g
     f = _NOT_WORD.sub(" ", _LETTER_DIGIT.sub(" ", f)).strip()
@@ -177,46 +184,99 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = tuple(
 
 @memo_text(4096)
 def famille(nom: str | None) -> str | None:
-    """The family of a dispositif's name (`layout.FAMILLES`), or None when no family's phrase is in it."""
+    """The family of a dispositif's name (`layout.FAMILLES`), or None when no family's phrase is in it: the first of
+    the list whose phrase is in it, but of the DETR, DSIL, DPV and DSID the one the name designates
+    (`dotations_nommees`: « DETR hors DSIL » is a DETR)."""
     if not nom:
         return None
     n = _without_small_words(normalise(nom))
     for fam, pattern in _PATTERNS:
         if pattern.search(n):
+            if fam in _R2334_27:
+                # of the DETR, DSIL, DPV and DSID, the one the line is (« DETR hors DSIL », « DETR (au lieu de la
+                # DSIL) » are a DETR, which the list's order read as a DSIL and summed with the DSIL's lines: the
+                # floor of neither was judged); a line mixing them keeps the list's first (FIN-26 asks to split it)
+                noms = _dotations(nom)
+                if not noms:
+                    # every dotation it names set aside (« Fonds vert (DSIL refusée) », « FNADT hors DSIL »): the
+                    # other family it names, no DSIL judged against the 20 % floor; none, the dotation's
+                    # (« Autofinancement hors DSIL », its payer's own money: `names_own_money`)
+                    reste = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
+                    return next((f for f, p in _PATTERNS if f not in _R2334_27 and p.search(reste)), fam)
+                return noms[0] if len(noms) == 1 else fam
             return fam
     return None
 
 
 # A dotation's name another one follows to say what it is not or was (« DSIL (ex-DETR) », « DSIL hors DETR »), or a
-# name said refused (« DSIL - DETR refusée »)
+# name said refused (« DSIL - DETR refusée », « DSIL, la DETR ayant été refusée », « … n'ayant pas été retenue »), its
+# year between (« DETR 2024 (DSIL 2023 refusée) », a DETR; not « DSIL 2024 (refusée en 2023) », the refusal of another
+# year, a DSIL). Not a refusal the name says was followed by a new request (« DSIL refusée en 2023, redemandée en
+# 2024 »), nor a decision still awaited (« DSIL non accordée à ce jour »): the dotation is still asked for on the line,
+# and set aside, « Fonds vert + DSIL (refusée en 2023, redemandée en 2024) » was a Fonds vert, out of the 80 % cap
+_ENCORE_DEMANDEE = (r" (?:(?:en|puis|et|mais|[0-9]+) )*(?:(?:re ?|(?:a|de) nouveau )(?:demandee?s?|presentee?s?"
+                    r"|deposee?s?|sollicitee?s?)|a ce jour|a date|pour l instant|pour le moment)(?![a-z0-9])")
+_REFUSEE = (r"(?:(?:(?:ayant|a|avait|est|etait|etant) ete )?(?:refusee?s?|rejetee?s?)"
+            r"|(?:non|pas) (?:retenue?s?|obtenue?s?|accordee?s?)"
+            r"|n (?:ayant|a|avait|est|etait|etant) pas ete (?:retenue?s?|obtenue?s?|accordee?s?))"
+            rf"(?![a-z0-9])(?!{_ENCORE_DEMANDEE})")
 _NOT_THIS_ONE = re.compile(r"(?<![a-z0-9])(?:hors|ex|sauf|non(?: eligibles?)?)(?: (?:a|au|de|d|du|des|la|le|les|l))*"
-                           r" [a-z0-9]+"
-                           r"|(?<![a-z0-9])[a-z0-9]+ (?:refusees?|rejetees?|non (?:retenues?|obtenues?|accordees?))"
-                           r"(?![a-z0-9])")
+                           r" [a-z0-9]+(?![a-z0-9])"
+                           rf"|(?<![a-z0-9])[a-z0-9]+ {_REFUSEE}"
+                           rf"|(?<![a-z0-9])[a-z]+ (?:19|20)[0-9]{{2}} {_REFUSEE}(?! en [0-9])")
 # What may part two dotations' names a line mixes: nothing but punctuation, « et », « ou », a year, « dotation »
 # (« DETR/DSIL », « DSIL ou DETR », « DETR 2026 + DSIL 2027 », « DSIL / Dotation d'équipement… »). Parted by other
 # words, the second is a note on the line (« DSIL (commune non éligible à la DETR) », « DSIL au lieu de la DETR »)
 _ENTRE_DOTATIONS = re.compile(r"(?: (?:ou|dotation|[0-9]+))* ")
+# ... and a dotation and another aid of the État (décret 2018-514: FNADT, Fonds vert…), only joined by « / », « + »,
+# « & » or « ou » (« DSIL/FNADT », « DETR ou Fonds vert », « DSIL / Fonds mobilités actives », « DSIL + Crédits MH »):
+# side by side, the second says what the dotation funds (« DSIL mobilités actives », « DSIL monuments historiques »)
+_JOINT = re.compile(r"\s*[/+&]\s*")
+_AIDE = r"(?:fond|credit|subvention|aide)"  # (singular: `_without_small_words`)
+_ENTRE_AIDES = re.compile(rf"(?: [0-9]+)* ou(?: (?:ou|[0-9]+))*(?: {_AIDE})? ")
+# ... but a theme the dotation funds, even joined (« DSIL / mobilités actives », « DETR / monuments historiques »), is
+# no aid unless named as one (« Fonds mobilités actives », « Crédits MH »): FIN-26 asked to split a DSIL from a
+# « subvention de la DRAC », and that DSIL's 20 % floor went unjudged
+_THEMES = frozenset(_without_small_words(p) for p in ("recyclage des friches", "recyclage foncier", "monuments historiques",
+                                                      "monument historique", "mobilites actives", "mobilite active",
+                                                      "restructuration des locaux d activite"))
+_AIDE_AVANT = re.compile(rf"(?<![a-z0-9]){_AIDE} $")
+_DEPARTEMENTALE = re.compile(r" (?:departementa(?:le|l|ux)|departement)(?![a-z0-9])")
 _R2334_27 = frozenset(layout.FAMILLES_R2334_27)
+_AIDES_ETAT = _R2334_27 | frozenset(layout.FAMILLES_DECRET_2018_514)
+
+
+def _dotations(nom: str) -> tuple[str, ...]:
+    """The DETR, DSIL, DPV and DSID a name designates (`dotations_nommees`), its family aside, with the État's other
+    aids a line mixes with them."""
+    n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(_JOINT.sub(" ou ", nom))))
+    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _AIDES_ETAT for m in pattern.finditer(n)
+                 if f in _R2334_27 or m[0] not in _THEMES or _AIDE_AVANT.search(n, 0, m.start()))
+    if any(f == layout.FAMILLE_DSID for _, _, f in vus):
+        # « DSID (DSIL départementale) »: the DSIL of the départements, the DSID's own gloss, no second dotation
+        vus = [(debut, m.end(), layout.FAMILLE_DSID)
+               if f == layout.FAMILLE_DSIL and (m := _DEPARTEMENTALE.match(n, fin)) else (debut, fin, f)
+               for debut, fin, f in vus]
+    melees = dict.fromkeys(f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
+                           if f != g and (_ENTRE_DOTATIONS if f in _R2334_27 and g in _R2334_27
+                                          else _ENTRE_AIDES).fullmatch(n, fin, debut) for f in (f, g))
+    if len(melees) > 1 and not _R2334_27.isdisjoint(melees):
+        return tuple(melees)
+    return next(((f,) for _, _, f in vus if f in _R2334_27), ())
 
 
 @memo_text(4096)
 def dotations_nommees(nom: str | None) -> tuple[str, ...]:
     """The DETR, DSIL, DPV and DSID a dispositif's name designates: one for most (the first it names: « DETR (au
     lieu de la DSIL) »), two or more, in the order typed, for a line that mixes them, naming them side by side
-    (« DETR/DSIL », « DSIL ou DETR »: `_ENTRE_DOTATIONS`), which `famille` reads as the first of `layout.FAMILLES`;
-    none for a name of no such family. A name after « hors », « ex- », « sauf », « non (éligible) », or said refused,
-    is no dotation of the line."""
+    (« DETR/DSIL », « DSIL ou DETR »: `_ENTRE_DOTATIONS`), which `famille` reads as the first of `layout.FAMILLES`,
+    with the État's other aids (décret 2018-514) a line joins to them (« DSIL/FNADT »: `_ENTRE_AIDES`); none for a
+    name of no such family. A name after « hors », « ex- », « sauf », « non (éligible) », or said refused, is no
+    dotation of the line."""
     fam = famille(nom)
     if fam not in _R2334_27:
         return ()
-    n = _without_small_words(_NOT_THIS_ONE.sub(" ", normalise(nom)))
-    vus = sorted((m.start(), m.end(), f) for f, pattern in _PATTERNS if f in _R2334_27 for m in pattern.finditer(n))
-    melees = dict.fromkeys(f for (_, fin, f), (debut, _, g) in zip(vus, vus[1:])
-                           if f != g and _ENTRE_DOTATIONS.fullmatch(n, fin, debut) for f in (f, g))
-    if len(melees) > 1:
-        return tuple(melees)
-    return (vus[0][2],) if vus else (fam,)
+    return _dotations(nom) or (fam,)
 
 
 # The DETR's, DSIL's, DPV's and DSID's names, as `famille` compares them: their acronyms, their phrases
@@ -396,17 +456,25 @@ _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil de
 # ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
 # carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
 _FONDS_DE = {"UE": r"feader|leader|fse"}
-# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI »), by the words no
-# other body bears (not « CA », « CC »: a bank, a figure): under the commune's code, its money was the commune's own.
+# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI », « Subvention de la
+# Métropole », an EPCI too: CGCT L5217-1; not an office « Métropole Habitat », a SPL « Métropole Aménagement »), by the
+# words no other body bears (not « CA », « CC » alone: a bank, a figure): under the commune's code, its money was the
+# commune's own.
 # Not the EPCI members' contributions to a syndicat mixte (« Participation des EPCI membres »), its budget's resources
 # as its communes members' are
-_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite)"
+_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite"
+              r"|metropole(?! (?:habitat|amenagement)(?![a-z0-9])))"
               r"(?! (?:membres?|adherents?)(?![a-z0-9]))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
                    for code, mots in _PERSONNES.items()}
-_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
+# ... and by its short name, which only a place's name after « de » makes one (« Subvention CU d'Arras », « Participation
+# de la CA de Lens-Liévin », « Subv. CC du Ternois »): alone, « CA », « CC », « CU » are a bank, a figure, a certificat
+# d'urbanisme, and « Subvention CA de mars », « … CA du 12 mars » a date (of a conseil d'administration)
+_MOIS = r"janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
+_SIGLE_EPCI = rf"(?:cu|ca|cc|cda) (?:de|d|du|des) (?!(?:{_MOIS})(?![a-z0-9]))(?=[a-z])"
+_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:(?:{_MOTS_EPCI})(?![a-z0-9])|{_SIGLE_EPCI})")
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
 # payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;

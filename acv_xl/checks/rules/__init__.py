@@ -42,7 +42,7 @@ Decisions where the catalogue leaves a case open (each rule's docstring gives it
   an EPCI and its communes, or above the beneficiary's own share (A: a syndicat d'énergie and its members,
   a port's syndicat mixte and its members, L5212-26, L5722-10); FIN-24 A State subsidy exposed to
   lapse (R2334-28, décret 2018-514); FIN-25 A FRLA above the operation's deficit; FIN-26 A a line naming
-  two État dotations (« DETR/DSIL »: to be split); ACT-13 E an
+  two État dotations, or one and another État aid (« DETR/DSIL », « DSIL/FNADT »: to be split); ACT-13 E an
   abandoned action's lines still counted (I when only « Versé » lines are left: the écart they make,
   and whether what another body gave is to be recovered). PRJ-06…PRJ-11 and FIN-19 compare the workbook with the national
   list of the programme's communes (`liste_nationale.py`; the list is `Index.reference`, passed

@@ -611,9 +611,11 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
       needs=("T_Financements.dispositif",))
 def dotations_melees(conv: Convention) -> Iterable[Finding]:
     """Added code. A counted line of the État's DETR, DSIL, DPV or DSID whose dispositif names two or more of them
-    (« DETR/DSIL », « DSIL ou DETR »: `dispositifs.dotations_nommees`), which `famille` reads as the first: each
-    dotation is a decision of its own, with its own floor (R2334-27). The line is counted whole in the 80 % cap
-    (FIN-07), the same whichever dotation it is; the floors of the dotations it names are not judged (FIN-08).
+    (« DETR/DSIL », « DSIL ou DETR »: `dispositifs.dotations_nommees`), which `famille` reads as the first, or one of
+    them joined to another aid of the État (« DSIL/FNADT », « DETR ou Fonds vert »): each is a decision of its own,
+    a dotation with its own floor (R2334-27). The line is counted whole in the 80 % cap (FIN-07), the same whichever
+    dotation it is, the other aid with it (the safe side, said); the floors of the dotations it names are not
+    judged (FIN-08).
     Not on an `Abandonnée` action's line: it has left the plan (ACT-13 asks to release it)."""
     ix = index(conv)
     action = ix.action
@@ -625,15 +627,41 @@ def dotations_melees(conv: Convention) -> Iterable[Finding]:
         a = action(lf.numero)
         if a is not None and a.maturite == layout.MATURITE_ABANDONNEE:
             continue
-        nombre = ("deux", "trois", "quatre")[len(noms) - 2]  # of the four dotations
-        les = ", ".join(f"la {n}" for n in noms[:-1]) + f" et la {noms[-1]}"
+        nombre = ("deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix")[len(noms) - 2]
+        les = ", ".join(map(_nom_d_aide, noms[:-1])) + f" et {_nom_d_aide(noms[-1])}"
+        autres = [n for n in noms if n not in _R2334_27]
+        if not autres:
+            yield at(lf, "dispositif", "FIN-26", A,
+                     f"{prefix(lf)} : le dispositif {q(lf.dispositif)} nomme {nombre} dotations de l'État, {les}, sur "
+                     "une seule ligne ; chacune est une décision distincte, avec son propre taux minimal de 20 % de la "
+                     f"dépense subventionnable ({SRC_R2334_27}). La ligne est comptée en entier dans le plafond de 80 % "
+                     "des dotations, mais le taux minimal de chacune n'est pas vérifié.",
+                     "Scindez la ligne : une ligne par dotation, avec le montant attribué à chacune et la référence de "
+                     "sa décision.")
+            continue
+        # a dotation and another aid of the État (« DSIL/FNADT »): the aid is no dotation of the 80 % cap, which the
+        # line is counted in whole (the safe side) until it is split
+        dotations = [n for n in noms if n in _R2334_27]
+        taux = ("a son" if len(dotations) == 1 else "ont chacune leur") + " propre taux minimal"
+        n_en_est = "ne sont pas de ces dotations" if len(autres) > 1 else "n'est pas l'une d'elles"
         yield at(lf, "dispositif", "FIN-26", A,
-                 f"{prefix(lf)} : le dispositif {q(lf.dispositif)} nomme {nombre} dotations de l'État, {les}, sur une "
-                 "seule ligne ; chacune est une décision distincte, avec son propre taux minimal de 20 % de la dépense "
-                 f"subventionnable ({SRC_R2334_27}). La ligne est comptée en entier dans le plafond de 80 % des "
-                 "dotations, mais le taux minimal de chacune n'est pas vérifié.",
-                 "Scindez la ligne : une ligne par dotation, avec le montant attribué à chacune et la référence de sa "
+                 f"{prefix(lf)} : le dispositif {q(lf.dispositif)} nomme {nombre} aides de l'État, {les}, sur une "
+                 f"seule ligne ; chacune est une décision distincte, et {' et '.join(map(_nom_d_aide, dotations))} "
+                 f"{taux} de 20 % de la dépense subventionnable ({SRC_R2334_27}). La ligne est comptée en entier dans "
+                 f"le plafond de 80 % des dotations, alors que {' et '.join(map(_nom_d_aide, autres))} {n_en_est}, et "
+                 f"le taux minimal de {' et de '.join(map(_nom_d_aide, dotations))} n'est pas vérifié.",
+                 "Scindez la ligne : une ligne par aide, avec le montant attribué à chacune et la référence de sa "
                  "décision.")
+
+
+# How FIN-26 names an aid of the État in a sentence: « la DSIL », « le FNADT », « la subvention de la DRAC »
+_NOMS_D_AIDES = {"DRAC": "la subvention de la DRAC"}
+
+
+def _nom_d_aide(fam: str) -> str:
+    if fam in _NOMS_D_AIDES:
+        return _NOMS_D_AIDES[fam]
+    return f"la {fam}" if fam in _R2334_27 else f"le {fam}"
 
 
 def _de_la_base(dep: Decimal, base: Decimal) -> str:
