@@ -540,9 +540,9 @@ class _ComSheet:
         return getattr(self._sh, name)
 
 
-def _com_book(tmp_path, snapshot: int, controles: int = -1, structure: bool = False, snapshot_protected=False):
+def _com_book(tmp_path, snapshot: int, controles: int = -1, structure: bool = False, protected=()):
     """A clean workbook already validated once, on Windows' Excel: its « Données validées » and Contrôles of the COM
-    visibility given, the workbook's structure protected or not."""
+    visibility given, the workbook's structure protected or not, the sheets `protected` so."""
     path = _clean()[0]
     payload = payload_from_xlsx(path, include=scripts.INCLUDE)
     payload["sheets"].append(dict(payload["sheets"][-1], name=layout.SNAPSHOT_SHEET, visibility="Hidden", tables=[],
@@ -550,8 +550,7 @@ def _com_book(tmp_path, snapshot: int, controles: int = -1, structure: bool = Fa
     book = _DesktopBook(remote_book(payload), tmp_path / path.name)
     book.api = SimpleNamespace(ProtectStructure=structure)
     com = {layout.SNAPSHOT_SHEET: snapshot, layout.Sheet.CONTROLES: controles}
-    book.sheets = [_ComSheet(sh, com.get(sh.name, -1), book.api,
-                             snapshot_protected and sh.name == layout.SNAPSHOT_SHEET) for sh in book._book.sheets]
+    book.sheets = [_ComSheet(sh, com.get(sh.name, -1), book.api, sh.name in protected) for sh in book._book.sheets]
     return book
 
 
@@ -604,7 +603,7 @@ def test_valider_on_the_desktop_says_how_to_show_a_protected_sheet_of_the_valida
     (clic droit sur un onglet > Afficher) », which a protected workbook refuses (« Afficher » greyed), and which
     lists no very hidden sheet. The workbook's protection said first when it is there; a very hidden sheet shown from
     the VBA editor."""
-    book = _com_book(tmp_path, snapshot=com, structure=structure, snapshot_protected=True)
+    book = _com_book(tmp_path, snapshot=com, structure=structure, protected={layout.SNAPSHOT_SHEET})
     scripts._guarded(book, scripts.run_valider, "Validation")
     (kind, message), = book.opened
     assert book.json()["actions"] == []
@@ -619,6 +618,29 @@ def test_valider_on_the_desktop_says_how_to_show_a_protected_sheet_of_the_valida
         assert show in message and "Protéger le classeur" not in message
     assert message.endswith(", déprotégez-la (onglet Révision > Ôter la protection de la feuille), puis cliquez de "
                             "nouveau sur « Valider ». Rien n'a été modifié dans le classeur.")
+
+
+@pytest.mark.parametrize("com", [-1, 0, 2])
+def test_valider_on_the_desktop_says_how_to_show_a_protected_controles_the_user_hid(tmp_path, com):
+    """Contrôles hidden (or very hidden) and protected: « Déprotégez-la (onglet Révision > Ôter la protection de la
+    feuille) » alone, which Excel does for the active sheet only — a hidden one never is. How to show it said first;
+    a visible one, and « Données validées » shown by the user, as before (no « masquée », nothing to show)."""
+    book = _com_book(tmp_path, snapshot=-1, controles=com, protected={layout.Sheet.CONTROLES})
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    (kind, message), = book.opened
+    said = f"Validation impossible : la feuille « {layout.Sheet.CONTROLES} » est protégée, et les constats de la " \
+           "validation s'y écrivent. "
+    show = {-1: "", 0: "Affichez-la (clic droit sur un onglet > Afficher), ",
+            2: "Affichez-la depuis l'éditeur Visual Basic d'Excel sur ordinateur (Alt+F11, la feuille choisie, "
+               "propriété Visible à « -1 - xlSheetVisible » : très masquée, elle n'est pas dans la liste "
+               "« Afficher »), "}[com]
+    assert message == said + (f"{show}déprotégez-la" if show else "Déprotégez-la") + " (onglet Révision > Ôter la " \
+        "protection de la feuille), puis cliquez de nouveau sur « Valider ». Rien n'a été modifié dans le classeur."
+    book = _com_book(tmp_path, snapshot=-1, protected={layout.SNAPSHOT_SHEET})
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    (kind, message), = book.opened
+    assert message.startswith(f"Validation impossible : la feuille « {layout.SNAPSHOT_SHEET} » est protégée, et la "
+                              "validation y garde les données validées. Déprotégez-la (onglet Révision"), message
 
 
 @pytest.mark.parametrize("visibility", ["Hidden", "VeryHidden"])

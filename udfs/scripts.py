@@ -441,26 +441,38 @@ def _written_sheets(book, src: XwSource, controles: TableBlock | None,
     sheets: list[tuple[str, str, list[str], bool]] = []
     if controles is not None:
         sheets.append((controles.sheet, f"la feuille « {controles.sheet} » est protégée, et les constats de la "
-                                        f"validation s'y écrivent. Déprotégez-la {_UNPROTECT}, {_AGAIN}", [], False))
+                                        f"validation s'y écrivent. {_unprotect_it(book, controles.sheet)} {_UNPROTECT}, "
+                                        f"{_AGAIN}", [], False))
     status = [found for name in ("acv_statut", "acv_date_validation", "acv_empreinte")
               if (found := src.named(name)) is not None]
     for sheet in dict.fromkeys(on for on, _cell, _ in status):
         if controles is None or sheet != controles.sheet:
             sheets.append((sheet, f"la feuille « {sheet} » est protégée, et la validation y écrit son statut. "
-                                  f"Déprotégez-la {_UNPROTECT}, {_AGAIN}",
+                                  f"{_unprotect_it(book, sheet)} {_UNPROTECT}, {_AGAIN}",
                            [cell for on, cell, _ in status if on == sheet], False))
     hidden = layout.SNAPSHOT_SHEET
     if (sh := _sheet(book, hidden)) is not None and all(name != hidden for name, *_ in sheets):
-        sheets.append((hidden, f"la feuille masquée « {hidden} » est protégée, et la validation y garde les données "
-                               f"validées. {_show_advice(book, sh)}, déprotégez-la {_UNPROTECT}, {_AGAIN}", [], False))
+        sheets.append((hidden, f"la feuille{' masquée' if _visibility(sh) != VISIBLE else ''} « {hidden} » est "
+                               f"protégée, et la validation y garde les données validées. {_unprotect_it(book, hidden)} "
+                               f"{_UNPROTECT}, {_AGAIN}", [], False))
     whole = {name for name, _message, cells, _ in sheets if not cells}  # any protection stops them already
     for sheet in dict.fromkeys(coloured):
         if sheet not in whole:
             sheets.append((sheet, f"la feuille « {sheet} » est protégée, et la validation y colore les cellules à "
-                                  "corriger (et retire la couleur de celles qui ne le sont plus). Déprotégez-la "
-                                  f"{_UNPROTECT}, ou protégez-la de nouveau en autorisant la mise en forme des "
+                                  "corriger (et retire la couleur de celles qui ne le sont plus). "
+                                  f"{_unprotect_it(book, sheet)} {_UNPROTECT}, ou protégez-la de nouveau en autorisant la mise en forme des "
                                   f"cellules (case « Format de cellule »), {_AGAIN}", [], True))
     return sheets
+
+
+def _unprotect_it(book, name: str) -> str:
+    """« Déprotégez-la », how to show it first when the sheet is hidden: Excel unprotects the active sheet only, and a
+    hidden sheet cannot be the active one — « Déprotégez-la » alone, for a Contrôles the user had hidden, led
+    nowhere."""
+    sh = _sheet(book, name)
+    if sh is not None and _visibility(sh) in (HIDDEN, VERY_HIDDEN):
+        return f"{_show_advice(book, sh)}, déprotégez-la"
+    return "Déprotégez-la"
 
 
 def _show_advice(book, sheet) -> str:
@@ -761,7 +773,8 @@ def _check_annex_protection(book) -> None:
     said « n'a pas pu terminer l'opération dans Excel. Réessayez », which no retry mends."""
     sh = _sheet(book, ANNEXE_WEB)
     sheets = [] if sh is None else [(ANNEXE_WEB, f"la feuille « {ANNEXE_WEB} » est protégée, et l'annexe s'y écrit. "
-                                                 f"Déprotégez-la {_UNPROTECT}, {_again(GENERER_ANNEXE)}", [], False)]
+                                                 f"{_unprotect_it(book, ANNEXE_WEB)} {_UNPROTECT}, "
+                                                 f"{_again(GENERER_ANNEXE)}", [], False)]
     change = (f"y ajouter la feuille « {ANNEXE_WEB} », où elle écrit l'annexe" if sh is None
               else f"afficher la feuille « {ANNEXE_WEB} », masquée, où elle écrit l'annexe"
               if _visibility(sh) in (HIDDEN, VERY_HIDDEN)
