@@ -12,6 +12,7 @@ import json
 import sys
 from datetime import date, datetime, time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -511,6 +512,164 @@ def test_valider_on_the_desktop_stops_on_a_protected_workbook_structure_when_it_
     again.api = SimpleNamespace(ProtectStructure=True)
     scripts._guarded(again, scripts.run_valider, "Validation")
     assert again.opened == [] and not {"addSheet", "setSheetVisibility"} & {a["func"] for a in again.json()["actions"]}
+
+
+class _ComSheet:
+    """A remote sheet as Windows' Excel gives it through xlwings' COM: `visible` its XlSheetVisibility as is (-1
+    visible, 0 hidden, 2 very hidden — true, as visible), a change of visibility refused in a workbook whose structure
+    is protected and the activation of a sheet not visible refused (both « erreur inattendue », COM's error 1004)."""
+
+    def __init__(self, sh, com: int, book_api, protected: bool = False):
+        self._sh, self.com, self._book_api, self.set = sh, com, book_api, []
+        self.api = SimpleNamespace(ProtectContents=protected, Protection=SimpleNamespace(AllowFormattingCells=False))
+
+    @property
+    def visible(self):
+        return self.com
+
+    @visible.setter
+    def visible(self, value):
+        if self._book_api.ProtectStructure:
+            raise RuntimeError("(-2147352567, 'Une exception s’est produite.', 1004)")
+        self.set.append(value)
+        self.com = -1 if value else 0
+        self._sh.visible = bool(value)
+
+    def activate(self):
+        if self.com != -1:
+            raise RuntimeError("(-2147352567, 'Une exception s’est produite.', 1004)")
+        self._sh.activate()
+
+    def __getattr__(self, name):
+        return getattr(self._sh, name)
+
+
+def _com_book(tmp_path, snapshot: int, controles: int = -1, structure: bool = False, protected=()):
+    """A clean workbook already validated once, on Windows' Excel: its « Données validées » and Contrôles of the COM
+    visibility given, the workbook's structure protected or not, the sheets `protected` so."""
+    path = _clean()[0]
+    payload = payload_from_xlsx(path, include=scripts.INCLUDE)
+    payload["sheets"].append(dict(payload["sheets"][-1], name=layout.SNAPSHOT_SHEET, visibility="Hidden", tables=[],
+                                  used_range_address=None, values=[[""]]))
+    book = _DesktopBook(remote_book(payload), tmp_path / path.name)
+    book.api = SimpleNamespace(ProtectStructure=structure)
+    com = {layout.SNAPSHOT_SHEET: snapshot, layout.Sheet.CONTROLES: controles}
+    book.sheets = [_ComSheet(sh, com.get(sh.name, -1), book.api, sh.name in protected) for sh in book._book.sheets]
+    return book
+
+
+def _com_sheet(book, name):
+    return next(sh for sh in book.sheets if sh.name == name)
+
+
+def test_valider_on_the_desktop_leaves_a_very_hidden_sheet_of_the_validated_data_as_it_is(tmp_path):
+    """« Données validées » very hidden (from the VBA editor): xlwings gives Windows' xlSheetVeryHidden, 2, which is
+    true — the sheet was « visible »: in a protected workbook, Valider stopped on « doit masquer la feuille « Données
+    validées » », already hidden; unprotected, it was made merely hidden (listed in « Afficher »). Left as it is."""
+    for structure in (True, False):
+        book = _com_book(tmp_path, snapshot=2, structure=structure)
+        scripts._guarded(book, scripts.run_valider, "Validation")
+        assert book.opened == [], book.opened
+        snapshot = _com_sheet(book, layout.SNAPSHOT_SHEET)
+        assert snapshot.com == 2 and snapshot.set == []
+        assert any(a["func"] == "setValues" for a in book.json()["actions"])
+    # a sheet shown, as before: hidden again, and a protected workbook stops the validation before any write
+    book = _com_book(tmp_path, snapshot=-1)
+    scripts.run_valider(book)
+    assert _com_sheet(book, layout.SNAPSHOT_SHEET).set == [False]
+    book = _com_book(tmp_path, snapshot=-1, structure=True)
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    (kind, message), = book.opened
+    assert f"doit masquer la feuille « {layout.SNAPSHOT_SHEET} »" in message and book.json()["actions"] == []
+
+
+def test_valider_on_the_desktop_shows_a_very_hidden_controles_or_says_why_it_cannot(tmp_path):
+    """Contrôles very hidden: seen as visible, it was activated as it stood — COM's error 1004, « Validation
+    impossible : erreur inattendue » after everything was written, the findings nowhere to see. Made visible; in a
+    protected workbook, which refuses it, the validation stops first and says what to unprotect."""
+    book = _com_book(tmp_path, snapshot=0, controles=2)
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    assert book.opened == [], book.opened
+    assert _com_sheet(book, layout.Sheet.CONTROLES).com == -1
+    assert any(a["func"] == "activateSheet" for a in book.json()["actions"])
+    book = _com_book(tmp_path, snapshot=0, controles=2, structure=True)
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    (kind, message), = book.opened
+    assert message.startswith("Validation impossible : le classeur est protégé (structure des feuilles), et la "
+                              f"validation doit afficher la feuille « {layout.Sheet.CONTROLES} », masquée, où elle "
+                              "liste ses constats. Ôtez cette protection") and book.json()["actions"] == []
+
+
+@pytest.mark.parametrize("com", [0, 2])
+@pytest.mark.parametrize("structure", [True, False])
+def test_valider_on_the_desktop_says_how_to_show_a_protected_sheet_of_the_validated_data(tmp_path, com, structure):
+    """« Données validées » hidden and protected: to unprotect it, the user shows it. The message said « Affichez-la
+    (clic droit sur un onglet > Afficher) », which a protected workbook refuses (« Afficher » greyed), and which
+    lists no very hidden sheet. The workbook's protection said first when it is there; a very hidden sheet shown from
+    the VBA editor."""
+    book = _com_book(tmp_path, snapshot=com, structure=structure, protected={layout.SNAPSHOT_SHEET})
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    (kind, message), = book.opened
+    assert book.json()["actions"] == []
+    assert message.startswith(f"Validation impossible : la feuille masquée « {layout.SNAPSHOT_SHEET} » est protégée, "
+                              "et la validation y garde les données validées. ")
+    show = ("Affichez-la depuis l'éditeur Visual Basic" if com == 2
+            else "Affichez-la (clic droit sur un onglet > Afficher)")
+    if structure:
+        assert "Ôtez d'abord la protection du classeur (onglet Révision > Protéger le classeur, avec son mot de passe " \
+               f"s'il en a un), {show[0].lower()}{show[1:]}" in message
+    else:
+        assert show in message and "Protéger le classeur" not in message
+    assert message.endswith(", déprotégez-la (onglet Révision > Ôter la protection de la feuille), puis cliquez de "
+                            "nouveau sur « Valider ». Rien n'a été modifié dans le classeur.")
+
+
+@pytest.mark.parametrize("com", [-1, 0, 2])
+def test_valider_on_the_desktop_says_how_to_show_a_protected_controles_the_user_hid(tmp_path, com):
+    """Contrôles hidden (or very hidden) and protected: « Déprotégez-la (onglet Révision > Ôter la protection de la
+    feuille) » alone, which Excel does for the active sheet only — a hidden one never is. How to show it said first;
+    a visible one, and « Données validées » shown by the user, as before (no « masquée », nothing to show)."""
+    book = _com_book(tmp_path, snapshot=-1, controles=com, protected={layout.Sheet.CONTROLES})
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    (kind, message), = book.opened
+    said = f"Validation impossible : la feuille « {layout.Sheet.CONTROLES} » est protégée, et les constats de la " \
+           "validation s'y écrivent. "
+    show = {-1: "", 0: "Affichez-la (clic droit sur un onglet > Afficher), ",
+            2: "Affichez-la depuis l'éditeur Visual Basic d'Excel sur ordinateur (Alt+F11, la feuille choisie, "
+               "propriété Visible à « -1 - xlSheetVisible » : très masquée, elle n'est pas dans la liste "
+               "« Afficher »), "}[com]
+    assert message == said + (f"{show}déprotégez-la" if show else "Déprotégez-la") + " (onglet Révision > Ôter la " \
+        "protection de la feuille), puis cliquez de nouveau sur « Valider ». Rien n'a été modifié dans le classeur."
+    book = _com_book(tmp_path, snapshot=-1, protected={layout.SNAPSHOT_SHEET})
+    scripts._guarded(book, scripts.run_valider, "Validation")
+    (kind, message), = book.opened
+    assert message.startswith(f"Validation impossible : la feuille « {layout.SNAPSHOT_SHEET} » est protégée, et la "
+                              "validation y garde les données validées. Déprotégez-la (onglet Révision"), message
+
+
+@pytest.mark.parametrize("visibility", ["Hidden", "VeryHidden"])
+def test_valider_with_the_add_in_says_how_to_show_a_protected_sheet_of_the_validated_data(visibility):
+    """The same message with the add-in, which does not send the workbook's protection: said in case; a sheet very
+    hidden (Office.js' « VeryHidden ») is shown from the VBA editor, « Afficher » does not list it. Left very hidden
+    by the validation, as a hidden one (xlwings reads both as not visible)."""
+    from udfs.server_alert import PROTECTION_CHECK
+
+    payload = payload_from_xlsx(_clean()[0], include=scripts.INCLUDE)
+    payload["sheets"].append(dict(payload["sheets"][-1], name=layout.SNAPSHOT_SHEET, visibility=visibility, tables=[],
+                                  used_range_address=None, values=[[""]]))
+    book = remote_book(payload)
+    scripts.run_valider(book)
+    actions = book.json()["actions"]
+    (check, sheets, _structure), = [a["args"] for a in actions if a["func"] == "runMacro"]
+    assert check == PROTECTION_CHECK
+    message, = [m for name, m, *_ in sheets if name == layout.SNAPSHOT_SHEET]
+    show = ("Affichez-la depuis l'éditeur Visual Basic d'Excel sur ordinateur" if visibility == "VeryHidden"
+            else "Affichez-la (clic droit sur un onglet > Afficher)")
+    assert f"données validées. {show}" in message
+    assert ", après avoir ôté la protection du classeur s'il est protégé (onglet Révision > Protéger le classeur, " \
+           "avec son mot de passe s'il en a un), déprotégez-la" in message
+    i = _index(payload, layout.SNAPSHOT_SHEET)
+    assert not [a for a in actions if a["func"] == "setSheetVisibility" and a["sheet_position"] == i]
 
 
 def test_valider_in_xlwings_lite_asks_excel_for_no_check_it_cannot_run(monkeypatch):

@@ -833,6 +833,97 @@ def test_a_request_answered_before_its_body_is_never_answered_twice(server):
     assert "issue=jeton_refuse statut=401" in new and "- - issue=" not in new, new
 
 
+_LONG = (b"X-Fin: " + b"a" * 1000 + b"\r\n") * 64
+
+
+@pytest.mark.parametrize("rest, issue", [([b"zz\r\n"], "requete_http_invalide"),
+                                         ([b"0\r\n"] + [_LONG] * 256, "entetes_trop_volumineux"),
+                                         ([b"0\r\n\r\nGET /manifest HTTP/1.1\r\n"] + [_LONG] * 256, None)])
+def test_a_body_refused_while_its_answer_is_being_sent_cuts_that_answer_without_a_second_one(rest, issue, caplog):
+    """A public file is sent without waiting for the body of its request: a bad chunk size, or a trailer past 32 Kio,
+    arriving while that answer was still on its way (a large file, a client that reads slowly) got its « HTTP/1.1
+    400 » (431) written into the middle of the 200's body; so did the next request's head past 32 Kio. The
+    connection is cut, and the reason goes into the request's own log line (the next one's: a line of its own). The
+    answer here is held unfinished until the client is gone — never complete when the rest comes, whatever the
+    buffers of the machine."""
+    import logging
+    import asyncio
+
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from udfs import server_http
+
+    seen = {}
+
+    async def app(scope, receive, send):  # a file of 1 Mio, its first 1 000 bytes sent, the rest after the client
+        seen["scope"] = scope
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(2**20).encode())]})
+        await send({"type": "http.response.body", "body": b"x" * 1000, "more_body": True})
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        await send({"type": "http.response.body", "body": b"x" * (2**20 - 1000)})
+
+    config = Config(app, lifespan="off", log_config=None)
+    state = ServerState()
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: server_http.DeadlineProtocol(config=config, server_state=state,
+                                                                                      app_state={}),
+                                          "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /static/js/fichier.js HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"2\r\n{}\r\n")
+        got = b""
+        while len(got.split(b"\r\n\r\n", 1)[-1]) < 1000 or b"\r\n\r\n" not in got:  # the head, the first bytes
+            chunk = await asyncio.wait_for(reader.read(65536), 30)
+            assert chunk, got
+            got += chunk
+
+        async def read_all() -> bytes:
+            read = b""
+            try:
+                while chunk := await asyncio.wait_for(reader.read(65536), 30):
+                    read += chunk
+            except ConnectionResetError:
+                pass
+            return read
+
+        reading = asyncio.create_task(read_all())
+        for piece in rest:  # (a trailer: until the server refuses it — 16 Mio at most, what it took before)
+            if reading.done():
+                break
+            try:
+                writer.write(piece)
+                await writer.drain()
+            except ConnectionError:
+                break
+        got += await reading
+        writer.close()
+        server.close()
+        for _ in range(100):  # the application's end, once told the client left
+            if not state.tasks:
+                break
+            await asyncio.sleep(0.01)
+        return got
+
+    caplog.set_level(logging.INFO, logger="acv_xl.serveur")
+    loop = server_http.new_loop()
+    try:
+        got = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert got.startswith(b"HTTP/1.1 200 ") and got.count(b"HTTP/1.1 ") == 1, got[-300:]
+    assert len(got) < 2**20 and seen["scope"].get("acv", {}).get("issue") == issue
+    if issue is None:  # the next request's head: its own line
+        lines = [r.getMessage() for r in caplog.records if r.name == "acv_xl.serveur"]
+        assert [line.split(" ", 1)[1].rsplit(" duree_ms=", 1)[0] for line in lines] \
+            == ["GET /manifest issue=entetes_trop_volumineux statut=-"], lines
+
+
 def test_the_http_layers_own_refusals_in_https_carry_hsts(server, tmp_path):
     """The refusals the HTTP layer writes itself (431, 400, 408) had every security header of the application's
     answers but HSTS, in HTTPS too — served directly, or relayed by the front end of this machine, which says so

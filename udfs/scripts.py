@@ -394,11 +394,7 @@ def stop_if_protected(book, sheets: list[tuple[str, str, list[str], bool]], stru
                 stops = False
             if stops:
                 raise refused(message)
-        try:
-            locked = structure is not None and bool(book.api.ProtectStructure)
-        except Exception:  # noqa: BLE001 — as above
-            locked = False
-        if locked:
+        if structure is not None and _structure_locked(book):
             raise refused(structure)
         return
     try:
@@ -445,27 +441,66 @@ def _written_sheets(book, src: XwSource, controles: TableBlock | None,
     sheets: list[tuple[str, str, list[str], bool]] = []
     if controles is not None:
         sheets.append((controles.sheet, f"la feuille « {controles.sheet} » est protégée, et les constats de la "
-                                        f"validation s'y écrivent. Déprotégez-la {_UNPROTECT}, {_AGAIN}", [], False))
+                                        f"validation s'y écrivent. {_unprotect_it(book, controles.sheet)} {_UNPROTECT}, "
+                                        f"{_AGAIN}", [], False))
     status = [found for name in ("acv_statut", "acv_date_validation", "acv_empreinte")
               if (found := src.named(name)) is not None]
     for sheet in dict.fromkeys(on for on, _cell, _ in status):
         if controles is None or sheet != controles.sheet:
             sheets.append((sheet, f"la feuille « {sheet} » est protégée, et la validation y écrit son statut. "
-                                  f"Déprotégez-la {_UNPROTECT}, {_AGAIN}",
+                                  f"{_unprotect_it(book, sheet)} {_UNPROTECT}, {_AGAIN}",
                            [cell for on, cell, _ in status if on == sheet], False))
     hidden = layout.SNAPSHOT_SHEET
-    if _sheet(book, hidden) is not None and all(name != hidden for name, *_ in sheets):
-        sheets.append((hidden, f"la feuille masquée « {hidden} » est protégée, et la validation y garde les données "
-                               f"validées. Affichez-la (clic droit sur un onglet > Afficher), déprotégez-la "
+    if (sh := _sheet(book, hidden)) is not None and all(name != hidden for name, *_ in sheets):
+        sheets.append((hidden, f"la feuille{' masquée' if _visibility(sh) != VISIBLE else ''} « {hidden} » est "
+                               f"protégée, et la validation y garde les données validées. {_unprotect_it(book, hidden)} "
                                f"{_UNPROTECT}, {_AGAIN}", [], False))
     whole = {name for name, _message, cells, _ in sheets if not cells}  # any protection stops them already
     for sheet in dict.fromkeys(coloured):
         if sheet not in whole:
             sheets.append((sheet, f"la feuille « {sheet} » est protégée, et la validation y colore les cellules à "
-                                  "corriger (et retire la couleur de celles qui ne le sont plus). Déprotégez-la "
-                                  f"{_UNPROTECT}, ou protégez-la de nouveau en autorisant la mise en forme des "
+                                  "corriger (et retire la couleur de celles qui ne le sont plus). "
+                                  f"{_unprotect_it(book, sheet)} {_UNPROTECT}, ou protégez-la de nouveau en autorisant la mise en forme des "
                                   f"cellules (case « Format de cellule »), {_AGAIN}", [], True))
     return sheets
+
+
+def _unprotect_it(book, name: str) -> str:
+    """« Déprotégez-la », how to show it first when the sheet is hidden: Excel unprotects the active sheet only, and a
+    hidden sheet cannot be the active one — « Déprotégez-la » alone, for a Contrôles the user had hidden, led
+    nowhere."""
+    sh = _sheet(book, name)
+    if sh is not None and _visibility(sh) in (HIDDEN, VERY_HIDDEN):
+        return f"{_show_advice(book, sh)}, déprotégez-la"
+    return "Déprotégez-la"
+
+
+def _show_advice(book, sheet) -> str:
+    """How the user shows `sheet`, hidden, to unprotect it (a hidden sheet cannot be the active one). « Afficher »
+    lists no very hidden sheet (the VBA editor shows it), and a protected workbook refuses both — « Affichez-la
+    (clic droit sur un onglet > Afficher) » alone, the workbook protected, led nowhere. The workbook's protection
+    said when Excel says it (`_structure_locked`), else in case."""
+    how = ("Affichez-la depuis l'éditeur Visual Basic d'Excel sur ordinateur (Alt+F11, la feuille choisie, propriété "
+           "Visible à « -1 - xlSheetVisible » : très masquée, elle n'est pas dans la liste « Afficher »)"
+           if _visibility(sheet) == VERY_HIDDEN else "Affichez-la (clic droit sur un onglet > Afficher)")
+    locked = _structure_locked(book)
+    if locked is None:
+        return f"{how}, après avoir ôté la protection du classeur s'il est protégé ({_UNPROTECT_BOOK})"
+    return f"Ôtez d'abord la protection du classeur ({_UNPROTECT_BOOK}), {how[0].lower()}{how[1:]}" if locked else how
+
+
+_UNPROTECT_BOOK = "onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un"
+
+
+def _structure_locked(book) -> bool | None:
+    """Whether the workbook's structure is protected, as Windows' Excel says it (COM); None elsewhere (the add-in
+    does not send it) or when Excel does not say."""
+    if getattr(getattr(getattr(book, "app", None), "engine", None), "name", None) != "excel":
+        return None
+    try:
+        return bool(book.api.ProtectStructure)
+    except Exception:  # noqa: BLE001 — an Excel that does not say (macOS)
+        return None
 
 
 def _structure_change(book, report, controles_sheet: str | None) -> str | None:
@@ -476,24 +511,38 @@ def _structure_change(book, report, controles_sheet: str | None) -> str | None:
     if hidden is None:
         if report.valide and report.empreinte:
             return f"y ajouter la feuille masquée « {layout.SNAPSHOT_SHEET} », où elle garde les données validées"
-    elif _visible(hidden) is True:
+    elif _visibility(hidden) == VISIBLE:
         return f"masquer la feuille « {layout.SNAPSHOT_SHEET} », où elle garde les données validées"
     ctrl = _sheet(book, controles_sheet) if controles_sheet else None
-    if ctrl is not None and _visible(ctrl) is False:
+    if ctrl is not None and _visibility(ctrl) in (HIDDEN, VERY_HIDDEN):
         return f"afficher la feuille « {controles_sheet} », masquée, où elle liste ses constats"
     return None
 
 
 def _structure_message(change: str, who: str, button: str) -> str:
     return (f"le classeur est protégé (structure des feuilles), et {who} doit {change}. Ôtez cette protection "
-            f"(onglet Révision > Protéger le classeur, avec son mot de passe s'il en a un), {_again(button)}")
+            f"({_UNPROTECT_BOOK}), {_again(button)}")
 
 
-def _visible(sheet) -> bool | None:
+VISIBLE, HIDDEN, VERY_HIDDEN = "Visible", "Hidden", "VeryHidden"  # Office.js' names of a sheet's visibility
+# Windows' COM gives xlwings its XlSheetVisibility as is: xlSheetVeryHidden (2, a sheet hidden from the VBA editor,
+# absent from « Afficher ») is true, as xlSheetVisible (-1) — a very hidden sheet was « visible », to hide and to show
+# as it stood
+_COM_VISIBILITY = {-1: VISIBLE, 0: HIDDEN, 2: VERY_HIDDEN}
+
+
+def _visibility(sheet) -> str | None:
+    """`VISIBLE`, `HIDDEN` or `VERY_HIDDEN`, None when the client does not say (no « visibility » sent). xlwings
+    Server reads Office.js' « VeryHidden » as False, the remote book's own dict still saying which."""
     try:
-        return bool(sheet.visible)
-    except Exception:  # noqa: BLE001 — a client that does not say (no « visibility » sent)
+        v = sheet.visible
+    except Exception:  # noqa: BLE001 — a client that does not say
         return None
+    if isinstance(v, bool):
+        api = getattr(sheet, "api", None)
+        said = api.get("visibility") if isinstance(api, dict) else None
+        return said if said in (VISIBLE, HIDDEN, VERY_HIDDEN) else VISIBLE if v else HIDDEN
+    return _COM_VISIBILITY.get(v)
 
 
 def since_rows(src: XwSource, report) -> list[Finding]:
@@ -526,7 +575,7 @@ def write_snapshot(book, src: XwSource, report) -> None:
         sh.visible = False
         before = 0
     else:
-        if sh.visible:
+        if _visibility(sh) == VISIBLE:  # a sheet very hidden stays so (made hidden, refused in a protected workbook)
             sh.visible = False
         before = len(src.column_values(name, 1))
     if cells:
@@ -549,11 +598,7 @@ def show(sheet) -> None:
     """Show `sheet`, made visible first when the user hid it: Excel refuses to activate a hidden sheet
     (error 1004 on the desktop, after everything was written: « Validation impossible : erreur
     inattendue »), and the button is there to show what it found."""
-    try:
-        hidden = not sheet.visible
-    except Exception:  # noqa: BLE001 — a client that does not say (no « visibility » sent): as before
-        hidden = False
-    if hidden:
+    if _visibility(sheet) in (HIDDEN, VERY_HIDDEN):  # (one that does not say: as before)
         sheet.visible = True
     sheet.activate()
 
@@ -728,9 +773,11 @@ def _check_annex_protection(book) -> None:
     said « n'a pas pu terminer l'opération dans Excel. Réessayez », which no retry mends."""
     sh = _sheet(book, ANNEXE_WEB)
     sheets = [] if sh is None else [(ANNEXE_WEB, f"la feuille « {ANNEXE_WEB} » est protégée, et l'annexe s'y écrit. "
-                                                 f"Déprotégez-la {_UNPROTECT}, {_again(GENERER_ANNEXE)}", [], False)]
+                                                 f"{_unprotect_it(book, ANNEXE_WEB)} {_UNPROTECT}, "
+                                                 f"{_again(GENERER_ANNEXE)}", [], False)]
     change = (f"y ajouter la feuille « {ANNEXE_WEB} », où elle écrit l'annexe" if sh is None
-              else f"afficher la feuille « {ANNEXE_WEB} », masquée, où elle écrit l'annexe" if _visible(sh) is False
+              else f"afficher la feuille « {ANNEXE_WEB} », masquée, où elle écrit l'annexe"
+              if _visibility(sh) in (HIDDEN, VERY_HIDDEN)
               else None)
     stop_if_protected(book, sheets, _structure_message(change, "la génération de l'annexe", GENERER_ANNEXE)
                       if change else None, "Génération de l'annexe", AnnexeImpossible)

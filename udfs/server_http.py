@@ -260,6 +260,18 @@ class DeadlineProtocol(_Base):
             # that rest never comes (`_head_expired`)
             self.transport.close()
             return
+        if any(c is not None and c.response_started and not c.response_complete for c in (self._answering, self.cycle)):
+            # an answer under way (a public file to a client that reads slowly, its body still coming in chunks): the
+            # second status line went into the middle of its body, read as part of the file. Cut (close() would
+            # still send that answer to a client that may never read it), the reason in a log line: the request's
+            # own, the application's, when its body was refused; the next one's, when its head was
+            if not self._waiting() and not self._in_head:
+                self.cycle.scope.setdefault("acv", {})["issue"] = issue
+            else:
+                Guard.log_line(self._head_scope(), {"issue": issue}, 0, self.loop.time() - self._head_since)
+            self._disconnect_answers()
+            self.transport.abort()
+            return
         scope, state = self._head_scope(), {}
         if not self._waiting() and not self._in_head and self.cycle.more_body:
             # a body under way (a bad chunk size): the request's own line, with its method, path and
