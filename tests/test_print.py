@@ -143,6 +143,84 @@ def test_every_header_prints_whole_above_the_first_data_row(printed, name):
     assert not problems, f"{name} : en-têtes coupés ou sur la première ligne\n" + "\n".join(problems)
 
 
+def _printed_lines(ys: list[float]) -> int:
+    """The lines of text whose words start at `ys` (a word within 2 pt of the line's first is on it)."""
+    lines, last = 0, None
+    for y in sorted(ys):
+        if last is None or y - last > 2:
+            lines += 1
+            last = y
+    return lines
+
+
+def _header_lines(xlsx: Path, pdf: Path) -> dict[str, int]:
+    """The lines each table's headers print (the most on any page of its sheet), by sheet and first
+    header."""
+    pages = _pages(pdf)
+    out = {}
+    for sheet, headers, first in _tables(xlsx):
+        if first is None:
+            continue
+        words_of = {w for h in headers for w in h.split()}
+        most = 0
+        for words in _sheet_pages(pages, sheet):
+            top = min((y1 for _, y1, _, _, w in words if w == headers[0].split()[0]), default=None)
+            if top is None:
+                continue
+            limit = min((y1 for _, y1, _, _, w in words if w == first.split()[0] and y1 > top + 1), default=None)
+            if limit is not None:  # the first row's amounts start 2 pt above its texts
+                most = max(most, _printed_lines([y1 for _, y1, _, _, w in words
+                                                 if top - 1 <= y1 < limit - 3 and w in words_of]))
+        out[f"{sheet} / {headers[0]}"] = most
+    return out
+
+
+# Excel prints a column of w characters with 7 w pixels (at 96 dpi) for its text, where LibreOffice holds
+# w + 0.2 digits of 7.43 (Calibri 11, unhinted, as printed; measured): a copy of each workbook with its
+# columns narrowed so, printed by LibreOffice, shows where Excel's printed lines end
+EXCEL_PRINTED, LIBREOFFICE_MORE = 7 / 7.43, 0.2
+HEADED = ["exemple", "consolidation", "extrait", "historique"]
+
+
+@pytest.fixture(scope="module")
+def narrowed(printed, tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("etroit")
+    books = []
+    for name in HEADED:
+        wb = openpyxl.load_workbook(printed[name][0])
+        for ws in wb.worksheets:
+            for dim in ws.column_dimensions.values():
+                if dim.width:
+                    # the 5 pixels of its margins kept
+                    dim.width = (dim.width - 5 / 7) * EXCEL_PRINTED - LIBREOFFICE_MORE + 5 / 7
+        wb.save(d / f"{name}.xlsx")
+        books.append(d / f"{name}.xlsx")
+    return dict(zip(HEADED, libreoffice.convert(books, "pdf", d / "pdf")))
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", HEADED)
+def test_every_header_row_is_as_tall_as_its_printed_headers(printed, narrowed, name):
+    """A header row holds the lines its headers print, in LibreOffice or (narrower) in Excel, and not
+    one more: counted in characters, « Actions engagées ou terminées » took four lines where three
+    print (and « Identifiant ACV » two where one does), and the rows under the consolidation's headers
+    started a blank line lower."""
+    xlsx, pdf = printed[name]
+    wide, narrow = _header_lines(xlsx, pdf), _header_lines(xlsx, narrowed[name])
+    wb = openpyxl.load_workbook(xlsx)
+    problems = []
+    for ws in wb.worksheets:
+        for t in ws.tables.values():
+            c1, r1, _, _ = range_boundaries(t.ref)
+            key = f"{ws.title} / {ws.cell(r1, c1).value}"
+            if not wide.get(key):
+                continue
+            lines = round(((ws.row_dimensions[r1].height or page_layout.LINE_PT) - 2) / page_layout.LINE_PT)
+            if not narrow[key] <= lines <= max(wide[key], narrow[key]):
+                problems.append(f"{key} : {lines} lignes, {wide[key]} imprimées ({narrow[key]} dans Excel)")
+    assert not problems, f"{name} : rangées d'en-tête plus hautes ou plus basses que leur texte\n" + "\n".join(problems)
+
+
 # ------------------------------------------------------------------ the layout decisions themselves
 @pytest.mark.parametrize("name", ["modele", "annote", "annexe", "consolidation", "ecarts", "extrait", "historique"])
 def test_page_headers_and_footers_keep_their_size_on_a_sheet_fitted_to_its_page(printed, name):
