@@ -783,6 +783,37 @@ def test_a_value_taller_than_a_row_prints_whole_in_the_ecarts(tmp_path):
 
 
 @pytest.mark.libreoffice
+def test_a_value_in_capitals_prints_whole_in_its_row_of_the_ecarts(tmp_path):
+    """The écarts are in Arial 10, whose capitals are a fifth wider than Calibri 11's: measured in
+    Calibri, the new intitulé « SÉCURISATION DES SERVICES ET DES ESPACES PUBLICS » got a row of two
+    lines in « Après » and printed three, « PUBLICS » cut at the row's foot."""
+    from acv_xl.cli import main
+
+    text = "SÉCURISATION DES SERVICES ET DES ESPACES PUBLICS"
+
+    def new_intitule(wb):
+        ws, table = table_of(wb, "T_Actions")
+        c1, r1, c2, _ = range_boundaries(table.ref)
+        col = [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Intitulé")
+        ws.cell(r1 + 1, c1 + col).value = text
+
+    later = edited_copy(EXEMPLES / "arras.xlsx", tmp_path / "apres.xlsx", new_intitule)
+    assert main(["comparer", str(EXEMPLES / "arras.xlsx"), str(later), "-o", str(tmp_path / "e.xlsx")]) == 1
+    ws = openpyxl.load_workbook(tmp_path / "e.xlsx")["Changements"]
+    (row,) = [r[0].row for r in ws.iter_rows(min_row=5, max_col=9) if r[6].value == text]
+    line_pt = page_layout.LINE_PT * 10 / page_layout.BASE_FONT_PT  # a line of its 10 pt type
+    lines = round(((ws.row_dimensions[row].height or line_pt + 2) - 2) / line_pt)
+    (pdf,) = libreoffice.convert([tmp_path / "e.xlsx"], "pdf", tmp_path / "pdf")
+    (page,) = _sheet_pages(_pages(pdf), "Changements")
+    header = min(y0 for _, y0, _, _, w in page if w == "Après")
+    left = min(x0 for x0, y0, _, _, w in page if w == "Après" and abs(y0 - header) < 3)
+    right = min(x0 for x0, y0, _, _, w in page if w == "Cellule" and abs(y0 - header) < 3)
+    words = [(y0, w) for x0, y0, _, _, w in page if left - 3 <= x0 < right - 3 and y0 > header + 3 and w in text.split()]
+    assert sorted(w for _, w in words) == sorted(text.split())
+    assert _printed_lines([y for y, _ in words]) <= lines, f"{lines} lignes pour un texte qui en imprime davantage"
+
+
+@pytest.mark.libreoffice
 def test_every_choice_of_a_list_prints_whole_in_its_column(tmp_path):
     """A list cell is not wrapped: « Avance remboursable » (Nature, 16 wide) printed « Avance
     remboursabl », « Rénovation énergétique scolaire » (Dérogation L1111-10, 22 wide) lost « scolaire »,

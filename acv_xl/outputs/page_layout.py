@@ -228,10 +228,14 @@ def fit_width(width: float, header: str, bold: bool = True) -> float:
     return max(width, math.ceil(longest * (1.08 if bold else 1.0) + 1.5))
 
 
-def row_height(cells: Iterable[tuple[str, float]], bold: bool = False, font_pt: float = BASE_FONT_PT) -> float:
+def row_height(cells: Iterable[tuple[str, float]], bold: bool = False, arial_pt: float | None = None) -> float:
     """The height (points) of a row whose wrapped cells are (text, column width) pairs, at most
-    `MAX_ROW_PT` (a text taller than that is cut: a writer that must print it whole splits it)."""
-    lines = max((text_lines(t, w, bold) for t, w in cells if t not in (None, "")), default=1)
+    `MAX_ROW_PT` (a text taller than that is cut: a writer that must print it whole splits it): cells
+    in the workbooks' Calibri 11, or in `arial_pt` Arial (the écarts), measured in their own font —
+    Arial's capitals are a fifth wider than Calibri's, and a row counted in Calibri cut their last line."""
+    font_pt = arial_pt or BASE_FONT_PT
+    lines = max(((arial_lines(t, w, arial_pt, bold) if arial_pt else text_lines(t, w, bold))
+                 for t, w in cells if t not in (None, "")), default=1)
     return min(MAX_ROW_PT, round(lines * LINE_PT * font_pt / BASE_FONT_PT + 2, 1))
 
 
