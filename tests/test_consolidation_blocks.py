@@ -322,6 +322,35 @@ def test_the_block_builder_and_its_vocabulary_are_in_the_rules_version(monkeypat
     assert R.rules_version("1.0") == before
 
 
+def test_every_constant_the_row_heights_of_the_blocks_read_is_in_the_rules_version(monkeypatch):
+    """The stored blocks hold row heights: each constant the measure reads is in the rules version, or
+    a change of it (the room of Calibri's digit, `_CALIBRI_DIGIT_EM`, was not) kept the old heights."""
+    from acv_xl.outputs import page_layout as P
+
+    names = set()
+    for fn in (P.fit_width, P.row_height, P.text_lines, P._text_lines, P._chars, P._calibri_room,
+               P._wrapped_lines, P._em_width, P.column_points, P.one_line_chars):
+        stack = [getattr(fn, "__wrapped__", fn).__code__]
+        while stack:
+            code = stack.pop()
+            names.update(code.co_names)
+            stack.extend(c for c in code.co_consts if isinstance(c, type(code)))
+    constants = {n: v for n, v in vars(P).items() if n in names and isinstance(v, (int, float, tuple, dict))}
+    assert {"_CALIBRI_DIGIT_EM", "CALIBRI_ROOM", "_FONTS"} <= constants.keys()
+    R.rules_version.cache_clear()
+    before = R.rules_version("1.0")
+    try:
+        for name, value in constants.items():
+            with monkeypatch.context() as m:
+                m.setattr(P, name, {**value, "autre": ()} if isinstance(value, dict)
+                          else value + (0,) if isinstance(value, tuple) else value * 1.01)
+                R.rules_version.cache_clear()
+                assert R.rules_version("1.0") != before, name
+    finally:
+        R.rules_version.cache_clear()
+    assert R.rules_version("1.0") == before
+
+
 # ------------------------------------------------------------------ the seal of the blocks (register_key)
 def _formula_block(rel: str) -> tuple[bytes, int, int]:
     """A block as one forging a register would write it: a formula sending data away, its stream,

@@ -250,7 +250,7 @@ def rules_version(version: str) -> str:
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
                    page_layout.BASE_FONT_PT, page_layout.LINE_PT, page_layout.MAX_ROW_PT, page_layout.CALIBRI_ROOM,
-                   page_layout._FONTS)).encode())
+                   page_layout._CALIBRI_DIGIT_EM, page_layout._UNKNOWN_CALIBRI_EM, page_layout._FONTS)).encode())
     # the national list shipped with the package: the rules compare each workbook with it (PRJ-06…);
     # its path, not its module (pydantic models: a warm run that reads no workbook never imports it)
     h.update((root / "contract" / "data" / "communes_acv.csv").read_bytes())
