@@ -243,6 +243,28 @@ def test_wrapped_text_lines():
     assert page_layout.text_lines("x" * 50, 10) >= 5  # a long word is broken across lines
 
 
+@pytest.mark.libreoffice
+def test_a_text_with_carriage_returns_prints_within_its_rows_height(tmp_path):
+    """A carriage return alone (a text pasted from another tool) starts a line in print, as a line feed:
+    taken for a character of its word, « :\\rvoirie\\réclairage » was one word, and the row, in a column
+    of 40, was given two lines of the four its text takes: the last ones were cut."""
+    import xlsxwriter
+
+    text = "Travaux prévus :\rvoirie\réclairage public\rmobilier urbain"
+    wb = xlsxwriter.Workbook(tmp_path / "cr.xlsx")
+    ws = wb.add_worksheet("Feuille")
+    ws.set_column(0, 0, 40)
+    ws.write_string(0, 0, text, wb.add_format({"text_wrap": True, "valign": "top"}))
+    height = page_layout.row_height([(text, 40)])
+    ws.set_row(0, height)
+    wb.close()
+    (pdf,) = libreoffice.convert([tmp_path / "cr.xlsx"], "pdf", tmp_path / "pdf")
+    (page,) = _pages(pdf)
+    printed = _printed_lines([y0 for _, y0, _, _, w in page if w in text.split()])
+    assert printed <= round((height - 2) / page_layout.LINE_PT), (printed, height)
+    assert page_layout.text_lines("un\r\ndeux", 20) == 2  # a line break of Windows is one break
+
+
 def test_row_height_follows_the_longest_cell():
     one = page_layout.row_height([("court", 20)])
     three = page_layout.row_height([("court", 20), ("un texte bien plus long que sa colonne étroite", 12)])

@@ -160,6 +160,8 @@ def _wrapped_lines(text: str, room: float, font: str) -> int:
     """Lines that `text` takes in `font` in a cell `room` ems wide: a greedy wrap between words, each
     line break kept, a word longer than the room broken wherever the line is full."""
     space = _FONTS[font][0][0] / 1000
+    if "\r" in text:  # a carriage return alone breaks the line in print too (one of Windows: with its \n)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = 0
     for paragraph in text.split("\n"):
         used, count = 0.0, 1
