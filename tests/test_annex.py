@@ -637,7 +637,7 @@ def test_a_long_intitule_wraps_in_the_fiches_title(tmp_path):
     ws = openpyxl.load_workbook(out)[f"{AnnexSheet.ACTION_PREFIX}1.2"]
     cell = next(c for r in ws.iter_rows() for c in r if isinstance(c.value, str) and c.value.endswith(long))
     assert cell.alignment.wrap_text
-    assert ws.row_dimensions[cell.row].height >= 3 * 16  # two lines of 16 pt at least, with their spacing
+    assert ws.row_dimensions[cell.row].height >= 2 * 16 * 1.15  # two lines of 16 pt Arial (1.15 em each) at least
 
 
 def test_a_cover_field_on_two_lines_gets_their_height(built):

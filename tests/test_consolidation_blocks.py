@@ -322,6 +322,35 @@ def test_the_block_builder_and_its_vocabulary_are_in_the_rules_version(monkeypat
     assert R.rules_version("1.0") == before
 
 
+def test_every_constant_the_row_heights_of_the_blocks_read_is_in_the_rules_version(monkeypatch):
+    """The stored blocks hold row heights: each constant the measure reads is in the rules version, or
+    a change of it (the room of Calibri's digit, `_CALIBRI_DIGIT_EM`, was not) kept the old heights."""
+    from acv_xl.outputs import page_layout as P
+
+    names = set()
+    for fn in (P.fit_width, P.row_height, P.text_lines, P._text_lines, P._chars, P._calibri_room,
+               P._wrapped_lines, P._em_width, P.column_points, P.one_line_chars):
+        stack = [getattr(fn, "__wrapped__", fn).__code__]
+        while stack:
+            code = stack.pop()
+            names.update(code.co_names)
+            stack.extend(c for c in code.co_consts if isinstance(c, type(code)))
+    constants = {n: v for n, v in vars(P).items() if n in names and isinstance(v, (int, float, tuple, dict))}
+    assert {"_CALIBRI_DIGIT_EM", "CALIBRI_ROOM", "_FONTS"} <= constants.keys()
+    R.rules_version.cache_clear()
+    before = R.rules_version("1.0")
+    try:
+        for name, value in constants.items():
+            with monkeypatch.context() as m:
+                m.setattr(P, name, {**value, "autre": ()} if isinstance(value, dict)
+                          else value + (0,) if isinstance(value, tuple) else value * 1.01)
+                R.rules_version.cache_clear()
+                assert R.rules_version("1.0") != before, name
+    finally:
+        R.rules_version.cache_clear()
+    assert R.rules_version("1.0") == before
+
+
 # ------------------------------------------------------------------ the seal of the blocks (register_key)
 def _formula_block(rel: str) -> tuple[bytes, int, int]:
     """A block as one forging a register would write it: a formula sending data away, its stream,
@@ -532,19 +561,20 @@ def test_lignes_wraps_its_long_texts_in_rows_tall_enough_and_leaves_the_others_o
     line = ("1.1", "Court", 1, "ETAT", "DSIL", "Investissement", 2025, Decimal("1.00"), "Acquis", True, "",
             "Plan de financement", "F4")
     lines = (line, line[:1] + (long,) + line[2:], line[:1] + (long,) + line[2:9] + (False, "refusé") + line[11:],
-             line[:1] + ("deux\nlignes",) + line[2:])
+             line[:1] + ("deux\nlignes",) + line[2:], line[:1] + ("deux\rlignes",) + line[2:])
     s = FileSummary(path="/x", rel="a.xlsx", etat=ETAT_VALIDE, acv_id="ACV001", totaux=t, lines=lines,
                     libelle="Arras", communes=("Arras",))
     other = FileSummary(path="/y", rel="b.xlsx", etat=ETAT_VALIDE, acv_id="ACV002", totaux=t, lines=(line,),
                         libelle="Communauté urbaine d'Arras et communes associées du programme", communes=("Arras",))
     W.write_workbook(C.ConsolidationResult([s, other], judge([s, other])), tmp_path / "c.xlsx")
     ws = openpyxl.load_workbook(tmp_path / "c.xlsx")[Feuille.LIGNES]
-    heights = {r: ws.row_dimensions[r].height for r in range(4, 9)}
+    heights = {r: ws.row_dimensions[r].height for r in range(4, 10)}
     width = page_layout.fit_width(36, W.H.INTITULE)
     assert heights[4] is None  # all short: one line, no height of its own
     assert heights[5] == heights[6] == page_layout.row_height([(long, width)]) >= 2 * page_layout.LINE_PT
     assert heights[7] == page_layout.row_height([("deux\nlignes", width)])
-    assert heights[8] and heights[8] >= 2 * page_layout.LINE_PT  # the other convention's long libellé
+    assert heights[8] == heights[7]  # a carriage return alone breaks the line in print too
+    assert heights[9] and heights[9] >= 2 * page_layout.LINE_PT  # the other convention's long libellé
     for r in (5, 6):
         assert ws.cell(r, 4).value == long and ws.cell(r, 4).alignment.wrap_text
     assert ws.cell(6, 4).font.i and not ws.cell(5, 4).font.i  # the line not counted: greyed, wrapped

@@ -143,6 +143,84 @@ def test_every_header_prints_whole_above_the_first_data_row(printed, name):
     assert not problems, f"{name} : en-têtes coupés ou sur la première ligne\n" + "\n".join(problems)
 
 
+def _printed_lines(ys: list[float]) -> int:
+    """The lines of text whose words start at `ys` (a word within 2 pt of the line's first is on it)."""
+    lines, last = 0, None
+    for y in sorted(ys):
+        if last is None or y - last > 2:
+            lines += 1
+            last = y
+    return lines
+
+
+def _header_lines(xlsx: Path, pdf: Path) -> dict[str, int]:
+    """The lines each table's headers print (the most on any page of its sheet), by sheet and first
+    header."""
+    pages = _pages(pdf)
+    out = {}
+    for sheet, headers, first in _tables(xlsx):
+        if first is None:
+            continue
+        words_of = {w for h in headers for w in h.split()}
+        most = 0
+        for words in _sheet_pages(pages, sheet):
+            top = min((y1 for _, y1, _, _, w in words if w == headers[0].split()[0]), default=None)
+            if top is None:
+                continue
+            limit = min((y1 for _, y1, _, _, w in words if w == first.split()[0] and y1 > top + 1), default=None)
+            if limit is not None:  # the first row's amounts start 2 pt above its texts
+                most = max(most, _printed_lines([y1 for _, y1, _, _, w in words
+                                                 if top - 1 <= y1 < limit - 3 and w in words_of]))
+        out[f"{sheet} / {headers[0]}"] = most
+    return out
+
+
+# Excel prints a column of w characters with 7 w pixels (at 96 dpi) for its text, where LibreOffice holds
+# w + 0.2 digits of 7.43 (Calibri 11, unhinted, as printed; measured): a copy of each workbook with its
+# columns narrowed so, printed by LibreOffice, shows where Excel's printed lines end
+EXCEL_PRINTED, LIBREOFFICE_MORE = 7 / 7.43, 0.2
+HEADED = ["exemple", "consolidation", "extrait", "historique"]
+
+
+@pytest.fixture(scope="module")
+def narrowed(printed, tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("etroit")
+    books = []
+    for name in HEADED:
+        wb = openpyxl.load_workbook(printed[name][0])
+        for ws in wb.worksheets:
+            for dim in ws.column_dimensions.values():
+                if dim.width:
+                    # the 5 pixels of its margins kept
+                    dim.width = (dim.width - 5 / 7) * EXCEL_PRINTED - LIBREOFFICE_MORE + 5 / 7
+        wb.save(d / f"{name}.xlsx")
+        books.append(d / f"{name}.xlsx")
+    return dict(zip(HEADED, libreoffice.convert(books, "pdf", d / "pdf")))
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", HEADED)
+def test_every_header_row_is_as_tall_as_its_printed_headers(printed, narrowed, name):
+    """A header row holds the lines its headers print, in LibreOffice or (narrower) in Excel, and not
+    one more: counted in characters, « Actions engagées ou terminées » took four lines where three
+    print (and « Identifiant ACV » two where one does), and the rows under the consolidation's headers
+    started a blank line lower."""
+    xlsx, pdf = printed[name]
+    wide, narrow = _header_lines(xlsx, pdf), _header_lines(xlsx, narrowed[name])
+    wb = openpyxl.load_workbook(xlsx)
+    problems = []
+    for ws in wb.worksheets:
+        for t in ws.tables.values():
+            c1, r1, _, _ = range_boundaries(t.ref)
+            key = f"{ws.title} / {ws.cell(r1, c1).value}"
+            if not wide.get(key):
+                continue
+            lines = round(((ws.row_dimensions[r1].height or page_layout.LINE_PT) - 2) / page_layout.LINE_PT)
+            if not narrow[key] <= lines <= max(wide[key], narrow[key]):
+                problems.append(f"{key} : {lines} lignes, {wide[key]} imprimées ({narrow[key]} dans Excel)")
+    assert not problems, f"{name} : rangées d'en-tête plus hautes ou plus basses que leur texte\n" + "\n".join(problems)
+
+
 # ------------------------------------------------------------------ the layout decisions themselves
 @pytest.mark.parametrize("name", ["modele", "annote", "annexe", "consolidation", "ecarts", "extrait", "historique"])
 def test_page_headers_and_footers_keep_their_size_on_a_sheet_fitted_to_its_page(printed, name):
@@ -163,6 +241,28 @@ def test_wrapped_text_lines():
     assert page_layout.text_lines("Montant (€)", 14) == 1
     assert page_layout.text_lines("a\nb", 30) == 2
     assert page_layout.text_lines("x" * 50, 10) >= 5  # a long word is broken across lines
+
+
+@pytest.mark.libreoffice
+def test_a_text_with_carriage_returns_prints_within_its_rows_height(tmp_path):
+    """A carriage return alone (a text pasted from another tool) starts a line in print, as a line feed:
+    taken for a character of its word, « :\\rvoirie\\réclairage » was one word, and the row, in a column
+    of 40, was given two lines of the four its text takes: the last ones were cut."""
+    import xlsxwriter
+
+    text = "Travaux prévus :\rvoirie\réclairage public\rmobilier urbain"
+    wb = xlsxwriter.Workbook(tmp_path / "cr.xlsx")
+    ws = wb.add_worksheet("Feuille")
+    ws.set_column(0, 0, 40)
+    ws.write_string(0, 0, text, wb.add_format({"text_wrap": True, "valign": "top"}))
+    height = page_layout.row_height([(text, 40)])
+    ws.set_row(0, height)
+    wb.close()
+    (pdf,) = libreoffice.convert([tmp_path / "cr.xlsx"], "pdf", tmp_path / "pdf")
+    (page,) = _pages(pdf)
+    printed = _printed_lines([y0 for _, y0, _, _, w in page if w in text.split()])
+    assert printed <= round((height - 2) / page_layout.LINE_PT), (printed, height)
+    assert page_layout.text_lines("un\r\ndeux", 20) == 2  # a line break of Windows is one break
 
 
 def test_row_height_follows_the_longest_cell():
@@ -702,6 +802,37 @@ def test_a_value_taller_than_a_row_prints_whole_in_the_ecarts(tmp_path):
         printed += [w for _, _, w in sorted((y0, x0, w) for x0, y0, _, _, w in page
                                             if left - 3 <= x0 < right - 3 and header + 3 < y0 < footer - 3)]
     assert printed == text.split(), (len(printed), len(text.split()))
+
+
+@pytest.mark.libreoffice
+def test_a_value_in_capitals_prints_whole_in_its_row_of_the_ecarts(tmp_path):
+    """The écarts are in Arial 10, whose capitals are a fifth wider than Calibri 11's: measured in
+    Calibri, the new intitulé « SÉCURISATION DES SERVICES ET DES ESPACES PUBLICS » got a row of two
+    lines in « Après » and printed three, « PUBLICS » cut at the row's foot."""
+    from acv_xl.cli import main
+
+    text = "SÉCURISATION DES SERVICES ET DES ESPACES PUBLICS"
+
+    def new_intitule(wb):
+        ws, table = table_of(wb, "T_Actions")
+        c1, r1, c2, _ = range_boundaries(table.ref)
+        col = [ws.cell(r1, c).value for c in range(c1, c2 + 1)].index("Intitulé")
+        ws.cell(r1 + 1, c1 + col).value = text
+
+    later = edited_copy(EXEMPLES / "arras.xlsx", tmp_path / "apres.xlsx", new_intitule)
+    assert main(["comparer", str(EXEMPLES / "arras.xlsx"), str(later), "-o", str(tmp_path / "e.xlsx")]) == 1
+    ws = openpyxl.load_workbook(tmp_path / "e.xlsx")["Changements"]
+    (row,) = [r[0].row for r in ws.iter_rows(min_row=5, max_col=9) if r[6].value == text]
+    line_pt = page_layout.LINE_PT * 10 / page_layout.BASE_FONT_PT  # a line of its 10 pt type
+    lines = round(((ws.row_dimensions[row].height or line_pt + 2) - 2) / line_pt)
+    (pdf,) = libreoffice.convert([tmp_path / "e.xlsx"], "pdf", tmp_path / "pdf")
+    (page,) = _sheet_pages(_pages(pdf), "Changements")
+    header = min(y0 for _, y0, _, _, w in page if w == "Après")
+    left = min(x0 for x0, y0, _, _, w in page if w == "Après" and abs(y0 - header) < 3)
+    right = min(x0 for x0, y0, _, _, w in page if w == "Cellule" and abs(y0 - header) < 3)
+    words = [(y0, w) for x0, y0, _, _, w in page if left - 3 <= x0 < right - 3 and y0 > header + 3 and w in text.split()]
+    assert sorted(w for _, w in words) == sorted(text.split())
+    assert _printed_lines([y for y, _ in words]) <= lines, f"{lines} lignes pour un texte qui en imprime davantage"
 
 
 @pytest.mark.libreoffice

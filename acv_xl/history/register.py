@@ -239,6 +239,7 @@ def rules_version(version: str) -> str:
                blocks.lignes_bloc, blocks.anomalies_bloc, result.own_anomalies,
                workbook.lignes_columns, workbook.anomalies_columns, workbook._excel_serial, page_layout.fit_width,
                page_layout.row_height, page_layout.text_lines, page_layout._text_lines, page_layout._chars,
+               page_layout._calibri_room, page_layout._wrapped_lines, page_layout._em_width,
                page_layout.column_points, page_layout.one_line_chars):
         code = getattr(fn, "__wrapped__", fn).__code__  # a cached function: its own code
         if code.co_filename not in sources:
@@ -248,7 +249,8 @@ def rules_version(version: str) -> str:
     h.update(repr((workbook._LITERAL.pattern, workbook._CONTROL.pattern, workbook._SPECIAL.__self__.pattern, values.EXCEL_CELL_CHARS,
                    blocks._COMPTE, blocks.XF, workbook.FORMATS, blocks.SANS_ID, blocks.OUI, blocks.NON,
                    workbook.lignes_columns(), workbook.anomalies_columns(), [g.libelle for g in Gravite],
-                   page_layout.BASE_FONT_PT, page_layout.LINE_PT, page_layout.MAX_ROW_PT)).encode())
+                   page_layout.BASE_FONT_PT, page_layout.LINE_PT, page_layout.MAX_ROW_PT, page_layout.CALIBRI_ROOM,
+                   page_layout._CALIBRI_DIGIT_EM, page_layout._UNKNOWN_CALIBRI_EM, page_layout._FONTS)).encode())
     # the national list shipped with the package: the rules compare each workbook with it (PRJ-06…);
     # its path, not its module (pydantic models: a warm run that reads no workbook never imports it)
     h.update((root / "contract" / "data" / "communes_acv.csv").read_bytes())

@@ -389,12 +389,11 @@ def _title(ws, row: int, text: str, fmts: _Formats, last_col: int, sub: str | No
     if getattr(ws, "print_last", None) is not None:  # several pages wide (`_setup`)
         width_pt = sum(page_layout.column_points(w) for w in ws.print_width)
         _over_keys(ws, row, text, fmts.title_wrapped)
-        # lines counted as the fiche's title (`_action_sheet`): 16 pt characters of 0.6 em
-        lines = page_layout.text_lines(text, width_pt / (0.6 * 16), bold=True)
+        lines = page_layout.arial_lines_in(text, width_pt, 16, bold=True)
         ws.set_row(row, 24 if lines == 1 else min(page_layout.MAX_ROW_PT, 21 * lines + 3))
         if sub:
             _over_keys(ws, row + 1, sub, fmts.subtitle_wrapped)
-            lines = page_layout.text_lines(sub, width_pt / (0.6 * 12), bold=True)
+            lines = page_layout.arial_lines_in(sub, width_pt, 12, bold=True)
             ws.set_row(row + 1, min(page_layout.MAX_ROW_PT, 16 * lines + 2))
         return row + (3 if sub else 2)
     # the convention's name (user text) wraps in rows of its height: unwrapped, a long name ran past
@@ -799,10 +798,9 @@ def _action_sheet(wb, d: _Data, fmts: _Formats, a: FicheAction, name: str) -> No
     last = len(ACTION_WIDTHS) - 1
     row = _setup(ws, d, fmts, last)
     title = f"Fiche-action n° {a.numero or '—'} — {_shown(a, 'intitule') or ''}".rstrip(" —")
-    # a long intitulé wraps (it was cut mid-word at the page's edge): its lines counted with 16 pt
-    # characters of 0.6 em, a little wider than most (a line too many rather than a cut one)
+    # a long intitulé wraps (it was cut mid-word at the page's edge): its lines measured in its font
     width_pt = sum(page_layout.column_points(w) for w in ACTION_WIDTHS)
-    lines = page_layout.text_lines(title, width_pt / (0.6 * 16), bold=True)
+    lines = page_layout.arial_lines_in(title, width_pt, 16, bold=True)
     if lines > 5:
         # the title heads each page of the fiche, so that a page of it says whose it is: past five
         # lines it took a third of each page, its number alone does (the intitulé is the first field)

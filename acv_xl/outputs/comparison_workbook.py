@@ -60,7 +60,7 @@ CHANGE_HEADERS = ("Type", "Feuille", "N° action", "Ligne (clé)", "Champ", "Ava
                   "Cellule avant", "Cellule après")
 # one page wide with its 10 pt type printed at 8 pt or more (`page_layout.plan`): 176 characters at most
 CHANGE_WIDTHS = (14, 20, 10, 34, 24, 26, 26, 11, 11)
-FONT_PT = 10
+FONT_PT = 10  # Arial (`base`), its rows measured in it (`page_layout.row_height`)
 
 
 def _cell_value(value: Any, kind: Kind, row_text) -> tuple[Any, str]:
@@ -84,7 +84,7 @@ def _rows_of(cells: list[tuple[Any, str]], champ: str | None) -> list[list[Any]]
     pieces on the rows below, each saying
     whose it is (type, sheet, action, key when it fits one row, cells) and « Champ (suite) »."""
     rows = page_layout.split_rows([v if k == "text" else None for v, k in cells],
-                                  lambda t, j: page_layout.text_lines(t, CHANGE_WIDTHS[j]), MAX_LINES)
+                                  lambda t, j: page_layout.arial_lines(t, CHANGE_WIDTHS[j], FONT_PT), MAX_LINES)
     for j, (v, k) in enumerate(cells):
         if k != "text":  # an amount, a date: on the first row
             rows[0][j] = v
@@ -171,10 +171,10 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
             text = "\n".join(warnings)
             merge_text(ws, 2, 0, 2, len(CHANGE_HEADERS) - 1, text,
                        wb.add_format({**base, "bold": True, "font_color": "#C00000", "text_wrap": True}))
-            ws.set_row(2, page_layout.row_height([(text, sum(CHANGE_WIDTHS))], bold=True, font_pt=FONT_PT))
+            ws.set_row(2, page_layout.row_height([(text, sum(CHANGE_WIDTHS))], bold=True, arial_pt=FONT_PT))
         for j, h in enumerate(CHANGE_HEADERS):
             ws.write_string(hr, j, h, header)
-        ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, font_pt=FONT_PT))
+        ws.set_row(hr, page_layout.row_height(zip(CHANGE_HEADERS, CHANGE_WIDTHS), bold=True, arial_pt=FONT_PT))
         row = hr + 1
         # by sheet and action, as the text report: an action split in two reads 2.2's lines then 2.3's
         for c in reading_order(comp.changes):
@@ -195,7 +195,7 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                     write_value(ws, row, j, v, f(k, fill))
                 # wrapped text gets the height it needs (LibreOffice keeps the stored height)
                 height = page_layout.row_height(((v, CHANGE_WIDTHS[j]) for j, (v, k) in enumerate(zip(values, kinds))
-                                                 if k == "text" and isinstance(v, str) and v), font_pt=FONT_PT)
+                                                 if k == "text" and isinstance(v, str) and v), arial_pt=FONT_PT)
                 if height > page_layout.LINE_PT + 2:
                     ws.set_row(row, height)
                 row += 1

@@ -261,7 +261,7 @@ class _Heights(dict):
 
     def __missing__(self, v) -> float:
         h = 0.0
-        if type(v) is str and (len(v) > self.limit or "\n" in v):
+        if type(v) is str and (len(v) > self.limit or "\n" in v or "\r" in v):
             h = page_layout.row_height([(v, self.width)])
             h = h if h > page_layout.LINE_PT + 2 else 0.0
             if len(v) > MEMO_TEXT_MAX:

@@ -12,8 +12,9 @@ copy), so that a comité receives pages of one standard:
   where a default height cuts a wrapped header (« Date de la ») and lets its second line overprint
   the first data row.
 
-The widths are Excel's (characters of the default font, Calibri 11); the estimates lean towards
-one line too many rather than one too few (a cut word is worse than a blank line).
+The widths are Excel's (characters of the default font, Calibri 11); text is measured with its
+font's own widths (Calibri, Arial in the annex), leaning towards one line too many rather than one
+too few (a cut word is worse than a blank line).
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def column_points(width: float) -> float:
 
 
 def text_lines(text: str, width: float, bold: bool = False) -> int:
-    """Lines that `text` takes, wrapped in a column of `width` characters (greedy word wrap, as
-    Excel and LibreOffice do; explicit line breaks kept)."""
+    """Lines that `text` takes in the workbooks' Calibri 11 (bold: a header), wrapped in a column of
+    `width` characters (Excel's widths, as XlsxWriter sets them): a greedy wrap between words,
+    measured with the font's own widths (`CALIBRI_ROOM`); explicit line breaks kept, a word longer
+    than the column broken across lines."""
     return _text_lines(str(text), width, bold)
 
 
@@ -59,32 +62,30 @@ def text_lines(text: str, width: float, bold: bool = False) -> int:
 # rows (the Anomalies of a département). Bounded, for a long-running server.
 @lru_cache(maxsize=8192)
 def _text_lines(text: str, width: float, bold: bool) -> int:
-    capacity = max(1.0, (width - 0.6) / (1.08 if bold else 1.0))
-    lines = 0
-    for paragraph in text.split("\n"):
-        used, count = 0.0, 1
-        for word in paragraph.split():
-            size = _chars(word)
-            if size > capacity:  # a word longer than the column is broken across lines
-                if used:
-                    count += 1
-                count += math.ceil(size / capacity) - 1
-                used = size % capacity or capacity
-                continue
-            needed = size if used == 0 else used + 1 + size
-            if needed <= capacity:
-                used = needed
-            else:
-                count += 1
-                used = size
-        lines += count
-    return max(1, lines)
+    return _wrapped_lines(text, _calibri_room(width), "calibri-bold" if bold else "calibri")
+
+
+# The room (in Calibri's digits, 0.507 em) a column of w characters gives its text: LibreOffice holds w
+# digits (measured on its PDFs, Carlito 11); Excel holds 7 w pixels at 96 dpi (its width's 5 more are
+# the cell's margins), w digits on screen (hinted, 7 px) but 0.94 w printed (unhinted, 7.43 px) — the
+# least. Counted 0.9 w: a line too many where Excel's printed line is within 4 % of full, never one
+# too few. Counted in characters (a capital 1.1, a lowercase letter 1), the estimate put a line too
+# many under most headers (« Actions engagées ou terminées »: four lines where three print) and too
+# few under wide capitals (« MMMM »).
+CALIBRI_ROOM = 0.9
+_CALIBRI_DIGIT_EM = 0.507
+
+
+def _calibri_room(width: float) -> float:
+    """The room (ems of Calibri 11) of a column of `width` characters."""
+    return max(1.0, CALIBRI_ROOM * width) * _CALIBRI_DIGIT_EM
 
 
 def one_line_chars(width: float) -> int:
     """The length up to which any text without a line break takes one line in a column of `width`
-    characters, whatever its characters (`_chars`: 1.25 at most each): longer ones are measured."""
-    return int(max(1.0, width - 0.6) / 1.25)
+    characters, whatever its characters (the widest counted 1.3 em, `_em_width`): longer ones are
+    measured."""
+    return int(_calibri_room(width) / (_UNKNOWN_CALIBRI_EM / 1000))
 
 
 @lru_cache(maxsize=16384)
@@ -111,21 +112,73 @@ _ARIAL_OTHER = {"«": 556, "»": 556, "€": 556, "–": 556, "’": 278, "‘":
 CELL_PADDING_PT = 3.0  # the room a cell leaves on its left and right, together, in LibreOffice and Excel
 
 
+# Advance widths of Calibri and Calibri Bold (read from Carlito's files, LibreOffice's metric-compatible
+# font), in thousandths of an em, for the characters 32 to 126 — the workbooks' type.
+_CALIBRI = tuple(int(w) for w in (
+    "226 326 401 498 507 715 682 221 303 303 498 498 250 306 252 386 507 507 507 507 507 507 507 507 507 507 "
+    "268 268 498 498 498 463 894 579 544 533 615 488 459 631 623 252 319 520 420 855 646 662 517 673 543 459 "
+    "487 642 567 890 519 487 468 307 386 307 498 498 291 479 525 423 525 498 305 471 525 229 239 455 229 799 "
+    "525 527 525 525 349 391 335 525 452 715 433 453 395 314 460 314 498").split())
+_CALIBRI_BOLD = tuple(int(w) for w in (
+    "226 326 438 498 507 729 705 233 312 312 498 498 258 306 267 430 507 507 507 507 507 507 507 507 507 507 "
+    "276 276 498 498 498 463 898 606 561 529 630 488 459 637 631 267 331 547 423 874 659 676 532 686 563 473 "
+    "495 653 591 906 551 520 478 325 430 325 498 498 300 494 537 418 537 503 316 474 537 246 255 480 246 813 "
+    "537 538 537 537 355 399 347 537 473 745 459 474 397 344 475 344 498").split())
+_CALIBRI_OTHER = {"«": 539, "»": 539, "€": 507, "–": 498, "—": 905, "’": 258, "‘": 258, "“": 435, "”": 435, "×": 498,
+                  "°": 342, "\u00a0": 507, "\u202f": 226, "…": 711, "œ": 850, "Œ": 874, "æ": 775, "Æ": 874, "•": 498}
+# a character neither in the tables nor an accented letter of them: a whole em in Arial (« — », « œ »); in
+# Calibri, whose workbooks receive any text, 1.3 em — as wide as an emoji of the fallback fonts
+_UNKNOWN_CALIBRI_EM = 1300
+_FONTS = {"arial": (_ARIAL, _ARIAL_OTHER, 1000), "arial-bold": (_ARIAL_BOLD, _ARIAL_OTHER, 1000),
+          "calibri": (_CALIBRI, _CALIBRI_OTHER, _UNKNOWN_CALIBRI_EM),
+          "calibri-bold": (_CALIBRI_BOLD, _CALIBRI_OTHER, _UNKNOWN_CALIBRI_EM)}
+
+
 @lru_cache(maxsize=16384)
-def _arial_width(word: str, bold: bool = False) -> float:
-    """The width of `word` in Arial (Bold), in ems."""
-    table = _ARIAL_BOLD if bold else _ARIAL
+def _em_width(word: str, font: str) -> float:
+    """The width of `word` in `font` (a key of `_FONTS`), in ems."""
+    table, other, unknown = _FONTS[font]
     total = 0
     for c in word:
         code = ord(c)
         if 32 <= code < 127:
             total += table[code - 32]
-        elif c in _ARIAL_OTHER:
-            total += _ARIAL_OTHER[c]
+        elif c in other:
+            total += other[c]
         else:
             base = ord(unicodedata.normalize("NFD", c)[0])
-            total += table[base - 32] if 32 <= base < 127 else 1000
+            total += table[base - 32] if 32 <= base < 127 else unknown
     return total / 1000
+
+
+def _arial_width(word: str, bold: bool = False) -> float:
+    """The width of `word` in Arial (Bold), in ems."""
+    return _em_width(word, "arial-bold" if bold else "arial")
+
+
+def _wrapped_lines(text: str, room: float, font: str) -> int:
+    """Lines that `text` takes in `font` in a cell `room` ems wide: a greedy wrap between words, each
+    line break kept, a word longer than the room broken wherever the line is full."""
+    space = _FONTS[font][0][0] / 1000
+    if "\r" in text:  # a carriage return alone breaks the line in print too (one of Windows: with its \n)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = 0
+    for paragraph in text.split("\n"):
+        used, count = 0.0, 1
+        for word in filter(None, paragraph.split(" ")):  # never at a no-break space (« 1 234 € »)
+            size = _em_width(word, font)
+            if size > room:  # broken wherever the line is full
+                full = math.ceil(size / room)
+                count += (1 if used else 0) + full - 1
+                used = size - (full - 1) * room
+                continue
+            needed = size if used == 0 else used + space + size
+            if needed <= room:
+                used = needed
+            else:
+                count, used = count + 1, size
+        lines += count
+    return max(1, lines)
 
 
 def arial_lines(text: str, width: float, font_pt: float, bold: bool = False) -> int:
@@ -139,24 +192,7 @@ def arial_lines(text: str, width: float, font_pt: float, bold: bool = False) -> 
 def arial_lines_in(text: str, points: float, font_pt: float, bold: bool = False) -> int:
     """`arial_lines` in a cell `points` wide (a merged range: the sum of its columns' points)."""
     room = max(1.0, (points - CELL_PADDING_PT) / font_pt)
-    space = _ARIAL[0] / 1000
-    lines = 0
-    for paragraph in str(text).split("\n"):
-        used, count = 0.0, 1
-        for word in filter(None, paragraph.split(" ")):  # never at a no-break space (« 1 234 € »)
-            size = _arial_width(word, bold)
-            if size > room:  # broken wherever the line is full
-                full = math.ceil(size / room)
-                count += (1 if used else 0) + full - 1
-                used = size - (full - 1) * room
-                continue
-            needed = size if used == 0 else used + space + size
-            if needed <= room:
-                used = needed
-            else:
-                count, used = count + 1, size
-        lines += count
-    return max(1, lines)
+    return _wrapped_lines(str(text), room, "arial-bold" if bold else "arial")
 
 
 def arial_width_for(text: str, font_pt: float, bold: bool = False) -> float:
@@ -194,10 +230,14 @@ def fit_width(width: float, header: str, bold: bool = True) -> float:
     return max(width, math.ceil(longest * (1.08 if bold else 1.0) + 1.5))
 
 
-def row_height(cells: Iterable[tuple[str, float]], bold: bool = False, font_pt: float = BASE_FONT_PT) -> float:
+def row_height(cells: Iterable[tuple[str, float]], bold: bool = False, arial_pt: float | None = None) -> float:
     """The height (points) of a row whose wrapped cells are (text, column width) pairs, at most
-    `MAX_ROW_PT` (a text taller than that is cut: a writer that must print it whole splits it)."""
-    lines = max((text_lines(t, w, bold) for t, w in cells if t not in (None, "")), default=1)
+    `MAX_ROW_PT` (a text taller than that is cut: a writer that must print it whole splits it): cells
+    in the workbooks' Calibri 11, or in `arial_pt` Arial (the écarts), measured in their own font —
+    Arial's capitals are a fifth wider than Calibri's, and a row counted in Calibri cut their last line."""
+    font_pt = arial_pt or BASE_FONT_PT
+    lines = max(((arial_lines(t, w, arial_pt, bold) if arial_pt else text_lines(t, w, bold))
+                 for t, w in cells if t not in (None, "")), default=1)
     return min(MAX_ROW_PT, round(lines * LINE_PT * font_pt / BASE_FONT_PT + 2, 1))
 
 
