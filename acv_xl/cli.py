@@ -493,14 +493,19 @@ def _consolider(args, prefetched) -> int:
             return status
         chemin = reference.chemin
     if args.comite:
-        from acv_xl.outputs.consolidation_result import (FORMES_LUES, date_of_label, impossible_date_in_label,
-                                                         partial_date_in_label)
+        from acv_xl.contract.values import fmt_number
+        from acv_xl.outputs.consolidation_result import (COMITE_MAX_CHARS, FORMES_LUES, date_of_label,
+                                                         impossible_date_in_label, partial_date_in_label)
         from acv_xl.reading.errors import file_text
 
         if file_text(args.comite) != args.comite:  # bytes not UTF-8 (a script saved in Latin-1): no writer takes them
             return _fail(f"le libellé du comité (--comite) « {file_text(args.comite)} » n'est pas du texte UTF-8 "
                          "(un script enregistré dans un autre codage ?) : enregistrez le script en UTF-8, ou "
                          "tapez le libellé dans le terminal.")
+        if len(args.comite) > COMITE_MAX_CHARS:  # printed whole in every warning and sheet: said, never cut
+            return _fail(f"le libellé du comité (--comite) compte {fmt_number(len(args.comite))} caractères, "
+                         f"{COMITE_MAX_CHARS} au plus (« {args.comite[:40]}… ») : donnez le nom du comité et sa date "
+                         "(« Comité d'engagement du 12/06/2027 ») ; rien n'est lu ni écrit.")
 
         # said, never guessed (the readiness needs a date), with the forms read: the référent retypes it in one
         ailleurs = "la phase de chaque convention est mesurée à la date de son prochain comité, sinon à la date du jour"

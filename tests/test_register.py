@@ -3830,6 +3830,32 @@ def test_a_comite_label_not_in_utf8_is_refused_in_french(tmp_path, examples, cap
     assert "erreur interne" not in err and not (tmp_path / "c.xlsx").exists()
 
 
+def test_a_comite_label_longer_than_a_name_is_refused_before_any_work(tmp_path, examples, capsys):
+    """A label of 10 000 characters (a paste gone wrong) was taken: printed whole in every warning naming
+    it, recorded, and over 29 pages of historique's `Consolidations` sheet. Refused in French (status 2),
+    nothing written, no register created; a label of the longest length taken is recorded as typed."""
+    from acv_xl.outputs.consolidation_result import COMITE_MAX_CHARS
+
+    folder = _folder(tmp_path, examples)
+    capsys.readouterr()
+    label = "Comité du 12/06/2027 " + "x" * 10_000
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", label,
+                "--registre", tmp_path / "r.sqlite", "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert ("acv-xl : le libellé du comité (--comite) compte 10 021 caractères, 150 au plus (« Comité du "
+            "12/06/2027 xxxxxxxxxxxxxxxxxxx… ») : donnez le nom du comité et sa date (« Comité d'engagement du "
+            "12/06/2027 ») ; rien n'est lu ni écrit.") in err, err
+    assert len(err) < 400 and not (tmp_path / "c.xlsx").exists() and not (tmp_path / "r.sqlite").exists()
+    longest = ("Comité d'engagement du 12/06/2027 " + "é" * COMITE_MAX_CHARS)[:COMITE_MAX_CHARS]
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", longest,
+                "--registre", tmp_path / "r.sqlite", "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(tmp_path / "r.sqlite")
+    try:
+        assert con.execute("SELECT comite FROM consolidations").fetchall() == [(longest,)]
+    finally:
+        con.close()
+
+
 def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):
     """A register's name holding a terminal escape sequence is shown as it is, never acted on
     (as every other command does, `outputs.terminal.literal`)."""

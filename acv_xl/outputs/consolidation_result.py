@@ -96,6 +96,11 @@ _YEAR_FIRST = re.compile(_NOT_A_VERSION + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})(?
 # only where nothing follows it but punctuation: « 12 juin 14h30 », « 12 juin 25 conventions » hold no year.
 _DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)? ?(" + "|".join(sorted(_MOIS, key=len, reverse=True))
                             + r")(?![a-z])\.? (\d{4}(?!\d)|\d{2}(?![\d:]|\s*[a-z0-9]))")
+# A comité's label is a name (« Comité d'engagement du 12/06/2027 », 34 characters), printed whole in every warning
+# that names it and on every sheet of the consolidated and évolution workbooks: a longer one (a paste gone wrong,
+# a file's content) is refused before any work, never cut — a label cut could no longer tell two comités apart.
+# 150 hold the longest a préfecture writes (body, place, number, date, « reporté au … »).
+COMITE_MAX_CHARS = 150
 # The forms read, as the warnings name them when a label holds no date.
 FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
                "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
