@@ -4940,6 +4940,23 @@ def test_a_date_with_slashes_after_a_v_or_version_is_read_as_before():
         assert date_of_label(label) is None, label
 
 
+def test_a_date_written_whole_after_a_v_is_a_date_and_a_version_is_not():
+    """« CE v 12.06.2027 » (a préfecture's « v » before the date of the comité, as its documents write « V
+    12.06.2027 » for the version of that day) was taken for a version number: « aucune date reconnue », the
+    comité neither ordered nor numbered by its date, each phase measured at the workbooks' next comités. A
+    day and a month of two figures and a year of four is a date as written in full, which no version
+    numbering imitates; a version stays one (« v1.2.2027 », « v 12.06.27 », CalVer « v2027.06.12 »)."""
+    from acv_xl.outputs.consolidation_result import date_of_label, partial_date_in_label
+
+    for label, day in (("CE v 12.06.2027", date(2027, 6, 12)), ("CE V12.06.2027", date(2027, 6, 12)),
+                       ("Comité v. 01.02.2027", date(2027, 2, 1)), ("CE version 12-06-2027", date(2027, 6, 12)),
+                       ("CE n°3 v 12.06.2027", date(2027, 6, 12))):
+        assert date_of_label(label) == day, label
+    for label in ("v1.2.2027", "CE v 1.2.2027", "CE v1.02.2027", "CE v 12.06.27", "v2027.06.12", "CE v 12.06.2027.1",
+                  "CE v 12.06-2027", "CE v 112.06.2027"):
+        assert date_of_label(label) is None and partial_date_in_label(label) is None, label
+
+
 @pytest.mark.parametrize("col", ["departement", "comite"])
 def test_historique_refuses_a_run_s_departement_or_comite_written_as_bytes(tmp_path, examples, capsys, col):
     """A consolidation's département rewritten as bytes (a BLOB) by another tool was left out of

@@ -86,9 +86,11 @@ _MOIS |= {"janv": 1, "fevr": 2, "fev": 2, "avr": 4, "juil": 7, "sept": 9, "oct":
 # does not exist); year first only with four figures (« 2027-06-12 », a file name's ISO date), year, month,
 # day, the one order that starts with a year. A two-figure year is of the 2000s: the programme started in 2018.
 _NOT_AFTER_FIGURES, _NOT_BEFORE_FIGURES = r"(?<!\d)(?<!\d[./-])", r"(?!\d)(?![./-]\d)"
-# (A version is numbered with dots or dashes, never slashes: « version 12/06/2027 » is a date, as it was read.)
-_NOT_A_VERSION = r"(?<!\d)(?:(?=\d+/)|" + "".join(rf"(?<!\b{v})" for v in ("v", "v ", r"v\.", r"v\. ", "version",
-                                                                          "version ")) + ")"
+# (A version is numbered with dots or dashes, never slashes: « version 12/06/2027 » is a date, as it was read.
+# Nor day first with a day and a month of two figures and a year of four, the date as a préfecture writes it:
+# « CE v 12.06.2027 », « version 01-02-2027 » are dates; « v1.2.2027 », « v 12.06.27 », « v2027.06.12 » versions.)
+_NOT_A_VERSION = (r"(?<!\d)(?:(?=\d+/|\d\d\.\d\d\.\d{4}(?!\d)|\d\d-\d\d-\d{4}(?!\d))|"
+                  + "".join(rf"(?<!\b{v})" for v in ("v", "v ", r"v\.", r"v\. ", "version", "version ")) + ")")
 _DAY_FIRST = re.compile(_NOT_A_VERSION + r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(?!\2\d)")
 _YEAR_FIRST = re.compile(_NOT_A_VERSION + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})(?!\d)(?!\2\d)")
 # The month named in the pattern itself, not checked after: a number before the date (« n°2 du 12 mars 2027 »)
