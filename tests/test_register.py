@@ -1218,6 +1218,38 @@ def test_historique_subtitle_says_when_a_run_had_no_departement_filter(tmp_path,
     assert "— département 62 et consolidations sans filtre de département —" in subtitle, subtitle
 
 
+def test_historique_of_runs_without_departement_names_the_departements_of_their_conventions(tmp_path, examples):
+    """A 62's register consolidated without `--departement` (its own folder: the option is not needed)
+    read « tous départements » in every subtitle of its évolution, as a national report, and named DEPT
+    « Département » — where each consolidated workbook said « département 62 » and « Département du
+    Pas-de-Calais ». The register keeps each run's filter only: the départements are those of the
+    conventions the runs counted, read in their summaries, as `consolider` titled them. A région's runs
+    name each of its départements; a summary naming no département's code adds none."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in (1, 2):
+        assert _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    assert "— département 62 —" in openpyxl.load_workbook(tmp_path / "c2.xlsx")[Feuille.PAR_FINANCEUR]["A2"].value
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    wb = openpyxl.load_workbook(evo)
+    assert "Évolution Action Cœur de Ville — département 62 — registre" in wb["Mouvements"]["A2"].value
+    assert "Département du Pas-de-Calais" in [c.value for row in wb[Feuille.PAR_FINANCEUR].iter_rows() for c in row]
+    assert [c.value for c in wb["Consolidations"]["D"] if c.value in ("tous", "62")] == ["tous", "tous"]  # the filter
+    with sqlite3.connect(reg) as con:  # a summary naming something else than a code (edited): none added
+        con.execute("""UPDATE analyses SET resume = replace(resume, '"departement":"62"', '"departement":"Pas-de-C"')
+                       WHERE id = (SELECT MIN(id) FROM analyses)""")
+    assert _run("historique", reg, "-o", evo, "--remplacer") in (0, 1)
+    assert "— département 62 —" in openpyxl.load_workbook(evo)["Mouvements"]["A2"].value
+
+    (tmp_path / "r").mkdir()
+    region, _, _ = _region(tmp_path / "r", examples)
+    reg2 = tmp_path / "r2.sqlite"
+    assert _run("consolider", region, "-o", tmp_path / "c3.xlsx", "--registre", reg2, "--jobs", "1") in (0, 1)
+    assert _run("historique", reg2, "-o", tmp_path / "e2.xlsx") == 0
+    assert "— départements 59, 62 —" in openpyxl.load_workbook(tmp_path / "e2.xlsx")["Mouvements"]["A2"].value
+
+
 def test_departement_062_is_the_departement_62_in_the_workbook_and_the_register(tmp_path, examples):
     """`--departement 062` counted the 62's conventions but titled the sheets « département 062 »,
     named DEPT « Département » instead of « Département du Pas-de-Calais » and recorded « 062 »: the
