@@ -3888,6 +3888,31 @@ def test_a_comite_label_longer_than_a_name_is_refused_before_any_work(tmp_path, 
         con.close()
 
 
+def test_a_recorded_comite_label_longer_than_comite_takes_is_cut_where_shown(tmp_path, examples, capsys):
+    """A register written before `--comite` was bounded, or edited with an SQLite tool, holding a label of
+    10 000 characters: historique printed it whole over pages of its sheets, and each consolidation after
+    it quoted it whole in its warnings. Cut with « … » where shown, at what `--comite` takes; the JSON and
+    the register keep it whole."""
+    from acv_xl.outputs.consolidation_result import COMITE_MAX_CHARS
+
+    long = "Comité du 12/06/2027 " + "x" * 10_000
+    folder, reg = _edited_by_hand(tmp_path, examples, f"UPDATE consolidations SET comite = '{long}'")
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--comite",
+                "CE du 12/06/2027", "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    shown = long[:COMITE_MAX_CHARS - 1] + "…"
+    assert f"le comité « CE du 12/06/2027 » porte la date du comité « {shown} » (n° 1)" in err, err
+    assert "x" * COMITE_MAX_CHARS not in err
+    evo, js = tmp_path / "e.xlsx", tmp_path / "e.json"
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    wb = openpyxl.load_workbook(evo)
+    assert f"{shown} (n° 1)" in [c.value for row in wb["Consolidations"].iter_rows() for c in row]
+    cells = [c.value for ws in wb for row in ws.iter_rows() for c in row]
+    assert not any(isinstance(v, str) and "x" * COMITE_MAX_CHARS in v for v in cells)
+    assert json.loads(js.read_text(encoding="utf-8"))["consolidations"][0]["comite"] == long
+
+
 def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):
     """A register's name holding a terminal escape sequence is shown as it is, never acted on
     (as every other command does, `outputs.terminal.literal`)."""

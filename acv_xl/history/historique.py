@@ -53,7 +53,7 @@ from acv_xl.history.register import (LIGNES_COLUMNS, Register, damaged_error, em
                                      stored_actions, stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_files import UsageError, departement_option
-from acv_xl.outputs.consolidation_result import date_of_label
+from acv_xl.outputs.consolidation_result import date_of_label, label_shown
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 from acv_xl.outputs.terminal import file_text
@@ -265,8 +265,8 @@ def _numbered(comites: list, dates: list, ids: list[int]) -> list[str]:
     thousands of runs, and counting each label among all (`list.count`) took seconds of their square."""
     labels = [_label(c, d) for c, d in zip(comites, dates)]
     keys = [date_of_label(lab) or lab if isinstance(c, str) and c.strip() else lab for lab, c in zip(labels, comites)]
-    seen = Counter(keys)
-    return [lab if seen[k] == 1 else f"{lab} (n° {i})" for lab, k, i in zip(labels, keys, ids)]
+    seen = Counter(keys)  # (of the whole labels: a label cut to be shown is numbered as it was recorded)
+    return [label_shown(lab) if seen[k] == 1 else f"{label_shown(lab)} (n° {i})" for lab, k, i in zip(labels, keys, ids)]
 
 
 def _groupe(code: str | None) -> str:

@@ -103,6 +103,13 @@ _DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)? ?(" + "|".join(sorted(_M
 # a file's content) is refused before any work, never cut — a label cut could no longer tell two comités apart.
 # 150 hold the longest a préfecture writes (body, place, number, date, « reporté au … »).
 COMITE_MAX_CHARS = 150
+
+
+def label_shown(text: str) -> str:
+    """A recorded comité's label as a message or a sheet shows it: whole, or cut with « … » past what
+    `--comite` takes — a register written before the limit, or edited with an SQLite tool, printed its
+    10 000 characters in every warning and over pages of historique's sheets."""
+    return text if len(text) <= COMITE_MAX_CHARS else text[:COMITE_MAX_CHARS - 1] + "…"
 # The forms read, as the warnings name them when a label holds no date.
 FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
                "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
