@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -496,12 +497,21 @@ def _consolider(args, prefetched) -> int:
         from acv_xl.contract.values import fmt_number
         from acv_xl.outputs.consolidation_result import (COMITE_MAX_CHARS, FORMES_LUES, date_of_label,
                                                          impossible_date_in_label, partial_date_in_label)
-        from acv_xl.reading.errors import file_text
+        from acv_xl.reading.errors import BIDI_CONTROLS, file_text
 
         if file_text(args.comite) != args.comite:  # bytes not UTF-8 (a script saved in Latin-1): no writer takes them
             return _fail(f"le libellé du comité (--comite) « {file_text(args.comite)} » n'est pas du texte UTF-8 "
                          "(un script enregistré dans un autre codage ?) : enregistrez le script en UTF-8, ou "
                          "tapez le libellé dans le terminal.")
+        # a label read from a file by a script ends with its line's end: recorded so, each sheet showed a blank
+        # line under it; one inside (a line break, a tab pasted from a spreadsheet, an escape sequence, a
+        # bidirectional control showing the rest reversed) printed as « _x001B_ » in the workbooks, or obeyed
+        args.comite = args.comite.strip()
+        if (bad := re.search(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]", args.comite)) is not None:
+            quoi = {"\n": "un saut de ligne", "\r": "un retour chariot", "\t": "une tabulation"}.get(
+                bad.group(0), f"un caractère de contrôle (U+{ord(bad.group(0)):04X})")
+            return _fail(f"le libellé du comité (--comite) contient {quoi} : écrivez-le sur une ligne, en texte seul "
+                         "(« Comité d'engagement du 12/06/2027 ») ; rien n'est lu ni écrit.")
         if len(args.comite) > COMITE_MAX_CHARS:  # printed whole in every warning and sheet: said, never cut
             return _fail(f"le libellé du comité (--comite) compte {fmt_number(len(args.comite))} caractères, "
                          f"{COMITE_MAX_CHARS} au plus (« {args.comite[:40]}… ») : donnez le nom du comité et sa date "

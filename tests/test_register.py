@@ -3019,11 +3019,10 @@ def test_historique_of_a_comite_label_with_a_control_character_opens(tmp_path, e
     """A comité label pasted with a control character (`--comite` from a script, a register written by
     another tool): it headed a column of the tables `Par financeur` and `Par statut`, whose column
     names XlsxWriter writes unescaped — historique's workbook was no XML (Excel repairs it, openpyxl
-    refuses it). The header keeps the label, the control character as a space."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "r.sqlite"
-    label = "Comité du 12/06/2026\x01\x1b(relu)"
-    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--comite", label)
+    refuses it). The header keeps the label, the control character as a space. (`--comite` now refuses
+    such a label: the register edited as another tool would.)"""
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE consolidations SET comite = 'Comité du 12/06/2026' "
+                                                 "|| char(1) || char(27) || '(relu)'")
     evo = tmp_path / "e.xlsx"
     assert _run("historique", reg, "-o", evo) == 0
     wb = openpyxl.load_workbook(evo)
@@ -3886,6 +3885,30 @@ def test_a_comite_label_longer_than_a_name_is_refused_before_any_work(tmp_path, 
         assert con.execute("SELECT comite FROM consolidations").fetchall() == [(longest,)]
     finally:
         con.close()
+
+
+def test_a_comite_label_holding_a_line_break_or_a_control_is_refused_and_its_ends_trimmed(tmp_path, examples, capsys):
+    """A label read from a file by a script kept its line's end: recorded so, and shown with a blank line under
+    it; a line break or a tab inside, an escape sequence, a bidirectional control (the rest shown reversed)
+    were recorded and written into every title (« CE_x001B_[31m » in the workbooks). Refused in French
+    (status 2, nothing written, no register created); spaces and a line's end around it are trimmed."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for label, said in (("CE du\n12/06/2027", "un saut de ligne"), ("CE du\t12/06/2027", "une tabulation"),
+                        ("CE \x1b[31mdu 12/06/2027", "un caractère de contrôle (U+001B)"),
+                        ("CE du \u202e7202/60/21", "un caractère de contrôle (U+202E)")):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", label,
+                    "--registre", reg, "--jobs", "1") == 2, label
+        err = capsys.readouterr().err
+        assert (f"acv-xl : le libellé du comité (--comite) contient {said} : écrivez-le sur une ligne, en texte "
+                "seul (« Comité d'engagement du 12/06/2027 ») ; rien n'est lu ni écrit.") in err, err
+        assert not (tmp_path / "c.xlsx").exists() and not reg.exists()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", " Comité du 12/06/2027\r\n",
+                "--registre", reg, "--jobs", "1") in (0, 1)
+    assert "« Comité du 12/06/2027 »" in openpyxl.load_workbook(tmp_path / "c.xlsx")[Feuille.SYNTHESE]["C12"].value
+    with sqlite3.connect(reg) as con:
+        assert con.execute("SELECT comite FROM consolidations").fetchall() == [("Comité du 12/06/2027",)]
 
 
 def test_a_recorded_comite_label_longer_than_comite_takes_is_cut_where_shown(tmp_path, examples, capsys):
