@@ -495,8 +495,11 @@ def _consolider(args, prefetched) -> int:
         chemin = reference.chemin
     if args.comite:
         from acv_xl.contract.values import fmt_number
+        from datetime import date
+
         from acv_xl.outputs.consolidation_result import (COMITE_MAX_CHARS, FORMES_LUES, date_of_label,
-                                                         impossible_date_in_label, partial_date_in_label)
+                                                         far_comite_date, impossible_date_in_label,
+                                                         partial_date_in_label)
         from acv_xl.reading.errors import BIDI_CONTROLS, file_text
 
         if file_text(args.comite) != args.comite:  # bytes not UTF-8 (a script saved in Latin-1): no writer takes them
@@ -527,9 +530,13 @@ def _consolider(args, prefetched) -> int:
             _say(f"acv-xl : le libellé du comité « {args.comite} » ne donne pas de date entière (« {part[0]} » : "
                  f"{part[1]}, jamais complété) : {ailleurs}. Écrivez la date entière dans le libellé (--comite) pour "
                  f"la mesurer à la date du comité ; dates lues : {FORMES_LUES}.", sys.stderr)
-        elif date_of_label(args.comite) is None:
+        elif (day := date_of_label(args.comite)) is None:
             _say(f"acv-xl : aucune date reconnue dans le libellé du comité « {args.comite} » : {ailleurs}. Dates "
                  f"lues : {FORMES_LUES}.", sys.stderr)
+        elif (far := far_comite_date(day, date.today())) is not None:  # « 2062 » for 2026: a year mistyped
+            _say(f"acv-xl : attention, la date du libellé du comité « {args.comite} », le {day.strftime('%d/%m/%Y')}, "
+                 f"est {far} : la phase de chaque convention est mesurée à cette date. Vérifiez l'année du libellé "
+                 "(--comite).", sys.stderr)
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs, "not_taken": args.not_taken,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None

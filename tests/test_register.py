@@ -3848,6 +3848,29 @@ def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
     assert "aucune date reconnue" not in err
 
 
+def test_a_comite_date_before_the_programme_or_years_ahead_is_said(tmp_path, examples, capsys):
+    """« Comité du 12/06/2062 » (2026 typed with its figures swapped) was taken without a word: each phase
+    measured in 2062 (every convention « terminée »), and in the register every later comité said earlier
+    than it. A date before the programme's first year, or more than two years ahead, is said (status
+    unchanged: the comité recorded all the same); a date of the programme, none."""
+    from acv_xl.outputs.consolidation_result import far_comite_date
+
+    folder = _folder(tmp_path, examples)
+    for label, said in (("Comité du 12/06/2062", "à plus de deux ans de la date du jour"),
+                        ("Comité du 12/06/2006", "antérieure au début du programme Action Cœur de Ville (2018)")):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", label, "--jobs", "1",
+                    "--remplacer") in (0, 1)
+        err = capsys.readouterr().err
+        day = label[-10:]
+        assert (f"acv-xl : attention, la date du libellé du comité « {label} », le {day}, est {said} : la phase de "
+                "chaque convention est mesurée à cette date. Vérifiez l'année du libellé (--comite).") in err, err
+    # (judged against a fixed day: a test never depends on the day it runs)
+    today = date(2026, 12, 7)
+    assert far_comite_date(date(2028, 12, 7), today) is None and far_comite_date(date(2018, 1, 1), today) is None
+    assert far_comite_date(date(2028, 12, 9), today) is not None and far_comite_date(date(2017, 12, 31), today)
+
+
 def test_a_comite_label_not_in_utf8_is_refused_in_french(tmp_path, examples, capsys):
     """A label from a script saved in Latin-1 reaches Python with its « é » as a surrogate, which no
     writer takes: the consolidation stopped with « erreur interne inattendue (UnicodeEncodeError…) »

@@ -173,6 +173,19 @@ def impossible_date_in_label(text: str | None) -> str | None:
     return found[0] if found and found[1] is None else None
 
 
+def far_comite_date(day: date, today: date) -> str | None:
+    """Why a comité's date read in its label is none an ACV comité meets on, in French, or None: before the
+    programme's first year (« 12/06/2006 » for 2026), or more than two years ahead (« 12/06/2062 »), a
+    comité being planned months ahead — a year mistyped, each phase measured at it (every convention
+    « terminée »), and in the register every later comité said earlier than it."""
+    first = min(year for year, _ in layout.PROGRAMMES.values())
+    if day.year < first:
+        return f"antérieure au début du programme Action Cœur de Ville ({first})"
+    if (day - today).days > 731:
+        return "à plus de deux ans de la date du jour"
+    return None
+
+
 def partial_date_in_label(text: str | None) -> tuple[str, str] | None:
     """A part of a date in a comité's label that holds none, as typed, and what it lacks: « juin 2027 »
     (« 06/2027 », « 2027-06 » too), a month without a day; « 12 juin » or « 12/06 », a day without a
