@@ -5043,6 +5043,21 @@ def test_a_date_with_slashes_after_a_v_or_version_is_read_as_before():
         assert date_of_label(label) is None, label
 
 
+def test_a_date_in_words_joined_without_spaces_is_read():
+    """« CE_12juin2027 », « CE 12-juin-2027 » (a label written as a file's name): the first was said « 12juin : un
+    jour sans année » though its year follows, the second « aucune date reconnue »; both read now. An hour or a
+    count after the month is still no year."""
+    from acv_xl.outputs.consolidation_result import date_of_label, impossible_date_in_label, partial_date_in_label
+
+    for label, day in (("CE_12juin2027", date(2027, 6, 12)), ("CE du 12juin2027", date(2027, 6, 12)),
+                       ("CE 12-juin-2027", date(2027, 6, 12)), ("CE 1erjuin2027", date(2027, 6, 1)),
+                       ("CE 12juin27", date(2027, 6, 12)), ("Comité du 3 mars-2027", date(2027, 3, 3))):
+        assert date_of_label(label) == day and partial_date_in_label(label) is None, label
+    assert impossible_date_in_label("CE 31juin2027") == "31juin2027"
+    for label in ("CE 12 juin-14h30", "CE 12juin 14h", "CE 3marseille 2027"):
+        assert date_of_label(label) is None, label
+
+
 def test_a_date_written_whole_after_a_v_is_a_date_and_a_version_is_not():
     """« CE v 12.06.2027 » (a préfecture's « v » before the date of the comité, as its documents write « V
     12.06.2027 » for the version of that day) was taken for a version number: « aucune date reconnue », the

@@ -96,8 +96,10 @@ _YEAR_FIRST = re.compile(_NOT_A_VERSION + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})(?
 # The month named in the pattern itself, not checked after: a number before the date (« n°2 du 12 mars 2027 »)
 # matched as « 2 du 12 », a day, no month and a year, and hid the date that follows it. A year of two figures
 # only where nothing follows it but punctuation: « 12 juin 14h30 », « 12 juin 25 conventions » hold no year.
-_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)? ?(" + "|".join(sorted(_MOIS, key=len, reverse=True))
-                            + r")(?![a-z])\.? (\d{4}(?!\d)|\d{2}(?![\d:]|\s*[a-z0-9]))")
+# Its parts joined by a space, a dash or nothing, as a file's name writes it (« CE_12juin2027 », « 12-juin-2027 »):
+# « 12juin2027 » was said « un jour sans année ».
+_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)?[ -]?(" + "|".join(sorted(_MOIS, key=len, reverse=True))
+                            + r")(?![a-z])\.?[ -]?(\d{4}(?!\d)|\d{2}(?![\d:]|\s*[a-z0-9]))")
 # A comité's label is a name (« Comité d'engagement du 12/06/2027 », 34 characters), printed whole in every warning
 # that names it and on every sheet of the consolidated and évolution workbooks: a longer one (a paste gone wrong,
 # a file's content) is refused before any work, never cut — a label cut could no longer tell two comités apart.
