@@ -3959,6 +3959,28 @@ def test_a_recorded_comite_label_longer_than_comite_takes_is_cut_where_shown(tmp
     assert json.loads(js.read_text(encoding="utf-8"))["consolidations"][0]["comite"] == long
 
 
+def test_two_recorded_comite_labels_cut_alike_are_numbered(tmp_path, examples):
+    """Two labels longer than `--comite` takes (a register written before the limit), alike up to the cut
+    and different after it (their dates, at the end): both were shown as the same « … » in the Consolidations
+    sheet, the charts and every column of the tables, neither numbered (their dates differ) — two comités
+    no longer told apart. Numbered as two runs of one comité are."""
+    from acv_xl.outputs.consolidation_result import COMITE_MAX_CHARS
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in (1, 2):
+        assert _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    head = "Comité d'engagement " + "x" * 200
+    with sqlite3.connect(reg) as con:
+        con.execute("UPDATE consolidations SET comite = ? || CASE id WHEN 1 THEN ' du 12/06/2027' "
+                    "ELSE ' du 12/09/2027' END", (head,))
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    shown = head[:COMITE_MAX_CHARS - 1] + "…"
+    cells = [c.value for row in openpyxl.load_workbook(evo)["Consolidations"].iter_rows() for c in row]
+    assert f"{shown} (n° 1)" in cells and f"{shown} (n° 2)" in cells and shown not in cells
+
+
 def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):
     """A register's name holding a terminal escape sequence is shown as it is, never acted on
     (as every other command does, `outputs.terminal.literal`)."""

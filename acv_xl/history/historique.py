@@ -265,8 +265,12 @@ def _numbered(comites: list, dates: list, ids: list[int]) -> list[str]:
     thousands of runs, and counting each label among all (`list.count`) took seconds of their square."""
     labels = [_label(c, d) for c, d in zip(comites, dates)]
     keys = [date_of_label(lab) or lab if isinstance(c, str) and c.strip() else lab for lab, c in zip(labels, comites)]
-    seen = Counter(keys)  # (of the whole labels: a label cut to be shown is numbered as it was recorded)
-    return [label_shown(lab) if seen[k] == 1 else f"{label_shown(lab)} (n° {i})" for lab, k, i in zip(labels, keys, ids)]
+    seen = Counter(keys)
+    # a label cut to be shown (recorded before `--comite` was bounded) is numbered too when another is cut
+    # alike: two labels differing past the cut (their dates, at the end) read as one comité
+    shown = [label_shown(lab) for lab in labels]
+    alike = Counter(shown)
+    return [s if seen[k] == 1 and alike[s] == 1 else f"{s} (n° {i})" for s, k, i in zip(shown, keys, ids)]
 
 
 def _groupe(code: str | None) -> str:
