@@ -5080,6 +5080,18 @@ def test_a_date_in_words_joined_without_spaces_is_read():
         assert date_of_label(label) is None, label
 
 
+def test_an_impossible_date_in_words_joined_without_spaces_is_quoted_as_typed():
+    """« CE 30-Févr-2027 », « CE_31Juin2027 »: the warning quoted the date folded, « 30-fevr-2027 »,
+    « 31juin2027 » — a text the référent never typed, to find in a label written as a file's name.
+    Quoted as typed, as « 30 Févr. 2027 » is."""
+    from acv_xl.outputs.consolidation_result import impossible_date_in_label
+
+    for label, typed in (("CE 30-Févr-2027", "30-Févr-2027"), ("CE_31Juin2027", "31Juin2027"),
+                         ("CE 31 JUIN-2027", "31 JUIN-2027"), ("CE 30 Févr. 2027", "30 Févr. 2027"),
+                         ("Comité 31 juin 27", "31 juin 27")):
+        assert impossible_date_in_label(label) == typed, label
+
+
 def test_a_date_written_whole_after_a_v_is_a_date_and_a_version_is_not():
     """« CE v 12.06.2027 » (a préfecture's « v » before the date of the comité, as its documents write « V
     12.06.2027 » for the version of that day) was taken for a version number: « aucune date reconnue », the

@@ -147,9 +147,10 @@ def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
                 year += 2000 if len(m.group(4)) == 2 else 0
             found.append((m.start(), m.group(0), day, month, year))
     if (w := _DATE_IN_WORDS.search(folded)) is not None:  # (« 12 juin 2027 »; « 12 exemplaires 2027 » is none)
-        # as typed, accents kept (fold keeps a date's figures: the first of them in the label)
-        typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:\s?er)?\s*\S+?\.?\s+" + w.group(3) + r"(?!\d)",
-                          text or "")
+        # as typed, accents kept (fold keeps a date's figures: the first of them in the label), its parts
+        # joined as the pattern joins them (« 30-Févr-2027 », « 31Juin2027 »)
+        typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:\s?er)?[\s-]*\S+?\.?[\s-]*" + w.group(3)
+                          + r"(?!\d)", text or "")
         year = int(w.group(3)) + (2000 if len(w.group(3)) == 2 else 0)  # « 12 juin 27 »
         found.append((w.start(), typed.group(0) if typed else w.group(0), int(w.group(1)), _MOIS[w.group(2)], year))
     if not found:
