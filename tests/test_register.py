@@ -5092,6 +5092,21 @@ def test_an_impossible_date_in_words_joined_without_spaces_is_quoted_as_typed():
         assert impossible_date_in_label(label) == typed, label
 
 
+def test_a_part_of_a_date_in_words_joined_without_spaces_is_said_as_such():
+    """« CE_juin2027 », « CE juin-2027 », « CE 12-juin »: the parts of a date joined as a file's name joins them,
+    which « CE_12juin2027 » and « 12-juin-2027 » are read in, were said « aucune date reconnue » where « juin
+    2027 » and « 12 juin » say what they lack. Said the same."""
+    from acv_xl.outputs.consolidation_result import partial_date_in_label
+
+    for label, said in (("CE_juin2027", ("juin2027", "un mois sans jour")),
+                        ("CE juin-2027", ("juin-2027", "un mois sans jour")),
+                        ("CE 12-juin", ("12-juin", "un jour sans année")),
+                        ("CE_1er-Juin", ("1er-Juin", "un jour sans année"))):
+        assert partial_date_in_label(label) == said, label
+    for label in ("CE2027", "CE v2027", "CE_3-conventions"):
+        assert partial_date_in_label(label) is None, label
+
+
 def test_a_date_written_whole_after_a_v_is_a_date_and_a_version_is_not():
     """« CE v 12.06.2027 » (a préfecture's « v » before the date of the comité, as its documents write « V
     12.06.2027 » for the version of that day) was taken for a version number: « aucune date reconnue », the

@@ -115,9 +115,10 @@ def label_shown(text: str) -> str:
 # The forms read, as the warnings name them when a label holds no date.
 FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
                "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
-# A part of a date, searched in the label as typed (a word is a month when folded: « Décembre », « JUIN »)
-_MONTH_AND_YEAR = re.compile(r"([^\W\d_]+)\.?\s+(\d{4})(?!\d)")
-_DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:\s?er)?\s*([^\W\d_]+)")
+# A part of a date, searched in the label as typed (a word is a month when folded: « Décembre », « JUIN »), its
+# parts joined as a whole date's may be (« CE_juin2027 », « 12-juin »)
+_MONTH_AND_YEAR = re.compile(r"([^\W\d_]+)\.?[\s-]*(\d{4})(?!\d)")
+_DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:\s?er)?[\s-]*([^\W\d_]+)")
 _DAY_AND_MONTH_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})[./](\d{1,2})" + _NOT_BEFORE_FIGURES)
 _MONTH_AND_YEAR_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(?:(\d{1,2})[./-](\d{4})|(\d{4})[./-](\d{1,2}))"
                                         + _NOT_BEFORE_FIGURES)
