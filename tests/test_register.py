@@ -3856,7 +3856,8 @@ def test_a_comite_date_before_the_programme_or_years_ahead_is_said(tmp_path, exa
     from acv_xl.outputs.consolidation_result import far_comite_date
 
     folder = _folder(tmp_path, examples)
-    for label, said in (("Comité du 12/06/2062", "à plus de deux ans de la date du jour"),
+    ahead = f"Comité du 12/06/{date.today().year + 5}"  # (whatever the year the test runs in)
+    for label, said in ((ahead, "à plus de deux ans de la date du jour"),
                         ("Comité du 12/06/2006", "antérieure au début du programme Action Cœur de Ville (2018)")):
         capsys.readouterr()
         assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", label, "--jobs", "1",
@@ -3869,6 +3870,11 @@ def test_a_comite_date_before_the_programme_or_years_ahead_is_said(tmp_path, exa
     today = date(2026, 12, 7)
     assert far_comite_date(date(2028, 12, 7), today) is None and far_comite_date(date(2018, 1, 1), today) is None
     assert far_comite_date(date(2028, 12, 9), today) is not None and far_comite_date(date(2017, 12, 31), today)
+    # two years are two calendar years, with or without a 29 February between: 731 days let the day after pass
+    assert far_comite_date(date(2031, 1, 10), date(2029, 1, 10)) is None
+    assert far_comite_date(date(2031, 1, 11), date(2029, 1, 10)) is not None
+    assert far_comite_date(date(2030, 2, 28), date(2028, 2, 29)) is None
+    assert far_comite_date(date(2030, 3, 1), date(2028, 2, 29)) is not None
 
 
 def test_a_comite_label_not_in_utf8_is_refused_in_french(tmp_path, examples, capsys):

@@ -185,7 +185,10 @@ def far_comite_date(day: date, today: date) -> str | None:
     first = min(year for year, _ in layout.PROGRAMMES.values())
     if day.year < first:
         return f"antérieure au début du programme Action Cœur de Ville ({first})"
-    if (day - today).days > 731:
+    # two calendar years (731 days let the day after pass when no 29 February lies between)
+    ahead = today.replace(year=today.year + 2, day=28) if (today.month, today.day) == (2, 29) \
+        else today.replace(year=today.year + 2)
+    if day > ahead:
         return "à plus de deux ans de la date du jour"
     return None
 
