@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -493,14 +494,31 @@ def _consolider(args, prefetched) -> int:
             return status
         chemin = reference.chemin
     if args.comite:
-        from acv_xl.outputs.consolidation_result import (FORMES_LUES, date_of_label, impossible_date_in_label,
+        from acv_xl.contract.values import fmt_number
+        from datetime import date
+
+        from acv_xl.outputs.consolidation_result import (COMITE_MAX_CHARS, FORMES_LUES, date_of_label,
+                                                         far_comite_date, impossible_date_in_label,
                                                          partial_date_in_label)
-        from acv_xl.reading.errors import file_text
+        from acv_xl.reading.errors import BIDI_CONTROLS, file_text
 
         if file_text(args.comite) != args.comite:  # bytes not UTF-8 (a script saved in Latin-1): no writer takes them
             return _fail(f"le libellé du comité (--comite) « {file_text(args.comite)} » n'est pas du texte UTF-8 "
                          "(un script enregistré dans un autre codage ?) : enregistrez le script en UTF-8, ou "
                          "tapez le libellé dans le terminal.")
+        # a label read from a file by a script ends with its line's end: recorded so, each sheet showed a blank
+        # line under it; one inside (a line break, a tab pasted from a spreadsheet, an escape sequence, a
+        # bidirectional control showing the rest reversed) printed as « _x001B_ » in the workbooks, or obeyed
+        args.comite = args.comite.strip()
+        if (bad := re.search(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]", args.comite)) is not None:
+            quoi = {"\n": "un saut de ligne", "\r": "un retour chariot", "\t": "une tabulation"}.get(
+                bad.group(0), f"un caractère de contrôle (U+{ord(bad.group(0)):04X})")
+            return _fail(f"le libellé du comité (--comite) contient {quoi} : écrivez-le sur une ligne, en texte seul "
+                         "(« Comité d'engagement du 12/06/2027 ») ; rien n'est lu ni écrit.")
+        if len(args.comite) > COMITE_MAX_CHARS:  # printed whole in every warning and sheet: said, never cut
+            return _fail(f"le libellé du comité (--comite) compte {fmt_number(len(args.comite))} caractères, "
+                         f"{COMITE_MAX_CHARS} au plus (« {args.comite[:40]}… ») : donnez le nom du comité et sa date "
+                         "(« Comité d'engagement du 12/06/2027 ») ; rien n'est lu ni écrit.")
 
         # said, never guessed (the readiness needs a date), with the forms read: the référent retypes it in one
         ailleurs = "la phase de chaque convention est mesurée à la date de son prochain comité, sinon à la date du jour"
@@ -512,9 +530,13 @@ def _consolider(args, prefetched) -> int:
             _say(f"acv-xl : le libellé du comité « {args.comite} » ne donne pas de date entière (« {part[0]} » : "
                  f"{part[1]}, jamais complété) : {ailleurs}. Écrivez la date entière dans le libellé (--comite) pour "
                  f"la mesurer à la date du comité ; dates lues : {FORMES_LUES}.", sys.stderr)
-        elif date_of_label(args.comite) is None:
+        elif (day := date_of_label(args.comite)) is None:
             _say(f"acv-xl : aucune date reconnue dans le libellé du comité « {args.comite} » : {ailleurs}. Dates "
                  f"lues : {FORMES_LUES}.", sys.stderr)
+        elif (far := far_comite_date(day, date.today())) is not None:  # « 2062 » for 2026: a year mistyped
+            _say(f"acv-xl : attention, la date du libellé du comité « {args.comite} », le {day.strftime('%d/%m/%Y')}, "
+                 f"est {far} : la phase de chaque convention est mesurée à cette date. Vérifiez l'année du libellé "
+                 "(--comite).", sys.stderr)
     options = {"comite": args.comite, "sans_erreurs": args.sans_erreurs, "not_taken": args.not_taken,
                "par_financeur": Path(args.par_financeur) if args.par_financeur else None, "prefetched": prefetched}
     register = None

@@ -1218,6 +1218,38 @@ def test_historique_subtitle_says_when_a_run_had_no_departement_filter(tmp_path,
     assert "— département 62 et consolidations sans filtre de département —" in subtitle, subtitle
 
 
+def test_historique_of_runs_without_departement_names_the_departements_of_their_conventions(tmp_path, examples):
+    """A 62's register consolidated without `--departement` (its own folder: the option is not needed)
+    read « tous départements » in every subtitle of its évolution, as a national report, and named DEPT
+    « Département » — where each consolidated workbook said « département 62 » and « Département du
+    Pas-de-Calais ». The register keeps each run's filter only: the départements are those of the
+    conventions the runs counted, read in their summaries, as `consolider` titled them. A région's runs
+    name each of its départements; a summary naming no département's code adds none."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in (1, 2):
+        assert _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    assert "— département 62 —" in openpyxl.load_workbook(tmp_path / "c2.xlsx")[Feuille.PAR_FINANCEUR]["A2"].value
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    wb = openpyxl.load_workbook(evo)
+    assert "Évolution Action Cœur de Ville — département 62 — registre" in wb["Mouvements"]["A2"].value
+    assert "Département du Pas-de-Calais" in [c.value for row in wb[Feuille.PAR_FINANCEUR].iter_rows() for c in row]
+    assert [c.value for c in wb["Consolidations"]["D"] if c.value in ("tous", "62")] == ["tous", "tous"]  # the filter
+    with sqlite3.connect(reg) as con:  # a summary naming something else than a code (edited): none added
+        con.execute("""UPDATE analyses SET resume = replace(resume, '"departement":"62"', '"departement":"Pas-de-C"')
+                       WHERE id = (SELECT MIN(id) FROM analyses)""")
+    assert _run("historique", reg, "-o", evo, "--remplacer") in (0, 1)
+    assert "— département 62 —" in openpyxl.load_workbook(evo)["Mouvements"]["A2"].value
+
+    (tmp_path / "r").mkdir()
+    region, _, _ = _region(tmp_path / "r", examples)
+    reg2 = tmp_path / "r2.sqlite"
+    assert _run("consolider", region, "-o", tmp_path / "c3.xlsx", "--registre", reg2, "--jobs", "1") in (0, 1)
+    assert _run("historique", reg2, "-o", tmp_path / "e2.xlsx") == 0
+    assert "— départements 59, 62 —" in openpyxl.load_workbook(tmp_path / "e2.xlsx")["Mouvements"]["A2"].value
+
+
 def test_departement_062_is_the_departement_62_in_the_workbook_and_the_register(tmp_path, examples):
     """`--departement 062` counted the 62's conventions but titled the sheets « département 062 »,
     named DEPT « Département » instead of « Département du Pas-de-Calais » and recorded « 062 »: the
@@ -2987,11 +3019,10 @@ def test_historique_of_a_comite_label_with_a_control_character_opens(tmp_path, e
     """A comité label pasted with a control character (`--comite` from a script, a register written by
     another tool): it headed a column of the tables `Par financeur` and `Par statut`, whose column
     names XlsxWriter writes unescaped — historique's workbook was no XML (Excel repairs it, openpyxl
-    refuses it). The header keeps the label, the control character as a space."""
-    folder = _folder(tmp_path, examples)
-    reg = tmp_path / "r.sqlite"
-    label = "Comité du 12/06/2026\x01\x1b(relu)"
-    _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--registre", reg, "--jobs", "1", "--comite", label)
+    refuses it). The header keeps the label, the control character as a space. (`--comite` now refuses
+    such a label: the register edited as another tool would.)"""
+    _, reg = _edited_by_hand(tmp_path, examples, "UPDATE consolidations SET comite = 'Comité du 12/06/2026' "
+                                                 "|| char(1) || char(27) || '(relu)'")
     evo = tmp_path / "e.xlsx"
     assert _run("historique", reg, "-o", evo) == 0
     wb = openpyxl.load_workbook(evo)
@@ -3817,6 +3848,35 @@ def test_an_impossible_comite_date_is_said_as_such(tmp_path, examples, capsys):
     assert "aucune date reconnue" not in err
 
 
+def test_a_comite_date_before_the_programme_or_years_ahead_is_said(tmp_path, examples, capsys):
+    """« Comité du 12/06/2062 » (2026 typed with its figures swapped) was taken without a word: each phase
+    measured in 2062 (every convention « terminée »), and in the register every later comité said earlier
+    than it. A date before the programme's first year, or more than two years ahead, is said (status
+    unchanged: the comité recorded all the same); a date of the programme, none."""
+    from acv_xl.outputs.consolidation_result import far_comite_date
+
+    folder = _folder(tmp_path, examples)
+    ahead = f"Comité du 12/06/{date.today().year + 5}"  # (whatever the year the test runs in)
+    for label, said in ((ahead, "à plus de deux ans de la date du jour"),
+                        ("Comité du 12/06/2006", "antérieure au début du programme Action Cœur de Ville (2018)")):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", label, "--jobs", "1",
+                    "--remplacer") in (0, 1)
+        err = capsys.readouterr().err
+        day = label[-10:]
+        assert (f"acv-xl : attention, la date du libellé du comité « {label} », le {day}, est {said} : la phase de "
+                "chaque convention est mesurée à cette date. Vérifiez l'année du libellé (--comite).") in err, err
+    # (judged against a fixed day: a test never depends on the day it runs)
+    today = date(2026, 12, 7)
+    assert far_comite_date(date(2028, 12, 7), today) is None and far_comite_date(date(2018, 1, 1), today) is None
+    assert far_comite_date(date(2028, 12, 9), today) is not None and far_comite_date(date(2017, 12, 31), today)
+    # two years are two calendar years, with or without a 29 February between: 731 days let the day after pass
+    assert far_comite_date(date(2031, 1, 10), date(2029, 1, 10)) is None
+    assert far_comite_date(date(2031, 1, 11), date(2029, 1, 10)) is not None
+    assert far_comite_date(date(2030, 2, 28), date(2028, 2, 29)) is None
+    assert far_comite_date(date(2030, 3, 1), date(2028, 2, 29)) is not None
+
+
 def test_a_comite_label_not_in_utf8_is_refused_in_french(tmp_path, examples, capsys):
     """A label from a script saved in Latin-1 reaches Python with its « é » as a surrogate, which no
     writer takes: the consolidation stopped with « erreur interne inattendue (UnicodeEncodeError…) »
@@ -3828,6 +3888,103 @@ def test_a_comite_label_not_in_utf8_is_refused_in_french(tmp_path, examples, cap
     err = capsys.readouterr().err
     assert "le libellé du comité (--comite) « Comit\\xe9 du 12/06/2026 » n'est pas du texte UTF-8" in err, err
     assert "erreur interne" not in err and not (tmp_path / "c.xlsx").exists()
+
+
+def test_a_comite_label_longer_than_a_name_is_refused_before_any_work(tmp_path, examples, capsys):
+    """A label of 10 000 characters (a paste gone wrong) was taken: printed whole in every warning naming
+    it, recorded, and over 29 pages of historique's `Consolidations` sheet. Refused in French (status 2),
+    nothing written, no register created; a label of the longest length taken is recorded as typed."""
+    from acv_xl.outputs.consolidation_result import COMITE_MAX_CHARS
+
+    folder = _folder(tmp_path, examples)
+    capsys.readouterr()
+    label = "Comité du 12/06/2027 " + "x" * 10_000
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", label,
+                "--registre", tmp_path / "r.sqlite", "--jobs", "1") == 2
+    err = capsys.readouterr().err
+    assert ("acv-xl : le libellé du comité (--comite) compte 10 021 caractères, 150 au plus (« Comité du "
+            "12/06/2027 xxxxxxxxxxxxxxxxxxx… ») : donnez le nom du comité et sa date (« Comité d'engagement du "
+            "12/06/2027 ») ; rien n'est lu ni écrit.") in err, err
+    assert len(err) < 400 and not (tmp_path / "c.xlsx").exists() and not (tmp_path / "r.sqlite").exists()
+    longest = ("Comité d'engagement du 12/06/2027 " + "é" * COMITE_MAX_CHARS)[:COMITE_MAX_CHARS]
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", longest,
+                "--registre", tmp_path / "r.sqlite", "--jobs", "1") in (0, 1)
+    con = sqlite3.connect(tmp_path / "r.sqlite")
+    try:
+        assert con.execute("SELECT comite FROM consolidations").fetchall() == [(longest,)]
+    finally:
+        con.close()
+
+
+def test_a_comite_label_holding_a_line_break_or_a_control_is_refused_and_its_ends_trimmed(tmp_path, examples, capsys):
+    """A label read from a file by a script kept its line's end: recorded so, and shown with a blank line under
+    it; a line break or a tab inside, an escape sequence, a bidirectional control (the rest shown reversed)
+    were recorded and written into every title (« CE_x001B_[31m » in the workbooks). Refused in French
+    (status 2, nothing written, no register created); spaces and a line's end around it are trimmed."""
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for label, said in (("CE du\n12/06/2027", "un saut de ligne"), ("CE du\t12/06/2027", "une tabulation"),
+                        ("CE \x1b[31mdu 12/06/2027", "un caractère de contrôle (U+001B)"),
+                        ("CE du \u202e7202/60/21", "un caractère de contrôle (U+202E)")):
+        capsys.readouterr()
+        assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", label,
+                    "--registre", reg, "--jobs", "1") == 2, label
+        err = capsys.readouterr().err
+        assert (f"acv-xl : le libellé du comité (--comite) contient {said} : écrivez-le sur une ligne, en texte "
+                "seul (« Comité d'engagement du 12/06/2027 ») ; rien n'est lu ni écrit.") in err, err
+        assert not (tmp_path / "c.xlsx").exists() and not reg.exists()
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--comite", " Comité du 12/06/2027\r\n",
+                "--registre", reg, "--jobs", "1") in (0, 1)
+    assert "« Comité du 12/06/2027 »" in openpyxl.load_workbook(tmp_path / "c.xlsx")[Feuille.SYNTHESE]["C12"].value
+    with sqlite3.connect(reg) as con:
+        assert con.execute("SELECT comite FROM consolidations").fetchall() == [("Comité du 12/06/2027",)]
+
+
+def test_a_recorded_comite_label_longer_than_comite_takes_is_cut_where_shown(tmp_path, examples, capsys):
+    """A register written before `--comite` was bounded, or edited with an SQLite tool, holding a label of
+    10 000 characters: historique printed it whole over pages of its sheets, and each consolidation after
+    it quoted it whole in its warnings. Cut with « … » where shown, at what `--comite` takes; the JSON and
+    the register keep it whole."""
+    from acv_xl.outputs.consolidation_result import COMITE_MAX_CHARS
+
+    long = "Comité du 12/06/2027 " + "x" * 10_000
+    folder, reg = _edited_by_hand(tmp_path, examples, f"UPDATE consolidations SET comite = '{long}'")
+    capsys.readouterr()
+    assert _run("consolider", folder, "-o", tmp_path / "c2.xlsx", "--registre", reg, "--comite",
+                "CE du 12/06/2027", "--jobs", "1") in (0, 1)
+    err = capsys.readouterr().err
+    shown = long[:COMITE_MAX_CHARS - 1] + "…"
+    assert f"le comité « CE du 12/06/2027 » porte la date du comité « {shown} » (n° 1)" in err, err
+    assert "x" * COMITE_MAX_CHARS not in err
+    evo, js = tmp_path / "e.xlsx", tmp_path / "e.json"
+    assert _run("historique", reg, "-o", evo, "--json", js) == 0
+    wb = openpyxl.load_workbook(evo)
+    assert f"{shown} (n° 1)" in [c.value for row in wb["Consolidations"].iter_rows() for c in row]
+    cells = [c.value for ws in wb for row in ws.iter_rows() for c in row]
+    assert not any(isinstance(v, str) and "x" * COMITE_MAX_CHARS in v for v in cells)
+    assert json.loads(js.read_text(encoding="utf-8"))["consolidations"][0]["comite"] == long
+
+
+def test_two_recorded_comite_labels_cut_alike_are_numbered(tmp_path, examples):
+    """Two labels longer than `--comite` takes (a register written before the limit), alike up to the cut
+    and different after it (their dates, at the end): both were shown as the same « … » in the Consolidations
+    sheet, the charts and every column of the tables, neither numbered (their dates differ) — two comités
+    no longer told apart. Numbered as two runs of one comité are."""
+    from acv_xl.outputs.consolidation_result import COMITE_MAX_CHARS
+
+    folder = _folder(tmp_path, examples)
+    reg = tmp_path / "r.sqlite"
+    for k in (1, 2):
+        assert _run("consolider", folder, "-o", tmp_path / f"c{k}.xlsx", "--registre", reg, "--jobs", "1") in (0, 1)
+    head = "Comité d'engagement " + "x" * 200
+    with sqlite3.connect(reg) as con:
+        con.execute("UPDATE consolidations SET comite = ? || CASE id WHEN 1 THEN ' du 12/06/2027' "
+                    "ELSE ' du 12/09/2027' END", (head,))
+    evo = tmp_path / "e.xlsx"
+    assert _run("historique", reg, "-o", evo) == 0
+    shown = head[:COMITE_MAX_CHARS - 1] + "…"
+    cells = [c.value for row in openpyxl.load_workbook(evo)["Consolidations"].iter_rows() for c in row]
+    assert f"{shown} (n° 1)" in cells and f"{shown} (n° 2)" in cells and shown not in cells
 
 
 def test_historique_shows_a_path_with_an_escape_sequence_literally(tmp_path, capsys):
@@ -4912,6 +5069,65 @@ def test_a_date_with_slashes_after_a_v_or_version_is_read_as_before():
         assert date_of_label(label) == date(2027, 6, 12), label
     for label in ("v1.2.2027", "CE v2027-06-12", "version 1-2-2027"):
         assert date_of_label(label) is None, label
+
+
+def test_a_date_in_words_joined_without_spaces_is_read():
+    """« CE_12juin2027 », « CE 12-juin-2027 » (a label written as a file's name): the first was said « 12juin : un
+    jour sans année » though its year follows, the second « aucune date reconnue »; both read now. An hour or a
+    count after the month is still no year."""
+    from acv_xl.outputs.consolidation_result import date_of_label, impossible_date_in_label, partial_date_in_label
+
+    for label, day in (("CE_12juin2027", date(2027, 6, 12)), ("CE du 12juin2027", date(2027, 6, 12)),
+                       ("CE 12-juin-2027", date(2027, 6, 12)), ("CE 1erjuin2027", date(2027, 6, 1)),
+                       ("CE 12juin27", date(2027, 6, 12)), ("Comité du 3 mars-2027", date(2027, 3, 3))):
+        assert date_of_label(label) == day and partial_date_in_label(label) is None, label
+    assert impossible_date_in_label("CE 31juin2027") == "31juin2027"
+    for label in ("CE 12 juin-14h30", "CE 12juin 14h", "CE 3marseille 2027"):
+        assert date_of_label(label) is None, label
+
+
+def test_an_impossible_date_in_words_joined_without_spaces_is_quoted_as_typed():
+    """« CE 30-Févr-2027 », « CE_31Juin2027 »: the warning quoted the date folded, « 30-fevr-2027 »,
+    « 31juin2027 » — a text the référent never typed, to find in a label written as a file's name.
+    Quoted as typed, as « 30 Févr. 2027 » is."""
+    from acv_xl.outputs.consolidation_result import impossible_date_in_label
+
+    for label, typed in (("CE 30-Févr-2027", "30-Févr-2027"), ("CE_31Juin2027", "31Juin2027"),
+                         ("CE 31 JUIN-2027", "31 JUIN-2027"), ("CE 30 Févr. 2027", "30 Févr. 2027"),
+                         ("Comité 31 juin 27", "31 juin 27")):
+        assert impossible_date_in_label(label) == typed, label
+
+
+def test_a_part_of_a_date_in_words_joined_without_spaces_is_said_as_such():
+    """« CE_juin2027 », « CE juin-2027 », « CE 12-juin »: the parts of a date joined as a file's name joins them,
+    which « CE_12juin2027 » and « 12-juin-2027 » are read in, were said « aucune date reconnue » where « juin
+    2027 » and « 12 juin » say what they lack. Said the same."""
+    from acv_xl.outputs.consolidation_result import partial_date_in_label
+
+    for label, said in (("CE_juin2027", ("juin2027", "un mois sans jour")),
+                        ("CE juin-2027", ("juin-2027", "un mois sans jour")),
+                        ("CE 12-juin", ("12-juin", "un jour sans année")),
+                        ("CE_1er-Juin", ("1er-Juin", "un jour sans année"))):
+        assert partial_date_in_label(label) == said, label
+    for label in ("CE2027", "CE v2027", "CE_3-conventions"):
+        assert partial_date_in_label(label) is None, label
+
+
+def test_a_date_written_whole_after_a_v_is_a_date_and_a_version_is_not():
+    """« CE v 12.06.2027 » (a préfecture's « v » before the date of the comité, as its documents write « V
+    12.06.2027 » for the version of that day) was taken for a version number: « aucune date reconnue », the
+    comité neither ordered nor numbered by its date, each phase measured at the workbooks' next comités. A
+    day and a month of two figures and a year of four is a date as written in full, which no version
+    numbering imitates; a version stays one (« v1.2.2027 », « v 12.06.27 », CalVer « v2027.06.12 »)."""
+    from acv_xl.outputs.consolidation_result import date_of_label, partial_date_in_label
+
+    for label, day in (("CE v 12.06.2027", date(2027, 6, 12)), ("CE V12.06.2027", date(2027, 6, 12)),
+                       ("Comité v. 01.02.2027", date(2027, 2, 1)), ("CE version 12-06-2027", date(2027, 6, 12)),
+                       ("CE n°3 v 12.06.2027", date(2027, 6, 12))):
+        assert date_of_label(label) == day, label
+    for label in ("v1.2.2027", "CE v 1.2.2027", "CE v1.02.2027", "CE v 12.06.27", "v2027.06.12", "CE v 12.06.2027.1",
+                  "CE v 12.06-2027", "CE v 112.06.2027"):
+        assert date_of_label(label) is None and partial_date_in_label(label) is None, label
 
 
 @pytest.mark.parametrize("col", ["departement", "comite"])

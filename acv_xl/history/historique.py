@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 import sys
 import time
@@ -52,7 +53,7 @@ from acv_xl.history.register import (LIGNES_COLUMNS, Register, damaged_error, em
                                      stored_actions, stored_line_rows)
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_files import UsageError, departement_option
-from acv_xl.outputs.consolidation_result import date_of_label
+from acv_xl.outputs.consolidation_result import date_of_label, label_shown
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 from acv_xl.outputs.terminal import file_text
@@ -165,6 +166,9 @@ class Evolution:
     # analysis → financeur (as grouped) → its counted lines' total: a convention added or removed, by financeur
     par_analyse: dict[int, dict[str, float]] = field(default_factory=dict)
     toutes: int = 0  # how many runs the register holds (more than shown under `departement`)
+    # the départements of the conventions counted by the runs shown without `--departement`, as `consolider`
+    # titled them (`_departements_lus`)
+    departements_lus: list[str] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int]:
@@ -262,7 +266,11 @@ def _numbered(comites: list, dates: list, ids: list[int]) -> list[str]:
     labels = [_label(c, d) for c, d in zip(comites, dates)]
     keys = [date_of_label(lab) or lab if isinstance(c, str) and c.strip() else lab for lab, c in zip(labels, comites)]
     seen = Counter(keys)
-    return [lab if seen[k] == 1 else f"{lab} (n° {i})" for lab, k, i in zip(labels, keys, ids)]
+    # a label cut to be shown (recorded before `--comite` was bounded) is numbered too when another is cut
+    # alike: two labels differing past the cut (their dates, at the end) read as one comité
+    shown = [label_shown(lab) for lab in labels]
+    alike = Counter(shown)
+    return [s if seen[k] == 1 and alike[s] == 1 else f"{s} (n° {i})" for s, k, i in zip(shown, keys, ids)]
 
 
 def _groupe(code: str | None) -> str:
@@ -735,7 +743,8 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     conv = conv[conv["consolidation_id"].isin(shown)].reset_index(drop=True)
-    ev = Evolution(cons, fs, conv, lignes_reprises=reprises, departement=departement, toutes=total)
+    ev = Evolution(cons, fs, conv, lignes_reprises=reprises, departement=departement, toutes=total,
+                   departements_lus=_departements_lus(con) if departement is None else [])
     ev.mouvements = _mouvements(con, ev)
     # the financeurs of the conventions added or removed only (`mouvements_par_financeur`)
     entrees = {m.analyse for m in ev.mouvements if m.de_convention and m.analyse is not None}
@@ -743,6 +752,33 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
             .sum().itertuples(index=False):
         ev.par_analyse.setdefault(int(aid), {})[f] = float(t)
     return ev
+
+
+# A summary's département as it is written (`dump_summary`: the sixth key of its object, before any list):
+# the first `,"departement":` is that key, a raw « " » never standing inside a JSON string. Its value only
+# is cut out, never the whole summary decoded again (`_check_lines` has read them all already).
+_DEPARTEMENT_KEY = ',"departement":'
+_DEPARTEMENT_VALUE = re.compile(r'"([^"\\]{1,8})"')
+
+
+def _departements_lus(con: sqlite3.Connection) -> list[str]:
+    """The départements of the conventions counted by the runs recorded without `--departement`, sorted:
+    the register keeps each run's filter, not each convention's département, and a 62's register
+    consolidated without the option read « tous départements » in every subtitle of its évolution, as a
+    national report, and named the Département's financeurs without their département — where each
+    consolidated workbook said « département 62 » (`ConsolidationResult.perimetre`). Only codes of a
+    département are kept (a summary of an earlier form, or edited, names none or something else)."""
+    found = set()
+    for (cut,) in con.execute(
+            f"SELECT DISTINCT substr(resume, instr(resume, '{_DEPARTEMENT_KEY}') + {len(_DEPARTEMENT_KEY)}, 10) "
+            "FROM analyses WHERE typeof(resume) = 'text' AND instr(resume, ?) > 0 AND id IN (SELECT analyse_id FROM "
+            f"fichiers WHERE compte = 1 AND {_KEPT} AND consolidation_id IN (SELECT id FROM consolidations WHERE "
+            "departement IS NULL OR trim(departement) = ''))", (_DEPARTEMENT_KEY,)):
+        if isinstance(cut, str) and (m := _DEPARTEMENT_VALUE.match(cut)):
+            code = norm_departement(m.group(1))
+            if re.fullmatch(r"\d{2,3}|2[AB]", code):
+                found.add(code)
+    return sorted(found)
 
 
 def _no_run_of(reg: Register, departement: str) -> str:

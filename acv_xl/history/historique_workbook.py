@@ -82,17 +82,27 @@ class _EvolutionWriter(_Writer):
     def perimetre(self) -> str:
         """The départements of the series as its runs were filtered: a run without `--departement`
         among them is said, so that the subtitle never reads « département 62 » over a national run."""
-        deps = self.departements()
-        if not deps:
-            return "tous départements"
+        deps = self.filtres()
+        if not deps:  # runs without the filter only: the départements of their conventions, as each run titled them
+            lus = self.ev.departements_lus
+            if not lus:
+                return "tous départements"
+            if len(lus) == 1:
+                return f"département {lus[0]}"
+            return f"départements {', '.join(lus)}" if len(lus) <= 3 else f"{len(lus)} départements"
         d = ("département " if len(deps) == 1 else "départements ") + ", ".join(deps)
         if any(not (isinstance(x, str) and x) for x in self.ev.consolidations["departement"]):
             d += " et consolidations sans filtre de département"
         return d
 
-    def departements(self) -> list[str]:
+    def filtres(self) -> list[str]:
         """The départements the series' runs were filtered on (`--departement`), sorted."""
         return sorted({d for d in self.ev.consolidations["departement"] if isinstance(d, str) and d})
+
+    def departements(self) -> list[str]:
+        """The départements the series covers: its runs' filters, and those of the conventions counted by a
+        run without one."""
+        return sorted(set(self.filtres()) | set(self.ev.departements_lus))
 
     def footer_label(self, ws) -> str:
         return f"{ws.name} — évolution du département"

@@ -54,7 +54,7 @@ from acv_xl.checks.findings import Gravite
 from acv_xl.checks.totals import Totaux
 from acv_xl.outputs import output_guard
 from acv_xl.outputs.consolidation import MOTIF_PAS_CLASSEUR, UsageError
-from acv_xl.outputs.consolidation_result import ConsolidationResult
+from acv_xl.outputs.consolidation_result import ConsolidationResult, label_shown
 from acv_xl.outputs.terminal import file_text
 from acv_xl.history.register_key import analysis_seal, block_key, seal
 
@@ -1060,7 +1060,7 @@ class Register:
             first = sorted(ids)[:3]
             return ", ".join(first) + (", …" if len(ids) > 3 else "")
 
-        comite = f", « {prev[1]} »" if isinstance(prev[1], str) and prev[1].strip() else ""
+        comite = f", « {label_shown(prev[1].strip())} »" if isinstance(prev[1], str) and prev[1].strip() else ""
         if prev[2] == scope:
             return (f"aucune des conventions lues ({some(now)}) ne figurait dans la consolidation précédente du "
                     f"registre « {self.path} » (n° {prev[0]}{comite} : {some(before)}). Vérifiez qu'il s'agit du "
@@ -1097,7 +1097,7 @@ class Register:
                                             "(COALESCE(departement, '') IN (?, '') OR ? = '')", (scope, scope)):
             other = date_of_label(comite) if isinstance(comite, str) else None
             if other is not None and other > d and (later is None or (other, cid) > later[:2]):
-                later = (other, cid, comite.strip())
+                later = (other, cid, label_shown(comite.strip()))
         if later is None:
             return None
         return (f"le comité « {r.comite.strip()} » est antérieur au comité « {later[2]} » (n° {later[1]}), déjà "
@@ -1157,7 +1157,7 @@ class Register:
                 numeros = f"{values.fmt_number(len(same))}, dont les dernières : {numeros}"
             deja = f" (consolidations de cette date déjà enregistrées : {numeros})"
             montre = "les numérotera toutes, chacune sous son libellé, comme des consolidations"
-        return (f"le comité « {label} » porte la date du comité « {comite} » (n° {cid}), déjà enregistré dans le "
+        return (f"le comité « {label} » porte la date du comité « {label_shown(comite)} » (n° {cid}), déjà enregistré dans le "
                 f"registre « {self.path} » sous ce libellé{deja} : cette consolidation y est enregistrée à sa suite, "
                 f"et « acv-xl historique » {montre} d'un même jour. S'il s'agit d'une correction de ce comité, ou d'un "
                 "autre comité ce jour-là, rien à faire ; sinon, vérifiez la date du libellé --comite.")

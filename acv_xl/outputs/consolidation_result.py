@@ -86,22 +86,39 @@ _MOIS |= {"janv": 1, "fevr": 2, "fev": 2, "avr": 4, "juil": 7, "sept": 9, "oct":
 # does not exist); year first only with four figures (« 2027-06-12 », a file name's ISO date), year, month,
 # day, the one order that starts with a year. A two-figure year is of the 2000s: the programme started in 2018.
 _NOT_AFTER_FIGURES, _NOT_BEFORE_FIGURES = r"(?<!\d)(?<!\d[./-])", r"(?!\d)(?![./-]\d)"
-# (A version is numbered with dots or dashes, never slashes: « version 12/06/2027 » is a date, as it was read.)
-_NOT_A_VERSION = r"(?<!\d)(?:(?=\d+/)|" + "".join(rf"(?<!\b{v})" for v in ("v", "v ", r"v\.", r"v\. ", "version",
-                                                                          "version ")) + ")"
+# (A version is numbered with dots or dashes, never slashes: « version 12/06/2027 » is a date, as it was read.
+# Nor day first with a day and a month of two figures and a year of four, the date as a préfecture writes it:
+# « CE v 12.06.2027 », « version 01-02-2027 » are dates; « v1.2.2027 », « v 12.06.27 », « v2027.06.12 » versions.)
+_NOT_A_VERSION = (r"(?<!\d)(?:(?=\d+/|\d\d\.\d\d\.\d{4}(?!\d)|\d\d-\d\d-\d{4}(?!\d))|"
+                  + "".join(rf"(?<!\b{v})" for v in ("v", "v ", r"v\.", r"v\. ", "version", "version ")) + ")")
 _DAY_FIRST = re.compile(_NOT_A_VERSION + r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(?!\2\d)")
 _YEAR_FIRST = re.compile(_NOT_A_VERSION + r"(\d{4})([./-])(\d{1,2})\2(\d{1,2})(?!\d)(?!\2\d)")
 # The month named in the pattern itself, not checked after: a number before the date (« n°2 du 12 mars 2027 »)
 # matched as « 2 du 12 », a day, no month and a year, and hid the date that follows it. A year of two figures
 # only where nothing follows it but punctuation: « 12 juin 14h30 », « 12 juin 25 conventions » hold no year.
-_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)? ?(" + "|".join(sorted(_MOIS, key=len, reverse=True))
-                            + r")(?![a-z])\.? (\d{4}(?!\d)|\d{2}(?![\d:]|\s*[a-z0-9]))")
+# Its parts joined by a space, a dash or nothing, as a file's name writes it (« CE_12juin2027 », « 12-juin-2027 »):
+# « 12juin2027 » was said « un jour sans année ».
+_DATE_IN_WORDS = re.compile(r"(?<!\d)(\d{1,2})(?: ?er)?[ -]?(" + "|".join(sorted(_MOIS, key=len, reverse=True))
+                            + r")(?![a-z])\.?[ -]?(\d{4}(?!\d)|\d{2}(?![\d:]|\s*[a-z0-9]))")
+# A comité's label is a name (« Comité d'engagement du 12/06/2027 », 34 characters), printed whole in every warning
+# that names it and on every sheet of the consolidated and évolution workbooks: a longer one (a paste gone wrong,
+# a file's content) is refused before any work, never cut — a label cut could no longer tell two comités apart.
+# 150 hold the longest a préfecture writes (body, place, number, date, « reporté au … »).
+COMITE_MAX_CHARS = 150
+
+
+def label_shown(text: str) -> str:
+    """A recorded comité's label as a message or a sheet shows it: whole, or cut with « … » past what
+    `--comite` takes — a register written before the limit, or edited with an SQLite tool, printed its
+    10 000 characters in every warning and over pages of historique's sheets."""
+    return text if len(text) <= COMITE_MAX_CHARS else text[:COMITE_MAX_CHARS - 1] + "…"
 # The forms read, as the warnings name them when a label holds no date.
 FORMES_LUES = ("« 12/06/2027 », « 12.06.2027 », « 12-06-2027 » ou « 12/06/27 » (jour, mois, année), "
                "« 2027-06-12 » (année, mois, jour), « 12 juin 2027 » ou « 1er juin 2027 »")
-# A part of a date, searched in the label as typed (a word is a month when folded: « Décembre », « JUIN »)
-_MONTH_AND_YEAR = re.compile(r"([^\W\d_]+)\.?\s+(\d{4})(?!\d)")
-_DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:\s?er)?\s*([^\W\d_]+)")
+# A part of a date, searched in the label as typed (a word is a month when folded: « Décembre », « JUIN »), its
+# parts joined as a whole date's may be (« CE_juin2027 », « 12-juin »)
+_MONTH_AND_YEAR = re.compile(r"([^\W\d_]+)\.?[\s-]*(\d{4})(?!\d)")
+_DAY_AND_MONTH = re.compile(r"(?<!\d)(\d{1,2})(?:\s?er)?[\s-]*([^\W\d_]+)")
 _DAY_AND_MONTH_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(\d{1,2})[./](\d{1,2})" + _NOT_BEFORE_FIGURES)
 _MONTH_AND_YEAR_IN_FIGURES = re.compile(_NOT_AFTER_FIGURES + r"(?:(\d{1,2})[./-](\d{4})|(\d{4})[./-](\d{1,2}))"
                                         + _NOT_BEFORE_FIGURES)
@@ -131,9 +148,10 @@ def _date_in_label(text: str | None) -> tuple[str, date | None] | None:
                 year += 2000 if len(m.group(4)) == 2 else 0
             found.append((m.start(), m.group(0), day, month, year))
     if (w := _DATE_IN_WORDS.search(folded)) is not None:  # (« 12 juin 2027 »; « 12 exemplaires 2027 » is none)
-        # as typed, accents kept (fold keeps a date's figures: the first of them in the label)
-        typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:\s?er)?\s*\S+?\.?\s+" + w.group(3) + r"(?!\d)",
-                          text or "")
+        # as typed, accents kept (fold keeps a date's figures: the first of them in the label), its parts
+        # joined as the pattern joins them (« 30-Févr-2027 », « 31Juin2027 »)
+        typed = re.search(r"(?<!\d)" + re.escape(w.group(1)) + r"(?:\s?er)?[\s-]*\S+?\.?[\s-]*" + w.group(3)
+                          + r"(?!\d)", text or "")
         year = int(w.group(3)) + (2000 if len(w.group(3)) == 2 else 0)  # « 12 juin 27 »
         found.append((w.start(), typed.group(0) if typed else w.group(0), int(w.group(1)), _MOIS[w.group(2)], year))
     if not found:
@@ -157,6 +175,22 @@ def impossible_date_in_label(text: str | None) -> str | None:
     « 31 juin 2026 », « 2027-13-01 »): `date_of_label` finds none, and the user must be told why."""
     found = _date_in_label(text)
     return found[0] if found and found[1] is None else None
+
+
+def far_comite_date(day: date, today: date) -> str | None:
+    """Why a comité's date read in its label is none an ACV comité meets on, in French, or None: before the
+    programme's first year (« 12/06/2006 » for 2026), or more than two years ahead (« 12/06/2062 »), a
+    comité being planned months ahead — a year mistyped, each phase measured at it (every convention
+    « terminée »), and in the register every later comité said earlier than it."""
+    first = min(year for year, _ in layout.PROGRAMMES.values())
+    if day.year < first:
+        return f"antérieure au début du programme Action Cœur de Ville ({first})"
+    # two calendar years (731 days let the day after pass when no 29 February lies between)
+    ahead = today.replace(year=today.year + 2, day=28) if (today.month, today.day) == (2, 29) \
+        else today.replace(year=today.year + 2)
+    if day > ahead:
+        return "à plus de deux ans de la date du jour"
+    return None
 
 
 def partial_date_in_label(text: str | None) -> tuple[str, str] | None:
