@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -500,7 +499,8 @@ def _consolider(args, prefetched) -> int:
         from acv_xl.outputs.consolidation_result import (COMITE_MAX_CHARS, FORMES_LUES, date_of_label,
                                                          far_comite_date, impossible_date_in_label,
                                                          partial_date_in_label)
-        from acv_xl.reading.errors import BIDI_CONTROLS, file_text
+        from acv_xl.outputs.terminal import CONTROL
+        from acv_xl.reading.errors import file_text
 
         if file_text(args.comite) != args.comite:  # bytes not UTF-8 (a script saved in Latin-1): no writer takes them
             return _fail(f"le libellé du comité (--comite) « {file_text(args.comite)} » n'est pas du texte UTF-8 "
@@ -510,7 +510,7 @@ def _consolider(args, prefetched) -> int:
         # line under it; one inside (a line break, a tab pasted from a spreadsheet, an escape sequence, a
         # bidirectional control showing the rest reversed) printed as « _x001B_ » in the workbooks, or obeyed
         args.comite = args.comite.strip()
-        if (bad := re.search(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]", args.comite)) is not None:
+        if (bad := CONTROL.search(args.comite)) is not None:
             quoi = {"\n": "un saut de ligne", "\r": "un retour chariot", "\t": "une tabulation"}.get(
                 bad.group(0), f"un caractère de contrôle (U+{ord(bad.group(0)):04X})")
             return _fail(f"le libellé du comité (--comite) contient {quoi} : écrivez-le sur une ligne, en texte seul "

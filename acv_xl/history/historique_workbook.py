@@ -12,6 +12,7 @@ from acv_xl.contract import layout
 from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
 from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
+from acv_xl.outputs.consolidation_result import departements_said
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.formats import FMT_EUROS_ENTIERS
@@ -84,12 +85,7 @@ class _EvolutionWriter(_Writer):
         among them is said, so that the subtitle never reads « département 62 » over a national run."""
         deps = self.filtres()
         if not deps:  # runs without the filter only: the départements of their conventions, as each run titled them
-            lus = self.ev.departements_lus
-            if not lus:
-                return "tous départements"
-            if len(lus) == 1:
-                return f"département {lus[0]}"
-            return f"départements {', '.join(lus)}" if len(lus) <= 3 else f"{len(lus)} départements"
+            return departements_said(self.ev.departements_lus)
         d = ("département " if len(deps) == 1 else "départements ") + ", ".join(deps)
         if any(not (isinstance(x, str) and x) for x in self.ev.consolidations["departement"]):
             d += " et consolidations sans filtre de département"

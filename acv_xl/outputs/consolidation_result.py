@@ -249,6 +249,16 @@ def said_with_why(items: list[tuple[str, str]]) -> list[str]:
     return [f"« {shown_file(shown)} » ({why})" for shown, why in items]
 
 
+def departements_said(deps: list[str]) -> str:
+    """The départements a title names (`deps` sorted): one, up to three, or how many — the consolidation's
+    and the history's titles alike."""
+    if not deps:
+        return "tous départements"
+    if len(deps) == 1:
+        return f"département {deps[0]}"
+    return f"départements {', '.join(deps)}" if len(deps) <= 3 else f"{len(deps)} départements"
+
+
 @dataclass
 class ConsolidationResult:
     files: list[FileSummary]
@@ -317,12 +327,7 @@ class ConsolidationResult:
     def perimetre(self) -> str:
         """The départements the titles and footers name: without `--departement`, those of the counted
         conventions — « tous départements » over a folder of the 62 alone read as a national report."""
-        deps = sorted(self.departements)
-        if not deps:
-            return "tous départements"
-        if len(deps) == 1:
-            return f"département {deps[0]}"
-        return f"départements {', '.join(deps)}" if len(deps) <= 3 else f"{len(deps)} départements"
+        return departements_said(sorted(self.departements))
 
     @cached_property
     def acquis(self) -> Decimal:

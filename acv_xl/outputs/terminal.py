@@ -17,8 +17,8 @@ from acv_xl.reading.errors import file_text  # noqa: F401 — defined there: the
 # C0 controls, DEL and C1 controls: none may reach a terminal raw. Nor Unicode's bidirectional
 # controls (marks, embeddings, overrides, isolates): a U+202E typed in a cell turned the rest of the
 # message round on a terminal that reorders (« Ville », U+202E, « elbat » shown « Villetable »): a name
-# disguised
-_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
+# disguised. `cli` refuses a comité label holding one (recorded, it is printed in every workbook)
+CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
 
 
 def _visible(m: re.Match) -> str:
@@ -35,7 +35,7 @@ def _visible(m: re.Match) -> str:
 def literal(text: object) -> str:
     """`text` with every control character replaced by a visible symbol (ESC → ␛)."""
     s = str(text)
-    return _CONTROL.sub(_visible, s) if _CONTROL.search(s) else s
+    return CONTROL.sub(_visible, s) if CONTROL.search(s) else s
 
 
 def markup_literal(text: object) -> str:
