@@ -767,13 +767,14 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
     rows = con.execute(
         f"SELECT f.consolidation_id, {_ACV_ID}, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
-    # consolidation → norm id → (acv_id, analysis, libellé, total, path, (libellé, communes) or None)
+    # consolidation → norm id → (acv_id, analysis, libellé, total, path, communes as recorded): its
+    # `_signature` made only for the few conventions added or removed, not for each of every run
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
     communes_of: dict[int, Any] = {}  # analysis → its convention's communes, as recorded
     for cid, acv_id, aid, lib, total, chemin, communes in rows:
         # a workbook without identifier by its path, as below: by its analysis, one amount changed in it
         # read « Convention retirée » and « Convention ajoutée » for the whole of its financing
-        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin, _signature(lib, communes))
+        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin, communes)
         communes_of[aid] = communes
     # the files a consolidation saw but did not count, by convention, with why; by path only when
     # the file has no identifier (an unreadable new version: its path is the previous one's) — a
@@ -813,11 +814,11 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
         # them, never a guess among several
         olds, news = defaultdict(list), defaultdict(list)
         for k in removed:
-            if a[k][5] is not None:
-                olds[a[k][5]].append(k)
+            if (sig := _signature(a[k][2], a[k][5])) is not None:
+                olds[sig].append(k)
         for k in added:
-            if b[k][5] is not None:
-                news[b[k][5]].append(k)
+            if (sig := _signature(b[k][2], b[k][5])) is not None:
+                news[sig].append(k)
         for sig, ks in olds.items():
             if len(ks) == 1 and len(news.get(sig, ())) == 1 and ks[0].startswith("\x00") != news[sig][0].startswith("\x00"):
                 old, k = ks[0], news[sig][0]
