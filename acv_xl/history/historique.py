@@ -241,12 +241,22 @@ class Evolution:
         return ordre + [g for g in (CODE_INCONNU, NON_VENTILE) if g in present]
 
     def totaux_financeurs(self) -> dict[str, dict[int, float]]:
-        """financeur → consolidation → total (0 where absent), to the cent."""
+        """financeur → consolidation → total (0 where absent), to the cent. Made once (`_totaux`): the
+        workbook's sheets, the JSON and `finite` each read it — not to be modified."""
+        return self._totaux
+
+    @cached_property
+    def _totaux(self) -> dict[str, dict[int, float]]:
         df = self.par_financeur_statut
         sums = df.groupby(["financeur", "consolidation_id"])["total"].sum() if len(df) else {}
         return {f: {c: round(float(sums.get((f, c), 0.0)), 2) for c in self.ids} for f in self.financeurs()}
 
     def statuts_financeurs(self) -> dict[str, dict[int, dict[str, float]]]:
+        """financeur → consolidation → statut → total, to the cent; made once, as `totaux_financeurs`."""
+        return self._statuts
+
+    @cached_property
+    def _statuts(self) -> dict[str, dict[int, dict[str, float]]]:
         out: dict[str, dict[int, dict[str, float]]] = {f: {c: {} for c in self.ids} for f in self.financeurs()}
         for c, f, s, t in self.par_financeur_statut[["consolidation_id", "financeur", "statut", "total"]].itertuples(
                 index=False):
