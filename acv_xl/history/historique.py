@@ -41,6 +41,7 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +390,7 @@ def _check_links(con: sqlite3.Connection, where: str) -> None:
                             "autre outil, l'historique ne peut plus s'y fier")
 
 
-def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
+def _check_lines(con: sqlite3.Connection, where: str) -> tuple[list[str], dict[int, list[tuple]]]:
     """The financing lines of every analysis counted, as its summary holds them: the table `lignes`
     is what historique adds up, the summary what `consolider` counted and reuses. A line edited with
     an SQLite tool (an amount, a statut, a line deleted) changed the évolution's totals without a
@@ -400,10 +401,12 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     history until a backup is restored. Not sealed so (another user's register), the register is
     refused. A summary whose lines match, but which its seal no longer covers (edited with its lines, or
     an action's maturité alone), is said too. A summary of an earlier form, which `consolider` no longer
-    reuses, is not compared."""
+    reuses, is not compared. Returned with the notices: the lines read of each analysis whose lines are
+    taken as the table holds them (`LIGNES_COLUMNS`), which `_lines` then needs not read again."""
     from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
     restored: dict[int, list[tuple]] = {}
+    read: dict[int, list[tuple]] = {}  # analysis → its lines as the table holds them (not restored)
     sealed_here: set[int] = set()  # the analyses whose summary this user's key seals
     unsealed: list[int] = []  # and those whose summary, though it matches its lines, it does not
     key: bytes | None | bool = False  # this user's key, once read
@@ -457,6 +460,9 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 # or its seal cleared — or recorded on another poste, or never sealed (before the seals,
                 # without a key): which, its seal alone cannot tell (below)
                 unsealed.append(aid)
+        for aid in chunk:
+            if aid not in restored:
+                read[aid] = found.get(aid, [])
     if unsealed:
         unsealed = _edited_here(con, unsealed, sealed_here)
     _check_texts(con, where, uncompared)
@@ -480,7 +486,7 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
         con.executemany(f"INSERT INTO temp.lignes (analyse_id, {LIGNES_COLUMNS}) VALUES "
                         f"({','.join('?' * (1 + len(LIGNES_COLUMNS.split(','))))})",
                         [(aid, *row) for aid, rows in restored.items() for row in rows])
-    return notices
+    return notices, read
 
 
 # The text columns of `lignes` historique shows or groups by (a line's key, its statut): SQLite keeps
@@ -703,7 +709,8 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     _check_dates(con, f"« {reg.path} »")
     _check_run_texts(con, f"« {reg.path} »")
     _check_links(con, f"« {reg.path} »")
-    reprises = _check_lines(con, f"« {reg.path} »")  # (the table `lignes` read from here on: as the summaries say)
+    # (the table `lignes` read from here on: as the summaries say)
+    reprises, lues = _check_lines(con, f"« {reg.path} »")
     _check_totals(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
@@ -746,7 +753,7 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     conv = conv[conv["consolidation_id"].isin(shown)].reset_index(drop=True)
     ev = Evolution(cons, fs, conv, lignes_reprises=reprises, departement=departement, toutes=total)
-    ev.mouvements = _mouvements(con, ev)
+    ev.mouvements = _mouvements(con, ev, lues)
     # the financeurs of the conventions added or removed only (`mouvements_par_financeur`)
     entrees = {m.analyse for m in ev.mouvements if m.de_convention and m.analyse is not None}
     for aid, f, t in pa[pa["analyse_id"].isin(entrees)].groupby(["analyse_id", "financeur"], as_index=False)["total"] \
@@ -773,7 +780,8 @@ def _no_run_of(reg: Register, departement: str) -> str:
 _ACV_ID = "CASE WHEN typeof(f.acv_id) = 'text' THEN f.acv_id END"
 
 
-def _mouvements(con, ev: Evolution) -> list[Mouvement]:
+def _mouvements(con, ev: Evolution, lues: dict[int, list[tuple]]) -> list[Mouvement]:
+    """`lues`: the lines `_check_lines` read, by analysis."""
     rows = con.execute(
         f"SELECT f.consolidation_id, {_ACV_ID}, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
@@ -851,7 +859,7 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
             if a[k][1] != b[k][1]:  # another content: compare the lines
                 pairs.append((avant, apres, k, a[k], b[k]))
     needed = {x[3][1] for x in pairs} | {x[4][1] for x in pairs}
-    lines = _lines(con, needed)
+    lines = _lines(con, needed, lues)
     abandons = _abandons(con, needed)
     for avant, apres, _k, pa, pb in pairs:
         out.extend(_abandoned(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], abandons.get(pa[1]),
@@ -927,9 +935,21 @@ def _signature(libelle: Any, communes: Any) -> tuple[str, frozenset[str]] | None
     return (lib, names) if lib and names else None
 
 
-def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
+# the columns of `_lines` (a line's key, its amount, statut, intitulé and `compte`), in a row of `LIGNES_COLUMNS`
+_SHOWN = itemgetter(*(LIGNES_COLUMNS.replace(" ", "").split(",").index(c) for c in
+                      ("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut", "intitule", "compte")))
+
+
+def _lines(con, analyses: set[int], lues: dict[int, list[tuple]]) -> dict[int, list[tuple]]:
+    """The lines of these analyses, in order: taken from those `_check_lines` read (`lues`), the others
+    (restored from their summary: the temporary `lignes`) read from the table."""
     out: dict[int, list[tuple]] = defaultdict(list)
-    ids = sorted(a for a in analyses if a is not None)
+    ids = []
+    for aid in sorted(a for a in analyses if a is not None):
+        if aid in lues:
+            out[aid] = list(map(_SHOWN, lues[aid]))
+        else:
+            ids.append(aid)
     for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
         chunk = ids[i:i + 500]
         for row in con.execute(
