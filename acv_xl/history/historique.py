@@ -32,7 +32,6 @@ Choices:
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import sys
@@ -55,6 +54,7 @@ from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_files import UsageError, departement_option
 from acv_xl.outputs.consolidation_result import date_of_label
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
+from acv_xl.outputs.json_text import indented
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 from acv_xl.outputs.terminal import file_text
 from acv_xl.reading.errors import shown_file
@@ -1280,7 +1280,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     try:
         coupees = write_evolution(ev, out, registre)
         if json_path is not None:
-            data = json.dumps(mark_json(to_json(ev), HISTORIQUE), ensure_ascii=False, indent=2)
+            data = indented(mark_json(to_json(ev), HISTORIQUE))
             atomic_write(json_path, lambda tmp: tmp.write_text(data, encoding="utf-8"))
     except PermissionError as exc:
         return fail(f"impossible d'écrire {exc.filename or out} : le fichier est peut-être ouvert dans Excel ; "
