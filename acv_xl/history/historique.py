@@ -748,7 +748,8 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     # convention without identifier or libellé was written NaN — a « nan » cell Excel must repair in
     # Par convention, a « NaN » key in the JSON
     for col in ("acv_id", "libelle", "etat"):
-        conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col]], index=conv.index, dtype=object)
+        conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col].tolist()], index=conv.index,
+                              dtype=object)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     conv = conv[conv["consolidation_id"].isin(shown)].reset_index(drop=True)
@@ -1213,7 +1214,7 @@ def finite(ev: Evolution) -> bool:
     its cells) and a JSON that is not JSON (« Infinity »)."""
     import math
 
-    values = [*ev.consolidations["financement_total"], *ev.par_convention["financement_total"],
+    values = [*ev.consolidations["financement_total"].tolist(), *ev.par_convention["financement_total"].tolist(),
               *(t for per in ev.totaux_financeurs().values() for t in per.values()),
               *(t for per in ev.statuts_financeurs().values() for c in per.values() for t in c.values()),
               *(x for m in ev.mouvements for x in (m.montant_avant, m.montant_apres, m.ecart) if x is not None)]
