@@ -883,8 +883,10 @@ def _abandons(con, analyses: set[int]) -> dict[int, dict[str, tuple[bool, str | 
     ids = sorted(a for a in analyses if a is not None)
     for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
         chunk = ids[i:i + 500]
-        for aid, resume in con.execute(f"SELECT id, resume FROM analyses WHERE id IN ({','.join('?' * len(chunk))})",
-                                       chunk):
+        # as bytes, the UTF-8 msgspec reads: not decoded into a text to be encoded back (`_check_lines`, which
+        # read each of them as a text before, has refused any that is no UTF-8)
+        for aid, resume in con.execute(f"SELECT id, CAST(resume AS BLOB) FROM analyses WHERE id IN "
+                                       f"({','.join('?' * len(chunk))})", chunk):
             try:
                 actions = stored_actions(resume)
             except (ValueError, TypeError):
