@@ -237,7 +237,7 @@ class Evolution:
 
     def financeurs(self) -> list[str]:
         """The financeurs present, reference order, then « code inconnu »."""
-        present = set(self.par_financeur_statut["financeur"])
+        present = set(self.par_financeur_statut["financeur"].tolist())  # (one C call, not one per row)
         ordre = [f.code for f in layout.FINANCEURS if f.code in present]
         return ordre + [g for g in (CODE_INCONNU, NON_VENTILE) if g in present]
 
