@@ -881,11 +881,14 @@ def _abandons(con, analyses: set[int]) -> dict[int, dict[str, tuple[bool, str | 
     `_check_lines`) gives none, and its actions no movement."""
     out: dict[int, dict[str, tuple[bool, str | None]]] = {}
     ids = sorted(a for a in analyses if a is not None)
+    # as bytes, the UTF-8 msgspec reads: not decoded into a text to be encoded back (`_check_lines`, which
+    # read each of them as a text before, has refused any that is no UTF-8) — as a text in a register
+    # keeping its text as UTF-16 (made so by hand), whose bytes msgspec would not read: no action abandoned
+    utf8 = con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+    resume_read = "CAST(resume AS BLOB)" if utf8 else "resume"
     for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
         chunk = ids[i:i + 500]
-        # as bytes, the UTF-8 msgspec reads: not decoded into a text to be encoded back (`_check_lines`, which
-        # read each of them as a text before, has refused any that is no UTF-8)
-        for aid, resume in con.execute(f"SELECT id, CAST(resume AS BLOB) FROM analyses WHERE id IN "
+        for aid, resume in con.execute(f"SELECT id, {resume_read} FROM analyses WHERE id IN "
                                        f"({','.join('?' * len(chunk))})", chunk):
             try:
                 actions = stored_actions(resume)
