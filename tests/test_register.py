@@ -480,12 +480,29 @@ def _movements(reg: Path, evo: Path) -> pd.DataFrame:
     return mv[mv["Mouvement"].notna()]
 
 
-def test_an_action_abandoned_between_two_comites_is_a_movement(tmp_path, examples):
+def _utf16(reg: Path, to: Path) -> Path:
+    """A copy of the register keeping its text as UTF-16 (SQLite's other encoding, a register remade with a
+    tool), the same content."""
+    old, new = sqlite3.connect(reg), sqlite3.connect(to)
+    new.execute("PRAGMA encoding = 'UTF-16le'")
+    new.executescript(";\n".join(old.iterdump()))
+    for pragma in ("user_version", "application_id"):
+        new.execute(f"PRAGMA {pragma} = {old.execute(f'PRAGMA {pragma}').fetchone()[0]}")
+    new.commit()
+    assert new.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
+    old.close()
+    new.close()
+    return to
+
+
+@pytest.mark.parametrize("utf16", [False, True])
+def test_an_action_abandoned_between_two_comites_is_a_movement(tmp_path, examples, utf16):
     """An action set « Abandonnée » in its fiche-action between two comités, its financing lines left
     as they were (still counted until refused, ACT-13): historique showed no movement at all — the
     référent saw it only in the avenant's annex. A row of its own now, without amount (its lines move
     nothing), and « reprise » when it no longer is; an action that has other fiches of its number still
-    live is not abandoned."""
+    live is not abandoned. In a register keeping its text as UTF-16 too: its summaries, read as the
+    bytes SQLite keeps, were UTF-16 to msgspec, unreadable, and no action moved without a word."""
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
     name = examples["paths"][0].name
@@ -498,7 +515,7 @@ def test_an_action_abandoned_between_two_comites_is_a_movement(tmp_path, example
         conv.actions[k] = build_row(FicheAction, {**conv.actions[k].raw, "maturite": maturite})
         _write(conv, folder / name)
     _run("consolider", folder, "-o", tmp_path / "c3.xlsx", "--registre", reg, "--jobs", "1")
-    mv = _movements(reg, tmp_path / "e.xlsx")
+    mv = _movements(_utf16(reg, tmp_path / "r16.sqlite") if utf16 else reg, tmp_path / "e.xlsx")
     rows = mv[mv["Mouvement"].str.startswith("Action ")]
     acv_id = conv.value("acv_id")
     assert rows[["Identifiant ACV", "N° action", "Mouvement", "Intitulé de l'action"]].values.tolist() == [

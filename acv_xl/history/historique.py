@@ -32,7 +32,6 @@ Choices:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sqlite3
@@ -42,6 +41,7 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.consolidation_files import UsageError, departement_option
 from acv_xl.outputs.consolidation_result import date_of_label, label_shown
 from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID
+from acv_xl.outputs.json_text import indented
 from acv_xl.outputs.output_guard import HISTORIQUE, mark_json
 from acv_xl.outputs.terminal import file_text
 from acv_xl.reading.errors import shown_file
@@ -240,17 +241,27 @@ class Evolution:
 
     def financeurs(self) -> list[str]:
         """The financeurs present, reference order, then « code inconnu »."""
-        present = set(self.par_financeur_statut["financeur"])
+        present = set(self.par_financeur_statut["financeur"].tolist())  # (one C call, not one per row)
         ordre = [f.code for f in layout.FINANCEURS if f.code in present]
         return ordre + [g for g in (CODE_INCONNU, NON_VENTILE) if g in present]
 
     def totaux_financeurs(self) -> dict[str, dict[int, float]]:
-        """financeur → consolidation → total (0 where absent), to the cent."""
+        """financeur → consolidation → total (0 where absent), to the cent. Made once (`_totaux`): the
+        workbook's sheets, the JSON and `finite` each read it — not to be modified."""
+        return self._totaux
+
+    @cached_property
+    def _totaux(self) -> dict[str, dict[int, float]]:
         df = self.par_financeur_statut
         sums = df.groupby(["financeur", "consolidation_id"])["total"].sum() if len(df) else {}
         return {f: {c: round(float(sums.get((f, c), 0.0)), 2) for c in self.ids} for f in self.financeurs()}
 
     def statuts_financeurs(self) -> dict[str, dict[int, dict[str, float]]]:
+        """financeur → consolidation → statut → total, to the cent; made once, as `totaux_financeurs`."""
+        return self._statuts
+
+    @cached_property
+    def _statuts(self) -> dict[str, dict[int, dict[str, float]]]:
         out: dict[str, dict[int, dict[str, float]]] = {f: {c: {} for c in self.ids} for f in self.financeurs()}
         for c, f, s, t in self.par_financeur_statut[["consolidation_id", "financeur", "statut", "total"]].itertuples(
                 index=False):
@@ -387,7 +398,7 @@ def _check_links(con: sqlite3.Connection, where: str) -> None:
                             "autre outil, l'historique ne peut plus s'y fier")
 
 
-def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
+def _check_lines(con: sqlite3.Connection, where: str) -> tuple[list[str], dict[int, list[tuple]]]:
     """The financing lines of every analysis counted, as its summary holds them: the table `lignes`
     is what historique adds up, the summary what `consolider` counted and reuses. A line edited with
     an SQLite tool (an amount, a statut, a line deleted) changed the évolution's totals without a
@@ -398,10 +409,12 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
     history until a backup is restored. Not sealed so (another user's register), the register is
     refused. A summary whose lines match, but which its seal no longer covers (edited with its lines, or
     an action's maturité alone), is said too. A summary of an earlier form, which `consolider` no longer
-    reuses, is not compared."""
+    reuses, is not compared. Returned with the notices: the lines read of each analysis whose lines are
+    taken as the table holds them (`LIGNES_COLUMNS`), which `_lines` then needs not read again."""
     from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
     restored: dict[int, list[tuple]] = {}
+    read: dict[int, list[tuple]] = {}  # analysis → its lines as the table holds them (not restored)
     sealed_here: set[int] = set()  # the analyses whose summary this user's key seals
     unsealed: list[int] = []  # and those whose summary, though it matches its lines, it does not
     key: bytes | None | bool = False  # this user's key, once read
@@ -455,6 +468,9 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
                 # or its seal cleared — or recorded on another poste, or never sealed (before the seals,
                 # without a key): which, its seal alone cannot tell (below)
                 unsealed.append(aid)
+        for aid in chunk:
+            if aid not in restored:
+                read[aid] = found.get(aid, [])
     if unsealed:
         unsealed = _edited_here(con, unsealed, sealed_here)
     _check_texts(con, where, uncompared)
@@ -478,7 +494,7 @@ def _check_lines(con: sqlite3.Connection, where: str) -> list[str]:
         con.executemany(f"INSERT INTO temp.lignes (analyse_id, {LIGNES_COLUMNS}) VALUES "
                         f"({','.join('?' * (1 + len(LIGNES_COLUMNS.split(','))))})",
                         [(aid, *row) for aid, rows in restored.items() for row in rows])
-    return notices
+    return notices, read
 
 
 # The text columns of `lignes` historique shows or groups by (a line's key, its statut): SQLite keeps
@@ -701,7 +717,8 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     _check_dates(con, f"« {reg.path} »")
     _check_run_texts(con, f"« {reg.path} »")
     _check_links(con, f"« {reg.path} »")
-    reprises = _check_lines(con, f"« {reg.path} »")  # (the table `lignes` read from here on: as the summaries say)
+    # (the table `lignes` read from here on: as the summaries say)
+    reprises, lues = _check_lines(con, f"« {reg.path} »")
     _check_totals(con, f"« {reg.path} »")
     cons = pd.read_sql_query(
         "SELECT id, date, comite, departement, sans_erreurs, fichiers, conventions_comptees, financement_total "
@@ -739,13 +756,14 @@ def _load(reg: Register, departement: str | None = None) -> Evolution:
     # convention without identifier or libellé was written NaN — a « nan » cell Excel must repair in
     # Par convention, a « NaN » key in the JSON
     for col in ("acv_id", "libelle", "etat"):
-        conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col]], index=conv.index, dtype=object)
+        conv[col] = pd.Series([v if isinstance(v, str) else None for v in conv[col].tolist()], index=conv.index,
+                              dtype=object)
     # registers written before the template's word was used everywhere say « jamais validé »
     conv["etat"] = conv["etat"].replace(ANCIENS_ETATS)
     conv = conv[conv["consolidation_id"].isin(shown)].reset_index(drop=True)
     ev = Evolution(cons, fs, conv, lignes_reprises=reprises, departement=departement, toutes=total,
                    departements_lus=_departements_lus(con) if departement is None else [])
-    ev.mouvements = _mouvements(con, ev)
+    ev.mouvements = _mouvements(con, ev, lues)
     # the financeurs of the conventions added or removed only (`mouvements_par_financeur`)
     entrees = {m.analyse for m in ev.mouvements if m.de_convention and m.analyse is not None}
     for aid, f, t in pa[pa["analyse_id"].isin(entrees)].groupby(["analyse_id", "financeur"], as_index=False)["total"] \
@@ -799,17 +817,19 @@ def _no_run_of(reg: Register, departement: str) -> str:
 _ACV_ID = "CASE WHEN typeof(f.acv_id) = 'text' THEN f.acv_id END"
 
 
-def _mouvements(con, ev: Evolution) -> list[Mouvement]:
+def _mouvements(con, ev: Evolution, lues: dict[int, list[tuple]]) -> list[Mouvement]:
+    """`lues`: the lines `_check_lines` read, by analysis."""
     rows = con.execute(
         f"SELECT f.consolidation_id, {_ACV_ID}, f.analyse_id, c.libelle, c.financement_total, f.chemin, c.communes "
         "FROM fichiers f JOIN conventions c ON c.fichier_id = f.id WHERE f.compte = 1").fetchall()
-    # consolidation → norm id → (acv_id, analysis, libellé, total, path, (libellé, communes) or None)
+    # consolidation → norm id → (acv_id, analysis, libellé, total, path, communes as recorded): its
+    # `_signature` made only for the few conventions added or removed, not for each of every run
     state: dict[int, dict[str, tuple]] = defaultdict(dict)
     communes_of: dict[int, Any] = {}  # analysis → its convention's communes, as recorded
     for cid, acv_id, aid, lib, total, chemin, communes in rows:
         # a workbook without identifier by its path, as below: by its analysis, one amount changed in it
         # read « Convention retirée » and « Convention ajoutée » for the whole of its financing
-        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin, _signature(lib, communes))
+        state[cid][norm_id(acv_id) or f"\x00{chemin}"] = (acv_id, aid, lib, total, chemin, communes)
         communes_of[aid] = communes
     # the files a consolidation saw but did not count, by convention, with why; by path only when
     # the file has no identifier (an unreadable new version: its path is the previous one's) — a
@@ -849,11 +869,11 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
         # them, never a guess among several
         olds, news = defaultdict(list), defaultdict(list)
         for k in removed:
-            if a[k][5] is not None:
-                olds[a[k][5]].append(k)
+            if (sig := _signature(a[k][2], a[k][5])) is not None:
+                olds[sig].append(k)
         for k in added:
-            if b[k][5] is not None:
-                news[b[k][5]].append(k)
+            if (sig := _signature(b[k][2], b[k][5])) is not None:
+                news[sig].append(k)
         for sig, ks in olds.items():
             if len(ks) == 1 and len(news.get(sig, ())) == 1 and ks[0].startswith("\x00") != news[sig][0].startswith("\x00"):
                 old, k = ks[0], news[sig][0]
@@ -876,7 +896,7 @@ def _mouvements(con, ev: Evolution) -> list[Mouvement]:
             if a[k][1] != b[k][1]:  # another content: compare the lines
                 pairs.append((avant, apres, k, a[k], b[k]))
     needed = {x[3][1] for x in pairs} | {x[4][1] for x in pairs}
-    lines = _lines(con, needed)
+    lines = _lines(con, needed, lues)
     abandons = _abandons(con, needed)
     for avant, apres, _k, pa, pb in pairs:
         out.extend(_abandoned(avant, apres, pb[0] or pa[0] or SANS_ID, pb[2] or pa[2], abandons.get(pa[1]),
@@ -897,10 +917,15 @@ def _abandons(con, analyses: set[int]) -> dict[int, dict[str, tuple[bool, str | 
     `_check_lines`) gives none, and its actions no movement."""
     out: dict[int, dict[str, tuple[bool, str | None]]] = {}
     ids = sorted(a for a in analyses if a is not None)
+    # as bytes, the UTF-8 msgspec reads: not decoded into a text to be encoded back (`_check_lines`, which
+    # read each of them as a text before, has refused any that is no UTF-8) — as a text in a register
+    # keeping its text as UTF-16 (made so by hand), whose bytes msgspec would not read: no action abandoned
+    utf8 = con.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
+    resume_read = "CAST(resume AS BLOB)" if utf8 else "resume"
     for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
         chunk = ids[i:i + 500]
-        for aid, resume in con.execute(f"SELECT id, resume FROM analyses WHERE id IN ({','.join('?' * len(chunk))})",
-                                       chunk):
+        for aid, resume in con.execute(f"SELECT id, {resume_read} FROM analyses WHERE id IN "
+                                       f"({','.join('?' * len(chunk))})", chunk):
             try:
                 actions = stored_actions(resume)
             except (ValueError, TypeError):
@@ -952,9 +977,21 @@ def _signature(libelle: Any, communes: Any) -> tuple[str, frozenset[str]] | None
     return (lib, names) if lib and names else None
 
 
-def _lines(con, analyses: set[int]) -> dict[int, list[tuple]]:
+# the columns of `_lines` (a line's key, its amount, statut, intitulé and `compte`), in a row of `LIGNES_COLUMNS`
+_SHOWN = itemgetter(*(LIGNES_COLUMNS.replace(" ", "").split(",").index(c) for c in
+                      ("numero", "financeur", "dispositif", "nature", "annee", "montant", "statut", "intitule", "compte")))
+
+
+def _lines(con, analyses: set[int], lues: dict[int, list[tuple]]) -> dict[int, list[tuple]]:
+    """The lines of these analyses, in order: taken from those `_check_lines` read (`lues`), the others
+    (restored from their summary: the temporary `lignes`) read from the table."""
     out: dict[int, list[tuple]] = defaultdict(list)
-    ids = sorted(a for a in analyses if a is not None)
+    ids = []
+    for aid in sorted(a for a in analyses if a is not None):
+        if aid in lues:
+            out[aid] = list(map(_SHOWN, lues[aid]))
+        else:
+            ids.append(aid)
     for i in range(0, len(ids), 500):  # SQLite's limit on bound parameters
         chunk = ids[i:i + 500]
         for row in con.execute(
@@ -1218,7 +1255,7 @@ def finite(ev: Evolution) -> bool:
     its cells) and a JSON that is not JSON (« Infinity »)."""
     import math
 
-    values = [*ev.consolidations["financement_total"], *ev.par_convention["financement_total"],
+    values = [*ev.consolidations["financement_total"].tolist(), *ev.par_convention["financement_total"].tolist(),
               *(t for per in ev.totaux_financeurs().values() for t in per.values()),
               *(t for per in ev.statuts_financeurs().values() for c in per.values() for t in c.values()),
               *(x for m in ev.mouvements for x in (m.montant_avant, m.montant_apres, m.ecart) if x is not None)]
@@ -1285,7 +1322,7 @@ def run_historique(registre: Path, out: Path, json_path: Path | None = None, ver
     try:
         coupees = write_evolution(ev, out, registre)
         if json_path is not None:
-            data = json.dumps(mark_json(to_json(ev), HISTORIQUE), ensure_ascii=False, indent=2)
+            data = indented(mark_json(to_json(ev), HISTORIQUE))
             atomic_write(json_path, lambda tmp: tmp.write_text(data, encoding="utf-8"))
     except PermissionError as exc:
         return fail(f"impossible d'écrire {exc.filename or out} : le fichier est peut-être ouvert dans Excel ; "

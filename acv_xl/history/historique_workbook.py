@@ -11,7 +11,8 @@ from acv_xl.checks.rules.consolidation import CODE_INCONNU
 from acv_xl.contract import layout
 from acv_xl.contract.values import EXCEL_COLUMNS, EXCEL_ROWS, fmt_number
 from acv_xl.history.historique import PERIMETRE_MODIFIE, Evolution, mouvements_par_financeur, rien_a_comparer
-from acv_xl.outputs.consolidation_workbook import NON_VENTILE, SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused
+from acv_xl.outputs.consolidation_workbook import (NON_VENTILE, SANS_ID, STATUT_LIBELLE, H, _sheet_class, _Writer, gc_paused,
+                                                  write_packed)
 from acv_xl.outputs.consolidation_result import departements_said
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs import page_layout
@@ -58,8 +59,8 @@ CONVENTIONS_ENTREES = "Conventions ajoutées ou retirées (€)"
 
 
 class _EvolutionWriter(_Writer):
-    def __init__(self, wb, ev: Evolution, registre: Path):
-        super().__init__(wb, None)
+    def __init__(self, wb, ev: Evolution, registre: Path, packer=None):
+        super().__init__(wb, None, packer)
         self.ev = ev
         self.registre = registre
         self.genere_le = datetime.now()
@@ -67,6 +68,7 @@ class _EvolutionWriter(_Writer):
 
     def sheet(self, name: str, titre: str, landscape: bool = True):
         ws = self.wb.add_worksheet(name, worksheet_class=_sheet_class())
+        ws.packer = self.packer  # its tables' rows deflated as they are made (`write_packed`)
         d = self.perimetre()
         nom = file_text(self.registre.name)  # a name in Latin-1 (a copied USB stick) escaped, as files are
         n, toutes = len(self.ev.ids), self.ev.toutes
@@ -311,21 +313,20 @@ class _EvolutionWriter(_Writer):
 
 
 def write_evolution(ev: Evolution, out: Path, registre: Path) -> list[str]:
-    """Writes the workbook; returns what its sheets could not hold, in French (said by the command)."""
-    import xlsxwriter
-
+    """Writes the workbook; returns what its sheets could not hold, in French (said by the command).
+    Zipped as the consolidation is (`write_packed`: the tables' rows by zlib-ng's level 2 in a thread,
+    the other parts at level 1), not at zipfile's default level: the same sheets, a fraction of the
+    compression's cost."""
     coupees: list[str] = []
+
+    def fill(wb, packer) -> None:
+        writer = _EvolutionWriter(wb, ev, registre, packer)
+        writer.write()
+        coupees[:] = writer.coupees
 
     @gc_paused()
     def _write(tmp: Path) -> None:
-        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                            "strings_to_numbers": False, "in_memory": True})
-        try:
-            writer = _EvolutionWriter(wb, ev, registre)
-            writer.write()
-            coupees[:] = writer.coupees
-        finally:
-            wb.close()
+        write_packed(tmp, {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}, fill)
 
     atomic_write(out, _write)
     return coupees
