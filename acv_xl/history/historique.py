@@ -410,7 +410,7 @@ def _check_lines(con: sqlite3.Connection, where: str) -> tuple[list[str], dict[i
     refused. A summary whose lines match, but which its seal no longer covers (edited with its lines, or
     an action's maturité alone), is said too. A summary of an earlier form, which `consolider` no longer
     reuses, is not compared. Returned with the notices: the lines read of each analysis whose lines are
-    taken as the table holds them (`LIGNES_COLUMNS`), which `_lines` then needs not read again."""
+    taken as the table holds them (`LIGNES_COLUMNS`), which `_lines` then need not read again."""
     from acv_xl.history.register_key import analysis_seal, block_key, key_path
 
     restored: dict[int, list[tuple]] = {}
