@@ -2131,8 +2131,7 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
     """`consolider 62/*` in a Unix shell names « arras.xlsx.bak » (a whole copy of the workbook) with
     « arras.xlsx »: read, it was the same convention twice (CON-01, an error of the département, two
     more errors in `Anomalies`), and « arras.xlsx.msg » a file « pas un classeur Excel », where
-    `consolider 62` leaves both unsaid as the workbook's. Left out the same; named without its
-    workbook, a backup is still read as asked."""
+    `consolider 62` leaves both unsaid as the workbook's. Left out the same."""
     from acv_xl.cli import main
 
     folder = _small_folder(tmp_path, batch, n=2)
@@ -2148,9 +2147,28 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
     walked = conventions([str(folder)], "a")
     assert conventions(sorted(str(p) for p in folder.iterdir()), "b") == walked  # what the shell hands over
     assert sorted(walked[1]) == sorted(p.name for p in folder.iterdir() if p.suffix == ".xlsx")
-    # named with another workbook but not its own: read as asked
-    other = sorted(folder.iterdir())[-1]
-    assert conventions([str(folder / (first.name + ".bak")), str(other)], "c")[1] == [first.name + ".bak", other.name]
+
+
+def test_a_lone_backup_a_unix_shells_star_names_is_not_read_as_by_the_walk(tmp_path, batch):
+    """« lens.xlsx.BAK » without « lens.xlsx » beside it: `consolider 62` lists it « non lu » (a
+    backup is an older state of a workbook; the message says to save it as one to have it counted),
+    but a Unix shell's `62/*` named it and it was read, its convention counted: the département's
+    totals depended on how the folder was named. Named, alone or with others, it is listed the same."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    lone = sorted(folder.iterdir())[0]
+    lone.rename(folder / (lone.stem + ".xlsx.BAK"))
+
+    def run(named: list[str], out: str) -> tuple[list[str], list, float]:
+        assert main(["consolider", *named, "-o", str(tmp_path / f"{out}.xlsx"), "--json", str(tmp_path / f"{out}.json")]) in (0, 1)
+        summary = json.loads((tmp_path / f"{out}.json").read_text(encoding="utf-8"))
+        return [c["fichier"] for c in summary["conventions"]], summary["fichiers_non_lus"], summary["totaux"]
+
+    walked = run([str(folder)], "a")
+    assert walked[0] == [p.name for p in folder.iterdir() if p.suffix == ".xlsx"]
+    assert [f["fichier"] for f in walked[1]] == [lone.stem + ".xlsx.BAK"]
+    assert run(sorted(str(p) for p in folder.iterdir()), "b") == walked  # what the shell hands over
 
 
 def test_a_name_ending_with_a_space_is_shown_with_it_said_and_kept_as_it_is_for_scripts(tmp_path, batch):

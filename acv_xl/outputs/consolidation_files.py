@@ -113,8 +113,8 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
     A file named explicitly is taken whatever its extension (the validator says why it is refused;
     among others, one that is no workbook is listed apart: `consolidation._not_workbooks`), but the
-    backup or download of a workbook named beside it, left out as a walk leaves it
-    (`_copy_named_with_its_workbook`).
+    backup or download of a workbook, left out as a walk leaves it, and said in `passed_over` unless its
+    workbook is named beside it (`_named_passed_over`).
     A symbolic link to a folder (communes' folders kept elsewhere and linked into the département's)
     is followed once its real folders are walked, unless what it leads to is walked already (its
     workbooks are found then) or holds the link itself (a loop). `shown`, when given, receives
@@ -164,7 +164,12 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
                 continue
             roots.append(root)
             _walk(root, root, found, walked, links, lost, unread)
-        elif not (named and _copy_named_with_its_workbook(p, named)):
+        elif (why := _named_passed_over(p, named)) is not None:
+            folder = resolved(p.parent)
+            roots.append(folder)
+            if why:
+                unread.append((folder / p.name, why))
+        else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
     for p, folder, root in holding:
@@ -196,19 +201,23 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
 _HOLDING = "lien symbolique vers un dossier qui le contient, non suivi pour éviter une boucle"
 
 
-def _copy_named_with_its_workbook(path: Path, named: set[tuple[str, str]]) -> bool:
-    """Whether `path`, a file named, is the backup, download, mail or shortcut of a workbook named
-    beside it (`named`: (folder, name) of every path named, as `_beside` compares names): a Unix
-    shell's `62/*` names « calais.xlsx.bak » with « calais.xlsx », and reading it counted the same
-    convention twice (CON-01, an error of the département) where `consolider 62` leaves it unsaid as
-    its workbook's. Left out as the walk leaves it; named without its workbook, it is read as asked.
-    Only a name made of the workbook's and more: a file without extension, told by its content, may
-    be another convention (« arras », damaged, is « illisible »), and is read."""
+def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> str | None:
+    """Why a file named is left unread as a walk leaves it, in French (« » when nothing is said); None
+    for a file read as asked. The backup, download, mail or shortcut of a workbook (« calais.xlsx.bak »,
+    `_passed_over`) is never read: a Unix shell's `62/*` names « lens.xlsx.BAK » as a walk finds it, and
+    reading it counted a convention `consolider 62` lists « non lu » — the totals depended on the shell.
+    A backup is an older state, a download an unfinished one: the walk's choice, whose message says how
+    to have it consolidated (saved as a workbook). Named with its workbook (`named`: (folder, name) of
+    every path named, as `_beside` compares names), it is left unsaid, as the walk leaves it. Only a
+    name made of a workbook's and more: a file without extension, told by its content, may be another
+    convention (« arras », damaged, is « illisible »), and is read."""
     if workbook_name(path.name) or _WORKBOOK_INSIDE.match(path.name) is None:
-        return False
+        return None
     why = _passed_over(path.name, str(path), path.is_file)
-    return why is not None and bool(why[0]) \
-        and (os.path.dirname(os.path.abspath(path)), why[0].rstrip().lower()) in named
+    if why is None:  # another document (« calais.xlsx.pdf »): read, listed « pas un classeur Excel »
+        return None
+    workbook, text = why
+    return "" if (os.path.dirname(os.path.abspath(path)), workbook.rstrip().lower()) in named else text
 
 
 def _common_folder(roots: Sequence[Path]) -> Path:
