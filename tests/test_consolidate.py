@@ -2131,7 +2131,9 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
     """`consolider 62/*` in a Unix shell names « arras.xlsx.bak » (a whole copy of the workbook) with
     « arras.xlsx »: read, it was the same convention twice (CON-01, an error of the département, two
     more errors in `Anomalies`), and « arras.xlsx.msg » a file « pas un classeur Excel », where
-    `consolider 62` leaves both unsaid as the workbook's. Left out the same."""
+    `consolider 62` leaves both unsaid as the workbook's. Left out the same; named, each is listed
+    « non lu » with why — typed by hand, `consolider 62/arras.xlsx 62/arras.xlsx.bak` left the backup
+    out without a word."""
     from acv_xl.cli import main
 
     folder = _small_folder(tmp_path, batch, n=2)
@@ -2145,8 +2147,13 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
         return status, [c["fichier"] for c in summary["conventions"]], summary["fichiers_non_lus"]
 
     walked = conventions([str(folder)], "a")
-    assert conventions(sorted(str(p) for p in folder.iterdir()), "b") == walked  # what the shell hands over
+    named = conventions(sorted(str(p) for p in folder.iterdir()), "b")  # what the shell hands over
+    assert named[:2] == walked[:2] and walked[2] == []
     assert sorted(walked[1]) == sorted(p.name for p in folder.iterdir() if p.suffix == ".xlsx")
+    beside = f" ; son classeur « {first.name} », indiqué aussi, est lu à sa place"
+    assert named[2] == [{"fichier": first.name + ".bak", "motif": "« .bak » ajouté après « .xlsx »" + beside},
+                        {"fichier": first.name + ".msg",
+                         "motif": "message électronique, non ouvert : enregistrez-en le classeur joint" + beside}]
 
 
 def test_a_lone_backup_a_unix_shells_star_names_is_not_read_as_by_the_walk(tmp_path, batch):

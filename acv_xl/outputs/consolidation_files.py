@@ -113,8 +113,8 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
     A file named explicitly is taken whatever its extension (the validator says why it is refused;
     among others, one that is no workbook is listed apart: `consolidation._not_workbooks`), but the
-    backup or download of a workbook, left out as a walk leaves it, and said in `passed_over` unless its
-    workbook is named beside it (`_named_passed_over`).
+    backup or download of a workbook, left out as a walk leaves it and said in `passed_over`
+    (`_named_passed_over`).
     A symbolic link to a folder (communes' folders kept elsewhere and linked into the département's)
     is followed once its real folders are walked, unless what it leads to is walked already (its
     workbooks are found then) or holds the link itself (a loop). `shown`, when given, receives
@@ -138,7 +138,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     unread: list[tuple[Path, str]] = []
     holding: list[tuple[Path, Path, Path]] = []  # links named to a folder holding them: (link, its folder, target)
     # (folder as typed, name as `_beside` compares it) of each path named: a backup named with its workbook
-    named = {(os.path.dirname(a), os.path.basename(a).rstrip().lower())
+    named = {(_folder_key(a), os.path.basename(a).rstrip().lower())
              for a in map(os.path.abspath, paths)} if len(paths) > 1 else set()
     for p in paths:
         p = Path(p)
@@ -167,8 +167,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
         elif (why := _named_passed_over(p, named)) is not None:
             folder = resolved(p.parent)
             roots.append(folder)
-            if why:
-                unread.append((folder / p.name, why))
+            unread.append((folder / p.name, why))
         else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
@@ -202,13 +201,13 @@ _HOLDING = "lien symbolique vers un dossier qui le contient, non suivi pour évi
 
 
 def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> str | None:
-    """Why a file named is left unread as a walk leaves it, in French (« » when nothing is said); None
-    for a file read as asked. The backup, download, mail or shortcut of a workbook (« calais.xlsx.bak »,
-    `_passed_over`) is never read: a Unix shell's `62/*` names « lens.xlsx.BAK » as a walk finds it, and
+    """Why a file named is left unread as a walk leaves it, in French; None for a file read as asked.
+    The backup, download, mail or shortcut of a workbook (« calais.xlsx.bak », `_passed_over`) is never read: a Unix shell's `62/*` names « lens.xlsx.BAK » as a walk finds it, and
     reading it counted a convention `consolider 62` lists « non lu » — the totals depended on the shell.
     A backup is an older state, a download an unfinished one: the walk's choice, whose message says how
     to have it consolidated (saved as a workbook). Named with its workbook (`named`: (folder, name) of
-    every path named, as `_beside` compares names), it is left unsaid, as the walk leaves it. Only a
+    every path named, as `_beside` compares names), it is said so: typed by hand
+    (`consolider 62/calais.xlsx 62/calais.xlsx.bak`), it was left out without a word. Only a
     name made of a workbook's and more: a file without extension, told by its content, may be another
     convention (« arras », damaged, is « illisible »), and is read."""
     if workbook_name(path.name) or _WORKBOOK_INSIDE.match(path.name) is None:
@@ -217,7 +216,16 @@ def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> str | None:
     if why is None:  # another document (« calais.xlsx.pdf »): read, listed « pas un classeur Excel »
         return None
     workbook, text = why
-    return "" if (os.path.dirname(os.path.abspath(path)), workbook.rstrip().lower()) in named else text
+    if (_folder_key(os.path.abspath(path)), workbook.rstrip().lower()) in named:
+        text += f" ; son classeur « {file_text(workbook)} », indiqué aussi, est lu à sa place"
+    return text
+
+
+def _folder_key(path: str) -> str:
+    """The folder of an absolute path as `_named_passed_over` compares it: in any case under Windows
+    (« C:\\ACV\\62 » typed for one file, « c:\\acv\\62 » for its backup: one folder)."""
+    folder = os.path.dirname(path)
+    return folder.lower() if _WINDOWS else folder
 
 
 def _common_folder(roots: Sequence[Path]) -> Path:
