@@ -2127,6 +2127,23 @@ def test_a_backup_beside_a_workbook_whose_name_ends_with_a_space_is_that_workboo
     assert [p.name for p, _ in cli._walked_matches([str(tmp_path / "*")])[2]] == ["arras.xlsx.bak"]
 
 
+def test_a_file_not_read_whose_name_ends_with_a_space_is_said_as_without_it(tmp_path):
+    """« calais.xlsx.part␣ » (unzipped on Linux from an archive made elsewhere) was said « « .part␣ »
+    ajouté après « .xlsx » », never a download; « envoi.zip␣ » was not said at all, and
+    « lens.xlsx.pdf␣ », a document, was said a file that may be a workbook. Their kind is read
+    without the space, as a workbook's name is (`workbook_name`)."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    for name in ("calais.xlsx.part ", "envoi.zip ", "lens.xlsx.pdf ", "arras.xlsm.lnk\t"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    discover([tmp_path], passed_over=passed_over)
+    assert [(p.name, why) for p, why in passed_over] == [
+        ("arras.xlsm.lnk\t", "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"),
+        ("calais.xlsx.part ", "fichier en cours de téléchargement ou de copie ?"),
+        ("envoi.zip ", "archive, non ouverte : extrayez-en les classeurs")]
+
+
 def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_the_walk(tmp_path, batch):
     """`consolider 62/*` in a Unix shell names « arras.xlsx.bak » (a whole copy of the workbook) with
     « arras.xlsx »: read, it was the same convention twice (CON-01, an error of the département, two

@@ -348,8 +348,10 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
     """(the workbook's name it stands for, what it looks like, in French) of a file a walk does not
     read that may be a workbook; None for any other (a PDF, notes.txt). By its name, but for a file
     without extension, whose first bytes say whether it is a zip — a workbook is one. `is_file`:
-    whether `path` is a regular file (a walk's entry knows it without a system call)."""
-    low = name.lower()
+    whether `path` is a regular file (a walk's entry knows it without a system call). Its kind is read
+    from its name without the spaces that may end it, as a workbook's (`workbook_name`): « calais.xlsx.part␣ »
+    (unzipped on Linux from an archive made elsewhere) is a download, « calais.xlsx.pdf␣ » a document."""
+    low = name.rstrip().lower()
     if low.endswith(_ARCHIVES):
         return "", "archive, non ouverte : extrayez-en les classeurs"
     if (inside := _WORKBOOK_INSIDE.match(name)) is not None:
