@@ -31,6 +31,7 @@ from acv_xl.outputs.comparison_report import champ_text
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
 from acv_xl.outputs.terminal import console as terminal_console, file_text, literal
+from acv_xl.reading.errors import shown_file
 from acv_xl.reading.source import parse_a1
 from acv_xl.outputs.formats import (
     FMT_DATE,
@@ -516,7 +517,8 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     row = _section(ws, row, "Validation du classeur source", fmts, last)
     rep = d.report
     counts = {g: sum(f.gravite is g for f in rep.findings) for g in Gravite}
-    field("Classeur source", file_text(Path(rep.fichier).name) if rep.fichier else None)
+    # as every other output shows it: « lens.xlsx (espace finale) », a bidi control by its code
+    field("Classeur source", shown_file(file_text(Path(rep.fichier).name)) if rep.fichier else None)
     field("État de la validation", ETAT_LIBELLE.get(rep.etat, rep.etat))
     field("Contrôles", f"{_count(counts[Gravite.ERREUR], 'erreur')}, "
                        f"{_count(counts[Gravite.AVERTISSEMENT], 'avertissement')}, "
