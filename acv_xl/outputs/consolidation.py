@@ -928,6 +928,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     pending = None
     written: list[str] = []
     begun = False  # the extracts: some of them replaced, or not one (the folder keeps the last run's)
+    # each output's file before this run writes it: on a Ctrl-C, the one the system put in place is
+    # said written, though the run had not yet noted it (between the rename and the next line)
+    before = {p: _file_id(p) for p in (out, json_path) if p is not None}
     try:
         if record is not None and hasattr(record, "begin"):  # (in the `try`: never a thread left to itself)
             pending = record.begin(result)
@@ -941,6 +944,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             lap("écriture du JSON")
         if par_financeur is not None:
             from acv_xl.outputs.consolidation_extracts import (
+                extract_paths,
                 extracts_lock,
                 other_departement_problem,
                 remove_stale_extracts,
@@ -951,6 +955,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                 # asked again: another département's run may have written there while this one waited
                 if not replace and (problem := other_departement_problem(result, Path(par_financeur), waited=True)):
                     raise ExtractsOfAnother(problem)
+                before.update((p, _file_id(p)) for p in extract_paths(groups, Path(par_financeur)))
                 begun = True
                 result.extracts = write_extracts(result, Path(par_financeur), groups)
                 result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
@@ -965,11 +970,13 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         if isinstance(exc, ExtractsOfAnother):  # written there since the check: this run's not written
             raise UsageError(_written_before(str(exc), written, False, record is not None,
                                              way_out(result, Path(par_financeur), again=True))) from None
-        if written and type(exc) is KeyboardInterrupt:  # « interrompu. » alone: the workbook written taken for
-            # the whole run, the extracts half of this comité's and half of the last one's
-            raise Interrupted(_written_before("interrompu.", written, (None if par_financeur is None else begun),
-                                              record is not None, "relancez la consolidation",
-                                              json=json_path is not None)) from None
+        if type(exc) is KeyboardInterrupt:
+            extracts, stale = _in_place(written, before, out, json_path, par_financeur, begun)
+            if written:  # « interrompu. » alone: the workbook written taken for the whole run, the extracts
+                # half of this comité's and half of the last one's
+                raise Interrupted(_written_before("interrompu.", written, extracts, record is not None,
+                                                  "relancez la consolidation", json=json_path is not None,
+                                                  stale=stale)) from None
         if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
                                              record is not None)) from None  # (the error names the JSON it was)
@@ -989,18 +996,52 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     return result
 
 
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file from the one an atomic write puts in its place (a new inode, a new time)."""
+    st = _stat(path)
+    return None if st is None else (st.st_dev, st.st_ino, st.st_mtime_ns)
+
+
+def _in_place(written: list[str], before: dict[Path, tuple[int, int, int] | None], out: Path,
+              json_path: Path | None, par_financeur: Path | None, begun: bool) -> tuple[bool | None, list[Path]]:
+    """On a Ctrl-C while the outputs are written: `written` completed with those the system put in
+    place since `before` (`_file_id` of each before the run), which the run had not noted yet — a
+    Ctrl-C between a rename and the next line said a file in place « pas écrit ». Returns the
+    extracts' state for `_written_before` (None when all are written, or none asked; else whether
+    their writing had begun) and the previous run's extracts still there once all of this run's are
+    (a Ctrl-C as they were removed said this run's « incomplets »: those left are named)."""
+    def replaced(path: Path) -> bool:
+        return (now := _file_id(path)) is not None and now != before.get(path)
+
+    for path, what in ((out, "le classeur consolidé"), (json_path, "son résumé JSON")):
+        if path is not None and what not in written and replaced(path):
+            written.append(what)
+    if par_financeur is None:
+        return None, []
+    targets = [p for p in before if p not in (out, json_path)]
+    if not begun or not all(map(replaced, targets)):
+        return begun, []
+    from acv_xl.outputs.consolidation_extracts import stale_extracts
+
+    written.append("les extraits par financeur")
+    return None, stale_extracts(Path(par_financeur), targets)
+
+
 def _written_before(error: str, written: list[str], extracts: bool | None, record: bool,
-                    remedy: str = "corrigez la cause, puis relancez la consolidation", json: bool = False) -> str:
+                    remedy: str = "corrigez la cause, puis relancez la consolidation", json: bool = False,
+                    stale: Sequence[Path] = ()) -> str:
     """An output that failed after the consolidated workbook was written: the error, then what the
     folder now holds (« rien n'est écrit » would be false) and what is missing. `extracts`: None when
     none were asked, else whether their writing had begun. `remedy`: what the user does next (another
-    run holding the extracts' folder has no cause to correct, only an end to wait for)."""
+    run holding the extracts' folder has no cause to correct, only an end to wait for). `stale`: the
+    previous run's extracts this one had yet to remove."""
     done = joined(written)
     done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
     # `json`: asked for (a Ctrl-C as it is written left the last comité's, if any, under its name)
     missing = (["son résumé JSON n'est pas écrit"] if json and "son résumé JSON" not in written else []) + \
         ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
          ["les extraits par financeur ne sont pas écrits"]) + \
+        ([_left_said(stale)] if stale else []) + \
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
     suite = f" ; {joined(missing)}" if missing else ""
     return f"{error} {done}{suite} : {remedy}."
@@ -1099,6 +1140,15 @@ def _not_read(files: list[str]) -> str:
                 "enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
     return (f"Attention, {fmt_number(len(files))} fichiers non lus qui peuvent être des classeurs : {_first(files)}. Pour les "
             "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.")
+
+
+def _left_said(paths: Sequence[Path]) -> str:
+    """The previous run's extracts still in their folder, said in a sentence (« un extrait … reste … (« … ») »)."""
+    names = ", ".join(f"« {p.name} »" for p in paths)
+    if len(paths) > 1:
+        return (f"{fmt_number(len(paths))} extraits d'une consolidation précédente (financeur absent de celle-ci) "
+                f"restent dans le dossier des extraits ({names})")
+    return f"un extrait d'une consolidation précédente (financeur absent de celle-ci) reste dans le dossier des extraits ({names})"
 
 
 def _left(paths: list[Path]) -> str:
