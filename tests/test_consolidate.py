@@ -1340,7 +1340,8 @@ def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp
     convention half downloaded (« calais.xlsx.part », a truncated zip) or one sent without its
     extension whose sheet is damaged (« arras ») went uncounted with no finding — the département's
     verdict without its error, a convention missing unsaid. Its content may be a workbook's: it
-    stays « illisible » (CON-03), as a workbook's name that does not read; a text is still left out."""
+    stays « illisible » (CON-03), as a workbook's name that does not read; a text is still left out.
+    A download is listed « non lu » (in download ?), as the walk of the folder lists it."""
     from acv_xl.cli import main
 
     folder = _small_folder(tmp_path, batch, n=2)
@@ -1352,11 +1353,14 @@ def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp
     (folder / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
     js = tmp_path / "c.json"
     main(["consolider", *map(str, sorted(folder.iterdir())), "-o", str(tmp_path / "c.xlsx"), "--json", str(js)])
-    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
-    for name in ("calais.xlsx.part", "arras"):
-        assert (by[name]["etat"], by[name]["motif"]) == ("illisible", "illisible"), by[name]
-        assert [f["code"] for f in by[name]["constats_consolidation"]] == ["CON-03"], by[name]
+    summary = json.loads(js.read_text(encoding="utf-8"))
+    by = {c["fichier"]: c for c in summary["conventions"]}
+    assert (by["arras"]["etat"], by["arras"]["motif"]) == ("illisible", "illisible"), by["arras"]
+    assert [f["code"] for f in by["arras"]["constats_consolidation"]] == ["CON-03"], by["arras"]
     assert by["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
+    assert "calais.xlsx.part" not in by
+    assert summary["fichiers_non_lus"] == [{"fichier": "calais.xlsx.part",
+                                            "motif": "fichier en cours de téléchargement ou de copie ?"}]
 
 
 def test_a_stale_excel_lock_file_among_a_shells_star_is_left_out_as_by_the_walk(tmp_path, batch):
