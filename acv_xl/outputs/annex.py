@@ -1462,7 +1462,8 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
     if report.etat == ETAT_MODIFIE:
         comp = compare(validated, report.convention, totaux_apres=report.totaux)
         if comp.changed:
-            return "", comp, (f"aux données validées{f' le {day}' * bool(day)}, conservées dans « {name} » (leur "
+            return "", comp, (f"aux données validées{f' le {day}' * bool(day)}, conservées dans "
+                              f"« {shown_file(file_text(name))} » (leur "
                               "empreinte est celle enregistrée lors de la validation, en page de garde)")
         # « modifié » by its fingerprint only (lines sorted, a value typed otherwise): its data are still
         # those validated, and the annex would list nothing, as above
@@ -1527,7 +1528,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     # the workbook before the avenant is read before the findings are: an unusable one (missing, another
     # convention) is status 2 at once, never after the user has corrected every error (status 1)
     comp = None
-    reference = f"au classeur « {Path(depuis).name} »" if depuis is not None else ""
+    # (in the annex: the name as every output shows it, `shown_file`)
+    reference = f"au classeur « {shown_file(file_text(Path(depuis).name))} »" if depuis is not None else ""
     if depuis_validation:
         problem, comp, reference = _since_validation(path, report)
         if problem:
