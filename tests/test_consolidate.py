@@ -1635,10 +1635,11 @@ def test_the_json_summary_lists_the_folders_not_walked_and_the_files_not_read(tm
 
 
 def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
-    """`consolider 62 62/calais` (a workbook saved without extension, named to be read), a link
-    « lien.xlsx » of the folder to « boulogne » beside it, or « lens.xlsx.part » that a pattern left
-    and that is named too: each is read and counted, and the line said « 3 fichiers non lus » of
-    them under « 4 fichiers lus » — a référent would look for conventions that are there."""
+    """`consolider 62 62/calais` (a workbook saved without extension, named to be read), or a link
+    « lien.xlsx » of the folder to « boulogne » beside it: each is read and counted, and the line said
+    « 2 fichiers non lus » of them — a référent would look for conventions that are there. A download
+    « lens.xlsx.part » named too is not read, as no backup or download named is (zsh's `62/**/*` names
+    each folder with its files): said once."""
     from acv_xl.outputs.consolidation_files import not_taken_why
 
     examples = sorted(batch["examples"])
@@ -1653,8 +1654,9 @@ def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
     part = str(folder / "lens.xlsx.part")
     r = C.consolidate([folder, folder / "calais", folder / "lens.xlsx.part"], tmp_path / "o.xlsx", jobs=1,
                       not_taken=[(part, not_taken_why(part))])
-    assert sorted(f.rel for f in r.files) == ["arras.xlsx", "calais", "lens.xlsx.part", "lien.xlsx"]
-    assert r.not_read == ["« saint-omer » (classeur sans extension .xlsx ?)"]
+    assert sorted(f.rel for f in r.files) == ["arras.xlsx", "calais", "lien.xlsx"]
+    assert r.not_read == ["« lens.xlsx.part » (fichier en cours de téléchargement ou de copie ?)",
+                          "« saint-omer » (classeur sans extension .xlsx ?)"]
 
 
 def test_the_json_summary_of_the_run_is_never_said_not_read(tmp_path, batch, capsys):
@@ -2197,6 +2199,8 @@ def test_a_lone_backup_a_unix_shells_star_names_is_not_read_as_by_the_walk(tmp_p
     assert walked[0] == [p.name for p in folder.iterdir() if p.suffix == ".xlsx"]
     assert [f["fichier"] for f in walked[1]] == [lone.stem + ".xlsx.BAK"]
     assert run(sorted(str(p) for p in folder.iterdir()), "b") == walked  # what the shell hands over
+    # `62 62/*`, as zsh's `62/**/*` names a subfolder and its files (bash's with globstar): a folder walked, its files named
+    assert run([str(folder), *sorted(str(p) for p in folder.iterdir())], "c") == walked
 
 
 def test_a_name_ending_with_a_space_is_shown_with_it_said_and_kept_as_it_is_for_scripts(tmp_path, batch):

@@ -137,7 +137,6 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     lost: list[tuple[Path, str]] = []
     unread: list[tuple[Path, str]] = []
     holding: list[tuple[Path, Path, Path]] = []  # links named to a folder holding them: (link, its folder, target)
-    asked: list[tuple[Path, str]] = []  # backups and downloads named (`_named_passed_over`), with why
     # (folder as typed, name as `_beside` compares it) of each path named: a backup named with its workbook
     named = {(_folder_key(a), os.path.basename(a).rstrip().lower())
              for a in map(os.path.abspath, paths)} if len(paths) > 1 else set()
@@ -166,17 +165,12 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
             roots.append(root)
             _walk(root, root, found, walked, links, lost, unread)
         elif (why := _named_passed_over(p, named)) is not None:
-            asked.append((p, why))
+            folder = resolved(p.parent)
+            roots.append(folder)
+            unread.append((folder / p.name, why))
         else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
-    for p, why in asked:
-        folder = resolved(p.parent)
-        roots.append(folder)
-        if folder in walked:  # its folder named too (`consolider 62 62/lens.xlsx.part`), which no shell's `*`
-            _found(found, folder / p.name)  # names with its entries: read as asked
-        else:
-            unread.append((folder / p.name, why))
     for p, folder, root in holding:
         # its folder walked, or another of its entries named (`62/*`)
         if folder in walked or any(Path(q) != p and resolved(Path(q).parent) == folder for q in paths):
@@ -198,8 +192,8 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
         shown.update((f, found[f]) for f in files if found[f] != f)
     if skipped is not None:  # each once: a broken link named and walked (`consolider 62 62/lien`) is one
         skipped.extend(sorted(dict(lost).items(), key=lambda x: str(x[0]).lower()))
-    if passed_over is not None:
-        passed_over.extend(sorted(unread, key=lambda x: str(x[0]).lower()))
+    if passed_over is not None:  # each once: one named in a folder walked (`consolider 62 62/lens.xlsx.part`)
+        passed_over.extend(sorted(dict(unread).items(), key=lambda x: str(x[0]).lower()))
     return files, _common_folder(roots)
 
 
@@ -211,8 +205,8 @@ def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> str | None:
     The backup, download, mail or shortcut of a workbook (« calais.xlsx.bak », `_passed_over`) is never read: a Unix shell's `62/*` names « lens.xlsx.BAK » as a walk finds it, and
     reading it counted a convention `consolider 62` lists « non lu » — the totals depended on the shell.
     A backup is an older state, a download an unfinished one: the walk's choice, whose message says how
-    to have it consolidated (saved as a workbook); named with its folder, which a shell's `*` never does,
-    it is read as asked (`discover`). Named with its workbook (`named`: (folder, name) of
+    to have it consolidated (saved as a workbook) — named with its folder too, as zsh's `62/**/*` names
+    every folder and file under 62. Named with its workbook (`named`: (folder, name) of
     every path named, as `_beside` compares names), it is said so: typed by hand
     (`consolider 62/calais.xlsx 62/calais.xlsx.bak`), it was left out without a word. Only a
     name made of a workbook's and more: a file without extension, told by its content, may be another
