@@ -670,6 +670,10 @@ def test_counts_past_a_thousand_are_grouped_as_french_writes_them(batch):
     assert not re.search(r"\d{4}", line.split("financement total")[0]), line
     said = C._not_read([f"calais-{k}.xlsx.part" for k in range(1234)])
     assert said.startswith("Attention, 1 234 fichiers non lus") and "et 1 229 autres" in said, said
+    assert said.endswith(" Pour les consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.")
+    some = C._not_read(["« a.xlsx.bak » (…)", "« b.xlsx.part » (…)"], 1)
+    assert some.endswith(" Pour consolider ceux dont le classeur n'est pas lu, enregistrez chacun dans le dossier "
+                         "en classeur .xlsx ou .xlsm."), some
 
 
 def test_findings_counted_as_anomalies_lists_them_without_making_its_rows(batch):
@@ -2150,7 +2154,7 @@ def test_a_file_not_read_whose_name_ends_with_a_space_is_said_as_without_it(tmp_
         ("envoi.zip ", "archive, non ouverte : extrayez-en les classeurs")]
 
 
-def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_the_walk(tmp_path, batch):
+def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_the_walk(tmp_path, batch, capsys):
     """`consolider 62/*` in a Unix shell names « arras.xlsx.bak » (a whole copy of the workbook) with
     « arras.xlsx »: read, it was the same convention twice (CON-01, an error of the département, two
     more errors in `Anomalies`), and « arras.xlsx.msg » a file « pas un classeur Excel », where
@@ -2170,7 +2174,11 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
         return status, [c["fichier"] for c in summary["conventions"]], summary["fichiers_non_lus"]
 
     walked = conventions([str(folder)], "a")
+    capsys.readouterr()
     named = conventions(sorted(str(p) for p in folder.iterdir()), "b")  # what the shell hands over
+    # saved as a workbook, as the line said to, the backup would be the same convention twice
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Attention, 2 fichiers non lus")]
+    assert said.endswith("est lu à sa place).") and "Pour les consolider" not in said, said
     assert named[:2] == walked[:2] and walked[2] == []
     assert sorted(walked[1]) == sorted(p.name for p in folder.iterdir() if p.suffix == ".xlsx")
     beside = f" ; son classeur « {first.name} », indiqué aussi, est lu à sa place"

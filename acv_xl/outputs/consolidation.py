@@ -60,6 +60,7 @@ from acv_xl.outputs.terminal import console as terminal_console, file_text, lite
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
     EXTENSIONS_REFUSEES,
+    READ_IN_ITS_PLACE,
     Interrupted,
     Prefetch,
     UsageError,
@@ -1134,12 +1135,24 @@ def _first(names: list[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" et {fmt_number(more)} autre{'s' if more > 1 else ''}" if more > 0 else "")
 
 
-def _not_read(files: list[str]) -> str:
+def _not_read(files: list[str], to_save: int | None = None) -> str:
+    """The files not read, and what to do to have them consolidated: for `to_save` of them (all when
+    None) — never for a backup whose workbook, named too, is read in its place (`consolider 62/*`
+    names « calais.xlsx.bak » with « calais.xlsx »): saving it as a workbook would count it twice."""
+    to_save = len(files) if to_save is None else to_save
+    if to_save == 0:
+        advice = ""
+    elif to_save < len(files):
+        advice = (" Pour consolider ceux dont le classeur n'est pas lu, enregistrez chacun dans le dossier en classeur "
+                  ".xlsx ou .xlsm.")
+    elif len(files) == 1:
+        advice = " Pour le consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm."
+    else:
+        advice = " Pour les consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm."
     if len(files) == 1:
-        return (f"Attention, 1 fichier non lu qui peut être un classeur : {files[0]}. Pour le consolider, "
-                "enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
-    return (f"Attention, {fmt_number(len(files))} fichiers non lus qui peuvent être des classeurs : {_first(files)}. Pour les "
-            "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.")
+        return f"Attention, 1 fichier non lu qui peut être un classeur : {files[0]}.{advice}"
+    return (f"Attention, {fmt_number(len(files))} fichiers non lus qui peuvent être des classeurs : "
+            f"{_first(files)}.{advice}")
 
 
 def _left_said(paths: Sequence[Path]) -> str:
@@ -1226,7 +1239,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     if result.not_walked:
         say(_not_walked(result.not_walked))
     if result.not_read:
-        say(_not_read(result.not_read))
+        say(_not_read(result.not_read, sum(not why.endswith(READ_IN_ITS_PLACE) for _, why in result.files_not_read)))
     say(f"Consolidation : {result.summary_line(with_reused=True)}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")

@@ -218,8 +218,12 @@ def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> str | None:
         return None
     workbook, text = why
     if (_folder_key(os.path.abspath(path)), workbook.rstrip().lower()) in named:
-        text += f" ; son classeur « {file_text(workbook)} », indiqué aussi, est lu à sa place"
+        text += f" ; son classeur « {file_text(workbook)} », indiqué aussi, {READ_IN_ITS_PLACE}"
     return text
+
+
+# the end of why a file named is not read when its workbook, named too, is: nothing to save for it
+READ_IN_ITS_PLACE = "est lu à sa place"
 
 
 def _folder_key(path: str) -> str:
