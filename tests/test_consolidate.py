@@ -2187,6 +2187,22 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
                          "motif": "message électronique, non ouvert : enregistrez-en le classeur joint" + beside}]
 
 
+def test_a_backup_named_with_the_folder_holding_its_workbook_says_that_workbook_read(tmp_path):
+    """`consolider 62 62/calais.xlsx.bak`: the backup named is listed « non lu », but its reason left
+    out that « calais.xlsx », read from the folder walked, stands for it — and the line told to save it
+    as a workbook, the same convention then counted twice. Said as when its workbook is named."""
+    from acv_xl.outputs.consolidation_files import READ_IN_ITS_PLACE, discover
+
+    for name in ("calais.xlsx", "calais.xlsx.bak", "lens.xlsx.part"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    discover([tmp_path, tmp_path / "calais.xlsx.bak", tmp_path / "lens.xlsx.part"], passed_over=passed_over)
+    assert [(p.name, why) for p, why in passed_over] == [
+        ("calais.xlsx.bak", f"« .bak » ajouté après « .xlsx » ; son classeur « calais.xlsx », dans le dossier "
+                            f"parcouru, {READ_IN_ITS_PLACE}"),
+        ("lens.xlsx.part", "fichier en cours de téléchargement ou de copie ?")]
+
+
 def test_a_lone_backup_a_unix_shells_star_names_is_not_read_as_by_the_walk(tmp_path, batch):
     """« lens.xlsx.BAK » without « lens.xlsx » beside it: `consolider 62` lists it « non lu » (a
     backup is an older state of a workbook; the message says to save it as one to have it counted),

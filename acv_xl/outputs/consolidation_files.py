@@ -137,6 +137,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     lost: list[tuple[Path, str]] = []
     unread: list[tuple[Path, str]] = []
     holding: list[tuple[Path, Path, Path]] = []  # links named to a folder holding them: (link, its folder, target)
+    asked: list[tuple[Path, str, str]] = []  # backups named (`_named_passed_over`): (path, its workbook, why)
     # (folder as typed, name as `_beside` compares it) of each path named: a backup named with its workbook
     named = {(_folder_key(a), os.path.basename(a).rstrip().lower())
              for a in map(os.path.abspath, paths)} if len(paths) > 1 else set()
@@ -167,7 +168,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
         elif (why := _named_passed_over(p, named)) is not None:
             folder = resolved(p.parent)
             roots.append(folder)
-            unread.append((folder / p.name, why))
+            asked.append((folder / p.name, *why))
         else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
@@ -187,6 +188,12 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
             lost.append((link_shown, _HOLDING))
             continue
         _walk(target, link_shown, found, walked, links, lost, unread)
+    for path, workbook, why in asked:
+        # its workbook read from its folder walked (`consolider 62 62/calais.xlsx.bak`): said as when named
+        if not why.endswith(READ_IN_ITS_PLACE) and path.parent in walked \
+                and _beside(workbook, folder_names(str(path.parent))):
+            why += f" ; son classeur « {file_text(workbook)} », dans le dossier parcouru, {READ_IN_ITS_PLACE}"
+        unread.append((path, why))
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
         shown.update((f, found[f]) for f in files if found[f] != f)
@@ -200,8 +207,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
 _HOLDING = "lien symbolique vers un dossier qui le contient, non suivi pour éviter une boucle"
 
 
-def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> str | None:
-    """Why a file named is left unread as a walk leaves it, in French; None for a file read as asked.
+def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> tuple[str, str] | None:
+    """(the workbook it stands for, why it is left unread as a walk leaves it, in French) of a file
+    named; None for a file read as asked.
     The backup, download, mail or shortcut of a workbook (« calais.xlsx.bak », `_passed_over`) is never read: a Unix shell's `62/*` names « lens.xlsx.BAK » as a walk finds it, and
     reading it counted a convention `consolider 62` lists « non lu » — the totals depended on the shell.
     A backup is an older state, a download an unfinished one: the walk's choice, whose message says how
@@ -219,7 +227,7 @@ def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> str | None:
     workbook, text = why
     if (_folder_key(os.path.abspath(path)), workbook.rstrip().lower()) in named:
         text += f" ; son classeur « {file_text(workbook)} », indiqué aussi, {READ_IN_ITS_PLACE}"
-    return text
+    return workbook, text
 
 
 # the end of why a file named is not read when its workbook, named too, is: nothing to save for it
