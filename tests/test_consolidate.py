@@ -2330,9 +2330,28 @@ def test_the_attention_lines_name_a_file_left_unread_as_the_sheets_show_names(tm
     (folder / "arras.xlsx").unlink()
     with pytest.raises(C.UsageError) as refused:
         C.consolidate([folder], tmp_path / "o2.xlsx", jobs=1)
-    assert str(refused.value).endswith("non lu : « calais (espace finale) » (classeur sans extension .xlsx ?).")
+    assert str(refused.value).endswith("non lu : « calais (espace finale) » (classeur sans extension .xlsx ?). "
+                                       "Pour le consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
     # a pattern typed in cmd, which acv-xl expands, matching it alone: its refusal names it the same
     from acv_xl import cli
 
     assert "qui ne désigne que « calais (espace finale) » (classeur sans extension .xlsx ?)." in \
         cli._walked_matches([str(folder / "cal*")])[1]
+
+
+def test_lone_backup_named_refusal_says_how_to_consolidate_it(tmp_path, batch):
+    """`consolider 62/calais.xlsx.bak`, the only copy named on purpose: it is no longer read, and the
+    refusal (status 2) said only « non lu : … (« .bak » ajouté après « .xlsx ») » — never how to have
+    it counted, as the warning of a run with other workbooks says. An archive keeps its own remedy."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "calais.xlsx.bak")
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder / "calais.xlsx.bak"], tmp_path / "o.xlsx", jobs=1)
+    assert str(refused.value).endswith("non lu : « calais.xlsx.bak » (« .bak » ajouté après « .xlsx »). Pour le "
+                                       "consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
+    (folder / "calais.xlsx.bak").rename(folder / "conventions.zip")
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert str(refused.value).endswith("(archive, non ouverte : extrayez-en les classeurs).")
+    assert not (tmp_path / "o.xlsx").exists()

@@ -884,7 +884,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                          + (f" ; non parcouru{'s' if len(not_walked) > 1 else ''} : "
                             f"{', '.join(said_with_why(not_walked))}" if not_walked else "")
                          + (f" ; non lu{'s' if len(not_read) > 1 else ''} : {_first(said_with_why(not_read))}" if not_read else "")
-                         + ".")
+                         # a backup named alone, the only copy: how to have it consolidated, as `_not_read` says
+                         # (unless a reason says its own: an archive « extrayez-en les classeurs »)
+                         + "." + (_save_advice(len(not_read), _to_save(not_read))
+                                  if not any(" : " in why for _, why in not_read) else ""))
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
     blocs: dict[tuple[str, str], Any] = {}
@@ -1139,20 +1142,29 @@ def _not_read(files: list[str], to_save: int | None = None) -> str:
     """The files not read, and what to do to have them consolidated: for `to_save` of them (all when
     None) — never for a backup whose workbook, named too, is read in its place (`consolider 62/*`
     names « calais.xlsx.bak » with « calais.xlsx »): saving it as a workbook would count it twice."""
-    to_save = len(files) if to_save is None else to_save
-    if to_save == 0:
-        advice = ""
-    elif to_save < len(files):
-        advice = (" Pour consolider ceux dont le classeur n'est pas lu, enregistrez chacun dans le dossier en classeur "
-                  ".xlsx ou .xlsm.")
-    elif len(files) == 1:
-        advice = " Pour le consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm."
-    else:
-        advice = " Pour les consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm."
+    advice = _save_advice(len(files), len(files) if to_save is None else to_save)
     if len(files) == 1:
         return f"Attention, 1 fichier non lu qui peut être un classeur : {files[0]}.{advice}"
     return (f"Attention, {fmt_number(len(files))} fichiers non lus qui peuvent être des classeurs : "
             f"{_first(files)}.{advice}")
+
+
+def _to_save(not_read: Sequence[tuple[Any, str]]) -> int:
+    """How many of the files not read ((file, why)) to save as a workbook to have them consolidated:
+    not a backup whose workbook, named too, is read in its place."""
+    return sum(not why.endswith(READ_IN_ITS_PLACE) for _, why in not_read)
+
+
+def _save_advice(files: int, to_save: int) -> str:
+    """What to do to have `to_save` of `files` files not read consolidated (`_not_read`), a sentence."""
+    if to_save == 0:
+        return ""
+    if to_save < files:
+        return (" Pour consolider ceux dont le classeur n'est pas lu, enregistrez chacun dans le dossier en classeur "
+                ".xlsx ou .xlsm.")
+    if files == 1:
+        return " Pour le consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm."
+    return " Pour les consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm."
 
 
 def _left_said(paths: Sequence[Path]) -> str:
@@ -1239,7 +1251,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     if result.not_walked:
         say(_not_walked(result.not_walked))
     if result.not_read:
-        say(_not_read(result.not_read, sum(not why.endswith(READ_IN_ITS_PLACE) for _, why in result.files_not_read)))
+        say(_not_read(result.not_read, _to_save(result.files_not_read)))
     say(f"Consolidation : {result.summary_line(with_reused=True)}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")
