@@ -2184,7 +2184,7 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
     beside = f" ; son classeur « {first.name} », indiqué aussi, est lu à sa place"
     assert named[2] == [{"fichier": first.name + ".bak", "motif": "« .bak » ajouté après « .xlsx »" + beside},
                         {"fichier": first.name + ".msg",
-                         "motif": "message électronique, non ouvert : enregistrez-en le classeur joint" + beside}]
+                         "motif": "message électronique, non ouvert" + beside}]
 
 
 def test_a_backup_named_with_the_folder_holding_its_workbook_says_that_workbook_read(tmp_path):
@@ -2193,11 +2193,15 @@ def test_a_backup_named_with_the_folder_holding_its_workbook_says_that_workbook_
     as a workbook, the same convention then counted twice. Said as when its workbook is named."""
     from acv_xl.outputs.consolidation_files import READ_IN_ITS_PLACE, discover
 
-    for name in ("calais.xlsx", "calais.xlsx.bak", "lens.xlsx.part"):
+    for name in ("calais.xlsx", "calais.xlsx.bak", "lens.xlsx.part", "arras.xlsx", "arras.xlsx.lnk"):
         (tmp_path / name).write_bytes(b"")
     passed_over: list = []
-    discover([tmp_path, tmp_path / "calais.xlsx.bak", tmp_path / "lens.xlsx.part"], passed_over=passed_over)
+    discover([tmp_path, tmp_path / "calais.xlsx.bak", tmp_path / "lens.xlsx.part", tmp_path / "arras.xlsx.lnk"],
+             passed_over=passed_over)
     assert [(p.name, why) for p, why in passed_over] == [
+        # never « remplacez-le par le classeur lui-même »: that workbook is read already
+        ("arras.xlsx.lnk", f"raccourci Windows, non suivi ; son classeur « arras.xlsx », dans le dossier parcouru, "
+                           f"{READ_IN_ITS_PLACE}"),
         ("calais.xlsx.bak", f"« .bak » ajouté après « .xlsx » ; son classeur « calais.xlsx », dans le dossier "
                             f"parcouru, {READ_IN_ITS_PLACE}"),
         ("lens.xlsx.part", "fichier en cours de téléchargement ou de copie ?")]

@@ -25,7 +25,7 @@ from stat import S_ISDIR, S_ISREG
 from typing import Callable, Iterable, Sequence
 
 from acv_xl.contract.system_errors import os_error_text, resolved
-from acv_xl.reading.errors import file_text
+from acv_xl.reading.errors import file_text, shown_file
 
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
@@ -192,7 +192,7 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
         # its workbook read from its folder walked (`consolider 62 62/calais.xlsx.bak`): said as when named
         if not why.endswith(READ_IN_ITS_PLACE) and path.parent in walked \
                 and _beside(workbook, folder_names(str(path.parent))):
-            why += f" ; son classeur « {file_text(workbook)} », dans le dossier parcouru, {READ_IN_ITS_PLACE}"
+            why = _read_in_its_place(why, workbook, "dans le dossier parcouru")
         unread.append((path, why))
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
@@ -226,12 +226,19 @@ def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> tuple[str, st
         return None
     workbook, text = why
     if (_folder_key(os.path.abspath(path)), workbook.rstrip().lower()) in named:
-        text += f" ; son classeur « {file_text(workbook)} », indiqué aussi, {READ_IN_ITS_PLACE}"
+        text = _read_in_its_place(text, workbook, "indiqué aussi")
     return workbook, text
 
 
 # the end of why a file named is not read when its workbook, named too, is: nothing to save for it
 READ_IN_ITS_PLACE = "est lu à sa place"
+
+
+def _read_in_its_place(why: str, workbook: str, where: str) -> str:
+    """`why` (`_passed_over`) of a file whose `workbook` is read in its place: what it is, without
+    the remedy that may follow it — « message électronique, non ouvert : enregistrez-en le classeur
+    joint ; son classeur …, indiqué aussi, est lu à sa place » told to save a workbook already read."""
+    return f"{why.partition(' : ')[0]} ; son classeur « {shown_file(file_text(workbook))} », {where}, {READ_IN_ITS_PLACE}"
 
 
 def _folder_key(path: str) -> str:
