@@ -672,3 +672,17 @@ def test_the_amount_a_statut_change_moves_is_null_when_it_is_not_a_number():
                       "Acquis", montant=montant)
     assert champ_text(change(None)) == "Statut"
     assert champ_text(change(Decimal("120000"))) == "Statut (ligne de 120 000,00 €)"
+
+
+def test_a_name_ending_with_a_space_is_shown_with_it_said(base, tmp_path, capsys):
+    """« arras.xlsx␣ » (unzipped on Linux) was shown « Avant : …/arras.xlsx  » in the text and in the
+    workbook of écarts: the space invisible, a name nobody finds under Windows. Said, as every other
+    output says it (`shown_file`); the JSON's `fichier` keeps the name, which a script opens."""
+    a = _write(base, tmp_path / "arras.xlsx ")
+    b = _write(_shuffled(base, 5), tmp_path / "apres.xlsx")
+    code, out, _ = _run(capsys, "comparer", a, b, "-o", tmp_path / "ecarts.xlsx")
+    assert code == 0 and f"Avant : {a.parent / 'arras.xlsx'} (espace finale) (non validé)" in out, out
+    line = openpyxl.load_workbook(tmp_path / "ecarts.xlsx").worksheets[0]["A2"].value
+    assert line == f"Avant : {a.parent / 'arras.xlsx'} (espace finale) — après : {b}"
+    code, out, _ = _run(capsys, "comparer", a, b, "--format", "json")
+    assert json.loads(out)["avant"]["fichier"] == str(a)

@@ -19,6 +19,7 @@ from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
 from acv_xl.outputs.formats import fit_cell
 from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.reading.errors import shown_file
 
 
 class Unusable(Exception):
@@ -230,7 +231,7 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention,
             from datetime import date as _date
 
             etat += f", validation du {fmt_date(_date.fromisoformat(info['date_validation']))}"
-        p(f"{label} : {info['fichier']} ({etat})")
+        p(f"{label} : {shown_file(info['fichier'])} ({etat})")  # « calais.xlsx (espace finale) », as every output
     for w in avertissements:
         p(w, "bold red")
     if not comp.changes:
