@@ -2359,3 +2359,21 @@ def test_lone_backup_named_refusal_says_how_to_consolidate_it(tmp_path, batch):
         C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
     assert str(refused.value).endswith("(archive, non ouverte : extrayez-en les classeurs).")
     assert not (tmp_path / "o.xlsx").exists()
+
+
+def test_backups_named_with_their_folder_walked_list_that_folder_once(tmp_path, monkeypatch):
+    """zsh's `62/**/*` names the folder 62 and every file in it: each backup named looked for its
+    workbook by listing the whole folder again — n backups, n listings of n files, quadratic on a
+    département's folder. Listed once (a count, never a time)."""
+    from acv_xl.outputs import consolidation_files as F
+
+    for i in range(30):
+        (tmp_path / f"c{i}.xlsx").write_bytes(b"")
+        (tmp_path / f"c{i}.xlsx.bak").write_bytes(b"")
+    calls = []
+    listing = F.folder_names
+    monkeypatch.setattr(F, "folder_names", lambda folder: calls.append(folder) or listing(folder))
+    passed_over: list = []
+    F.discover([tmp_path, *sorted(tmp_path.glob("*.bak"))], passed_over=passed_over)
+    assert len(passed_over) == 30 and all(why.endswith(F.READ_IN_ITS_PLACE) for _, why in passed_over)
+    assert len(calls) <= 1, len(calls)

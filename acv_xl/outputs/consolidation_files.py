@@ -188,11 +188,14 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
             lost.append((link_shown, _HOLDING))
             continue
         _walk(target, link_shown, found, walked, links, lost, unread)
+    listed: dict[Path, frozenset[str]] = {}  # each folder listed once: zsh's `62/**/*` names its backups by hundreds
     for path, workbook, why in asked:
         # its workbook read from its folder walked (`consolider 62 62/calais.xlsx.bak`): said as when named
-        if not why.endswith(READ_IN_ITS_PLACE) and path.parent in walked \
-                and _beside(workbook, folder_names(str(path.parent))):
-            why = _read_in_its_place(why, workbook, "dans le dossier parcouru")
+        if not why.endswith(READ_IN_ITS_PLACE) and path.parent in walked:
+            if path.parent not in listed:
+                listed[path.parent] = folder_names(str(path.parent))
+            if _beside(workbook, listed[path.parent]):
+                why = _read_in_its_place(why, workbook, "dans le dossier parcouru")
         unread.append((path, why))
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
