@@ -82,8 +82,10 @@ def order_warning(comp: Comparison, avant: Path | str, ia: dict, ca: Convention,
     in order."""
     if not comp.changes:
         return ""
-    na, nb = Path(avant).name, Path(apres).name
+    na, nb = file_text(Path(avant).name), file_text(Path(apres).name)
     na, nb = (na, nb) if na != nb else (file_text(avant), file_text(apres))
+    # as every output shows a name (text, workbook of écarts, annex): « avenant.xlsx (espace finale) »
+    na, nb = shown_file(na), shown_file(nb)
     stored = ca.value("acv_empreinte")
     stored = str(stored).strip().lower() if stored not in (None, "") else None
     da, db = ia["date_validation"], ib["date_validation"]
