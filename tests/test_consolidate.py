@@ -2377,3 +2377,14 @@ def test_backups_named_with_their_folder_walked_list_that_folder_once(tmp_path, 
     F.discover([tmp_path, *sorted(tmp_path.glob("*.bak"))], passed_over=passed_over)
     assert len(passed_over) == 30 and all(why.endswith(F.READ_IN_ITS_PLACE) for _, why in passed_over)
     assert len(calls) <= 1, len(calls)
+
+
+def test_a_backup_whose_name_ends_with_a_space_says_its_extension_without_it(tmp_path):
+    """« boul.xlsx.bak␣ »: listed « « boul.xlsx.bak (espace finale) » (« .bak␣ » ajouté après
+    « .xlsx ») », the space said with the name and then shown invisible in the reason."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    (tmp_path / "boul.xlsx.bak ").write_bytes(b"")
+    passed_over: list = []
+    discover([tmp_path], passed_over=passed_over)
+    assert [(p.name, why) for p, why in passed_over] == [("boul.xlsx.bak ", "« .bak » ajouté après « .xlsx »")]

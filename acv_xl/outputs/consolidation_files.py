@@ -387,7 +387,9 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
             return workbook, "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"
         if low.endswith(_MAILS):
             return workbook, "message électronique, non ouvert : enregistrez-en le classeur joint"
-        return workbook, f"« {file_text(rest)} » ajouté après « {inside.group(1)} »"  # (as the name is shown)
+        # (as the name is shown; the spaces ending it, said with the name — « boul.xlsx.bak (espace finale) » —,
+        # left out here: « « .bak␣ » ajouté » showed them invisible)
+        return workbook, f"« {file_text(rest.rstrip() or rest)} » ajouté après « {inside.group(1)} »"
     if "." in name.lstrip(".") or name.startswith(("~$", ".")):
         return None
     try:  # a regular file only: opening a named pipe waits for a writer forever
