@@ -152,6 +152,18 @@ def built(tmp_path_factory):
     return {"conv": conv, "report": report, "clean": clean, "draft": draft, "folder": folder}
 
 
+@pytest.mark.parametrize("fichier, shown", [("lens.xlsx ", "lens.xlsx (espace finale)"),
+                                            ("ar\u202exslx.snel.xlsx", "ar\\u202exslx.snel.xlsx")])
+def test_the_source_workbook_is_named_on_the_cover_as_every_output_names_it(tmp_path, fichier, shown):
+    """« Classeur source » showed the name itself: « lens.xlsx␣ » (unzipped on Linux) as
+    « lens.xlsx », a name nobody finds under Windows, and a bidirectional control obeyed (the name
+    read reversed, another commune's). Shown as the consolidation and the messages show it."""
+    out = annex.build_annex(report_of(make_convention(), fichier=str(tmp_path / fichier)), tmp_path / "annexe.xlsx")
+    ws = openpyxl.load_workbook(out)[AnnexSheet.COVER]
+    (value,) = [row[1] for row in ws.iter_rows(values_only=True) if row[0] == "Classeur source"]
+    assert value == shown
+
+
 @pytest.fixture(scope="module")
 def built_pdf(built):
     """Both annexes printed to PDF in one LibreOffice run."""

@@ -814,3 +814,19 @@ def test_depuis_validation_refuses_data_absent_tampered_or_never_validated(tmp_p
     with pytest.raises(SystemExit) as exc:
         main(["annexe", str(working), "--depuis", str(signed), "--depuis-validation"])
     assert exc.value.code == 2 and "ne peut pas être indiqué avec --depuis" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("since", ["--depuis", "--depuis-validation"])
+def test_the_state_compared_with_is_named_as_every_output_names_it(tmp_path, since):
+    """« Par rapport au classeur « avant.xlsx » » (or « aux données validées …, conservées dans … »)
+    wrote the name itself in the annex: « signee.xlsx␣ » (unzipped on Linux) with its space invisible,
+    a bidirectional control obeyed (the name read reversed). Shown as the cover names its workbook."""
+    signed, working = _validated_in_place(tmp_path)
+    odd = signed.with_name("signee.xlsx ") if since == "--depuis" else working.with_name("ar\u202exslx.xlsx")
+    (signed if since == "--depuis" else working).rename(odd)
+    out = tmp_path / "annexe.xlsx"
+    args = ["annexe", str(working), "--depuis", str(odd)] if since == "--depuis" else ["annexe", str(odd), since]
+    assert main([*args, "-o", str(out), "--brouillon"]) == 0
+    said = "« signee.xlsx (espace finale) »" if since == "--depuis" else "« ar\\u202exslx.xlsx »"
+    texts = _texts(openpyxl.load_workbook(out)[AnnexSheet.MODIFICATIONS])
+    assert any(t.startswith("Par rapport ") and said in t for t in texts), texts[:3]

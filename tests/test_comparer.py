@@ -672,3 +672,33 @@ def test_the_amount_a_statut_change_moves_is_null_when_it_is_not_a_number():
                       "Acquis", montant=montant)
     assert champ_text(change(None)) == "Statut"
     assert champ_text(change(Decimal("120000"))) == "Statut (ligne de 120 000,00 €)"
+
+
+def test_a_name_ending_with_a_space_is_shown_with_it_said(base, tmp_path, capsys):
+    """« arras.xlsx␣ » (unzipped on Linux) was shown « Avant : …/arras.xlsx  » in the text and in the
+    workbook of écarts: the space invisible, a name nobody finds under Windows. Said, as every other
+    output says it (`shown_file`); the JSON's `fichier` keeps the name, which a script opens."""
+    a = _write(base, tmp_path / "arras.xlsx ")
+    b = _write(_shuffled(base, 5), tmp_path / "apres.xlsx")
+    code, out, _ = _run(capsys, "comparer", a, b, "-o", tmp_path / "ecarts.xlsx")
+    assert code == 0 and f"Avant : {a.parent / 'arras.xlsx'} (espace finale) (non validé)" in out, out
+    line = openpyxl.load_workbook(tmp_path / "ecarts.xlsx").worksheets[0]["A2"].value
+    assert line == f"Avant : {a.parent / 'arras.xlsx'} (espace finale) — après : {b}"
+    code, out, _ = _run(capsys, "comparer", a, b, "--format", "json")
+    assert json.loads(out)["avant"]["fichier"] == str(a)
+
+
+def test_the_wrong_order_warning_says_the_space_ending_a_name(tmp_path, capsys):
+    """« avenant.xlsx␣ » named first: « Attention : « avenant.xlsx  », donné pour l'état d'avant… » —
+    the space invisible in the text, the workbook of écarts and the annex, a name nobody finds under
+    Windows. Said (`shown_file`), as the « Avant : » line says it."""
+    from test_since_validation import _validated
+
+    signed = _validated(tmp_path)
+    working = _avenant_of(signed, tmp_path / "avenant.xlsx ")
+    code, out, _ = _run(capsys, "comparer", working, signed, "-o", tmp_path / "ecarts.xlsx")
+    said = f"Attention : « avenant.xlsx (espace finale) », donné pour l'état d'avant, est plus récent que « {signed.name} »"
+    assert code == 1 and said in out, out
+    texts = [str(v) for ws in openpyxl.load_workbook(tmp_path / "ecarts.xlsx") for r in ws.iter_rows(values_only=True)
+             for v in r if v is not None]
+    assert any(t.startswith(said) for t in texts)

@@ -670,6 +670,10 @@ def test_counts_past_a_thousand_are_grouped_as_french_writes_them(batch):
     assert not re.search(r"\d{4}", line.split("financement total")[0]), line
     said = C._not_read([f"calais-{k}.xlsx.part" for k in range(1234)])
     assert said.startswith("Attention, 1 234 fichiers non lus") and "et 1 229 autres" in said, said
+    assert said.endswith(" Pour les consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.")
+    some = C._not_read(["« a.xlsx.bak » (…)", "« b.xlsx.part » (…)"], 1)
+    assert some.endswith(" Pour consolider ceux dont le classeur n'est pas lu, enregistrez chacun dans le dossier "
+                         "en classeur .xlsx ou .xlsm."), some
 
 
 def test_findings_counted_as_anomalies_lists_them_without_making_its_rows(batch):
@@ -1340,7 +1344,8 @@ def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp
     convention half downloaded (« calais.xlsx.part », a truncated zip) or one sent without its
     extension whose sheet is damaged (« arras ») went uncounted with no finding — the département's
     verdict without its error, a convention missing unsaid. Its content may be a workbook's: it
-    stays « illisible » (CON-03), as a workbook's name that does not read; a text is still left out."""
+    stays « illisible » (CON-03), as a workbook's name that does not read; a text is still left out.
+    A download is listed « non lu » (in download ?), as the walk of the folder lists it."""
     from acv_xl.cli import main
 
     folder = _small_folder(tmp_path, batch, n=2)
@@ -1352,11 +1357,14 @@ def test_a_damaged_workbook_under_another_name_among_others_stays_unreadable(tmp
     (folder / "notes.txt").write_text("relancer Calais\n", encoding="utf-8")
     js = tmp_path / "c.json"
     main(["consolider", *map(str, sorted(folder.iterdir())), "-o", str(tmp_path / "c.xlsx"), "--json", str(js)])
-    by = {c["fichier"]: c for c in json.loads(js.read_text(encoding="utf-8"))["conventions"]}
-    for name in ("calais.xlsx.part", "arras"):
-        assert (by[name]["etat"], by[name]["motif"]) == ("illisible", "illisible"), by[name]
-        assert [f["code"] for f in by[name]["constats_consolidation"]] == ["CON-03"], by[name]
+    summary = json.loads(js.read_text(encoding="utf-8"))
+    by = {c["fichier"]: c for c in summary["conventions"]}
+    assert (by["arras"]["etat"], by["arras"]["motif"]) == ("illisible", "illisible"), by["arras"]
+    assert [f["code"] for f in by["arras"]["constats_consolidation"]] == ["CON-03"], by["arras"]
     assert by["notes.txt"]["motif"] == "pas un classeur Excel, non compté"
+    assert "calais.xlsx.part" not in by
+    assert summary["fichiers_non_lus"] == [{"fichier": "calais.xlsx.part",
+                                            "motif": "fichier en cours de téléchargement ou de copie ?"}]
 
 
 def test_a_stale_excel_lock_file_among_a_shells_star_is_left_out_as_by_the_walk(tmp_path, batch):
@@ -1631,10 +1639,11 @@ def test_the_json_summary_lists_the_folders_not_walked_and_the_files_not_read(tm
 
 
 def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
-    """`consolider 62 62/calais` (a workbook saved without extension, named to be read), a link
-    « lien.xlsx » of the folder to « boulogne » beside it, or « lens.xlsx.part » that a pattern left
-    and that is named too: each is read and counted, and the line said « 3 fichiers non lus » of
-    them under « 4 fichiers lus » — a référent would look for conventions that are there."""
+    """`consolider 62 62/calais` (a workbook saved without extension, named to be read), or a link
+    « lien.xlsx » of the folder to « boulogne » beside it: each is read and counted, and the line said
+    « 2 fichiers non lus » of them — a référent would look for conventions that are there. A download
+    « lens.xlsx.part » named too is not read, as no backup or download named is (zsh's `62/**/*` names
+    each folder with its files): said once."""
     from acv_xl.outputs.consolidation_files import not_taken_why
 
     examples = sorted(batch["examples"])
@@ -1649,8 +1658,9 @@ def test_a_file_read_all_the_same_is_never_said_not_read(tmp_path, batch):
     part = str(folder / "lens.xlsx.part")
     r = C.consolidate([folder, folder / "calais", folder / "lens.xlsx.part"], tmp_path / "o.xlsx", jobs=1,
                       not_taken=[(part, not_taken_why(part))])
-    assert sorted(f.rel for f in r.files) == ["arras.xlsx", "calais", "lens.xlsx.part", "lien.xlsx"]
-    assert r.not_read == ["« saint-omer » (classeur sans extension .xlsx ?)"]
+    assert sorted(f.rel for f in r.files) == ["arras.xlsx", "calais", "lien.xlsx"]
+    assert r.not_read == ["« lens.xlsx.part » (fichier en cours de téléchargement ou de copie ?)",
+                          "« saint-omer » (classeur sans extension .xlsx ?)"]
 
 
 def test_the_json_summary_of_the_run_is_never_said_not_read(tmp_path, batch, capsys):
@@ -2127,12 +2137,30 @@ def test_a_backup_beside_a_workbook_whose_name_ends_with_a_space_is_that_workboo
     assert [p.name for p, _ in cli._walked_matches([str(tmp_path / "*")])[2]] == ["arras.xlsx.bak"]
 
 
-def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_the_walk(tmp_path, batch):
+def test_a_file_not_read_whose_name_ends_with_a_space_is_said_as_without_it(tmp_path):
+    """« calais.xlsx.part␣ » (unzipped on Linux from an archive made elsewhere) was said « « .part␣ »
+    ajouté après « .xlsx » », never a download; « envoi.zip␣ » was not said at all, and
+    « lens.xlsx.pdf␣ », a document, was said a file that may be a workbook. Their kind is read
+    without the space, as a workbook's name is (`workbook_name`)."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    for name in ("calais.xlsx.part ", "envoi.zip ", "lens.xlsx.pdf ", "arras.xlsm.lnk\t"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    discover([tmp_path], passed_over=passed_over)
+    assert [(p.name, why) for p, why in passed_over] == [
+        ("arras.xlsm.lnk\t", "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"),
+        ("calais.xlsx.part ", "fichier en cours de téléchargement ou de copie ?"),
+        ("envoi.zip ", "archive, non ouverte : extrayez-en les classeurs")]
+
+
+def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_the_walk(tmp_path, batch, capsys):
     """`consolider 62/*` in a Unix shell names « arras.xlsx.bak » (a whole copy of the workbook) with
     « arras.xlsx »: read, it was the same convention twice (CON-01, an error of the département, two
     more errors in `Anomalies`), and « arras.xlsx.msg » a file « pas un classeur Excel », where
-    `consolider 62` leaves both unsaid as the workbook's. Left out the same; named without its
-    workbook, a backup is still read as asked."""
+    `consolider 62` leaves both unsaid as the workbook's. Left out the same; named, each is listed
+    « non lu » with why — typed by hand, `consolider 62/arras.xlsx 62/arras.xlsx.bak` left the backup
+    out without a word."""
     from acv_xl.cli import main
 
     folder = _small_folder(tmp_path, batch, n=2)
@@ -2146,11 +2174,61 @@ def test_a_backup_a_unix_shells_star_names_with_its_workbook_is_left_out_as_by_t
         return status, [c["fichier"] for c in summary["conventions"]], summary["fichiers_non_lus"]
 
     walked = conventions([str(folder)], "a")
-    assert conventions(sorted(str(p) for p in folder.iterdir()), "b") == walked  # what the shell hands over
+    capsys.readouterr()
+    named = conventions(sorted(str(p) for p in folder.iterdir()), "b")  # what the shell hands over
+    # saved as a workbook, as the line said to, the backup would be the same convention twice
+    (said,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("Attention, 2 fichiers non lus")]
+    assert said.endswith("est lu à sa place).") and "Pour les consolider" not in said, said
+    assert named[:2] == walked[:2] and walked[2] == []
     assert sorted(walked[1]) == sorted(p.name for p in folder.iterdir() if p.suffix == ".xlsx")
-    # named with another workbook but not its own: read as asked
-    other = sorted(folder.iterdir())[-1]
-    assert conventions([str(folder / (first.name + ".bak")), str(other)], "c")[1] == [first.name + ".bak", other.name]
+    beside = f" ; son classeur « {first.name} », indiqué aussi, est lu à sa place"
+    assert named[2] == [{"fichier": first.name + ".bak", "motif": "« .bak » ajouté après « .xlsx »" + beside},
+                        {"fichier": first.name + ".msg",
+                         "motif": "message électronique, non ouvert" + beside}]
+
+
+def test_a_backup_named_with_the_folder_holding_its_workbook_says_that_workbook_read(tmp_path):
+    """`consolider 62 62/calais.xlsx.bak`: the backup named is listed « non lu », but its reason left
+    out that « calais.xlsx », read from the folder walked, stands for it — and the line told to save it
+    as a workbook, the same convention then counted twice. Said as when its workbook is named."""
+    from acv_xl.outputs.consolidation_files import READ_IN_ITS_PLACE, discover
+
+    for name in ("calais.xlsx", "calais.xlsx.bak", "lens.xlsx.part", "arras.xlsx", "arras.xlsx.lnk"):
+        (tmp_path / name).write_bytes(b"")
+    passed_over: list = []
+    discover([tmp_path, tmp_path / "calais.xlsx.bak", tmp_path / "lens.xlsx.part", tmp_path / "arras.xlsx.lnk"],
+             passed_over=passed_over)
+    assert [(p.name, why) for p, why in passed_over] == [
+        # never « remplacez-le par le classeur lui-même »: that workbook is read already
+        ("arras.xlsx.lnk", f"raccourci Windows, non suivi ; son classeur « arras.xlsx », dans le dossier parcouru, "
+                           f"{READ_IN_ITS_PLACE}"),
+        ("calais.xlsx.bak", f"« .bak » ajouté après « .xlsx » ; son classeur « calais.xlsx », dans le dossier "
+                            f"parcouru, {READ_IN_ITS_PLACE}"),
+        ("lens.xlsx.part", "fichier en cours de téléchargement ou de copie ?")]
+
+
+def test_a_lone_backup_a_unix_shells_star_names_is_not_read_as_by_the_walk(tmp_path, batch):
+    """« lens.xlsx.BAK » without « lens.xlsx » beside it: `consolider 62` lists it « non lu » (a
+    backup is an older state of a workbook; the message says to save it as one to have it counted),
+    but a Unix shell's `62/*` named it and it was read, its convention counted: the département's
+    totals depended on how the folder was named. Named, alone or with others, it is listed the same."""
+    from acv_xl.cli import main
+
+    folder = _small_folder(tmp_path, batch, n=2)
+    lone = sorted(folder.iterdir())[0]
+    lone.rename(folder / (lone.stem + ".xlsx.BAK"))
+
+    def run(named: list[str], out: str) -> tuple[list[str], list, float]:
+        assert main(["consolider", *named, "-o", str(tmp_path / f"{out}.xlsx"), "--json", str(tmp_path / f"{out}.json")]) in (0, 1)
+        summary = json.loads((tmp_path / f"{out}.json").read_text(encoding="utf-8"))
+        return [c["fichier"] for c in summary["conventions"]], summary["fichiers_non_lus"], summary["totaux"]
+
+    walked = run([str(folder)], "a")
+    assert walked[0] == [p.name for p in folder.iterdir() if p.suffix == ".xlsx"]
+    assert [f["fichier"] for f in walked[1]] == [lone.stem + ".xlsx.BAK"]
+    assert run(sorted(str(p) for p in folder.iterdir()), "b") == walked  # what the shell hands over
+    # `62 62/*`, as zsh's `62/**/*` names a subfolder and its files (bash's with globstar): a folder walked, its files named
+    assert run([str(folder), *sorted(str(p) for p in folder.iterdir())], "c") == walked
 
 
 def test_a_name_ending_with_a_space_is_shown_with_it_said_and_kept_as_it_is_for_scripts(tmp_path, batch):
@@ -2256,9 +2334,57 @@ def test_the_attention_lines_name_a_file_left_unread_as_the_sheets_show_names(tm
     (folder / "arras.xlsx").unlink()
     with pytest.raises(C.UsageError) as refused:
         C.consolidate([folder], tmp_path / "o2.xlsx", jobs=1)
-    assert str(refused.value).endswith("non lu : « calais (espace finale) » (classeur sans extension .xlsx ?).")
+    assert str(refused.value).endswith("non lu : « calais (espace finale) » (classeur sans extension .xlsx ?). "
+                                       "Pour le consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
     # a pattern typed in cmd, which acv-xl expands, matching it alone: its refusal names it the same
     from acv_xl import cli
 
     assert "qui ne désigne que « calais (espace finale) » (classeur sans extension .xlsx ?)." in \
         cli._walked_matches([str(folder / "cal*")])[1]
+
+
+def test_lone_backup_named_refusal_says_how_to_consolidate_it(tmp_path, batch):
+    """`consolider 62/calais.xlsx.bak`, the only copy named on purpose: it is no longer read, and the
+    refusal (status 2) said only « non lu : … (« .bak » ajouté après « .xlsx ») » — never how to have
+    it counted, as the warning of a run with other workbooks says. An archive keeps its own remedy."""
+    folder = tmp_path / "62"
+    folder.mkdir()
+    shutil.copy(sorted(batch["examples"])[0], folder / "calais.xlsx.bak")
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder / "calais.xlsx.bak"], tmp_path / "o.xlsx", jobs=1)
+    assert str(refused.value).endswith("non lu : « calais.xlsx.bak » (« .bak » ajouté après « .xlsx »). Pour le "
+                                       "consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
+    (folder / "calais.xlsx.bak").rename(folder / "conventions.zip")
+    with pytest.raises(C.UsageError) as refused:
+        C.consolidate([folder], tmp_path / "o.xlsx", jobs=1)
+    assert str(refused.value).endswith("(archive, non ouverte : extrayez-en les classeurs).")
+    assert not (tmp_path / "o.xlsx").exists()
+
+
+def test_backups_named_with_their_folder_walked_list_that_folder_once(tmp_path, monkeypatch):
+    """zsh's `62/**/*` names the folder 62 and every file in it: each backup named looked for its
+    workbook by listing the whole folder again — n backups, n listings of n files, quadratic on a
+    département's folder. Listed once (a count, never a time)."""
+    from acv_xl.outputs import consolidation_files as F
+
+    for i in range(30):
+        (tmp_path / f"c{i}.xlsx").write_bytes(b"")
+        (tmp_path / f"c{i}.xlsx.bak").write_bytes(b"")
+    calls = []
+    listing = F.folder_names
+    monkeypatch.setattr(F, "folder_names", lambda folder: calls.append(folder) or listing(folder))
+    passed_over: list = []
+    F.discover([tmp_path, *sorted(tmp_path.glob("*.bak"))], passed_over=passed_over)
+    assert len(passed_over) == 30 and all(why.endswith(F.READ_IN_ITS_PLACE) for _, why in passed_over)
+    assert len(calls) <= 1, len(calls)
+
+
+def test_a_backup_whose_name_ends_with_a_space_says_its_extension_without_it(tmp_path):
+    """« boul.xlsx.bak␣ »: listed « « boul.xlsx.bak (espace finale) » (« .bak␣ » ajouté après
+    « .xlsx ») », the space said with the name and then shown invisible in the reason."""
+    from acv_xl.outputs.consolidation_files import discover
+
+    (tmp_path / "boul.xlsx.bak ").write_bytes(b"")
+    passed_over: list = []
+    discover([tmp_path], passed_over=passed_over)
+    assert [(p.name, why) for p, why in passed_over] == [("boul.xlsx.bak ", "« .bak » ajouté après « .xlsx »")]

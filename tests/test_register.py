@@ -4593,13 +4593,16 @@ def test_ctrl_c_while_the_extracts_are_written_says_what_is_written(tmp_path, ex
 
     folder = _folder(tmp_path, examples)
     reg = tmp_path / "r.sqlite"
-    real_write = E.write_extracts
+    real_write = E.atomic_write
+    calls = []
 
-    def write_extracts(result, where, groups=None):
-        real_write(result, where, groups)  # all written, and the Ctrl-C before the stale ones are removed
-        raise KeyboardInterrupt
+    def atomic_write(out, write, *args):  # the first extract written, the Ctrl-C as the second is
+        calls.append(out)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_write(out, write, *args)
 
-    monkeypatch.setattr(E, "write_extracts", write_extracts)
+    monkeypatch.setattr(E, "atomic_write", atomic_write)
     status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--registre", reg,
                   "--par-financeur", tmp_path / "extraits", "--jobs", "1")
     err = capsys.readouterr().err
@@ -4608,6 +4611,68 @@ def test_ctrl_c_while_the_extracts_are_written_says_what_is_written(tmp_path, ex
         "acv-xl : interrompu. Le classeur consolidé et son résumé JSON sont écrits ; les extraits par financeur sont "
         "incomplets et la consolidation n'est pas enregistrée dans le registre : relancez la consolidation."), err
     assert (tmp_path / "c.xlsx").is_file() and not reg.exists()
+
+
+def test_ctrl_c_as_the_last_runs_extracts_are_removed_says_this_runs_written(tmp_path, examples, monkeypatch, capsys):
+    """A Ctrl-C once every extract is written, as those of a financeur absent from this run are removed:
+    the command said « les extraits par financeur sont incomplets », though all were written. It says
+    them written, and names the last run's still in the folder (they would pass for this comité's)."""
+    from acv_xl.outputs import consolidation_extracts as E
+
+    folder = _folder(tmp_path, examples)
+    extracts = tmp_path / "extraits"
+    assert _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", extracts, "--jobs", "1") in (0, 1)
+    written = sorted(p.name for p in extracts.iterdir())
+    absent = sorted(E._extract_names() - set(written))[0]  # a financeur of the last run, absent from this one
+    shutil.copy2(extracts / written[0], extracts / absent)
+    real_remove = E.remove_stale_extracts
+
+    def remove_stale_extracts(where, this_run):
+        if (where / absent).exists():
+            raise KeyboardInterrupt
+        return real_remove(where, this_run)
+
+    monkeypatch.setattr(E, "remove_stale_extracts", remove_stale_extracts)
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--par-financeur", extracts, "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith(
+        "acv-xl : interrompu. Le classeur consolidé et les extraits par financeur sont écrits ; un extrait d'une "
+        "consolidation précédente (financeur absent de celle-ci) reste dans le dossier des extraits "
+        f"(« {absent} ») : relancez la consolidation."), err
+
+
+@pytest.mark.parametrize("last", ["workbook", "json"])
+def test_ctrl_c_once_an_output_is_in_place_says_it_written(tmp_path, examples, monkeypatch, capsys, last):
+    """A Ctrl-C between the rename that puts an output in place and the line that notes it: the
+    consolidated workbook there, the command said « interrompu. » alone (nothing written); the JSON
+    there, « son résumé JSON n'est pas écrit ». What is in place is said written."""
+    from acv_xl.outputs import consolidation as C
+
+    folder = _folder(tmp_path, examples)
+    (tmp_path / "c.json").write_text("{}", encoding="utf-8")  # the last comité's
+    if last == "workbook":
+        real = C.write_workbook
+
+        def write_workbook(result, out):
+            real(result, out)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(C, "write_workbook", write_workbook)
+        said = "Le classeur consolidé est écrit ; son résumé JSON n'est pas écrit"
+    else:
+        real_atomic = C._atomic
+
+        def atomic(out, write):
+            real_atomic(out, write)
+            if Path(out).suffix == ".json":
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(C, "_atomic", atomic)
+        said = "Le classeur consolidé et son résumé JSON sont écrits"
+    status = _run("consolider", folder, "-o", tmp_path / "c.xlsx", "--json", tmp_path / "c.json", "--remplacer",
+                  "--jobs", "1")
+    err = capsys.readouterr().err
+    assert status == 130 and err.strip().endswith(f"acv-xl : interrompu. {said} : relancez la consolidation."), err
 
 
 def test_ctrl_c_while_the_json_is_written_says_it_is_not(tmp_path, examples, monkeypatch, capsys):

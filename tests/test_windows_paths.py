@@ -273,3 +273,23 @@ def test_a_windows_folder_is_walked_as_explorer_shows_it(tmp_path):
     (tmp_path / "__MACOSX" / "._calais.xlsx").write_bytes(b"\x00" * 162)
     files, base = discover([tmp_path])
     assert [f.name for f in files] == ["arras.xlsx", "CALAIS.XLSX"] and base == tmp_path.resolve()
+
+
+def test_a_backup_named_with_its_workbook_under_another_case_of_its_folder_is_said_so(tmp_path, monkeypatch):
+    """Under Windows « C:\\ACV\\62\\calais.xlsx » and « c:\\acv\\62\\calais.xlsx.bak » are one folder's: the
+    backup was compared with its workbook's folder as typed, case and all, and said a backup whose
+    workbook is missing. Two folders differing by case stand for the two spellings."""
+    from acv_xl.outputs import consolidation_files as F
+
+    for folder in ("ACV", "acv"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "ACV" / "calais.xlsx").write_bytes(b"")
+    (tmp_path / "acv" / "calais.xlsx.bak").write_bytes(b"")
+    named = [tmp_path / "ACV" / "calais.xlsx", tmp_path / "acv" / "calais.xlsx.bak"]
+    for windows, said in ((True, True), (False, False)):  # under Linux, two folders
+        monkeypatch.setattr(F, "_WINDOWS", windows)
+        passed_over: list = []
+        files, _ = F.discover(named, passed_over=passed_over)
+        assert [f.name for f in files] == ["calais.xlsx"]
+        ((path, why),) = passed_over
+        assert path.name == "calais.xlsx.bak" and ("indiqué aussi, est lu à sa place" in why) == said, why

@@ -31,6 +31,7 @@ from acv_xl.outputs.comparison_report import champ_text
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.excel_range import beyond_excel  # noqa: F401 — also for the callers of the annex
 from acv_xl.outputs.terminal import console as terminal_console, file_text, literal
+from acv_xl.reading.errors import shown_file
 from acv_xl.reading.source import parse_a1
 from acv_xl.outputs.formats import (
     FMT_DATE,
@@ -518,7 +519,8 @@ def _cover(wb, d: _Data, fmts: _Formats) -> None:
     row = _section(ws, row, "Validation du classeur source", fmts, last)
     rep = d.report
     counts = {g: sum(f.gravite is g for f in rep.findings) for g in Gravite}
-    field("Classeur source", file_text(Path(rep.fichier).name) if rep.fichier else None)
+    # as every other output shows it: « lens.xlsx (espace finale) », a bidi control by its code
+    field("Classeur source", shown_file(file_text(Path(rep.fichier).name)) if rep.fichier else None)
     field("État de la validation", ETAT_LIBELLE.get(rep.etat, rep.etat))
     field("Contrôles", f"{_count(counts[Gravite.ERREUR], 'erreur')}, "
                        f"{_count(counts[Gravite.AVERTISSEMENT], 'avertissement')}, "
@@ -1461,7 +1463,8 @@ def _since_validation(path: Path, report) -> tuple[str, Any, str]:
     if report.etat == ETAT_MODIFIE:
         comp = compare(validated, report.convention, totaux_apres=report.totaux)
         if comp.changed:
-            return "", comp, (f"aux données validées{f' le {day}' * bool(day)}, conservées dans « {name} » (leur "
+            return "", comp, (f"aux données validées{f' le {day}' * bool(day)}, conservées dans "
+                              f"« {shown_file(file_text(name))} » (leur "
                               "empreinte est celle enregistrée lors de la validation, en page de garde)")
         # « modifié » by its fingerprint only (lines sorted, a value typed otherwise): its data are still
         # those validated, and the annex would list nothing, as above
@@ -1534,7 +1537,8 @@ def run_annexe(path: Path, out: Path | None, pdf: bool, brouillon: bool, console
     # the workbook before the avenant is read before the findings are: an unusable one (missing, another
     # convention) is status 2 at once, never after the user has corrected every error (status 1)
     comp = None
-    reference = f"au classeur « {Path(depuis).name} »" if depuis is not None else ""
+    # (in the annex: the name as every output shows it, `shown_file`)
+    reference = f"au classeur « {shown_file(file_text(Path(depuis).name))} »" if depuis is not None else ""
     if depuis_validation:
         problem, comp, reference = _since_validation(path, report)
         if problem:

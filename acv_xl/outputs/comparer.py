@@ -19,6 +19,7 @@ from acv_xl.contract.values import fmt_date
 from acv_xl.outputs import comparison_report as cr
 from acv_xl.outputs.formats import fit_cell
 from acv_xl.outputs.terminal import file_text, literal
+from acv_xl.reading.errors import shown_file
 
 
 class Unusable(Exception):
@@ -81,8 +82,10 @@ def order_warning(comp: Comparison, avant: Path | str, ia: dict, ca: Convention,
     in order."""
     if not comp.changes:
         return ""
-    na, nb = Path(avant).name, Path(apres).name
+    na, nb = file_text(Path(avant).name), file_text(Path(apres).name)
     na, nb = (na, nb) if na != nb else (file_text(avant), file_text(apres))
+    # as every output shows a name (text, workbook of écarts, annex): « avenant.xlsx (espace finale) »
+    na, nb = shown_file(na), shown_file(nb)
     stored = ca.value("acv_empreinte")
     stored = str(stored).strip().lower() if stored not in (None, "") else None
     da, db = ia["date_validation"], ib["date_validation"]
@@ -230,7 +233,7 @@ def render_text(comp: Comparison, ia: dict, ib: dict, console, conv: Convention,
             from datetime import date as _date
 
             etat += f", validation du {fmt_date(_date.fromisoformat(info['date_validation']))}"
-        p(f"{label} : {info['fichier']} ({etat})")
+        p(f"{label} : {shown_file(info['fichier'])} ({etat})")  # « calais.xlsx (espace finale) », as every output
     for w in avertissements:
         p(w, "bold red")
     if not comp.changes:

@@ -20,6 +20,7 @@ from acv_xl.contract.layout import Kind
 from acv_xl.outputs import page_layout
 from acv_xl.outputs.atomic import atomic_write
 from acv_xl.outputs.output_guard import COMPARAISON, mark_xlsxwriter
+from acv_xl.reading.errors import shown_file
 from acv_xl.outputs.comparison_report import (
     GROUP_LABELS,
     GROUP_TITLES,
@@ -165,7 +166,9 @@ def build(comp: Comparison, out: Path, avant: dict, apres: dict, names: dict[str
                    f"Changements de la convention {apres.get('acv_id') or ''}".strip(), title)
         ws.set_row(0, 21)  # its 14 pt type, clear of the line below
         merge_text(ws, 1, 0, 1, len(CHANGE_HEADERS) - 1,
-                   f"Avant : {avant.get('fichier') or ''} — après : {apres.get('fichier') or ''}", note)
+                   # the names as every output shows them: « calais.xlsx (espace finale) », a bidi control by its code
+                   f"Avant : {shown_file(avant.get('fichier') or '')} — après : {shown_file(apres.get('fichier') or '')}",
+                   note)
         hr = 3
         if warnings:  # in the blank row above the headers, in red: what the changes do not include
             text = "\n".join(warnings)

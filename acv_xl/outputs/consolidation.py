@@ -60,6 +60,7 @@ from acv_xl.outputs.terminal import console as terminal_console, file_text, lite
 from acv_xl.outputs.consolidation_files import (  # noqa: F401 — re-exported for callers
     EXTENSIONS,
     EXTENSIONS_REFUSEES,
+    READ_IN_ITS_PLACE,
     Interrupted,
     Prefetch,
     UsageError,
@@ -883,7 +884,10 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                          + (f" ; non parcouru{'s' if len(not_walked) > 1 else ''} : "
                             f"{', '.join(said_with_why(not_walked))}" if not_walked else "")
                          + (f" ; non lu{'s' if len(not_read) > 1 else ''} : {_first(said_with_why(not_read))}" if not_read else "")
-                         + ".")
+                         # a backup named alone, the only copy: how to have it consolidated, as `_not_read` says
+                         # (unless a reason says its own: an archive « extrayez-en les classeurs »)
+                         + "." + (_save_advice(len(not_read), _to_save(not_read))
+                                  if not any(" : " in why for _, why in not_read) else ""))
     items = [(str(shown.get(f, f)), _rel(shown.get(f, f), base)) for f in files]
     lap("recherche")
     blocs: dict[tuple[str, str], Any] = {}
@@ -928,6 +932,9 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     pending = None
     written: list[str] = []
     begun = False  # the extracts: some of them replaced, or not one (the folder keeps the last run's)
+    # each output's file before this run writes it: on a Ctrl-C, the one the system put in place is
+    # said written, though the run had not yet noted it (between the rename and the next line)
+    before = {p: _file_id(p) for p in (out, json_path) if p is not None}
     try:
         if record is not None and hasattr(record, "begin"):  # (in the `try`: never a thread left to itself)
             pending = record.begin(result)
@@ -941,6 +948,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
             lap("écriture du JSON")
         if par_financeur is not None:
             from acv_xl.outputs.consolidation_extracts import (
+                extract_paths,
                 extracts_lock,
                 other_departement_problem,
                 remove_stale_extracts,
@@ -951,6 +959,7 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
                 # asked again: another département's run may have written there while this one waited
                 if not replace and (problem := other_departement_problem(result, Path(par_financeur), waited=True)):
                     raise ExtractsOfAnother(problem)
+                before.update((p, _file_id(p)) for p in extract_paths(groups, Path(par_financeur)))
                 begun = True
                 result.extracts = write_extracts(result, Path(par_financeur), groups)
                 result.extracts_removed, result.extracts_left = remove_stale_extracts(Path(par_financeur),
@@ -965,11 +974,13 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
         if isinstance(exc, ExtractsOfAnother):  # written there since the check: this run's not written
             raise UsageError(_written_before(str(exc), written, False, record is not None,
                                              way_out(result, Path(par_financeur), again=True))) from None
-        if written and type(exc) is KeyboardInterrupt:  # « interrompu. » alone: the workbook written taken for
-            # the whole run, the extracts half of this comité's and half of the last one's
-            raise Interrupted(_written_before("interrompu.", written, (None if par_financeur is None else begun),
-                                              record is not None, "relancez la consolidation",
-                                              json=json_path is not None)) from None
+        if type(exc) is KeyboardInterrupt:
+            extracts, stale = _in_place(written, before, out, json_path, par_financeur, begun)
+            if written:  # « interrompu. » alone: the workbook written taken for the whole run, the extracts
+                # half of this comité's and half of the last one's
+                raise Interrupted(_written_before("interrompu.", written, extracts, record is not None,
+                                                  "relancez la consolidation", json=json_path is not None,
+                                                  stale=stale)) from None
         if written and isinstance(exc, OutputError):  # a full disk after the workbook: what is written, and what is not, said
             raise UsageError(_written_before(str(exc), written, (None if par_financeur is None else begun),
                                              record is not None)) from None  # (the error names the JSON it was)
@@ -989,18 +1000,52 @@ def consolidate(paths: Sequence[Path], out: Path, departement: str | None = None
     return result
 
 
+def _file_id(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file from the one an atomic write puts in its place (a new inode, a new time)."""
+    st = _stat(path)
+    return None if st is None else (st.st_dev, st.st_ino, st.st_mtime_ns)
+
+
+def _in_place(written: list[str], before: dict[Path, tuple[int, int, int] | None], out: Path,
+              json_path: Path | None, par_financeur: Path | None, begun: bool) -> tuple[bool | None, list[Path]]:
+    """On a Ctrl-C while the outputs are written: `written` completed with those the system put in
+    place since `before` (`_file_id` of each before the run), which the run had not noted yet — a
+    Ctrl-C between a rename and the next line said a file in place « pas écrit ». Returns the
+    extracts' state for `_written_before` (None when all are written, or none asked; else whether
+    their writing had begun) and the previous run's extracts still there once all of this run's are
+    (a Ctrl-C as they were removed said this run's « incomplets »: those left are named)."""
+    def replaced(path: Path) -> bool:
+        return (now := _file_id(path)) is not None and now != before.get(path)
+
+    for path, what in ((out, "le classeur consolidé"), (json_path, "son résumé JSON")):
+        if path is not None and what not in written and replaced(path):
+            written.append(what)
+    if par_financeur is None:
+        return None, []
+    targets = [p for p in before if p not in (out, json_path)]
+    if not begun or not all(map(replaced, targets)):
+        return begun, []
+    from acv_xl.outputs.consolidation_extracts import stale_extracts
+
+    written.append("les extraits par financeur")
+    return None, stale_extracts(Path(par_financeur), targets)
+
+
 def _written_before(error: str, written: list[str], extracts: bool | None, record: bool,
-                    remedy: str = "corrigez la cause, puis relancez la consolidation", json: bool = False) -> str:
+                    remedy: str = "corrigez la cause, puis relancez la consolidation", json: bool = False,
+                    stale: Sequence[Path] = ()) -> str:
     """An output that failed after the consolidated workbook was written: the error, then what the
     folder now holds (« rien n'est écrit » would be false) and what is missing. `extracts`: None when
     none were asked, else whether their writing had begun. `remedy`: what the user does next (another
-    run holding the extracts' folder has no cause to correct, only an end to wait for)."""
+    run holding the extracts' folder has no cause to correct, only an end to wait for). `stale`: the
+    previous run's extracts this one had yet to remove."""
     done = joined(written)
     done = done[:1].upper() + done[1:] + (" sont écrits" if len(written) > 1 else " est écrit")
     # `json`: asked for (a Ctrl-C as it is written left the last comité's, if any, under its name)
     missing = (["son résumé JSON n'est pas écrit"] if json and "son résumé JSON" not in written else []) + \
         ([] if extracts is None else ["les extraits par financeur sont incomplets"] if extracts else
          ["les extraits par financeur ne sont pas écrits"]) + \
+        ([_left_said(stale)] if stale else []) + \
         (["la consolidation n'est pas enregistrée dans le registre"] if record else [])
     suite = f" ; {joined(missing)}" if missing else ""
     return f"{error} {done}{suite} : {remedy}."
@@ -1093,12 +1138,42 @@ def _first(names: list[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" et {fmt_number(more)} autre{'s' if more > 1 else ''}" if more > 0 else "")
 
 
-def _not_read(files: list[str]) -> str:
+def _not_read(files: list[str], to_save: int | None = None) -> str:
+    """The files not read, and what to do to have them consolidated: for `to_save` of them (all when
+    None) — never for a backup whose workbook, named too, is read in its place (`consolider 62/*`
+    names « calais.xlsx.bak » with « calais.xlsx »): saving it as a workbook would count it twice."""
+    advice = _save_advice(len(files), len(files) if to_save is None else to_save)
     if len(files) == 1:
-        return (f"Attention, 1 fichier non lu qui peut être un classeur : {files[0]}. Pour le consolider, "
-                "enregistrez-le dans le dossier en classeur .xlsx ou .xlsm.")
-    return (f"Attention, {fmt_number(len(files))} fichiers non lus qui peuvent être des classeurs : {_first(files)}. Pour les "
-            "consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm.")
+        return f"Attention, 1 fichier non lu qui peut être un classeur : {files[0]}.{advice}"
+    return (f"Attention, {fmt_number(len(files))} fichiers non lus qui peuvent être des classeurs : "
+            f"{_first(files)}.{advice}")
+
+
+def _to_save(not_read: Sequence[tuple[Any, str]]) -> int:
+    """How many of the files not read ((file, why)) to save as a workbook to have them consolidated:
+    not a backup whose workbook, named too, is read in its place."""
+    return sum(not why.endswith(READ_IN_ITS_PLACE) for _, why in not_read)
+
+
+def _save_advice(files: int, to_save: int) -> str:
+    """What to do to have `to_save` of `files` files not read consolidated (`_not_read`), a sentence."""
+    if to_save == 0:
+        return ""
+    if to_save < files:
+        return (" Pour consolider ceux dont le classeur n'est pas lu, enregistrez chacun dans le dossier en classeur "
+                ".xlsx ou .xlsm.")
+    if files == 1:
+        return " Pour le consolider, enregistrez-le dans le dossier en classeur .xlsx ou .xlsm."
+    return " Pour les consolider, enregistrez chacun dans le dossier en classeur .xlsx ou .xlsm."
+
+
+def _left_said(paths: Sequence[Path]) -> str:
+    """The previous run's extracts still in their folder, said in a sentence (« un extrait … reste … (« … ») »)."""
+    names = ", ".join(f"« {p.name} »" for p in paths)
+    if len(paths) > 1:
+        return (f"{fmt_number(len(paths))} extraits d'une consolidation précédente (financeur absent de celle-ci) "
+                f"restent dans le dossier des extraits ({names})")
+    return f"un extrait d'une consolidation précédente (financeur absent de celle-ci) reste dans le dossier des extraits ({names})"
 
 
 def _left(paths: list[Path]) -> str:
@@ -1176,7 +1251,7 @@ def run_consolider(paths: Sequence[Path], out: Path, departement: str | None = N
     if result.not_walked:
         say(_not_walked(result.not_walked))
     if result.not_read:
-        say(_not_read(result.not_read))
+        say(_not_read(result.not_read, _to_save(result.files_not_read)))
     say(f"Consolidation : {result.summary_line(with_reused=True)}" + (f" ; résumé JSON : {json_path}" if json_path else "")
         + (f" ; {len(result.extracts)} extrait{'s' if len(result.extracts) > 1 else ''} par financeur dans "
            f"{options['par_financeur']}" if result.extracts else "")

@@ -58,6 +58,11 @@ def _targets(groups, folder: Path) -> list[tuple[str, Path]]:
     return [(g, folder / file_name(g)) for g in order]
 
 
+def extract_paths(groups, folder: Path) -> list[Path]:
+    """The file of every extract `write_extracts` writes (`groups`: those of `extract_lines`)."""
+    return [target for _, target in _targets(groups, folder)]
+
+
 def extracts_problem(result: ConsolidationResult, folder: Path, inputs: Sequence[Path], replace: bool,
                      others: Sequence[Output] = (), groups: dict[str, list[list[Any]]] | None = None,
                      input_ids: dict[Any, tuple[int, int] | None] | None = None) -> str | None:
@@ -435,19 +440,25 @@ def remove_stale_extracts(folder: Path, written: Sequence[Path]) -> tuple[list[P
     Copie.xlsx » of Windows's Explorer, « financeur_ETAT copie.xlsx » of macOS's Finder) carries the
     mark too, and may hold the notes added for the financeur. Returns (removed, left): one that cannot be removed
     (open in Excel on Windows) is left and named, the run already written goes on (register)."""
+    removed, left = [], []
+    for p in stale_extracts(folder, written):
+        try:
+            p.unlink()
+        except OSError:
+            left.append(p)
+        else:
+            removed.append(p)
+    return removed, left
+
+
+def stale_extracts(folder: Path, written: Sequence[Path]) -> list[Path]:
+    """The extracts of a previous run in `folder` for a financeur absent from this one, which wrote
+    `written` (`remove_stale_extracts`)."""
     from acv_xl.reading.provenance import EXTRAIT, produced_by
 
     keep = {p.name for p in written}
     named = _extract_names()
-    removed, left = [], []
-    for p in sorted(folder.glob("financeur_*.xlsx")):
-        # exactly as named: on a disk that ignores case, « financeur_etat.xlsx » listed (the case of
-        # a file it replaced) may be the État's extract just written
-        if p.name in named and p.name not in keep and p.is_file() and produced_by(p) == EXTRAIT:
-            try:
-                p.unlink()
-            except OSError:
-                left.append(p)
-            else:
-                removed.append(p)
-    return removed, left
+    # exactly as named: on a disk that ignores case, « financeur_etat.xlsx » listed (the case of
+    # a file it replaced) may be the État's extract just written
+    return [p for p in sorted(folder.glob("financeur_*.xlsx"))
+            if p.name in named and p.name not in keep and p.is_file() and produced_by(p) == EXTRAIT]

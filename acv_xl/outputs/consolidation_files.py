@@ -25,7 +25,7 @@ from stat import S_ISDIR, S_ISREG
 from typing import Callable, Iterable, Sequence
 
 from acv_xl.contract.system_errors import os_error_text, resolved
-from acv_xl.reading.errors import file_text
+from acv_xl.reading.errors import file_text, shown_file
 
 EXTENSIONS = (".xlsx", ".xlsm")
 # Formats a commune may send by mistake: listed as unreadable (STR-02) rather than silently ignored.
@@ -113,8 +113,8 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     Folders are walked recursively; Excel lock files (`~$…`) and hidden files/folders are skipped.
     A file named explicitly is taken whatever its extension (the validator says why it is refused;
     among others, one that is no workbook is listed apart: `consolidation._not_workbooks`), but the
-    backup or download of a workbook named beside it, left out as a walk leaves it
-    (`_copy_named_with_its_workbook`).
+    backup or download of a workbook, left out as a walk leaves it and said in `passed_over`
+    (`_named_passed_over`).
     A symbolic link to a folder (communes' folders kept elsewhere and linked into the département's)
     is followed once its real folders are walked, unless what it leads to is walked already (its
     workbooks are found then) or holds the link itself (a loop). `shown`, when given, receives
@@ -137,8 +137,9 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
     lost: list[tuple[Path, str]] = []
     unread: list[tuple[Path, str]] = []
     holding: list[tuple[Path, Path, Path]] = []  # links named to a folder holding them: (link, its folder, target)
+    asked: list[tuple[Path, str, str]] = []  # backups named (`_named_passed_over`): (path, its workbook, why)
     # (folder as typed, name as `_beside` compares it) of each path named: a backup named with its workbook
-    named = {(os.path.dirname(a), os.path.basename(a).rstrip().lower())
+    named = {(_folder_key(a), os.path.basename(a).rstrip().lower())
              for a in map(os.path.abspath, paths)} if len(paths) > 1 else set()
     for p in paths:
         p = Path(p)
@@ -164,7 +165,11 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
                 continue
             roots.append(root)
             _walk(root, root, found, walked, links, lost, unread)
-        elif not (named and _copy_named_with_its_workbook(p, named)):
+        elif (why := _named_passed_over(p, named)) is not None:
+            folder = resolved(p.parent)
+            roots.append(folder)
+            asked.append((folder / p.name, *why))
+        else:
             roots.append(p.resolve().parent)
             _found(found, resolved(p.parent) / p.name)
     for p, folder, root in holding:
@@ -183,32 +188,67 @@ def discover(paths: Sequence[Path], exclude: Iterable[Path] = (),
             lost.append((link_shown, _HOLDING))
             continue
         _walk(target, link_shown, found, walked, links, lost, unread)
+    listed: dict[Path, frozenset[str]] = {}  # each folder listed once: zsh's `62/**/*` names its backups by hundreds
+    for path, workbook, why in asked:
+        # its workbook read from its folder walked (`consolider 62 62/calais.xlsx.bak`): said as when named
+        if not why.endswith(READ_IN_ITS_PLACE) and path.parent in walked:
+            if path.parent not in listed:
+                listed[path.parent] = folder_names(str(path.parent))
+            if _beside(workbook, listed[path.parent]):
+                why = _read_in_its_place(why, workbook, "dans le dossier parcouru")
+        unread.append((path, why))
     files = sorted((f for f in found if f not in excluded), key=lambda f: str(found[f]).lower())
     if shown is not None:
         shown.update((f, found[f]) for f in files if found[f] != f)
     if skipped is not None:  # each once: a broken link named and walked (`consolider 62 62/lien`) is one
         skipped.extend(sorted(dict(lost).items(), key=lambda x: str(x[0]).lower()))
-    if passed_over is not None:
-        passed_over.extend(sorted(unread, key=lambda x: str(x[0]).lower()))
+    if passed_over is not None:  # each once: one named in a folder walked (`consolider 62 62/lens.xlsx.part`)
+        passed_over.extend(sorted(dict(unread).items(), key=lambda x: str(x[0]).lower()))
     return files, _common_folder(roots)
 
 
 _HOLDING = "lien symbolique vers un dossier qui le contient, non suivi pour éviter une boucle"
 
 
-def _copy_named_with_its_workbook(path: Path, named: set[tuple[str, str]]) -> bool:
-    """Whether `path`, a file named, is the backup, download, mail or shortcut of a workbook named
-    beside it (`named`: (folder, name) of every path named, as `_beside` compares names): a Unix
-    shell's `62/*` names « calais.xlsx.bak » with « calais.xlsx », and reading it counted the same
-    convention twice (CON-01, an error of the département) where `consolider 62` leaves it unsaid as
-    its workbook's. Left out as the walk leaves it; named without its workbook, it is read as asked.
-    Only a name made of the workbook's and more: a file without extension, told by its content, may
-    be another convention (« arras », damaged, is « illisible »), and is read."""
+def _named_passed_over(path: Path, named: set[tuple[str, str]]) -> tuple[str, str] | None:
+    """(the workbook it stands for, why it is left unread as a walk leaves it, in French) of a file
+    named; None for a file read as asked.
+    The backup, download, mail or shortcut of a workbook (« calais.xlsx.bak », `_passed_over`) is never read: a Unix shell's `62/*` names « lens.xlsx.BAK » as a walk finds it, and
+    reading it counted a convention `consolider 62` lists « non lu » — the totals depended on the shell.
+    A backup is an older state, a download an unfinished one: the walk's choice, whose message says how
+    to have it consolidated (saved as a workbook) — named with its folder too, as zsh's `62/**/*` names
+    every folder and file under 62. Named with its workbook (`named`: (folder, name) of
+    every path named, as `_beside` compares names), it is said so: typed by hand
+    (`consolider 62/calais.xlsx 62/calais.xlsx.bak`), it was left out without a word. Only a
+    name made of a workbook's and more: a file without extension, told by its content, may be another
+    convention (« arras », damaged, is « illisible »), and is read."""
     if workbook_name(path.name) or _WORKBOOK_INSIDE.match(path.name) is None:
-        return False
+        return None
     why = _passed_over(path.name, str(path), path.is_file)
-    return why is not None and bool(why[0]) \
-        and (os.path.dirname(os.path.abspath(path)), why[0].rstrip().lower()) in named
+    if why is None:  # another document (« calais.xlsx.pdf »): read, listed « pas un classeur Excel »
+        return None
+    workbook, text = why
+    if (_folder_key(os.path.abspath(path)), workbook.rstrip().lower()) in named:
+        text = _read_in_its_place(text, workbook, "indiqué aussi")
+    return workbook, text
+
+
+# the end of why a file named is not read when its workbook, named too, is: nothing to save for it
+READ_IN_ITS_PLACE = "est lu à sa place"
+
+
+def _read_in_its_place(why: str, workbook: str, where: str) -> str:
+    """`why` (`_passed_over`) of a file whose `workbook` is read in its place: what it is, without
+    the remedy that may follow it — « message électronique, non ouvert : enregistrez-en le classeur
+    joint ; son classeur …, indiqué aussi, est lu à sa place » told to save a workbook already read."""
+    return f"{why.partition(' : ')[0]} ; son classeur « {shown_file(file_text(workbook))} », {where}, {READ_IN_ITS_PLACE}"
+
+
+def _folder_key(path: str) -> str:
+    """The folder of an absolute path as `_named_passed_over` compares it: in any case under Windows
+    (« C:\\ACV\\62 » typed for one file, « c:\\acv\\62 » for its backup: one folder)."""
+    folder = os.path.dirname(path)
+    return folder.lower() if _WINDOWS else folder
 
 
 def _common_folder(roots: Sequence[Path]) -> Path:
@@ -331,8 +371,10 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
     """(the workbook's name it stands for, what it looks like, in French) of a file a walk does not
     read that may be a workbook; None for any other (a PDF, notes.txt). By its name, but for a file
     without extension, whose first bytes say whether it is a zip — a workbook is one. `is_file`:
-    whether `path` is a regular file (a walk's entry knows it without a system call)."""
-    low = name.lower()
+    whether `path` is a regular file (a walk's entry knows it without a system call). Its kind is read
+    from its name without the spaces that may end it, as a workbook's (`workbook_name`): « calais.xlsx.part␣ »
+    (unzipped on Linux from an archive made elsewhere) is a download, « calais.xlsx.pdf␣ » a document."""
+    low = name.rstrip().lower()
     if low.endswith(_ARCHIVES):
         return "", "archive, non ouverte : extrayez-en les classeurs"
     if (inside := _WORKBOOK_INSIDE.match(name)) is not None:
@@ -345,7 +387,9 @@ def _passed_over(name: str, path: str, is_file: Callable[[], bool]) -> tuple[str
             return workbook, "raccourci Windows, non suivi : remplacez-le par le classeur lui-même"
         if low.endswith(_MAILS):
             return workbook, "message électronique, non ouvert : enregistrez-en le classeur joint"
-        return workbook, f"« {file_text(rest)} » ajouté après « {inside.group(1)} »"  # (as the name is shown)
+        # (as the name is shown; the spaces ending it, said with the name — « boul.xlsx.bak (espace finale) » —,
+        # left out here: « « .bak␣ » ajouté » showed them invisible)
+        return workbook, f"« {file_text(rest.rstrip() or rest)} » ajouté après « {inside.group(1)} »"
     if "." in name.lstrip(".") or name.startswith(("~$", ".")):
         return None
     try:  # a regular file only: opening a named pipe waits for a writer forever
