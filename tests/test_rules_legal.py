@@ -1032,6 +1032,10 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Subvention CA des Deux Baies en Montreuillois", "EPCI"),
     ("Subvention CA", None), ("Subvention CA de mars 2024", None), ("Participation CA du 12 mars", None),
     ("Subvention CU n° 2024-12", None), ("Financement CA de 50 000 €", None),
+    # ... after a word a collectivité names another body's aid with; not one of a bank's loan as well (the Crédit
+    # Agricole's regional banks: the commune's borrowing, its own share)
+    ("Aide exceptionnelle de la CC du Ternois", "EPCI"), ("Subventions CdA du Boulonnais", "EPCI"),
+    ("Financement CA des Savoie", None), ("Fonds CA de Lorraine", None), ("Crédits CA de Centre Loire", None),
     # a métropole is an EPCI (CGCT L5217-1); not the office or the SPL bearing its name
     ("Subvention de la Métropole", "EPCI"), ("Participation Métropole européenne de Lille", "EPCI"),
     ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),
@@ -1056,6 +1060,26 @@ def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_o
         assert (f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Autofinancement », "
                 "la ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage") in f.message
     assert dispositifs.payer_named(dispositif, "COMMUNE") == payeur
+
+
+@pytest.mark.parametrize("code", ["PRIVE", "AL", "SNCF"])
+@pytest.mark.parametrize("dispositif", ["Subvention CA du Languedoc", "Participation CA du Finistère",
+                                        "Aide de la CA des Savoie"])
+def test_fin21_the_short_name_of_a_bank_under_a_private_code_is_not_the_epci(code, dispositif):
+    """« PRIVE / Subvention CA du Languedoc », a regional bank of the Crédit Agricole: « CA » before a place's name was
+    read as the EPCI whatever the financeur, and FIN-21 said « son nom dit qu'il est versé par le financeur « EPCI » »,
+    asking to file the bank's money under the EPCI. Under a private financeur's code, of the reference list or added
+    as « Privé », the short name is no EPCI; under a public one it still is."""
+    def m(r):
+        lines(r).append(dict(lines(r)[AUTO_11], financeur=code, dispositif=dispositif, nature="Subvention",
+                             montant=10_000))
+    (f,) = [f for f in run(m, "FIN-21") if dispositif in f.message]
+    assert "EPCI" not in f.message + f.suggestion
+    assert dispositifs.payer_named(dispositif, code) is None
+    # a financeur the user added: its category in the workbook decides, unknown is not public
+    assert dispositifs.payer_named(dispositif, "CRCA", "Privé") is None
+    assert dispositifs.payer_named(dispositif, "CRCA") is None
+    assert dispositifs.payer_named(dispositif, "SMX", "Public") == "EPCI"
 
 
 @pytest.mark.parametrize("dispositif", ["Participation des EPCI membres", "Contributions des EPCI adhérents",

@@ -448,9 +448,10 @@ _PERSONNES = {
 # départemental », « Subv. CD62 », « Aide de l'État », « Fonds européens »), or beginning the name (« Région HDF »,
 # « CD62 »). Not a body merely named in it: a place (« Quartier de la Région », « Parc de l'Europe »), « remise en
 # état », « Part ville (contrat Région) » are the commune's own money, counted so before
+_APRES_LE_MOT = (r"(?: (?:exceptionnelles?|complementaires?|specifiques?|d investissement))?"
+                 r"(?: (?:de la|de l|du|des|de|d|par la|par le|par l))? ")
 _VERSE = (r"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|financements?|cofinancements?|contributions?"
-          r"|fonds|credits?)(?: (?:exceptionnelles?|complementaires?|specifiques?|d investissement))?"
-          r"(?: (?:de la|de l|du|des|de|d|par la|par le|par l))? ")
+          rf"|fonds|credits?){_APRES_LE_MOT}")
 _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil departemental|conseil general|cd \d{2,3}" \
            r"|union europeenne|prefecture)(?![a-z0-9])"
 # ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
@@ -469,12 +470,17 @@ _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TE
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
                    for code, mots in _PERSONNES.items()}
+_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
 # ... and by its short name, which only a place's name after « de » makes one (« Subvention CU d'Arras », « Participation
 # de la CA de Lens-Liévin », « Subv. CC du Ternois »): alone, « CA », « CC », « CU » are a bank, a figure, a certificat
-# d'urbanisme, and « Subvention CA de mars », « … CA du 12 mars » a date (of a conseil d'administration)
+# d'urbanisme, and « Subvention CA de mars », « … CA du 12 mars » a date (of a conseil d'administration). « CA du
+# Languedoc », « CA des Savoie » are also the Crédit Agricole's regional banks: the short name is the EPCI only after a
+# word a collectivité names another body's aid with — not « Financement », « Crédits », « Fonds », a bank's loan too
+# (« Financement CA des Savoie » under COMMUNE is the commune's borrowing, its own share) — and only under a public
+# financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc » is the bank's)
+_AIDE_DONNEE = rf"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|fonds de concours){_APRES_LE_MOT}"
 _MOIS = r"janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
-_SIGLE_EPCI = rf"(?:cu|ca|cc|cda) (?:de|d|du|des) (?!(?:{_MOIS})(?![a-z0-9]))(?=[a-z])"
-_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:(?:{_MOTS_EPCI})(?![a-z0-9])|{_SIGLE_EPCI})")
+_SIGLE_EPCI = re.compile(rf"{_AIDE_DONNEE}(?:cu|ca|cc|cda) (?:de|d|du|des) (?!(?:{_MOIS})(?![a-z0-9]))(?=[a-z])")
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
 # payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
@@ -516,17 +522,37 @@ def _payeurs_nommes(nom: str) -> frozenset[str]:
     return apports.union(code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n))
 
 
-def payer_named(nom: str | None, financeur: str | None) -> str | None:
+@memo_text(4096)
+def _epci_par_son_sigle(nom: str) -> bool:
+    """Whether the name says the EPCI pays it by its short name (`_SIGLE_EPCI`), not its payer's own money beside it
+    nor a resource of the collectivité's own or a place (as `_payeurs_nommes`)."""
+    n = normalise(nom)
+    return bool(_SIGLE_EPCI.search(n)) and not _RESSOURCE_OU_LIEU.search(n) and not _names_own_money(nom)
+
+
+def _autres_payeurs(nom: str, financeur: str | None, categorie: str | None) -> frozenset[str]:
+    """The codes of the public bodies but `financeur` the name says pay it: the EPCI by its short name only under a
+    public financeur's code (`categorie`, the workbook's; when not given, the reference list's): under a private one
+    (PRIVE, Action Logement, a bank the user added), « Subvention CA du Languedoc » is the Crédit Agricole's."""
+    payeurs = _payeurs_nommes(nom)
+    if ((categorie if categorie is not None else layout.CATEGORIES_FIXES.get(financeur)) == "Public"
+            and _epci_par_son_sigle(nom)):
+        payeurs = payeurs | {"EPCI"}
+    return payeurs - {financeur}
+
+
+def payer_named(nom: str | None, financeur: str | None, categorie: str | None = None) -> str | None:
     """The code of the one other public body a dispositif's name says pays it (`names_another_payer`), or None."""
-    autres = _payeurs_nommes(nom) - {financeur} if nom else ()
+    autres = _autres_payeurs(nom, financeur, categorie) if nom else ()
     return next(iter(autres)) if len(autres) == 1 else None
 
 
-def names_another_payer(nom: str | None, financeur: str | None) -> bool:
-    """Whether a dispositif's name says that another public body than `financeur` pays it (`_payeurs_nommes`: the
-    Région, the Département, the État, the Union), and not its payer's own money beside it (« Contrepartie
-    Région », « Autofinancement hors subvention régionale »), nor a resource of the collectivité's own or a place."""
-    return bool(nom) and bool(_payeurs_nommes(nom) - {financeur})
+def names_another_payer(nom: str | None, financeur: str | None, categorie: str | None = None) -> bool:
+    """Whether a dispositif's name says that another public body than `financeur` (of `categorie`, `_autres_payeurs`)
+    pays it (`_payeurs_nommes`: the Région, the Département, the État, the Union, the EPCI), and not its payer's own
+    money beside it (« Contrepartie Région », « Autofinancement hors subvention régionale »), nor a resource of the
+    collectivité's own or a place."""
+    return bool(nom) and bool(_autres_payeurs(nom, financeur, categorie))
 
 
 def same(a: str | None, b: str | None) -> bool:

@@ -1367,7 +1367,8 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
     elif (proprietaire := totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif))
-          or dispositifs.payer_named(lf.dispositif, lf.financeur)) not in (None, lf.financeur):
+          or dispositifs.payer_named(lf.dispositif, lf.financeur, index(conv).categories.get(lf.financeur))
+          ) not in (None, lf.financeur):
         # « COMMUNE / Redynamisation des centres-villes »: the Région's programme; a « Subvention » of it is counted
         # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
         programme = dispositifs.normalise(lf.dispositif) in totals.PROGRAMMES_D_UN_AUTRE
@@ -1733,21 +1734,22 @@ def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str],
     if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
         return []
     code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
+    categorie = index(j.conv).categories.get
     return [lf for lf, fam in zip(j.counted, j.familles)
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
             and lf.nature in natures
             and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
-            and not _d_un_autre_payeur(lf, code)]
+            and not _d_un_autre_payeur(lf, code, categorie(lf.financeur))]
 
 
-def _d_un_autre_payeur(lf: LigneFinancement, verseur: str) -> bool:
+def _d_un_autre_payeur(lf: LigneFinancement, verseur: str, categorie: str | None) -> bool:
     """Whether the line's dispositif is another body's programme or says another payer (« EPCI / Subvention
     Région »: the Région's money filed under the wrong code, which FIN-21 says; no fonds de concours) than the
     `verseur` whose money it is judged as: a financeur added under the EPCI's name may name it in its dispositif
     (« Autofinancement communauté urbaine »), its own money."""
     return (totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif or "")) not in (None, lf.financeur)
-            or (dispositifs.names_another_payer(lf.dispositif, lf.financeur)
-                and dispositifs.payer_named(lf.dispositif, lf.financeur) != verseur))
+            or (dispositifs.names_another_payer(lf.dispositif, lf.financeur, categorie)
+                and dispositifs.payer_named(lf.dispositif, lf.financeur, categorie) != verseur))
 
 
 def _dit(ix: Index, code: str | None) -> str:
