@@ -1036,6 +1036,12 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     # Agricole's regional banks: the commune's borrowing, its own share)
     ("Aide exceptionnelle de la CC du Ternois", "EPCI"), ("Subventions CdA du Boulonnais", "EPCI"),
     ("Financement CA des Savoie", None), ("Fonds CA de Lorraine", None), ("Crédits CA de Centre Loire", None),
+    # ... a place's name, typed with a capital (« de la Porte », « de l'Atrébatie »); not a common noun after « de »
+    ("Subvention CA de la Porte du Hainaut", "EPCI"), ("Aide CC de l'Atrébatie", "EPCI"),
+    ("Subvention CA de l'exercice 2023", None), ("Subvention CA de l'année 2024", None),
+    ("Subvention CA du mois de mars", None), ("Subvention CA de fin d'année", None),
+    ("Participation CA de la séance du 12/03", None), ("Subvention CA d'un montant de 50 000 €", None),
+    ("Subvention CC de l'opération", None), ("Subvention CU de la parcelle", None),
     # a métropole is an EPCI (CGCT L5217-1); not the office or the SPL bearing its name
     ("Subvention de la Métropole", "EPCI"), ("Participation Métropole européenne de Lille", "EPCI"),
     ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),

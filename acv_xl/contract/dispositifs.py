@@ -477,10 +477,15 @@ _NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
 # Languedoc », « CA des Savoie » are also the Crédit Agricole's regional banks: the short name is the EPCI only after a
 # word a collectivité names another body's aid with — not « Financement », « Crédits », « Fonds », a bank's loan too
 # (« Financement CA des Savoie » under COMMUNE is the commune's borrowing, its own share) — and only under a public
-# financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc » is the bank's)
+# financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc » is the bank's). The place's first word
+# (after « la », « l' »: « CA de la Porte du Hainaut », « CC de l'Atrébatie ») is captured: the name as typed must
+# write it with a capital (`_epci_par_son_sigle`), or « Subvention CA de l'exercice 2023 », « … CA d'un montant de »,
+# « Subvention CC de l'opération », « … CU de la parcelle » (the conseil d'administration, a certificat d'urbanisme)
+# were the EPCI
 _AIDE_DONNEE = rf"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|fonds de concours){_APRES_LE_MOT}"
 _MOIS = r"janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
-_SIGLE_EPCI = re.compile(rf"{_AIDE_DONNEE}(?:cu|ca|cc|cda) (?:de|d|du|des) (?!(?:{_MOIS})(?![a-z0-9]))(?=[a-z])")
+_SIGLE_EPCI = re.compile(rf"{_AIDE_DONNEE}(?:cu|ca|cc|cda) (?:de|d|du|des) (?:(?:la|l) )?"
+                         rf"(?!(?:{_MOIS})(?![a-z0-9]))([a-z]+)")
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
 # payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
@@ -524,10 +529,13 @@ def _payeurs_nommes(nom: str) -> frozenset[str]:
 
 @memo_text(4096)
 def _epci_par_son_sigle(nom: str) -> bool:
-    """Whether the name says the EPCI pays it by its short name (`_SIGLE_EPCI`), not its payer's own money beside it
-    nor a resource of the collectivité's own or a place (as `_payeurs_nommes`)."""
+    """Whether the name says the EPCI pays it by its short name (`_SIGLE_EPCI`) before a place's name, a word the
+    name as typed begins with a capital (« CA de Lens-Liévin », not « CA de l'exercice 2023 »), not its payer's own
+    money beside it nor a resource of the collectivité's own or a place (as `_payeurs_nommes`)."""
     n = normalise(nom)
-    return bool(_SIGLE_EPCI.search(n)) and not _RESSOURCE_OU_LIEU.search(n) and not _names_own_money(nom)
+    lieux = {m[1] for m in _SIGLE_EPCI.finditer(n)}
+    return (bool(lieux) and any(w[0].isupper() and fold(w) in lieux for w in _WORD.findall(nom))
+            and not _RESSOURCE_OU_LIEU.search(n) and not _names_own_money(nom))
 
 
 def _autres_payeurs(nom: str, financeur: str | None, categorie: str | None) -> frozenset[str]:
