@@ -1042,9 +1042,14 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Subvention CA du mois de mars", None), ("Subvention CA de fin d'année", None),
     ("Participation CA de la séance du 12/03", None), ("Subvention CA d'un montant de 50 000 €", None),
     ("Subvention CC de l'opération", None), ("Subvention CU de la parcelle", None),
-    # a métropole is an EPCI (CGCT L5217-1); not the office or the SPL bearing its name
+    # a métropole is an EPCI (CGCT L5217-1); not the office, the SPL, the syndicat mixte or the association bearing the
+    # word, named by a capital after it that no métropole's name has
     ("Subvention de la Métropole", "EPCI"), ("Participation Métropole européenne de Lille", "EPCI"),
+    ("Subvention Métropole du Grand Paris", "EPCI"), ("Subvention Métropole Rouen Normandie", "EPCI"),
+    ("Subvention de la Métropole pour les travaux", "EPCI"),
     ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),
+    ("Subvention Métropole Initiative", None), ("Participation Métropole Savoie", None),
+    ("Subvention Métropole Hauts-de-Seine Habitat", None), ("Apport Métropole Savoie", None),
     ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
     ("Autofinancement", None), ("Fonds propres ville", None),
     # no body: a town's surroundings, a phrase (the Région named so stays: « de la Réunion », « des Hauts-de-France »)
@@ -1066,6 +1071,24 @@ def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_o
         assert (f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Autofinancement », "
                 "la ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage") in f.message
     assert dispositifs.payer_named(dispositif, "COMMUNE") == payeur
+
+
+@pytest.mark.parametrize("dispositif", ["Participation Métropole de Lyon", "Subvention de la Métropole du Grand Lyon",
+                                        "Autofinancement Métropole de Lyon"])
+def test_fin06_the_metropole_de_lyon_s_aid_under_the_commune_is_public_aid_not_the_epci_s(dispositif):
+    """« COMMUNE / Participation Métropole de Lyon / Autofinancement » was read as the EPCI's money, FIN-21 asking to file
+    it under « EPCI »: the Métropole de Lyon is a collectivité à statut particulier (CGCT L3611-1), no EPCI. Its money is
+    public aid all the same (FIN-06 counts it so), and FIN-21 names it, asking for « AUTRE » or a financeur added for it."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 50_000
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, montant=150_000))
+    assert codes(run(m, "FIN-06")) == [("FIN-06", E)]
+    (f,) = run(m, "FIN-21")
+    assert ("« COMMUNE » ; son nom dit qu'il est versé par la Métropole de Lyon, une collectivité à statut particulier "
+            "(CGCT art. L3611-1), non un EPCI : de nature « Autofinancement »") in f.message
+    assert f.suggestion.startswith("Choisissez le financeur « AUTRE », de catégorie « Public », ou un financeur ajouté "
+                                   "pour la Métropole de Lyon ;")
+    assert dispositifs.payer_named(dispositif, "COMMUNE") == "AUTRE"
 
 
 @pytest.mark.parametrize("code", ["PRIVE", "AL", "SNCF"])

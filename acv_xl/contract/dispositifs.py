@@ -457,15 +457,23 @@ _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil de
 # ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
 # carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
 _FONDS_DE = {"UE": r"feader|leader|fse"}
-# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI », « Subvention de la
-# Métropole », an EPCI too: CGCT L5217-1; not an office « Métropole Habitat », a SPL « Métropole Aménagement »), by the
-# words no other body bears (not « CA », « CC » alone: a bank, a figure): under the commune's code, its money was the
-# commune's own.
+# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI »), by the words no
+# other body bears (not « CA », « CC » alone: a bank, a figure; the Métropole: `_METROPOLE`): under the commune's code,
+# its money was the commune's own.
 # Not the EPCI members' contributions to a syndicat mixte (« Participation des EPCI membres »), its budget's resources
 # as its communes members' are
-_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite"
-              r"|metropole(?! (?:habitat|amenagement)(?![a-z0-9])))"
+_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite)"
               r"(?! (?:membres?|adherents?)(?![a-z0-9]))")
+# ... and as the Métropole, after such a word (« Subvention de la Métropole », « Participation Métropole européenne de
+# Lille », « … Métropole du Grand Paris », « … Métropole Rouen Normandie »): an EPCI (CGCT L5217-1). Not the Métropole de
+# Lyon, a collectivité à statut particulier (L3611-1), no EPCI, public money all the same, which the reference list has
+# no code for (`PAYEUR_SANS_CODE`); nor a body bearing the word, named by a word typed with a capital after it that no
+# métropole's name has (`_metropole`: « Métropole Savoie », a syndicat mixte; « Métropole Initiative », an association;
+# « Métropole Hauts-de-Seine Habitat », an office; « Métropole Aménagement », a SPL)
+PAYEUR_SANS_CODE = "AUTRE"
+_METROPOLE = (r"metropole(?:(?= (?:de|du grand) (?P<lyon>lyon)(?![a-z0-9]))"
+              r"|(?! (?:habitat|amenagement)(?![a-z0-9]))(?=$| [0-9]| (?:de|du|d|des|europeenne)(?![a-z0-9])"
+              r"| (?:rouen normandie|nice cote d azur|toulon provence mediterranee)(?![a-z0-9])| (?P<suite>[a-z]+)))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
@@ -511,6 +519,23 @@ _APPORT_DE = (r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|a
 _PAS_LE_CORPS = {"REGION": r"(?!(?<=region) (?:de|d) (?!la |l )[a-z0-9])", "ETAT": r"(?! des lieux(?![a-z0-9]))"}
 _APPORT_PAR_CODE = {code: re.compile(rf"{_APPORT_DE}(?:{mots})(?![a-z0-9]){_PAS_LE_CORPS.get(code, '')}")
                     for code, mots in {**_PERSONNES, "EPCI": _MOTS_EPCI}.items()}
+_METROPOLE_VERSEE, _METROPOLE_APPORT = re.compile(_VERSE + _METROPOLE), re.compile(_APPORT_DE + _METROPOLE)
+
+
+def _en_majuscule(mots: set[str], nom: str) -> bool:
+    """Whether one of the (normalised) words `mots` begins with a capital in the name as typed."""
+    return any(w[0].isupper() and fold(w) in mots for w in _WORD.findall(nom))
+
+
+def _metropole(motif: re.Pattern, n: str, nom: str) -> str | None:
+    """The code of the métropole the normalised name `n` says pays (`motif`: `_METROPOLE` after a word of money given
+    or own money): the EPCI, or `PAYEUR_SANS_CODE` for the Métropole de Lyon; None for a body bearing the word."""
+    for m in motif.finditer(n):
+        if m["lyon"]:
+            return PAYEUR_SANS_CODE
+        if m["suite"] is None or not _en_majuscule({m["suite"]}, nom):
+            return "EPCI"
+    return None
 
 
 @memo_text(4096)
@@ -521,10 +546,12 @@ def _payeurs_nommes(nom: str) -> frozenset[str]:
     n = normalise(nom)
     if _RESSOURCE_OU_LIEU.search(n):
         return frozenset()
-    apports = frozenset(code for code, motif in _APPORT_PAR_CODE.items() if motif.search(n))
+    apports = frozenset([code for code, motif in _APPORT_PAR_CODE.items() if motif.search(n)]
+                        + [m for m in [_metropole(_METROPOLE_APPORT, n, nom)] if m])
     if _names_own_money(nom):
         return apports
-    return apports.union(code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n))
+    return apports.union([code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n)]
+                         + [m for m in [_metropole(_METROPOLE_VERSEE, n, nom)] if m])
 
 
 @memo_text(4096)
@@ -534,7 +561,7 @@ def _epci_par_son_sigle(nom: str) -> bool:
     money beside it nor a resource of the collectivité's own or a place (as `_payeurs_nommes`)."""
     n = normalise(nom)
     lieux = {m[1] for m in _SIGLE_EPCI.finditer(n)}
-    return (bool(lieux) and any(w[0].isupper() and fold(w) in lieux for w in _WORD.findall(nom))
+    return (bool(lieux) and _en_majuscule(lieux, nom)
             and not _RESSOURCE_OU_LIEU.search(n) and not _names_own_money(nom))
 
 

@@ -1381,14 +1381,20 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
             programme or index(conv).categories.get(lf.financeur) == "Public")
         sous_le_mo = lf.nature != layout.NATURE_SUBVENTION and (
             programme or lf.nature not in totals.NATURES_WHOEVER_PAYS)
+        # the Métropole de Lyon, no EPCI and no code of the list: public aid, said by its name
+        sans_code = proprietaire == dispositifs.PAYEUR_SANS_CODE
         debut = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                  + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
+                    "son nom dit qu'il est versé par la Métropole de Lyon, une collectivité à statut particulier "
+                    "(CGCT art. L3611-1), non un EPCI" if sans_code else
                     f"son nom dit qu'il est versé par le financeur {q(proprietaire)}"))
         comptee = ((f" : de nature {q(lf.nature)}, la ligne" if lf.nature else " : la ligne")
                    + f" est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage ({SRC_L1111_10}).")
         msg = debut + (comptee if publique else ".")
         du_mo = debut + comptee if sous_le_mo else None
-        sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
+        choisissez = (f"le financeur {q(proprietaire)}, de catégorie « Public », ou un financeur ajouté pour la "
+                      "Métropole de Lyon" if sans_code else f"le financeur {q(proprietaire)}")
+        sugg = (f"Choisissez {choisissez} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
                 "choisissez le dispositif et la nature « Autofinancement ».")  # the dispositif alone: FIN-11
     else:
         proche = dispositifs.nearest(lf.dispositif, noms)
