@@ -12,6 +12,7 @@ import pytest
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
+from acv_xl.checks.rules import REGISTRY
 from acv_xl.contract import dispositifs, layout
 
 from conventions import build, cell_of, clean_raw, run
@@ -532,6 +533,8 @@ def test_fin26_a_dotation_joined_to_another_aid_of_the_etat_is_asked_to_be_split
     assert f"nomme {('deux', 'trois')[len(aides) - 2]} aides de l'État, {les} et " in f.message
     assert "La ligne est comptée en entier dans le plafond de 80 % des dotations, alors que " in f.message
     assert fin_cell(DSIL_21, "montant") not in fin08  # the DSIL's part is not known: its floor not judged on a guess
+    # the rule's title (the catalogue, an internal failure's message) says what it now covers: not dotations alone
+    assert REGISTRY["FIN-26"].titre == "Ligne de financement mêlant plusieurs dotations ou aides de l'État"
 
 
 @pytest.mark.parametrize("nom,noms", [

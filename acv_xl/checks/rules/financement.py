@@ -607,7 +607,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
                      f"Portez la {fam} à {money(_ceil(base * Decimal('0.2')))} au moins, ou justifiez le taux.")
 
 
-@rule("FIN-26", A, "Ligne de financement mêlant plusieurs dotations de l'État", SRC_R2334_27,
+@rule("FIN-26", A, "Ligne de financement mêlant plusieurs dotations ou aides de l'État", SRC_R2334_27,
       needs=("T_Financements.dispositif",))
 def dotations_melees(conv: Convention) -> Iterable[Finding]:
     """Added code. A counted line of the État's DETR, DSIL, DPV or DSID whose dispositif names two or more of them
