@@ -1049,7 +1049,9 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     # word, named by a capital after it that no métropole's name has
     ("Subvention de la Métropole", "EPCI"), ("Participation Métropole européenne de Lille", "EPCI"),
     ("Subvention Métropole du Grand Paris", "EPCI"), ("Subvention Métropole Rouen Normandie", "EPCI"),
-    ("Subvention de la Métropole pour les travaux", "EPCI"),
+    ("Subvention de la Métropole pour les travaux", "EPCI"), ("Subvention Métropole - Travaux", "EPCI"),
+    ("Subvention Métropole Aix-Marseille-Provence", "EPCI"), ("Subvention Métropole Grand Nancy", "EPCI"),
+    ("Subvention Eurométropole de Strasbourg", "EPCI"),
     ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),
     ("Subvention Métropole Initiative", None), ("Participation Métropole Savoie", None),
     ("Subvention Métropole Hauts-de-Seine Habitat", None), ("Apport Métropole Savoie", None),
@@ -1077,7 +1079,7 @@ def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_o
 
 
 @pytest.mark.parametrize("dispositif", ["Participation Métropole de Lyon", "Subvention de la Métropole du Grand Lyon",
-                                        "Autofinancement Métropole de Lyon"])
+                                        "Autofinancement Métropole de Lyon", "Subvention Métropole Grand Lyon"])
 def test_fin06_the_metropole_de_lyon_s_aid_under_the_commune_is_public_aid_not_the_epci_s(dispositif):
     """« COMMUNE / Participation Métropole de Lyon / Autofinancement » was read as the EPCI's money, FIN-21 asking to file
     it under « EPCI »: the Métropole de Lyon is a collectivité à statut particulier (CGCT L3611-1), no EPCI. Its money is

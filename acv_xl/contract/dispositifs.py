@@ -471,9 +471,12 @@ _MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute
 # métropole's name has (`_metropole`: « Métropole Savoie », a syndicat mixte; « Métropole Initiative », an association;
 # « Métropole Hauts-de-Seine Habitat », an office; « Métropole Aménagement », a SPL)
 PAYEUR_SANS_CODE = "AUTRE"
-_METROPOLE = (r"metropole(?:(?= (?:de|du grand) (?P<lyon>lyon)(?![a-z0-9]))"
-              r"|(?! (?:habitat|amenagement)(?![a-z0-9]))(?=$| [0-9]| (?:de|du|d|des|europeenne)(?![a-z0-9])"
-              r"| (?:rouen normandie|nice cote d azur|toulon provence mediterranee)(?![a-z0-9])| (?P<suite>[a-z]+)))")
+_METROPOLE = (r"(?:euro)?metropole(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
+              r"|(?! (?:habitat|amenagement)(?![a-z0-9]))(?=$| [0-9]| (?:de|du|d|des|europeenne|grand)(?![a-z0-9])"
+              r"| (?:rouen normandie|nice cote d azur|toulon provence mediterranee|aix marseille provence)(?![a-z0-9])"
+              r"| (?P<suite>[a-z]+)))")
+# ... the word right after it as typed, a space apart (« Métropole Savoie »; not « Métropole - Travaux »)
+_MOT_APRES_METROPOLE = re.compile(r"(?i:(?:euro)?m[eé]tropole)[ \u00a0]+([^\W\d_]+)")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
@@ -529,11 +532,12 @@ def _en_majuscule(mots: set[str], nom: str) -> bool:
 
 def _metropole(motif: re.Pattern, n: str, nom: str) -> str | None:
     """The code of the métropole the normalised name `n` says pays (`motif`: `_METROPOLE` after a word of money given
-    or own money): the EPCI, or `PAYEUR_SANS_CODE` for the Métropole de Lyon; None for a body bearing the word."""
+    or own money): the EPCI, or `PAYEUR_SANS_CODE` for the Métropole de Lyon; None for a body bearing the word, the
+    word after it typed with a capital a space apart (`_MOT_APRES_METROPOLE`)."""
     for m in motif.finditer(n):
         if m["lyon"]:
             return PAYEUR_SANS_CODE
-        if m["suite"] is None or not _en_majuscule({m["suite"]}, nom):
+        if m["suite"] is None or m["suite"] not in {fold(w) for w in _MOT_APRES_METROPOLE.findall(nom) if w[0].isupper()}:
             return "EPCI"
     return None
 
