@@ -1096,6 +1096,20 @@ def test_fin06_the_metropole_de_lyon_s_aid_under_the_commune_is_public_aid_not_t
     assert dispositifs.payer_named(dispositif, "COMMUNE") == "AUTRE"
 
 
+@pytest.mark.parametrize("code", ["EPCI", "ML"])
+def test_fin06_the_metropole_de_lyon_s_own_money_on_its_own_operation_stays_its_own_share(code):
+    """The Métropole de Lyon maître d'ouvrage of 2.1 (typed « EPCI », whose powers it holds, CGCT L3641-1) files its
+    « Autofinancement Métropole de Lyon » under « EPCI » or a code added for it: read as another public body's money
+    (the Métropole de Lyon's, not the EPCI's), its own share fell to nothing and FIN-06 refused the plan."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "ML", "nom": "Métropole de Lyon", "categorie": "Public",
+                                  "cibles": None, "modalites": None, "contact": None})
+        r["T_Actions"][1].update(maitre_ouvrage="Métropole de Lyon", type_mo="EPCI")
+        lines(r)[AUTO_21].update(financeur=code, dispositif="Autofinancement Métropole de Lyon")
+    assert run(m, "FIN-06") == []
+    assert not any("Métropole de Lyon, une collectivité" in f.message for f in run(m, "FIN-21"))
+
+
 @pytest.mark.parametrize("code", ["PRIVE", "AL", "SNCF"])
 @pytest.mark.parametrize("dispositif", ["Subvention CA du Languedoc", "Participation CA du Finistère",
                                         "Aide de la CA des Savoie"])

@@ -474,13 +474,15 @@ def _d_un_autre(lf: LigneFinancement, subventions: Subventions, mo: frozenset[st
     """Whether the line's dispositif is another public body's programme its financeur's list does not give it
     (« Redynamisation des centres-villes », the Région's), or names another payer than the MO (`mo`, its codes:
     « Autofinancement communauté urbaine » under a code added for the EPCI MO is its own) (« Subvention Région »;
-    the financeur's `categorie` decides whether « CA de … » may be the EPCI) and is of a nature that name decides
-    (not a loan, a recette or a portage: `NATURES_WHOEVER_PAYS`)."""
+    the financeur's `categorie` decides whether « CA de … » may be the EPCI; a MO typed EPCI may be the Métropole de
+    Lyon, which holds an EPCI's powers, under a code added for it) and is of a nature that name decides (not a loan, a
+    recette or a portage: `NATURES_WHOEVER_PAYS`)."""
     return bool(lf.dispositif) and (lf.financeur, lf.dispositif) not in subventions and (
         dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
         or (lf.nature not in NATURES_WHOEVER_PAYS
             and dispositifs.names_another_payer(lf.dispositif, lf.financeur, categorie)
-            and dispositifs.payer_named(lf.dispositif, lf.financeur, categorie) not in mo))
+            and dispositifs.payer_named(lf.dispositif, lf.financeur, categorie)
+            not in (mo | {dispositifs.PAYEUR_SANS_CODE} if "EPCI" in mo else mo)))
 
 
 def _is_mo(financeur: str | None, mo: frozenset[str]) -> bool:

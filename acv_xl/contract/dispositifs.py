@@ -569,6 +569,11 @@ def _epci_par_son_sigle(nom: str) -> bool:
             and not _RESSOURCE_OU_LIEU.search(n) and not _names_own_money(nom))
 
 
+# The Métropole de Lyon holds an EPCI's powers on its territory (CGCT L3641-1): a plan files its money under `EPCI`,
+# and its own « Autofinancement Métropole de Lyon » there is no other payer's
+_SOUS_LE_CODE = {"EPCI": (PAYEUR_SANS_CODE,)}
+
+
 def _autres_payeurs(nom: str, financeur: str | None, categorie: str | None) -> frozenset[str]:
     """The codes of the public bodies but `financeur` the name says pay it: the EPCI by its short name only under a
     public financeur's code (`categorie`, the workbook's; when not given, the reference list's): under a private one
@@ -577,7 +582,7 @@ def _autres_payeurs(nom: str, financeur: str | None, categorie: str | None) -> f
     if ((categorie if categorie is not None else layout.CATEGORIES_FIXES.get(financeur)) == "Public"
             and _epci_par_son_sigle(nom)):
         payeurs = payeurs | {"EPCI"}
-    return payeurs - {financeur}
+    return payeurs - {financeur, *_SOUS_LE_CODE.get(financeur, ())}
 
 
 def payer_named(nom: str | None, financeur: str | None, categorie: str | None = None) -> str | None:
