@@ -1090,7 +1090,7 @@ def test_fin06_the_metropole_de_lyon_s_aid_under_the_commune_is_public_aid_not_t
     assert codes(run(m, "FIN-06")) == [("FIN-06", E)]
     (f,) = run(m, "FIN-21")
     assert ("« COMMUNE » ; son nom dit qu'il est versé par la Métropole de Lyon, une collectivité à statut particulier "
-            "(CGCT art. L3611-1), non un EPCI : de nature « Autofinancement »") in f.message
+            "(CGCT art. L3611-1), et non un EPCI : de nature « Autofinancement »") in f.message
     assert f.suggestion.startswith("Choisissez le financeur « AUTRE », de catégorie « Public », ou un financeur ajouté "
                                    "pour la Métropole de Lyon ;")
     assert dispositifs.payer_named(dispositif, "COMMUNE") == "AUTRE"

@@ -1386,7 +1386,7 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
         debut = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                  + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
                     "son nom dit qu'il est versé par la Métropole de Lyon, une collectivité à statut particulier "
-                    "(CGCT art. L3611-1), non un EPCI" if sans_code else
+                    "(CGCT art. L3611-1), et non un EPCI" if sans_code else
                     f"son nom dit qu'il est versé par le financeur {q(proprietaire)}"))
         comptee = ((f" : de nature {q(lf.nature)}, la ligne" if lf.nature else " : la ligne")
                    + f" est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage ({SRC_L1111_10}).")
