@@ -1081,9 +1081,10 @@ def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_o
 @pytest.mark.parametrize("dispositif", ["Participation Métropole de Lyon", "Subvention de la Métropole du Grand Lyon",
                                         "Autofinancement Métropole de Lyon", "Subvention Métropole Grand Lyon"])
 def test_fin06_the_metropole_de_lyon_s_aid_under_the_commune_is_public_aid_not_the_epci_s(dispositif):
-    """« COMMUNE / Participation Métropole de Lyon / Autofinancement » was read as the EPCI's money, FIN-21 asking to file
-    it under « EPCI »: the Métropole de Lyon is a collectivité à statut particulier (CGCT L3611-1), no EPCI. Its money is
-    public aid all the same (FIN-06 counts it so), and FIN-21 names it, asking for « AUTRE » or a financeur added for it."""
+    """« COMMUNE / Participation Métropole de Lyon / Autofinancement » was read as the EPCI's money, FIN-21 asking to
+    file it under « EPCI »: the Métropole de Lyon is a collectivité à statut particulier (CGCT L3611-1), no EPCI. Its
+    money is public aid all the same (FIN-06 counts it so), and FIN-21 names it, asking for « AUTRE » or a financeur
+    added for it."""
     def m(r):
         lines(r)[AUTO_11]["montant"] = 50_000
         lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, montant=150_000))

@@ -464,12 +464,12 @@ _FONDS_DE = {"UE": r"feader|leader|fse"}
 # as its communes members' are
 _MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite)"
               r"(?! (?:membres?|adherents?)(?![a-z0-9]))")
-# ... and as the Métropole, after such a word (« Subvention de la Métropole », « Participation Métropole européenne de
-# Lille », « … Métropole du Grand Paris », « … Métropole Rouen Normandie »): an EPCI (CGCT L5217-1). Not the Métropole de
-# Lyon, a collectivité à statut particulier (L3611-1), no EPCI, public money all the same, which the reference list has
-# no code for (`PAYEUR_SANS_CODE`); nor a body bearing the word, named by a word typed with a capital after it that no
-# métropole's name has (`_metropole`: « Métropole Savoie », a syndicat mixte; « Métropole Initiative », an association;
-# « Métropole Hauts-de-Seine Habitat », an office; « Métropole Aménagement », a SPL)
+# ... and as the Métropole, after such a word (« Subvention de la Métropole », « Participation Métropole européenne
+# de Lille », « … Métropole du Grand Paris », « … Métropole Rouen Normandie »): an EPCI (CGCT L5217-1). Not the
+# Métropole de Lyon, a collectivité à statut particulier (L3611-1), no EPCI, public money all the same, which the
+# reference list has no code for (`PAYEUR_SANS_CODE`); nor a body bearing the word, named by a word typed with a capital
+# after it that continues no métropole's name (`_metropole`: « Métropole Savoie », a syndicat mixte; « Métropole
+# Initiative », an association; « Métropole Hauts-de-Seine Habitat », an office; « Métropole Aménagement », a SPL)
 PAYEUR_SANS_CODE = "AUTRE"
 _METROPOLE = (r"(?:euro)?metropole(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
               r"|(?! (?:habitat|amenagement)(?![a-z0-9]))(?=$| [0-9]| (?:de|du|d|des|europeenne|grand)(?![a-z0-9])"
@@ -488,8 +488,8 @@ _NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
 # Languedoc », « CA des Savoie » are also the Crédit Agricole's regional banks: the short name is the EPCI only after a
 # word a collectivité names another body's aid with — not « Financement », « Crédits », « Fonds », a bank's loan too
 # (« Financement CA des Savoie » under COMMUNE is the commune's borrowing, its own share) — and only under a public
-# financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc » is the bank's). The place's first word
-# (after « la », « l' »: « CA de la Porte du Hainaut », « CC de l'Atrébatie ») is captured: the name as typed must
+# financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc » is the bank's). The place's first
+# word (after « la », « l' »: « CA de la Porte du Hainaut », « CC de l'Atrébatie ») is captured: the name as typed must
 # write it with a capital (`_epci_par_son_sigle`), or « Subvention CA de l'exercice 2023 », « … CA d'un montant de »,
 # « Subvention CC de l'opération », « … CU de la parcelle » (the conseil d'administration, a certificat d'urbanisme)
 # were the EPCI
@@ -537,7 +537,8 @@ def _metropole(motif: re.Pattern, n: str, nom: str) -> str | None:
     for m in motif.finditer(n):
         if m["lyon"]:
             return PAYEUR_SANS_CODE
-        if m["suite"] is None or m["suite"] not in {fold(w) for w in _MOT_APRES_METROPOLE.findall(nom) if w[0].isupper()}:
+        if m["suite"] is None or m["suite"] not in {fold(w) for w in _MOT_APRES_METROPOLE.findall(nom)
+                                                    if w[0].isupper()}:
             return "EPCI"
     return None
 
