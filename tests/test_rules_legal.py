@@ -1052,6 +1052,11 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Subvention de la Métropole pour les travaux", "EPCI"), ("Subvention Métropole - Travaux", "EPCI"),
     ("Subvention Métropole Aix-Marseille-Provence", "EPCI"), ("Subvention Métropole Grand Nancy", "EPCI"),
     ("Subvention Eurométropole de Strasbourg", "EPCI"),
+    # ... whatever word follows it typed with a capital, a city's name or the aid's object, but those bodies' names: a
+    # capital made the métropole's money the commune's own share
+    ("Subvention Métropole Rouen", "EPCI"), ("Participation Métropole Lille", "EPCI"),
+    ("Subvention Eurométropole Strasbourg", "EPCI"), ("Subvention Métropole Voirie", "EPCI"),
+    ("Aide Métropole Politique de la ville", "EPCI"),
     ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),
     ("Subvention Métropole Initiative", None), ("Participation Métropole Savoie", None),
     ("Subvention Métropole Hauts-de-Seine Habitat", None), ("Apport Métropole Savoie", None),

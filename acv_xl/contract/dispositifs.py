@@ -467,16 +467,14 @@ _MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute
 # ... and as the Métropole, after such a word (« Subvention de la Métropole », « Participation Métropole européenne
 # de Lille », « … Métropole du Grand Paris », « … Métropole Rouen Normandie »): an EPCI (CGCT L5217-1). Not the
 # Métropole de Lyon, a collectivité à statut particulier (L3611-1), no EPCI, public money all the same, which the
-# reference list has no code for (`PAYEUR_SANS_CODE`); nor a body bearing the word, named by a word typed with a capital
-# after it that continues no métropole's name (`_metropole`: « Métropole Savoie », a syndicat mixte; « Métropole
-# Initiative », an association; « Métropole Hauts-de-Seine Habitat », an office; « Métropole Aménagement », a SPL)
+# reference list has no code for (`PAYEUR_SANS_CODE`); nor a body bearing the word, named by the words after it
+# (« Métropole Savoie », a syndicat mixte; « Métropole Initiative », an association; « Métropole Hauts-de-Seine
+# Habitat », an office; « Métropole Aménagement », a SPL). Those bodies by their names, not any word typed with a
+# capital after « Métropole »: « Subvention Métropole Rouen », « … Métropole Voirie » are the métropole's aid, and
+# written so they were the commune's own share under its code (FIN-06 passed)
 PAYEUR_SANS_CODE = "AUTRE"
 _METROPOLE = (r"(?:euro)?metropole(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
-              r"|(?! (?:habitat|amenagement)(?![a-z0-9]))(?=$| [0-9]| (?:de|du|d|des|europeenne|grand)(?![a-z0-9])"
-              r"| (?:rouen normandie|nice cote d azur|toulon provence mediterranee|aix marseille provence)(?![a-z0-9])"
-              r"| (?P<suite>[a-z]+)))")
-# ... the word right after it as typed, a space apart (« Métropole Savoie »; not « Métropole - Travaux »)
-_MOT_APRES_METROPOLE = re.compile(r"(?i:(?:euro)?m[eé]tropole)[ \u00a0]+([^\W\d_]+)")
+              r"|(?! (?:hauts de seine )?(?:habitat|amenagement)(?![a-z0-9])| (?:savoie|initiatives?)(?![a-z0-9])))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
@@ -530,17 +528,11 @@ def _en_majuscule(mots: set[str], nom: str) -> bool:
     return any(w[0].isupper() and fold(w) in mots for w in _WORD.findall(nom))
 
 
-def _metropole(motif: re.Pattern, n: str, nom: str) -> str | None:
+def _metropole(motif: re.Pattern, n: str) -> str | None:
     """The code of the métropole the normalised name `n` says pays (`motif`: `_METROPOLE` after a word of money given
-    or own money): the EPCI, or `PAYEUR_SANS_CODE` for the Métropole de Lyon; None for a body bearing the word, the
-    word after it typed with a capital a space apart (`_MOT_APRES_METROPOLE`)."""
-    for m in motif.finditer(n):
-        if m["lyon"]:
-            return PAYEUR_SANS_CODE
-        if m["suite"] is None or m["suite"] not in {fold(w) for w in _MOT_APRES_METROPOLE.findall(nom)
-                                                    if w[0].isupper()}:
-            return "EPCI"
-    return None
+    or own money): the EPCI, or `PAYEUR_SANS_CODE` for the Métropole de Lyon; None if none."""
+    m = motif.search(n)
+    return None if m is None else PAYEUR_SANS_CODE if m["lyon"] else "EPCI"
 
 
 @memo_text(4096)
@@ -552,11 +544,11 @@ def _payeurs_nommes(nom: str) -> frozenset[str]:
     if _RESSOURCE_OU_LIEU.search(n):
         return frozenset()
     apports = frozenset([code for code, motif in _APPORT_PAR_CODE.items() if motif.search(n)]
-                        + [m for m in [_metropole(_METROPOLE_APPORT, n, nom)] if m])
+                        + [m for m in [_metropole(_METROPOLE_APPORT, n)] if m])
     if _names_own_money(nom):
         return apports
     return apports.union([code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n)]
-                         + [m for m in [_metropole(_METROPOLE_VERSEE, n, nom)] if m])
+                         + [m for m in [_metropole(_METROPOLE_VERSEE, n)] if m])
 
 
 @memo_text(4096)
