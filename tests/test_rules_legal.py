@@ -1045,6 +1045,11 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Subvention CA du mois de mars", None), ("Subvention CA de fin d'année", None),
     ("Participation CA de la séance du 12/03", None), ("Subvention CA d'un montant de 50 000 €", None),
     ("Subvention CC de l'opération", None), ("Subvention CU de la parcelle", None),
+    ("SUBVENTION CA DE L'EXERCICE 2023", None),
+    # ... those common nouns, not a place's name typed without a capital: a lower case made the EPCI's money the
+    # commune's own share
+    ("Subvention CU d'arras", "EPCI"), ("subvention ca du pays de Saint-Omer", "EPCI"),
+    ("Participation CdA de la rochelle", "EPCI"), ("Aide CC des campagnes de l'Artois", "EPCI"),
     # a métropole is an EPCI (CGCT L5217-1); not the office, the SPL, the syndicat mixte or the association bearing the
     # word, named by a capital after it that no métropole's name has
     ("Subvention de la Métropole", "EPCI"), ("Participation Métropole européenne de Lille", "EPCI"),

@@ -487,10 +487,15 @@ _NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
 # word a collectivité names another body's aid with — not « Financement », « Crédits », « Fonds », a bank's loan too
 # (« Financement CA des Savoie » under COMMUNE is the commune's borrowing, its own share) — and only under a public
 # financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc » is the bank's). The place's first
-# word (after « la », « l' »: « CA de la Porte du Hainaut », « CC de l'Atrébatie ») is captured: the name as typed must
-# write it with a capital (`_epci_par_son_sigle`), or « Subvention CA de l'exercice 2023 », « … CA d'un montant de »,
+# word (after « la », « l' »: « CA de la Porte du Hainaut », « CC de l'Atrébatie ») is captured: no common noun
+# (`_NOMS_COMMUNS`, `_epci_par_son_sigle`), or « Subvention CA de l'exercice 2023 », « … CA d'un montant de »,
 # « Subvention CC de l'opération », « … CU de la parcelle » (the conseil d'administration, a certificat d'urbanisme)
-# were the EPCI
+# were the EPCI. Those words whatever the capitals, not any word typed without one: « Subvention CU d'arras », « … CA
+# du pays de Saint-Omer » are the EPCI's aid, and written so were the commune's own share under its code (FIN-06 passed)
+_NOMS_COMMUNS = frozenset(
+    "la l un une ce cet cette ces son sa ses leur exercice exercices annee annees mois semaine trimestre semestre periode fin "
+    "debut seance seances reunion deliberation decision montant operation operations parcelle parcelles projet projets "
+    "dossier dossiers demande tranche phase budget programme convention travaux".split())
 _AIDE_DONNEE = rf"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|fonds de concours){_APRES_LE_MOT}"
 _MOIS = r"janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
 _SIGLE_EPCI = re.compile(rf"{_AIDE_DONNEE}(?:cu|ca|cc|cda) (?:de|d|du|des) (?:(?:la|l) )?"
@@ -523,11 +528,6 @@ _APPORT_PAR_CODE = {code: re.compile(rf"{_APPORT_DE}(?:{mots})(?![a-z0-9]){_PAS_
 _METROPOLE_VERSEE, _METROPOLE_APPORT = re.compile(_VERSE + _METROPOLE), re.compile(_APPORT_DE + _METROPOLE)
 
 
-def _en_majuscule(mots: set[str], nom: str) -> bool:
-    """Whether one of the (normalised) words `mots` begins with a capital in the name as typed."""
-    return any(w[0].isupper() and fold(w) in mots for w in _WORD.findall(nom))
-
-
 def _metropole(motif: re.Pattern, n: str) -> str | None:
     """The code of the métropole the normalised name `n` says pays (`motif`: `_METROPOLE` after a word of money given
     or own money): the EPCI, or `PAYEUR_SANS_CODE` for the Métropole de Lyon; None if none."""
@@ -553,12 +553,11 @@ def _payeurs_nommes(nom: str) -> frozenset[str]:
 
 @memo_text(4096)
 def _epci_par_son_sigle(nom: str) -> bool:
-    """Whether the name says the EPCI pays it by its short name (`_SIGLE_EPCI`) before a place's name, a word the
-    name as typed begins with a capital (« CA de Lens-Liévin », not « CA de l'exercice 2023 »), not its payer's own
+    """Whether the name says the EPCI pays it by its short name (`_SIGLE_EPCI`) before a place's name, a word no common
+    noun (`_NOMS_COMMUNS`: « CA de Lens-Liévin », « CU d'arras », not « CA de l'exercice 2023 »), not its payer's own
     money beside it nor a resource of the collectivité's own or a place (as `_payeurs_nommes`)."""
     n = normalise(nom)
-    lieux = {m[1] for m in _SIGLE_EPCI.finditer(n)}
-    return (bool(lieux) and _en_majuscule(lieux, nom)
+    return (any(m[1] not in _NOMS_COMMUNS for m in _SIGLE_EPCI.finditer(n))
             and not _RESSOURCE_OU_LIEU.search(n) and not _names_own_money(nom))
 
 
