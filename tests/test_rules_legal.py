@@ -1062,6 +1062,9 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Subvention Métropole Rouen", "EPCI"), ("Participation Métropole Lille", "EPCI"),
     ("Subvention Eurométropole Strasbourg", "EPCI"), ("Subvention Métropole Voirie", "EPCI"),
     ("Aide Métropole Politique de la ville", "EPCI"),
+    # ... or named by its city first; not its office
+    ("Subvention Nantes Métropole", "EPCI"), ("Participation de Rennes Métropole", "EPCI"),
+    ("Subvention Grenoble-Alpes Métropole", "EPCI"), ("Subvention Toulouse Métropole Habitat", None),
     ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),
     ("Subvention Métropole Initiative", None), ("Participation Métropole Savoie", None),
     ("Subvention Métropole Hauts-de-Seine Habitat", None), ("Apport Métropole Savoie", None),

@@ -473,7 +473,12 @@ _MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute
 # capital after « Métropole »: « Subvention Métropole Rouen », « … Métropole Voirie » are the métropole's aid, and
 # written so they were the commune's own share under its code (FIN-06 passed)
 PAYEUR_SANS_CODE = "AUTRE"
-_METROPOLE = (r"(?:euro)?metropole(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
+# ... the métropoles named by their city first (« Subvention Nantes Métropole », « Participation de Rennes Métropole »,
+# « … Grenoble-Alpes Métropole »): the word after the money's was the city, no payer, so their money was the commune's
+# own share (not their offices: « Toulouse Métropole Habitat »)
+_VILLE_DE_METROPOLE = (r"(?:nantes|rennes|brest|bordeaux|toulouse|montpellier(?: mediterranee)?|grenoble(?: alpes)?"
+                       r"|tours|dijon|orleans|saint etienne|metz|clermont(?: auvergne)?|lille) ")
+_METROPOLE = (rf"(?:{_VILLE_DE_METROPOLE})?(?:euro)?metropole(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
               r"|(?! (?:hauts de seine )?(?:habitat|amenagement)(?![a-z0-9])| (?:savoie|initiatives?)(?![a-z0-9])))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
