@@ -1038,6 +1038,7 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     # ... after a word a collectivité names another body's aid with; not one of a bank's loan as well (the Crédit
     # Agricole's regional banks: the commune's borrowing, its own share)
     ("Aide exceptionnelle de la CC du Ternois", "EPCI"), ("Subventions CdA du Boulonnais", "EPCI"),
+    ("Contribution de la CU d'Arras", "EPCI"), ("Cofinancement CC du Ternois", "EPCI"),
     ("Financement CA des Savoie", None), ("Fonds CA de Lorraine", None), ("Crédits CA de Centre Loire", None),
     # ... a place's name, typed with a capital (« de la Porte », « de l'Atrébatie »); not a common noun after « de »
     ("Subvention CA de la Porte du Hainaut", "EPCI"), ("Aide CC de l'Atrébatie", "EPCI"),

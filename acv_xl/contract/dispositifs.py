@@ -478,7 +478,8 @@ PAYEUR_SANS_CODE = "AUTRE"
 # own share (not their offices: « Toulouse Métropole Habitat »)
 _VILLE_DE_METROPOLE = (r"(?:nantes|rennes|brest|bordeaux|toulouse|montpellier(?: mediterranee)?|grenoble(?: alpes)?"
                        r"|tours|dijon|orleans|saint etienne|metz|clermont(?: auvergne)?|lille) ")
-_METROPOLE = (rf"(?:{_VILLE_DE_METROPOLE})?(?:euro)?metropole(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
+_METROPOLE = (rf"(?:{_VILLE_DE_METROPOLE})?(?:euro)?metropole"
+              r"(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
               r"|(?! (?:hauts de seine )?(?:habitat|amenagement)(?![a-z0-9])| (?:savoie|initiatives?)(?![a-z0-9])))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
@@ -489,19 +490,21 @@ _NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
 # de la CA de Lens-Liévin », « Subv. CC du Ternois »): alone, « CA », « CC », « CU » are a bank, a figure, a certificat
 # d'urbanisme, and « Subvention CA de mars », « … CA du 12 mars » a date (of a conseil d'administration). « CA du
 # Languedoc », « CA des Savoie » are also the Crédit Agricole's regional banks: the short name is the EPCI only after a
-# word a collectivité names another body's aid with — not « Financement », « Crédits », « Fonds », a bank's loan too
-# (« Financement CA des Savoie » under COMMUNE is the commune's borrowing, its own share) — and only under a public
-# financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc » is the bank's). The place's first
-# word (after « la », « l' »: « CA de la Porte du Hainaut », « CC de l'Atrébatie ») is captured: no common noun
-# (`_NOMS_COMMUNS`, `_epci_par_son_sigle`), or « Subvention CA de l'exercice 2023 », « … CA d'un montant de »,
-# « Subvention CC de l'opération », « … CU de la parcelle » (the conseil d'administration, a certificat d'urbanisme)
-# were the EPCI. Those words whatever the capitals, not any word typed without one: « Subvention CU d'arras », « … CA
-# du pays de Saint-Omer » are the EPCI's aid, and written so were the commune's own share under its code (FIN-06 passed)
+# word a collectivité names another body's aid with (« Contribution », « Cofinancement » too) — not « Financement »,
+# « Crédits », « Fonds », a bank's loan too (« Financement CA des Savoie » under COMMUNE is the commune's borrowing, its
+# own share) — and only under a public financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc »
+# is the bank's). The place's first word (after « la », « l' »: « CA de la Porte du Hainaut », « CC de l'Atrébatie »)
+# is captured: no common noun (`_NOMS_COMMUNS`, `_epci_par_son_sigle`), or « Subvention CA de l'exercice 2023 », « … CA
+# d'un montant de », « Subvention CC de l'opération », « … CU de la parcelle » (the conseil d'administration, a
+# certificat d'urbanisme) were the EPCI. Those words whatever the capitals, not any word typed without one:
+# « Subvention CU d'arras », « … CA du pays de Saint-Omer » are the EPCI's aid, and written so were the commune's own
+# share under its code (FIN-06 passed)
 _NOMS_COMMUNS = frozenset(
-    "la l un une ce cet cette ces son sa ses leur exercice exercices annee annees mois semaine trimestre semestre periode fin "
-    "debut seance seances reunion deliberation decision montant operation operations parcelle parcelles projet projets "
-    "dossier dossiers demande tranche phase budget programme convention travaux".split())
-_AIDE_DONNEE = rf"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|fonds de concours){_APRES_LE_MOT}"
+    "la l un une ce cet cette ces son sa ses leur exercice exercices annee annees mois semaine trimestre semestre "
+    "periode fin debut seance seances reunion deliberation decision montant operation operations parcelle parcelles "
+    "projet projets dossier dossiers demande tranche phase budget programme convention travaux".split())
+_AIDE_DONNEE = (r"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|contributions?|cofinancements?"
+                rf"|fonds de concours){_APRES_LE_MOT}")
 _MOIS = r"janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
 _SIGLE_EPCI = re.compile(rf"{_AIDE_DONNEE}(?:cu|ca|cc|cda) (?:de|d|du|des) (?:(?:la|l) )?"
                          rf"(?!(?:{_MOIS})(?![a-z0-9]))([a-z]+)")
