@@ -1093,7 +1093,8 @@ def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_o
 
 
 @pytest.mark.parametrize("dispositif", ["Participation Métropole de Lyon", "Subvention de la Métropole du Grand Lyon",
-                                        "Autofinancement Métropole de Lyon", "Subvention Métropole Grand Lyon"])
+                                        "Autofinancement Métropole de Lyon", "Subvention Métropole Grand Lyon",
+                                        "Participation du Grand Lyon"])
 def test_fin06_the_metropole_de_lyon_s_aid_under_the_commune_is_public_aid_not_the_epci_s(dispositif):
     """« COMMUNE / Participation Métropole de Lyon / Autofinancement » was read as the EPCI's money, FIN-21 asking to
     file it under « EPCI »: the Métropole de Lyon is a collectivité à statut particulier (CGCT L3611-1), no EPCI. Its

@@ -475,12 +475,12 @@ _MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute
 PAYEUR_SANS_CODE = "AUTRE"
 # ... the métropoles named by their city first (« Subvention Nantes Métropole », « Participation de Rennes Métropole »,
 # « … Grenoble-Alpes Métropole »): the word after the money's was the city, no payer, so their money was the commune's
-# own share (not their offices: « Toulouse Métropole Habitat »)
+# own share (not their offices: « Toulouse Métropole Habitat »); and the Métropole de Lyon by its brand, « Grand Lyon »
 _VILLE_DE_METROPOLE = (r"(?:nantes|rennes|brest|bordeaux|toulouse|montpellier(?: mediterranee)?|grenoble(?: alpes)?"
                        r"|tours|dijon|orleans|saint etienne|metz|clermont(?: auvergne)?|lille) ")
-_METROPOLE = (rf"(?:{_VILLE_DE_METROPOLE})?(?:euro)?metropole"
+_METROPOLE = (rf"(?:(?P<grand_lyon>grand lyon(?![a-z0-9]))|(?:{_VILLE_DE_METROPOLE})?(?:euro)?metropole"
               r"(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
-              r"|(?! (?:hauts de seine )?(?:habitat|amenagement)(?![a-z0-9])| (?:savoie|initiatives?)(?![a-z0-9])))")
+              r"|(?! (?:hauts de seine )?(?:habitat|amenagement)(?![a-z0-9])| (?:savoie|initiatives?)(?![a-z0-9]))))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
@@ -540,7 +540,7 @@ def _metropole(motif: re.Pattern, n: str) -> str | None:
     """The code of the métropole the normalised name `n` says pays (`motif`: `_METROPOLE` after a word of money given
     or own money): the EPCI, or `PAYEUR_SANS_CODE` for the Métropole de Lyon; None if none."""
     m = motif.search(n)
-    return None if m is None else PAYEUR_SANS_CODE if m["lyon"] else "EPCI"
+    return None if m is None else PAYEUR_SANS_CODE if m["lyon"] or m["grand_lyon"] else "EPCI"
 
 
 @memo_text(4096)
