@@ -12,6 +12,7 @@ import pytest
 
 from acv_xl.checks import totals
 from acv_xl.checks.findings import Gravite
+from acv_xl.checks.rules import REGISTRY
 from acv_xl.contract import dispositifs, layout
 
 from conventions import build, cell_of, clean_raw, run
@@ -532,6 +533,8 @@ def test_fin26_a_dotation_joined_to_another_aid_of_the_etat_is_asked_to_be_split
     assert f"nomme {('deux', 'trois')[len(aides) - 2]} aides de l'État, {les} et " in f.message
     assert "La ligne est comptée en entier dans le plafond de 80 % des dotations, alors que " in f.message
     assert fin_cell(DSIL_21, "montant") not in fin08  # the DSIL's part is not known: its floor not judged on a guess
+    # the rule's title (the catalogue, an internal failure's message) says what it now covers: not dotations alone
+    assert REGISTRY["FIN-26"].titre == "Ligne de financement mêlant plusieurs dotations ou aides de l'État"
 
 
 @pytest.mark.parametrize("nom,noms", [
@@ -1032,9 +1035,40 @@ def test_fin06_a_subsidy_named_after_another_payer_under_the_mo_is_not_its_own_s
     ("Subvention CA des Deux Baies en Montreuillois", "EPCI"),
     ("Subvention CA", None), ("Subvention CA de mars 2024", None), ("Participation CA du 12 mars", None),
     ("Subvention CU n° 2024-12", None), ("Financement CA de 50 000 €", None),
-    # a métropole is an EPCI (CGCT L5217-1); not the office or the SPL bearing its name
+    # ... after a word a collectivité names another body's aid with; not one of a bank's loan as well (the Crédit
+    # Agricole's regional banks: the commune's borrowing, its own share)
+    ("Aide exceptionnelle de la CC du Ternois", "EPCI"), ("Subventions CdA du Boulonnais", "EPCI"),
+    ("Contribution de la CU d'Arras", "EPCI"), ("Cofinancement CC du Ternois", "EPCI"),
+    ("Financement CA des Savoie", None), ("Fonds CA de Lorraine", None), ("Crédits CA de Centre Loire", None),
+    # ... a place's name, typed with a capital (« de la Porte », « de l'Atrébatie »); not a common noun after « de »
+    ("Subvention CA de la Porte du Hainaut", "EPCI"), ("Aide CC de l'Atrébatie", "EPCI"),
+    ("Subvention CA de l'exercice 2023", None), ("Subvention CA de l'année 2024", None),
+    ("Subvention CA du mois de mars", None), ("Subvention CA de fin d'année", None),
+    ("Participation CA de la séance du 12/03", None), ("Subvention CA d'un montant de 50 000 €", None),
+    ("Subvention CC de l'opération", None), ("Subvention CU de la parcelle", None),
+    ("SUBVENTION CA DE L'EXERCICE 2023", None),
+    # ... those common nouns, not a place's name typed without a capital: a lower case made the EPCI's money the
+    # commune's own share
+    ("Subvention CU d'arras", "EPCI"), ("subvention ca du pays de Saint-Omer", "EPCI"),
+    ("Participation CdA de la rochelle", "EPCI"), ("Aide CC des campagnes de l'Artois", "EPCI"),
+    # a métropole is an EPCI (CGCT L5217-1); not the office, the SPL, the syndicat mixte or the association bearing the
+    # word, named by a capital after it that no métropole's name has
     ("Subvention de la Métropole", "EPCI"), ("Participation Métropole européenne de Lille", "EPCI"),
+    ("Subvention Métropole du Grand Paris", "EPCI"), ("Subvention Métropole Rouen Normandie", "EPCI"),
+    ("Subvention de la Métropole pour les travaux", "EPCI"), ("Subvention Métropole - Travaux", "EPCI"),
+    ("Subvention Métropole Aix-Marseille-Provence", "EPCI"), ("Subvention Métropole Grand Nancy", "EPCI"),
+    ("Subvention Eurométropole de Strasbourg", "EPCI"),
+    # ... whatever word follows it typed with a capital, a city's name or the aid's object, but those bodies' names: a
+    # capital made the métropole's money the commune's own share
+    ("Subvention Métropole Rouen", "EPCI"), ("Participation Métropole Lille", "EPCI"),
+    ("Subvention Eurométropole Strasbourg", "EPCI"), ("Subvention Métropole Voirie", "EPCI"),
+    ("Aide Métropole Politique de la ville", "EPCI"),
+    # ... or named by its city first; not its office
+    ("Subvention Nantes Métropole", "EPCI"), ("Participation de Rennes Métropole", "EPCI"),
+    ("Subvention Grenoble-Alpes Métropole", "EPCI"), ("Subvention Toulouse Métropole Habitat", None),
     ("Subvention Métropole Habitat", None), ("Participation Métropole Aménagement", None),
+    ("Subvention Métropole Initiative", None), ("Participation Métropole Savoie", None),
+    ("Subvention Métropole Hauts-de-Seine Habitat", None), ("Apport Métropole Savoie", None),
     ("Autofinancement commune", None), ("Autofinancement hors Région", None), ("Autofinancement (après aide Région)", None),
     ("Autofinancement", None), ("Fonds propres ville", None),
     # no body: a town's surroundings, a phrase (the Région named so stays: « de la Réunion », « des Hauts-de-France »)
@@ -1056,6 +1090,60 @@ def test_fin06_another_body_s_autofinancement_named_so_under_the_mo_is_not_its_o
         assert (f"« COMMUNE » ; son nom dit qu'il est versé par le financeur « {payeur} » : de nature « Autofinancement », "
                 "la ligne est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage") in f.message
     assert dispositifs.payer_named(dispositif, "COMMUNE") == payeur
+
+
+@pytest.mark.parametrize("dispositif", ["Participation Métropole de Lyon", "Subvention de la Métropole du Grand Lyon",
+                                        "Autofinancement Métropole de Lyon", "Subvention Métropole Grand Lyon",
+                                        "Participation du Grand Lyon"])
+def test_fin06_the_metropole_de_lyon_s_aid_under_the_commune_is_public_aid_not_the_epci_s(dispositif):
+    """« COMMUNE / Participation Métropole de Lyon / Autofinancement » was read as the EPCI's money, FIN-21 asking to
+    file it under « EPCI »: the Métropole de Lyon is a collectivité à statut particulier (CGCT L3611-1), no EPCI. Its
+    money is public aid all the same (FIN-06 counts it so), and FIN-21 names it, asking for « AUTRE » or a financeur
+    added for it."""
+    def m(r):
+        lines(r)[AUTO_11]["montant"] = 50_000
+        lines(r).append(dict(lines(r)[AUTO_11], dispositif=dispositif, montant=150_000))
+    assert codes(run(m, "FIN-06")) == [("FIN-06", E)]
+    (f,) = run(m, "FIN-21")
+    assert ("« COMMUNE » ; son nom dit qu'il est versé par la Métropole de Lyon, une collectivité à statut particulier "
+            "(CGCT art. L3611-1), et non un EPCI : de nature « Autofinancement »") in f.message
+    assert f.suggestion.startswith("Choisissez le financeur « AUTRE », de catégorie « Public », ou un financeur ajouté "
+                                   "pour la Métropole de Lyon ;")
+    assert dispositifs.payer_named(dispositif, "COMMUNE") == "AUTRE"
+
+
+@pytest.mark.parametrize("code", ["EPCI", "ML"])
+def test_fin06_the_metropole_de_lyon_s_own_money_on_its_own_operation_stays_its_own_share(code):
+    """The Métropole de Lyon maître d'ouvrage of 2.1 (typed « EPCI », whose powers it holds, CGCT L3641-1) files its
+    « Autofinancement Métropole de Lyon » under « EPCI » or a code added for it: read as another public body's money
+    (the Métropole de Lyon's, not the EPCI's), its own share fell to nothing and FIN-06 refused the plan."""
+    def m(r):
+        r["T_Financeurs"].append({"code": "ML", "nom": "Métropole de Lyon", "categorie": "Public",
+                                  "cibles": None, "modalites": None, "contact": None})
+        r["T_Actions"][1].update(maitre_ouvrage="Métropole de Lyon", type_mo="EPCI")
+        lines(r)[AUTO_21].update(financeur=code, dispositif="Autofinancement Métropole de Lyon")
+    assert run(m, "FIN-06") == []
+    assert not any("Métropole de Lyon, une collectivité" in f.message for f in run(m, "FIN-21"))
+
+
+@pytest.mark.parametrize("code", ["PRIVE", "AL", "SNCF"])
+@pytest.mark.parametrize("dispositif", ["Subvention CA du Languedoc", "Participation CA du Finistère",
+                                        "Aide de la CA des Savoie"])
+def test_fin21_the_short_name_of_a_bank_under_a_private_code_is_not_the_epci(code, dispositif):
+    """« PRIVE / Subvention CA du Languedoc », a regional bank of the Crédit Agricole: « CA » before a place's name was
+    read as the EPCI whatever the financeur, and FIN-21 said « son nom dit qu'il est versé par le financeur « EPCI » »,
+    asking to file the bank's money under the EPCI. Under a private financeur's code, of the reference list or added
+    as « Privé », the short name is no EPCI; under a public one it still is."""
+    def m(r):
+        lines(r).append(dict(lines(r)[AUTO_11], financeur=code, dispositif=dispositif, nature="Subvention",
+                             montant=10_000))
+    (f,) = [f for f in run(m, "FIN-21") if dispositif in f.message]
+    assert "EPCI" not in f.message + f.suggestion
+    assert dispositifs.payer_named(dispositif, code) is None
+    # a financeur the user added: its category in the workbook decides, unknown is not public
+    assert dispositifs.payer_named(dispositif, "CRCA", "Privé") is None
+    assert dispositifs.payer_named(dispositif, "CRCA") is None
+    assert dispositifs.payer_named(dispositif, "SMX", "Public") == "EPCI"
 
 
 @pytest.mark.parametrize("dispositif", ["Participation des EPCI membres", "Contributions des EPCI adhérents",

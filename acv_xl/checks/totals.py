@@ -414,7 +414,8 @@ def role_l1111_10(lf: LigneFinancement, mo: frozenset[str] | None, categorie_of,
     if nature != layout.NATURE_SUBVENTION and (dispositifs.is_r2334_27(lf.dispositif, lf.financeur)
                                                or dispositifs.is_decret_2018_514(lf.dispositif, lf.financeur)):
         return SUBVENTION_PUBLIQUE
-    if mo and lf.financeur in mo and (_de_l_union(lf) or _d_un_autre(lf, subventions, mo)):
+    if mo and lf.financeur in mo and (_de_l_union(lf)
+                                      or _d_un_autre(lf, subventions, mo, categorie_of(lf.financeur))):
         # another body's subsidy under the MO's own code is that body's money whatever nature is typed: « COMMUNE /
         # Subvention Région » or « COMMUNE / FEDER » typed « Autofinancement » made the Région's or the Union's money
         # the commune's own share, and FIN-06 passed on it (typed « Subvention », it did not)
@@ -469,15 +470,19 @@ def _de_l_union(lf: LigneFinancement) -> bool:
 NATURES_WHOEVER_PAYS = layout.NATURES_REMBOURSEES + layout.NATURES_RECETTE + ("Portage foncier",)
 
 
-def _d_un_autre(lf: LigneFinancement, subventions: Subventions, mo: frozenset[str]) -> bool:
+def _d_un_autre(lf: LigneFinancement, subventions: Subventions, mo: frozenset[str], categorie: str | None) -> bool:
     """Whether the line's dispositif is another public body's programme its financeur's list does not give it
     (« Redynamisation des centres-villes », the Région's), or names another payer than the MO (`mo`, its codes:
-    « Autofinancement communauté urbaine » under a code added for the EPCI MO is its own) (« Subvention Région ») and
-    is of a nature that name decides (not a loan, a recette or a portage: `NATURES_WHOEVER_PAYS`)."""
+    « Autofinancement communauté urbaine » under a code added for the EPCI MO is its own) (« Subvention Région »;
+    the financeur's `categorie` decides whether « CA de … » may be the EPCI; a MO typed EPCI may be the Métropole de
+    Lyon, which holds an EPCI's powers, under a code added for it) and is of a nature that name decides (not a loan, a
+    recette or a portage: `NATURES_WHOEVER_PAYS`)."""
     return bool(lf.dispositif) and (lf.financeur, lf.dispositif) not in subventions and (
         dispositifs.normalise(lf.dispositif) in PROGRAMMES_D_UN_AUTRE
-        or (lf.nature not in NATURES_WHOEVER_PAYS and dispositifs.names_another_payer(lf.dispositif, lf.financeur)
-            and dispositifs.payer_named(lf.dispositif, lf.financeur) not in mo))
+        or (lf.nature not in NATURES_WHOEVER_PAYS
+            and dispositifs.names_another_payer(lf.dispositif, lf.financeur, categorie)
+            and dispositifs.payer_named(lf.dispositif, lf.financeur, categorie)
+            not in (mo | {dispositifs.PAYEUR_SANS_CODE} if "EPCI" in mo else mo)))
 
 
 def _is_mo(financeur: str | None, mo: frozenset[str]) -> bool:

@@ -448,33 +448,66 @@ _PERSONNES = {
 # départemental », « Subv. CD62 », « Aide de l'État », « Fonds européens »), or beginning the name (« Région HDF »,
 # « CD62 »). Not a body merely named in it: a place (« Quartier de la Région », « Parc de l'Europe »), « remise en
 # état », « Part ville (contrat Région) » are the commune's own money, counted so before
+_APRES_LE_MOT = (r"(?: (?:exceptionnelles?|complementaires?|specifiques?|d investissement))?"
+                 r"(?: (?:de la|de l|du|des|de|d|par la|par le|par l))? ")
 _VERSE = (r"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|financements?|cofinancements?|contributions?"
-          r"|fonds|credits?)(?: (?:exceptionnelles?|complementaires?|specifiques?|d investissement))?"
-          r"(?: (?:de la|de l|du|des|de|d|par la|par le|par l))? ")
+          rf"|fonds|credits?){_APRES_LE_MOT}")
 _EN_TETE = r"^(?:(?:la|le|l) )?(?:region|conseil regional|departement|conseil departemental|conseil general|cd \d{2,3}" \
            r"|union europeenne|prefecture)(?![a-z0-9])"
 # ... or a fund of the body's own, anywhere in the name: the Union's LEADER (FEADER) and FSE, which a GAL or an EPCI
 # carrying it pays out (« EPCI / LEADER » is the Union's money filed under the wrong code, no fonds de concours)
 _FONDS_DE = {"UE": r"feader|leader|fse"}
-# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI », « Subvention de la
-# Métropole », an EPCI too: CGCT L5217-1; not an office « Métropole Habitat », a SPL « Métropole Aménagement »), by the
-# words no other body bears (not « CA », « CC » alone: a bank, a figure): under the commune's code, its money was the
-# commune's own.
+# The EPCI too, after such a word (« Subvention communauté urbaine », « Participation de l'EPCI »), by the words no
+# other body bears (not « CA », « CC » alone: a bank, a figure; the Métropole: `_METROPOLE`): under the commune's code,
+# its money was the commune's own.
 # Not the EPCI members' contributions to a syndicat mixte (« Participation des EPCI membres »), its budget's resources
 # as its communes members' are
-_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite"
-              r"|metropole(?! (?:habitat|amenagement)(?![a-z0-9])))"
+_MOTS_EPCI = (r"(?:epci|communaute urbaine|communaute d agglomeration|communaute de communes|intercommunalite)"
               r"(?! (?:membres?|adherents?)(?![a-z0-9]))")
+# ... and as the Métropole, after such a word (« Subvention de la Métropole », « Participation Métropole européenne
+# de Lille », « … Métropole du Grand Paris », « … Métropole Rouen Normandie »): an EPCI (CGCT L5217-1). Not the
+# Métropole de Lyon, a collectivité à statut particulier (L3611-1), no EPCI, public money all the same, which the
+# reference list has no code for (`PAYEUR_SANS_CODE`); nor a body bearing the word, named by the words after it
+# (« Métropole Savoie », a syndicat mixte; « Métropole Initiative », an association; « Métropole Hauts-de-Seine
+# Habitat », an office; « Métropole Aménagement », a SPL). Those bodies by their names, not any word typed with a
+# capital after « Métropole »: « Subvention Métropole Rouen », « … Métropole Voirie » are the métropole's aid, and
+# written so they were the commune's own share under its code (FIN-06 passed)
+PAYEUR_SANS_CODE = "AUTRE"
+# ... the métropoles named by their city first (« Subvention Nantes Métropole », « Participation de Rennes Métropole »,
+# « … Grenoble-Alpes Métropole »): the word after the money's was the city, no payer, so their money was the commune's
+# own share (not their offices: « Toulouse Métropole Habitat »); and the Métropole de Lyon by its brand, « Grand Lyon »
+_VILLE_DE_METROPOLE = (r"(?:nantes|rennes|brest|bordeaux|toulouse|montpellier(?: mediterranee)?|grenoble(?: alpes)?"
+                       r"|tours|dijon|orleans|saint etienne|metz|clermont(?: auvergne)?|lille) ")
+_METROPOLE = (rf"(?:(?P<grand_lyon>grand lyon(?![a-z0-9]))|(?:{_VILLE_DE_METROPOLE})?(?:euro)?metropole"
+              r"(?:(?= (?:(?:de|du) )?(?:grand )?(?P<lyon>lyon)(?![a-z0-9]))"
+              r"|(?! (?:hauts de seine )?(?:habitat|amenagement)(?![a-z0-9])| (?:savoie|initiatives?)(?![a-z0-9]))))")
 _NOMME_PAR_CODE = {code: re.compile(rf"{_VERSE}(?:{mots})(?![a-z0-9])|(?={_EN_TETE})(?:(?:la|le|l) )?(?:{mots})"
                                     r"(?![a-z0-9])" + (rf"|(?<![a-z0-9])(?:{_FONDS_DE[code]})(?![a-z0-9])"
                                                        if code in _FONDS_DE else ""))
                    for code, mots in _PERSONNES.items()}
+_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:{_MOTS_EPCI})(?![a-z0-9])")
 # ... and by its short name, which only a place's name after « de » makes one (« Subvention CU d'Arras », « Participation
 # de la CA de Lens-Liévin », « Subv. CC du Ternois »): alone, « CA », « CC », « CU » are a bank, a figure, a certificat
-# d'urbanisme, and « Subvention CA de mars », « … CA du 12 mars » a date (of a conseil d'administration)
+# d'urbanisme, and « Subvention CA de mars », « … CA du 12 mars » a date (of a conseil d'administration). « CA du
+# Languedoc », « CA des Savoie » are also the Crédit Agricole's regional banks: the short name is the EPCI only after a
+# word a collectivité names another body's aid with (« Contribution », « Cofinancement » too) — not « Financement »,
+# « Crédits », « Fonds », a bank's loan too (« Financement CA des Savoie » under COMMUNE is the commune's borrowing, its
+# own share) — and only under a public financeur's code (`_autres_payeurs`: under PRIVE, « Subvention CA du Languedoc »
+# is the bank's). The place's first word (after « la », « l' »: « CA de la Porte du Hainaut », « CC de l'Atrébatie »)
+# is captured: no common noun (`_NOMS_COMMUNS`, `_epci_par_son_sigle`), or « Subvention CA de l'exercice 2023 », « … CA
+# d'un montant de », « Subvention CC de l'opération », « … CU de la parcelle » (the conseil d'administration, a
+# certificat d'urbanisme) were the EPCI. Those words whatever the capitals, not any word typed without one:
+# « Subvention CU d'arras », « … CA du pays de Saint-Omer » are the EPCI's aid, and written so were the commune's own
+# share under its code (FIN-06 passed)
+_NOMS_COMMUNS = frozenset(
+    "la l un une ce cet cette ces son sa ses leur exercice exercices annee annees mois semaine trimestre semestre "
+    "periode fin debut seance seances reunion deliberation decision montant operation operations parcelle parcelles "
+    "projet projets dossier dossiers demande tranche phase budget programme convention travaux".split())
+_AIDE_DONNEE = (r"(?<![a-z0-9])(?:subventions?|subv|aides?|participations?|contributions?|cofinancements?"
+                rf"|fonds de concours){_APRES_LE_MOT}")
 _MOIS = r"janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
-_SIGLE_EPCI = rf"(?:cu|ca|cc|cda) (?:de|d|du|des) (?!(?:{_MOIS})(?![a-z0-9]))(?=[a-z])"
-_NOMME_PAR_CODE["EPCI"] = re.compile(rf"{_VERSE}(?:(?:{_MOTS_EPCI})(?![a-z0-9])|{_SIGLE_EPCI})")
+_SIGLE_EPCI = re.compile(rf"{_AIDE_DONNEE}(?:cu|ca|cc|cda) (?:de|d|du|des) (?:(?:la|l) )?"
+                         rf"(?!(?:{_MOIS})(?![a-z0-9]))([a-z]+)")
 # what the État or the EPCI pays a collectivité outside any operation, its own resource whoever pays it (« Dotation
 # de l'État (DGF) »), a place named after a body (« Place de l'Europe », « parvis de la préfecture »), and the
 # payer's own money said beside another's aid (« Participation communale après aide Région », « hors aide de l'État »;
@@ -500,6 +533,14 @@ _APPORT_DE = (r"(?<![a-z0-9])(?:autofinancement|auto financement|fonds propres|a
 _PAS_LE_CORPS = {"REGION": r"(?!(?<=region) (?:de|d) (?!la |l )[a-z0-9])", "ETAT": r"(?! des lieux(?![a-z0-9]))"}
 _APPORT_PAR_CODE = {code: re.compile(rf"{_APPORT_DE}(?:{mots})(?![a-z0-9]){_PAS_LE_CORPS.get(code, '')}")
                     for code, mots in {**_PERSONNES, "EPCI": _MOTS_EPCI}.items()}
+_METROPOLE_VERSEE, _METROPOLE_APPORT = re.compile(_VERSE + _METROPOLE), re.compile(_APPORT_DE + _METROPOLE)
+
+
+def _metropole(motif: re.Pattern, n: str) -> str | None:
+    """The code of the métropole the normalised name `n` says pays (`motif`: `_METROPOLE` after a word of money given
+    or own money): the EPCI, or `PAYEUR_SANS_CODE` for the Métropole de Lyon; None if none."""
+    m = motif.search(n)
+    return None if m is None else PAYEUR_SANS_CODE if m["lyon"] or m["grand_lyon"] else "EPCI"
 
 
 @memo_text(4096)
@@ -510,23 +551,52 @@ def _payeurs_nommes(nom: str) -> frozenset[str]:
     n = normalise(nom)
     if _RESSOURCE_OU_LIEU.search(n):
         return frozenset()
-    apports = frozenset(code for code, motif in _APPORT_PAR_CODE.items() if motif.search(n))
+    apports = frozenset([code for code, motif in _APPORT_PAR_CODE.items() if motif.search(n)]
+                        + [m for m in [_metropole(_METROPOLE_APPORT, n)] if m])
     if _names_own_money(nom):
         return apports
-    return apports.union(code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n))
+    return apports.union([code for code, motif in _NOMME_PAR_CODE.items() if motif.search(n)]
+                         + [m for m in [_metropole(_METROPOLE_VERSEE, n)] if m])
 
 
-def payer_named(nom: str | None, financeur: str | None) -> str | None:
+@memo_text(4096)
+def _epci_par_son_sigle(nom: str) -> bool:
+    """Whether the name says the EPCI pays it by its short name (`_SIGLE_EPCI`) before a place's name, a word no common
+    noun (`_NOMS_COMMUNS`: « CA de Lens-Liévin », « CU d'arras », not « CA de l'exercice 2023 »), not its payer's own
+    money beside it nor a resource of the collectivité's own or a place (as `_payeurs_nommes`)."""
+    n = normalise(nom)
+    return (any(m[1] not in _NOMS_COMMUNS for m in _SIGLE_EPCI.finditer(n))
+            and not _RESSOURCE_OU_LIEU.search(n) and not _names_own_money(nom))
+
+
+# The Métropole de Lyon holds an EPCI's powers on its territory (CGCT L3641-1): a plan files its money under `EPCI`,
+# and its own « Autofinancement Métropole de Lyon » there is no other payer's
+_SOUS_LE_CODE = {"EPCI": (PAYEUR_SANS_CODE,)}
+
+
+def _autres_payeurs(nom: str, financeur: str | None, categorie: str | None) -> frozenset[str]:
+    """The codes of the public bodies but `financeur` the name says pay it: the EPCI by its short name only under a
+    public financeur's code (`categorie`, the workbook's; when not given, the reference list's): under a private one
+    (PRIVE, Action Logement, a bank the user added), « Subvention CA du Languedoc » is the Crédit Agricole's."""
+    payeurs = _payeurs_nommes(nom)
+    if ((categorie if categorie is not None else layout.CATEGORIES_FIXES.get(financeur)) == "Public"
+            and _epci_par_son_sigle(nom)):
+        payeurs = payeurs | {"EPCI"}
+    return payeurs - {financeur, *_SOUS_LE_CODE.get(financeur, ())}
+
+
+def payer_named(nom: str | None, financeur: str | None, categorie: str | None = None) -> str | None:
     """The code of the one other public body a dispositif's name says pays it (`names_another_payer`), or None."""
-    autres = _payeurs_nommes(nom) - {financeur} if nom else ()
+    autres = _autres_payeurs(nom, financeur, categorie) if nom else ()
     return next(iter(autres)) if len(autres) == 1 else None
 
 
-def names_another_payer(nom: str | None, financeur: str | None) -> bool:
-    """Whether a dispositif's name says that another public body than `financeur` pays it (`_payeurs_nommes`: the
-    Région, the Département, the État, the Union), and not its payer's own money beside it (« Contrepartie
-    Région », « Autofinancement hors subvention régionale »), nor a resource of the collectivité's own or a place."""
-    return bool(nom) and bool(_payeurs_nommes(nom) - {financeur})
+def names_another_payer(nom: str | None, financeur: str | None, categorie: str | None = None) -> bool:
+    """Whether a dispositif's name says that another public body than `financeur` (of `categorie`, `_autres_payeurs`)
+    pays it (`_payeurs_nommes`: the Région, the Département, the État, the Union, the EPCI), and not its payer's own
+    money beside it (« Contrepartie Région », « Autofinancement hors subvention régionale »), nor a resource of the
+    collectivité's own or a place."""
+    return bool(nom) and bool(_autres_payeurs(nom, financeur, categorie))
 
 
 def same(a: str | None, b: str | None) -> bool:

@@ -607,7 +607,7 @@ def plancher_20(conv: Convention) -> Iterable[Finding]:
                      f"Portez la {fam} à {money(_ceil(base * Decimal('0.2')))} au moins, ou justifiez le taux.")
 
 
-@rule("FIN-26", A, "Ligne de financement mêlant plusieurs dotations de l'État", SRC_R2334_27,
+@rule("FIN-26", A, "Ligne de financement mêlant plusieurs dotations ou aides de l'État", SRC_R2334_27,
       needs=("T_Financements.dispositif",))
 def dotations_melees(conv: Convention) -> Iterable[Finding]:
     """Added code. A counted line of the État's DETR, DSIL, DPV or DSID whose dispositif names two or more of them
@@ -1367,7 +1367,8 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
                f"c'est un dispositif ({fam}) du financeur {q(autre)}.")
         sugg = f"Choisissez le financeur {q(autre)}, ou corrigez le dispositif."
     elif (proprietaire := totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif))
-          or dispositifs.payer_named(lf.dispositif, lf.financeur)) not in (None, lf.financeur):
+          or dispositifs.payer_named(lf.dispositif, lf.financeur, index(conv).categories.get(lf.financeur))
+          ) not in (None, lf.financeur):
         # « COMMUNE / Redynamisation des centres-villes »: the Région's programme; a « Subvention » of it is counted
         # as that body's money, in the maître d'ouvrage's own code too (`totals.role_l1111_10`): said, as FIN-06 may fail
         programme = dispositifs.normalise(lf.dispositif) in totals.PROGRAMMES_D_UN_AUTRE
@@ -1380,14 +1381,20 @@ def _hors_liste(conv: Convention, lf: LigneFinancement, listes: Mapping[str, tup
             programme or index(conv).categories.get(lf.financeur) == "Public")
         sous_le_mo = lf.nature != layout.NATURE_SUBVENTION and (
             programme or lf.nature not in totals.NATURES_WHOEVER_PAYS)
+        # the Métropole de Lyon, no EPCI and no code of the list: public aid, said by its name
+        sans_code = proprietaire == dispositifs.PAYEUR_SANS_CODE
         debut = (f"{q(lf.dispositif)} n'est pas un dispositif du financeur {q(lf.financeur)} ; "
                  + (f"c'est un dispositif du financeur {q(proprietaire)}" if programme else
+                    "son nom dit qu'il est versé par la Métropole de Lyon, une collectivité à statut particulier "
+                    "(CGCT art. L3611-1), et non un EPCI" if sans_code else
                     f"son nom dit qu'il est versé par le financeur {q(proprietaire)}"))
         comptee = ((f" : de nature {q(lf.nature)}, la ligne" if lf.nature else " : la ligne")
                    + f" est comptée comme une aide publique, jamais comme la part propre du maître d'ouvrage ({SRC_L1111_10}).")
         msg = debut + (comptee if publique else ".")
         du_mo = debut + comptee if sous_le_mo else None
-        sugg = (f"Choisissez le financeur {q(proprietaire)} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
+        choisissez = (f"le financeur {q(proprietaire)}, de catégorie « Public », ou un financeur ajouté pour la "
+                      "Métropole de Lyon" if sans_code else f"le financeur {q(proprietaire)}")
+        sugg = (f"Choisissez {choisissez} ; si c'est l'argent propre du financeur {q(lf.financeur)}, "
                 "choisissez le dispositif et la nature « Autofinancement ».")  # the dispositif alone: FIN-11
     else:
         proche = dispositifs.nearest(lf.dispositif, noms)
@@ -1733,21 +1740,22 @@ def _fonds_de_concours_deguises(j: Judged, genres: Mapping[str, str],
     if j.action.type_mo not in _VERSEUR_AU_MEMBRE:
         return []
     code, genre = _VERSEUR_AU_MEMBRE[j.action.type_mo]
+    categorie = index(j.conv).categories.get
     return [lf for lf, fam in zip(j.counted, j.familles)
             if fam is None and (lf.financeur == code or genres.get(lf.financeur) == genre)
             and lf.nature in natures
             and not _PAS_UN_FONDS_DE_CONCOURS.search(reference.mots(str(lf.dispositif or "")))
-            and not _d_un_autre_payeur(lf, code)]
+            and not _d_un_autre_payeur(lf, code, categorie(lf.financeur))]
 
 
-def _d_un_autre_payeur(lf: LigneFinancement, verseur: str) -> bool:
+def _d_un_autre_payeur(lf: LigneFinancement, verseur: str, categorie: str | None) -> bool:
     """Whether the line's dispositif is another body's programme or says another payer (« EPCI / Subvention
     Région »: the Région's money filed under the wrong code, which FIN-21 says; no fonds de concours) than the
     `verseur` whose money it is judged as: a financeur added under the EPCI's name may name it in its dispositif
     (« Autofinancement communauté urbaine »), its own money."""
     return (totals.PROGRAMMES_D_UN_AUTRE.get(dispositifs.normalise(lf.dispositif or "")) not in (None, lf.financeur)
-            or (dispositifs.names_another_payer(lf.dispositif, lf.financeur)
-                and dispositifs.payer_named(lf.dispositif, lf.financeur) != verseur))
+            or (dispositifs.names_another_payer(lf.dispositif, lf.financeur, categorie)
+                and dispositifs.payer_named(lf.dispositif, lf.financeur, categorie) != verseur))
 
 
 def _dit(ix: Index, code: str | None) -> str:
