@@ -40,6 +40,7 @@ from acv_xl.history import register as R
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.consolidation_result import AVANCEE, EN_COURS, MOINS_PRETE, preparation
 from acv_xl.outputs.consolidation_workbook import Feuille, H
+from _register_copies import utf16_copy
 from cpu_time import growth
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -480,21 +481,6 @@ def _movements(reg: Path, evo: Path) -> pd.DataFrame:
     return mv[mv["Mouvement"].notna()]
 
 
-def _utf16(reg: Path, to: Path) -> Path:
-    """A copy of the register keeping its text as UTF-16 (SQLite's other encoding, a register remade with a
-    tool), the same content."""
-    old, new = sqlite3.connect(reg), sqlite3.connect(to)
-    new.execute("PRAGMA encoding = 'UTF-16le'")
-    new.executescript(";\n".join(old.iterdump()))
-    for pragma in ("user_version", "application_id"):
-        new.execute(f"PRAGMA {pragma} = {old.execute(f'PRAGMA {pragma}').fetchone()[0]}")
-    new.commit()
-    assert new.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
-    old.close()
-    new.close()
-    return to
-
-
 @pytest.mark.parametrize("utf16", [False, True])
 def test_an_action_abandoned_between_two_comites_is_a_movement(tmp_path, examples, utf16):
     """An action set « Abandonnée » in its fiche-action between two comités, its financing lines left
@@ -515,7 +501,7 @@ def test_an_action_abandoned_between_two_comites_is_a_movement(tmp_path, example
         conv.actions[k] = build_row(FicheAction, {**conv.actions[k].raw, "maturite": maturite})
         _write(conv, folder / name)
     _run("consolider", folder, "-o", tmp_path / "c3.xlsx", "--registre", reg, "--jobs", "1")
-    mv = _movements(_utf16(reg, tmp_path / "r16.sqlite") if utf16 else reg, tmp_path / "e.xlsx")
+    mv = _movements(utf16_copy(reg, tmp_path / "r16.sqlite") if utf16 else reg, tmp_path / "e.xlsx")
     rows = mv[mv["Mouvement"].str.startswith("Action ")]
     acv_id = conv.value("acv_id")
     assert rows[["Identifiant ACV", "N° action", "Mouvement", "Intitulé de l'action"]].values.tolist() == [
@@ -3326,7 +3312,6 @@ def _raise_first_amount(wb, by: int) -> None:
     header = [c.value for c in ws[ref.split(":")[0][1:]]]
     cell = ws.cell(int(ref.split(":")[0][1:]) + 1, header.index(layout.T_FINANCEMENTS.header("montant")) + 1)
     cell.value += by
-
 
 
 def test_historique_follows_a_workbook_without_identifier_by_its_path(tmp_path, examples):

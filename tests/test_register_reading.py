@@ -30,6 +30,7 @@ from acv_xl.history.register_key import analysis_seal, block_key
 from acv_xl.outputs import consolidation as C
 from acv_xl.outputs.examples import example_conventions
 from acv_xl.outputs.template import build_workbook
+from _register_copies import utf16_copy
 from cpu_time import cpu_seconds, growth
 
 
@@ -495,17 +496,7 @@ def test_a_summary_that_is_not_utf8_makes_the_register_damaged_as_sqlite_says(tm
 
 def test_a_register_keeping_its_text_as_utf16_gives_the_cold_summaries(tmp_path, examples):
     folder, reg = _recorded(tmp_path, examples)
-    old = sqlite3.connect(reg)
-    utf16 = tmp_path / "utf16.sqlite"
-    new = sqlite3.connect(utf16)
-    new.execute("PRAGMA encoding = 'UTF-16le'")
-    new.executescript(";\n".join(old.iterdump()))
-    for pragma in ("user_version", "application_id"):
-        new.execute(f"PRAGMA {pragma} = {old.execute(f'PRAGMA {pragma}').fetchone()[0]}")
-    new.commit()
-    assert new.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
-    old.close()
-    new.close()
+    utf16 = utf16_copy(reg, tmp_path / "utf16.sqlite")
     warm, cold = _warm_and_cold(tmp_path, folder, utf16, jobs=1)
     assert warm.reused == {p.name for p in folder.iterdir()}  # none read again
     assert [_exactly(f) for f in warm.files] == [_exactly(f) for f in cold.files]
